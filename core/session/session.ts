@@ -1,0 +1,469 @@
+/**
+ * An established session (profile §4, §6, §7): sealing outgoing messages
+ * with the counter, opening incoming ones in the profile's receive order,
+ * the replay window, clock skew, rotation, re-key, revocation, tickets,
+ * fragmentation and compression. Pure apart from the clock: bytes out go
+ * to the `send` sink given at construction.
+ *
+ * @module
+ */
+
+import { ErrorCode, isMyClerkError, MyClerkError } from "../errors.ts";
+import { Op } from "../opcodes.ts";
+import type { CryptoBackend } from "../crypto/types.ts";
+import { zeroize } from "../crypto/ct.ts";
+import { decodeMessage, encodePlain, type Message, type ProtectedMessage } from "../wire/message.ts";
+import { type DirectionKeys, openPayload, sealMessage, verifyTrailer } from "../wire/protect.ts";
+import { compress, decompress, DEFAULT_MAX_PAYLOAD } from "../wire/compress.ts";
+import { Reassembler, splitFragments } from "../wire/fragment.ts";
+import { DEFAULT_MAX_MESSAGE, encodeFrame } from "../wire/frame.ts";
+import type { EstablishedState } from "./handshake.ts";
+import { rebuildCounter, ReplayWindow } from "./replay.ts";
+import { deriveRekey, rotateDirection } from "./schedule.ts";
+import {
+  decodeRekey,
+  decodeRotate,
+  decodeTicket,
+  encodeRekey,
+  encodeRotate,
+  type TicketPayload,
+} from "./payloads.ts";
+
+/** Why an incoming message was dropped silently (counted in metrics as `drop_<reason>`). */
+export type DropReason =
+  | "crc"
+  | "mac"
+  | "aead"
+  | "replay"
+  | "stale"
+  | "key"
+  | "tier"
+  | "tier0"
+  | "fragment";
+
+/** What {@link Session.receive} made of one message. */
+export type Inbound =
+  | {
+    readonly kind: "message";
+    readonly opcode: number;
+    readonly payload: Uint8Array;
+    readonly tier: number;
+  }
+  | { readonly kind: "tunnel"; readonly data: Uint8Array }
+  | { readonly kind: "drop"; readonly reason: DropReason }
+  | { readonly kind: "partial" }
+  | { readonly kind: "control"; readonly opcode: number }
+  | { readonly kind: "revoked" }
+  | { readonly kind: "error"; readonly error: MyClerkError; readonly opcode: number };
+
+/** Session tuning (profile defaults). */
+export interface SessionOptions {
+  readonly backend: CryptoBackend;
+  /** Where sealed (and, with `framed`, length-prefixed) messages go. */
+  readonly send: (bytes: Uint8Array) => void;
+  /** Prefix each message with the u32 length (TCP). */
+  readonly framed?: boolean;
+  /** Unix seconds. */
+  readonly now?: () => number;
+  readonly maxSkew?: number;
+  readonly window?: number;
+  /** Rotate a send direction after this many messages (default 2^32 - 1). */
+  readonly rotateAfterMessages?: number;
+  /** Rotate a send direction after this many seconds (default 24 h). */
+  readonly rotateAfterSeconds?: number;
+  /** Largest message on the wire (fragment above it). */
+  readonly maxMessage?: number;
+  /** Largest reassembled / decompressed payload. */
+  readonly maxPayload?: number;
+  /** Encrypt Tier 3/4 payloads (default true; Tier 5 always). */
+  readonly encrypt?: boolean;
+}
+
+interface SendDir {
+  epoch: number;
+  keys: DirectionKeys;
+  counter: number;
+  since: number;
+  ephemeral: Uint8Array;
+}
+
+interface RecvDir {
+  epoch: number;
+  keys: DirectionKeys;
+  window: ReplayWindow;
+  peerEphemeral: Uint8Array;
+  until: number;
+}
+
+const MAX_COUNTER = 0xffffffff;
+
+/**
+ * One established session over one connection.
+ *
+ * @example const s = new Session(state, { backend, send: (b) => conn.write(b), framed: true });
+ */
+export class Session {
+  readonly state: EstablishedState;
+  readonly #o: SessionOptions;
+  readonly #b: CryptoBackend;
+  #send: SendDir;
+  #recv: RecvDir;
+  #prev?: RecvDir;
+  #resume: Uint8Array;
+  #pendingRekey?: { readonly priv: Uint8Array; readonly pub: Uint8Array; readonly epoch: number };
+  readonly #reasm: Reassembler;
+  #fragId = 0;
+  #closed = false;
+  /** The last ticket received from the responder (initiator side). */
+  ticket?: TicketPayload;
+  /** Drop counters by reason. */
+  readonly drops: Record<DropReason, number> = {
+    crc: 0,
+    mac: 0,
+    aead: 0,
+    replay: 0,
+    stale: 0,
+    key: 0,
+    tier: 0,
+    tier0: 0,
+    fragment: 0,
+  };
+
+  /** Wraps an established handshake state. */
+  constructor(state: EstablishedState, o: SessionOptions) {
+    this.state = state;
+    this.#o = o;
+    this.#b = o.backend;
+    const mine = state.role === "initiator" ? state.keys.i2r : state.keys.r2i;
+    const theirs = state.role === "initiator" ? state.keys.r2i : state.keys.i2r;
+    this.#send = { epoch: 0, keys: mine, counter: 0, since: this.#now(), ephemeral: state.myEphemeral };
+    this.#recv = {
+      epoch: 0,
+      keys: theirs,
+      window: new ReplayWindow(o.window ?? 1024),
+      peerEphemeral: state.peerEphemeral,
+      until: Infinity,
+    };
+    this.#resume = state.keys.resume;
+    this.#reasm = new Reassembler({
+      maxPartial: 16,
+      maxBytes: o.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      timeoutMs: 30_000,
+    });
+    this.#reasm.onDrop = () => this.drops.fragment++;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? (() => Math.floor(Date.now() / 1000)))();
+  }
+
+  /** Negotiated tier. */
+  get tier(): number {
+    return this.state.tier;
+  }
+
+  /** Current send epoch (key id of outgoing Tier 4/5 messages). */
+  get sendEpoch(): number {
+    return this.#send.epoch;
+  }
+
+  /** Current receive epoch. */
+  get recvEpoch(): number {
+    return this.#recv.epoch;
+  }
+
+  /** Messages sent in the current send epoch. */
+  get sendCounter(): number {
+    return this.#send.counter;
+  }
+
+  /** The current resumption secret (replaced by a re-key). */
+  get resumeSecret(): Uint8Array {
+    return this.#resume;
+  }
+
+  /** True once revoked or closed: nothing more is sent or accepted. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Seals one message (no rotation, compression or fragmentation): the hot path. */
+  seal(opcode: number, payload: Uint8Array, fragment = false, compressed = false): Uint8Array {
+    if (this.#closed) throw new MyClerkError(ErrorCode.INVALID_SESSION, "closed");
+    const tier = this.state.tier;
+    const framed = this.#o.framed === true;
+    if (tier < 3) {
+      const m = encodePlain({
+        tier: tier as 0 | 1 | 2,
+        opcode,
+        sequence: this.#send.counter++ & 0xff,
+        sessionId: this.state.sessionId,
+        fragment,
+        compressed,
+      }, payload);
+      return framed ? encodeFrame(m) : m;
+    }
+    const s = this.#send;
+    return sealMessage(this.#b, {
+      tier: tier as 3 | 4 | 5,
+      opcode,
+      sessionId: this.state.sessionId,
+      timestamp: this.#now(),
+      keyId: s.epoch,
+      ecdh: s.ephemeral,
+      encrypted: tier === 5 || this.#o.encrypt !== false,
+      compressed,
+      fragment,
+    }, s.counter++, s.keys, payload, framed);
+  }
+
+  /**
+   * Sends an application message: rotates first when due, compresses when
+   * asked, fragments when larger than one message may be.
+   */
+  send(opcode: number, payload: Uint8Array, opts: { readonly compress?: boolean } = {}): void {
+    if (this.state.tier >= 3 && this.#rotationDue()) this.rotate(false);
+    let body = payload;
+    const c = opts.compress === true;
+    if (c) body = compress(payload);
+    const chunk = (this.#o.maxMessage ?? DEFAULT_MAX_MESSAGE) - 128;
+    if (body.length <= chunk) {
+      this.#o.send(this.seal(opcode, body, false, c));
+      return;
+    }
+    this.#fragId = (this.#fragId + 1) & 0xffff;
+    for (const f of splitFragments(body, this.#fragId, chunk - 4)) {
+      if (this.state.tier >= 3 && this.#rotationDue()) this.rotate(false);
+      this.#o.send(this.seal(opcode, f, true, c));
+    }
+  }
+
+  #rotationDue(): boolean {
+    const s = this.#send;
+    return s.counter >= (this.#o.rotateAfterMessages ?? MAX_COUNTER) ||
+      this.#now() - s.since >= (this.#o.rotateAfterSeconds ?? 86_400);
+  }
+
+  /** SESSION_ROTATE of my send direction (§7.1); `request` asks the peer to rotate too. */
+  rotate(request = false): void {
+    if (this.state.tier < 3) return;
+    const s = this.#send;
+    const epoch = s.epoch + 1;
+    this.#o.send(this.seal(Op.SESSION_ROTATE, encodeRotate({ epoch, request })));
+    const old = s.keys;
+    this.#send = { ...s, epoch, keys: rotateDirection(this.#b, old, epoch), counter: 0, since: this.#now() };
+    zeroize(old.key, old.mac);
+  }
+
+  /** Starts a KEY_EXCHANGE re-key with a fresh ephemeral (§7.2, Tier 4/5). */
+  rekey(): void {
+    if (this.state.tier < 4) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: 4 });
+    const e = this.#b.x25519Generate();
+    const epoch = Math.max(this.#send.epoch, this.#recv.epoch) + 1;
+    this.#pendingRekey = { priv: e.privateKey, pub: e.publicKey, epoch };
+    const saved = this.#send.ephemeral;
+    this.#send.ephemeral = e.publicKey;
+    try {
+      this.#o.send(this.seal(Op.KEY_EXCHANGE_INIT, encodeRekey({ epoch })));
+    } finally {
+      this.#send.ephemeral = saved;
+    }
+  }
+
+  /** Erases every key (revocation or close). */
+  destroy(): void {
+    this.#closed = true;
+    zeroize(this.#send.keys.key, this.#send.keys.mac, this.#recv.keys.key, this.#recv.keys.mac, this.#resume);
+    if (this.#prev) zeroize(this.#prev.keys.key, this.#prev.keys.mac);
+  }
+
+  /** Processes one incoming message (without its frame length). Never throws. */
+  receive(bytes: Uint8Array): Inbound {
+    if (this.#closed) return { kind: "drop", reason: "key" };
+    let m: Message;
+    try {
+      m = decodeMessage(bytes);
+    } catch (e) {
+      const err = e as MyClerkError;
+      if (err.detail === "crc") return this.#drop("crc");
+      return { kind: "error", error: err, opcode: bytes.length >= 3 ? (bytes[1] << 8) | bytes[2] : 0 };
+    }
+    if (m.tier === 0) {
+      return this.state.tier >= 3 ? { kind: "tunnel", data: m.payload } : this.#drop("tier0");
+    }
+    if (m.tier !== this.state.tier) return this.#drop("tier");
+    if (m.tier < 3) {
+      if (m.tier === 2 && m.sessionId !== this.state.sessionId) {
+        return { kind: "error", error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"), opcode: m.opcode };
+      }
+      return this.#deliver(m.opcode, m.payload, m.fragment, m.compressed);
+    }
+    const pm = m as ProtectedMessage;
+    if (pm.sessionId !== this.state.sessionId) {
+      return { kind: "error", error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"), opcode: pm.opcode };
+    }
+    const dir = this.#pick(pm);
+    if (!dir) return this.#drop(pm.tier === 3 ? "mac" : "key");
+    if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
+    if (pm.tier >= 4 && pm.opcode !== Op.KEY_EXCHANGE_INIT && pm.opcode !== Op.KEY_EXCHANGE_RESPONSE) {
+      const ecdh = (pm as { ecdh: Uint8Array }).ecdh;
+      if (!ecdh.every((x, i) => x === dir.peerEphemeral[i])) return this.#drop("key");
+    }
+    if (Math.abs(pm.timestamp - this.#now()) > (this.#o.maxSkew ?? 300)) return this.#drop("stale");
+    const c = rebuildCounter(dir.window.highest, (pm.nonce << 8) | pm.sequence);
+    if (!dir.window.check(c)) return this.#drop("replay");
+    let plain: Uint8Array;
+    try {
+      plain = openPayload(this.#b, pm, dir.keys, c);
+    } catch (e) {
+      if (isMyClerkError(e) && e.code === ErrorCode.UNAUTHORIZED) return this.#drop("aead");
+      return { kind: "error", error: e as MyClerkError, opcode: pm.opcode };
+    }
+    dir.window.accept(c);
+    try {
+      switch (pm.opcode) {
+        case Op.SESSION_ROTATE:
+          return this.#onRotate(plain, dir);
+        case Op.KEY_EXCHANGE_INIT:
+          return this.#onRekeyInit(plain, (pm as { ecdh: Uint8Array }).ecdh);
+        case Op.KEY_EXCHANGE_RESPONSE:
+          return this.#onRekeyResponse(plain, (pm as { ecdh: Uint8Array }).ecdh);
+        case Op.SESSION_TICKET:
+          this.ticket = decodeTicket(plain);
+          return { kind: "control", opcode: pm.opcode };
+        case Op.SESSION_REVOKE:
+          this.destroy();
+          return { kind: "revoked" };
+      }
+    } catch (e) {
+      if (isMyClerkError(e)) return { kind: "error", error: e, opcode: pm.opcode };
+      throw e;
+    }
+    return this.#deliver(pm.opcode, plain, pm.fragment, pm.compressed);
+  }
+
+  #drop(reason: DropReason): Inbound {
+    this.drops[reason]++;
+    return { kind: "drop", reason };
+  }
+
+  #verify(pm: ProtectedMessage, dir: RecvDir): boolean {
+    return verifyTrailer(this.#b, pm, dir.keys.mac);
+  }
+
+  /** Chooses the receive epoch: by key id (Tier 4/5) or by trying the HMAC (Tier 3). */
+  #pick(pm: ProtectedMessage): RecvDir | undefined {
+    const prev = this.#prev && this.#prev.until >= this.#now() ? this.#prev : undefined;
+    if (pm.tier >= 4) {
+      const kid = (pm as { keyId: number }).keyId;
+      if (kid === this.#recv.epoch) return this.#recv;
+      if (prev && kid === prev.epoch) return prev;
+      return undefined;
+    }
+    if (this.#verify(pm, this.#recv)) return this.#recv;
+    if (prev && this.#verify(pm, prev)) return prev;
+    return undefined;
+  }
+
+  #retire(): void {
+    if (this.#prev) zeroize(this.#prev.keys.key, this.#prev.keys.mac);
+    this.#prev = { ...this.#recv, until: this.#now() + 60 };
+  }
+
+  #onRotate(plain: Uint8Array, dir: RecvDir): Inbound {
+    const r = decodeRotate(plain);
+    if (dir !== this.#recv || r.epoch !== this.#recv.epoch + 1) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "rotate-epoch", { expected: this.#recv.epoch + 1 });
+    }
+    const cur = this.#recv;
+    this.#retire();
+    this.#recv = {
+      epoch: r.epoch,
+      keys: rotateDirection(this.#b, cur.keys, r.epoch),
+      window: new ReplayWindow(this.#o.window ?? 1024),
+      peerEphemeral: cur.peerEphemeral,
+      until: Infinity,
+    };
+    if (r.request) this.rotate(false);
+    return { kind: "control", opcode: Op.SESSION_ROTATE };
+  }
+
+  #onRekeyInit(plain: Uint8Array, peerEph: Uint8Array): Inbound {
+    if (this.state.tier < 4) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: 4 });
+    const { epoch } = decodeRekey(plain);
+    if (epoch <= Math.max(this.#send.epoch, this.#recv.epoch)) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "rekey-epoch");
+    }
+    const e = this.#b.x25519Generate();
+    const dh = this.#b.x25519(e.privateKey, peerEph);
+    const keys = deriveRekey(this.#b, dh, this.#resume, epoch);
+    const saved = this.#send.ephemeral;
+    this.#send.ephemeral = e.publicKey;
+    try {
+      this.#o.send(this.seal(Op.KEY_EXCHANGE_RESPONSE, encodeRekey({ epoch })));
+    } finally {
+      this.#send.ephemeral = saved;
+    }
+    this.#install(keys.r2i, keys.i2r, epoch, e.publicKey, peerEph.slice(), keys.resume);
+    zeroize(dh, e.privateKey);
+    return { kind: "control", opcode: Op.KEY_EXCHANGE_INIT };
+  }
+
+  #onRekeyResponse(plain: Uint8Array, peerEph: Uint8Array): Inbound {
+    const p = this.#pendingRekey;
+    const { epoch } = decodeRekey(plain);
+    if (!p || epoch !== p.epoch) throw new MyClerkError(ErrorCode.BAD_REQUEST, "rekey-epoch");
+    const dh = this.#b.x25519(p.priv, peerEph);
+    const keys = deriveRekey(this.#b, dh, this.#resume, epoch);
+    this.#install(keys.i2r, keys.r2i, epoch, p.pub, peerEph.slice(), keys.resume);
+    zeroize(dh, p.priv);
+    this.#pendingRekey = undefined;
+    return { kind: "control", opcode: Op.KEY_EXCHANGE_RESPONSE };
+  }
+
+  #install(
+    send: DirectionKeys,
+    recv: DirectionKeys,
+    epoch: number,
+    myEph: Uint8Array,
+    peerEph: Uint8Array,
+    resume: Uint8Array,
+  ): void {
+    const old = this.#send.keys;
+    this.#send = { epoch, keys: send, counter: 0, since: this.#now(), ephemeral: myEph };
+    zeroize(old.key, old.mac);
+    this.#retire();
+    this.#recv = {
+      epoch,
+      keys: recv,
+      window: new ReplayWindow(this.#o.window ?? 1024),
+      peerEphemeral: peerEph,
+      until: Infinity,
+    };
+    zeroize(this.#resume);
+    this.#resume = resume;
+  }
+
+  #deliver(opcode: number, payload: Uint8Array, fragment: boolean, compressed: boolean): Inbound {
+    let body = payload;
+    if (fragment) {
+      let whole: Uint8Array | undefined;
+      try {
+        whole = this.#reasm.add(payload);
+      } catch (e) {
+        this.drops.fragment++;
+        return { kind: "error", error: e as MyClerkError, opcode };
+      }
+      if (!whole) return { kind: "partial" };
+      body = whole;
+    }
+    if (compressed) {
+      try {
+        body = decompress(body, this.#o.maxPayload ?? DEFAULT_MAX_PAYLOAD);
+      } catch (e) {
+        return { kind: "error", error: e as MyClerkError, opcode };
+      }
+    }
+    return { kind: "message", opcode, payload: body, tier: this.state.tier };
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Protected messages, Tiers 3-5 (profile §4, §6): counter-derived header
+ * fields, the 96-bit nonce, AEAD placement (payload or Tier 5 header tag) and
+ * the HMAC trailer.
+ *
+ * Sealing writes the whole message, optionally behind a 4-byte TCP length
+ * prefix, into one buffer, so the send path makes one allocation plus what
+ * the cipher itself returns.
+ *
+ * @module
+ */
+
+import { ErrorCode, MyClerkError } from "../errors.ts";
+import type { CryptoBackend } from "../crypto/types.ts";
+import { timingSafeEqual } from "../crypto/ct.ts";
+import { HEADER_LENGTH, Offset, TRAILER_LENGTH } from "./header.ts";
+import { type HeaderFields, type ProtectedMessage, writeHeader } from "./message.ts";
+
+/** AEAD tag length (ChaCha20-Poly1305). */
+export const TAG_LENGTH = 16;
+
+/** One direction's keys (profile §5.4). `key`/`iv` are unused when `E=0`. */
+export interface DirectionKeys {
+  /** 32-byte AEAD key. */
+  readonly key: Uint8Array;
+  /** 32-byte HMAC key. */
+  readonly mac: Uint8Array;
+  /** 4-byte nonce component. */
+  readonly iv: Uint8Array;
+}
+
+/** Header fields of a protected message; `sequence` and `nonce` come from the counter. */
+export type ProtectedHeader = Omit<HeaderFields, "sequence" | "nonce" | "tag"> & {
+  readonly tier: 3 | 4 | 5;
+  readonly timestamp: number;
+};
+
+/**
+ * The 96-bit AEAD nonce: `timestamp || iv || counter` (profile §4).
+ *
+ * @example nonce96(1700000000, iv, 7).length // 12
+ */
+export function nonce96(timestamp: number, iv: Uint8Array, counter: number, out = new Uint8Array(12)): Uint8Array {
+  const dv = new DataView(out.buffer, out.byteOffset, 12);
+  dv.setUint32(0, timestamp >>> 0);
+  out.set(iv.subarray(0, 4), 4);
+  dv.setUint32(8, counter >>> 0);
+  return out;
+}
+
+/** Header `sequence` and `nonce` fields carrying a counter's low 24 bits. */
+export function counterFields(counter: number): { sequence: number; nonce: number } {
+  return { sequence: counter & 0xff, nonce: (counter >>> 8) & 0xffff };
+}
+
+/**
+ * Seals a Tier 3-5 message: header, payload (AEAD when `encrypted`), HMAC
+ * trailer. With `framed`, the result starts with the u32 length (§3).
+ *
+ * @example sealMessage(nodeBackend, { tier: 4, opcode: 1, timestamp, encrypted: true }, 0, keys, pt)
+ */
+export function sealMessage(
+  backend: CryptoBackend,
+  h: ProtectedHeader,
+  counter: number,
+  keys: DirectionKeys,
+  plaintext: Uint8Array,
+  framed = false,
+): Uint8Array {
+  const tier = h.tier;
+  const hl = HEADER_LENGTH[tier];
+  const tl = TRAILER_LENGTH[tier];
+  const enc = h.encrypted === true;
+  const bodyLen = plaintext.length + (enc && tier !== 5 ? TAG_LENGTH : 0);
+  const pre = framed ? 4 : 0;
+  const total = hl + bodyLen + tl;
+  const buf = new Uint8Array(pre + total);
+  if (framed) new DataView(buf.buffer).setUint32(0, total);
+  const msg = buf.subarray(pre);
+  writeHeader(msg, 0, { ...h, ...counterFields(counter) });
+  if (!enc) {
+    msg.set(plaintext, hl);
+  } else {
+    const nonce = nonce96(h.timestamp, keys.iv, counter);
+    if (tier === 5) {
+      const { ciphertext, tag } = backend.chachaSealDetached(
+        keys.key,
+        nonce,
+        msg.subarray(0, Offset.TAG),
+        plaintext,
+      );
+      msg.set(tag, Offset.TAG);
+      msg.set(ciphertext, hl);
+    } else {
+      msg.set(backend.chachaSeal(keys.key, nonce, msg.subarray(0, hl), plaintext), hl);
+    }
+  }
+  const macEnd = hl + bodyLen;
+  const mac = backend.hmacSha256(keys.mac, msg.subarray(0, macEnd));
+  msg.set(mac.subarray(0, tl), macEnd);
+  return buf;
+}
+
+/**
+ * Checks a protected message's HMAC trailer in constant time (§2). Returns
+ * false on mismatch: the caller drops the message and counts `drop_mac`.
+ */
+export function verifyTrailer(backend: CryptoBackend, m: ProtectedMessage, macKey: Uint8Array): boolean {
+  const mac = backend.hmacSha256(macKey, m.bytes.subarray(0, m.macEnd));
+  return timingSafeEqual(mac, m.trailer, m.trailer.length);
+}
+
+/**
+ * Returns the plaintext payload of a protected message whose trailer has
+ * been verified: the payload itself when `E=0`, else the AEAD opening with
+ * the rebuilt `counter`. Throws UNAUTHORIZED `aead` when the tag is wrong.
+ */
+export function openPayload(
+  backend: CryptoBackend,
+  m: ProtectedMessage,
+  keys: DirectionKeys,
+  counter: number,
+): Uint8Array {
+  if (!m.encrypted) return m.payload;
+  const nonce = nonce96(m.timestamp, keys.iv, counter);
+  if (m.tier === 5) {
+    return backend.chachaOpenDetached(keys.key, nonce, m.bytes.subarray(0, Offset.TAG), m.payload, m.tag);
+  }
+  if (m.payload.length < TAG_LENGTH) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "truncated", { what: "aead-tag" });
+  }
+  return backend.chachaOpen(keys.key, nonce, m.bytes.subarray(0, HEADER_LENGTH[m.tier]), m.payload);
+}

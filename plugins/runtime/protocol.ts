@@ -1,0 +1,72 @@
+/**
+ * Messages between the host and a plugin instance, the same in every
+ * isolation mode (structured clone for Workers, length-prefixed MessagePack
+ * on stdin/stdout for processes, direct calls in-process).
+ *
+ * @module
+ */
+
+/** Who sent a request (the node's view of the session). */
+export interface PeerInfo {
+  readonly sessionId: number;
+  readonly keyId: number;
+  readonly tier: number;
+  readonly remote: string;
+}
+
+/** What the plugin is told about its grant at start. */
+export interface GrantInfo {
+  readonly net: readonly string[];
+  readonly read: readonly string[];
+  readonly write: readonly string[];
+  readonly env: readonly string[];
+  /** Short name -> the one file FFI may open. */
+  readonly ffi: Readonly<Record<string, string>>;
+  readonly buses: readonly string[];
+  /** Device nodes of granted buses and granted paths under /dev. */
+  readonly devices: readonly string[];
+  /** The plugin's private data directory. */
+  readonly dataDir: string;
+}
+
+/** Host -> plugin. */
+export type HostMsg =
+  | {
+    readonly t: "init";
+    readonly name: string;
+    readonly hostApi: string;
+    readonly grant: GrantInfo;
+  }
+  | {
+    readonly t: "req";
+    readonly id: number;
+    readonly op: number;
+    readonly tier: number;
+    readonly payload: unknown;
+    readonly peer: PeerInfo;
+  }
+  | { readonly t: "ping"; readonly id: number }
+  | { readonly t: "close" };
+
+/** Plugin -> host. */
+export type PluginMsg =
+  | { readonly t: "ready"; readonly opcodes: readonly number[] }
+  | { readonly t: "init-error"; readonly code: number; readonly detail: string }
+  | { readonly t: "res"; readonly id: number; readonly ok: true; readonly payload: unknown }
+  | {
+    readonly t: "res";
+    readonly id: number;
+    readonly ok: false;
+    readonly code: number;
+    readonly detail: string;
+    readonly extra: Readonly<Record<string, unknown>>;
+  }
+  | {
+    readonly t: "event";
+    readonly op: number;
+    readonly payload: unknown;
+    readonly sessionId?: number;
+  }
+  | { readonly t: "pong"; readonly id: number; readonly heapUsed: number }
+  | { readonly t: "log"; readonly line: string }
+  | { readonly t: "closed" };

@@ -1,0 +1,118 @@
+/**
+ * The plugin SDK: everything a vendor needs to write a MyClerk plugin.
+ *
+ * A plugin is a folder with a `plugin.json` manifest and an entry module
+ * whose default export is {@link definePlugin}'s result:
+ *
+ * ```ts
+ * import { definePlugin, fail, ErrorCode } from "@myclerk/plugin-sdk";
+ * export default definePlugin({
+ *   handlers: {
+ *     [0xF100]: (payload) => ({ echo: payload }),
+ *     [0xF101]: () => fail(ErrorCode.BAD_REQUEST, "nope"),
+ *   },
+ * });
+ * ```
+ *
+ * The host runs the module in a Worker, a child process or in-process; the
+ * plugin code is the same in all three. See docs/PLUGINS.md.
+ *
+ * @module
+ */
+import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
+import type { GrantInfo, PeerInfo } from "../runtime/protocol.ts";
+
+export { ErrorCode, MyClerkError };
+export type { ErrorCodeValue, GrantInfo, PeerInfo };
+
+/** Host API version this SDK is written against (`hostApi` in plugin.json should be `^1`). */
+export const SDK_HOST_API = "1.0";
+
+/** What a plugin can do outside of a request. */
+export interface PluginContext {
+  /** The plugin's name from its manifest. */
+  readonly name: string;
+  /** The host API version the host implements (`major.minor`). */
+  readonly hostApi: string;
+  /** What the host granted (read-only copy; the runtime enforces it, this is for information). */
+  readonly grant: GrantInfo;
+  /** Pushes an event (stream data, GPIO edge, CAN frame) to the node; `sessionId` targets one session. */
+  emit(opcode: number, payload: unknown, sessionId?: number): void;
+  /** Writes a line to the plugin's log (`plugin logs NAME`). */
+  log(...parts: unknown[]): void;
+}
+
+/** What a handler gets besides the payload. */
+export interface RequestContext extends PluginContext {
+  /** Opcode of the request. */
+  readonly opcode: number;
+  /** Tier the request arrived at (already checked against the minimum). */
+  readonly tier: number;
+  /** Session that sent it. */
+  readonly peer: PeerInfo;
+}
+
+/** A request handler: return (or resolve) the response payload, throw {@link MyClerkError} to answer an error. */
+export type Handler = (payload: unknown, ctx: RequestContext) => unknown | Promise<unknown>;
+
+/** A plugin: handlers per opcode, plus optional lifecycle hooks. */
+export interface PluginDefinition {
+  /** Opcode -> handler. Opcodes must lie in the manifest's ranges. */
+  readonly handlers: Readonly<Record<number, Handler>>;
+  /** Opcodes this plugin may push as events (documentation and validation). */
+  readonly events?: readonly number[];
+  /** Called once before the first request; throw to refuse to start. */
+  init?(ctx: PluginContext): void | Promise<void>;
+  /** Called on shutdown (reload, node stop); release devices here. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * Declares a plugin (identity function that fixes the type and checks opcodes).
+ *
+ * @example export default definePlugin({ handlers: { [0xF100]: (p) => p } })
+ */
+export function definePlugin(def: PluginDefinition): PluginDefinition {
+  for (const k of Object.keys(def.handlers)) {
+    const op = Number(k);
+    if (!Number.isInteger(op) || op < 0 || op > 0xffff) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, `sdk: handler key ${k} is not an opcode`);
+    }
+  }
+  return def;
+}
+
+/**
+ * Throws a protocol error from a handler (the host answers it as an ERROR message).
+ *
+ * @example if (!ok) fail(ErrorCode.NOT_FOUND, "no-such-port")
+ */
+export function fail(code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}): never {
+  throw new MyClerkError(code, detail, extra);
+}
+
+/** Narrows a payload to a plain object (MessagePack map) or fails with BAD_REQUEST `payload-not-map`. */
+export function asMap(payload: unknown): Readonly<Record<string, unknown>> {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload) || payload instanceof Uint8Array) {
+    fail(ErrorCode.BAD_REQUEST, "payload-not-map");
+  }
+  return payload as Record<string, unknown>;
+}
+
+/** Reads a required field of a given `typeof` from a map payload, or fails with BAD_REQUEST `field:NAME`. */
+export function field<T extends "string" | "number" | "boolean">(
+  map: Readonly<Record<string, unknown>>,
+  name: string,
+  type: T,
+): T extends "string" ? string : T extends "number" ? number : boolean {
+  const v = map[name];
+  if (typeof v !== type) fail(ErrorCode.BAD_REQUEST, `field:${name}`, { expected: type });
+  return v as T extends "string" ? string : T extends "number" ? number : boolean;
+}
+
+/** Reads a required binary field (MessagePack `bin`) or fails with BAD_REQUEST `field:NAME`. */
+export function bytesField(map: Readonly<Record<string, unknown>>, name: string): Uint8Array {
+  const v = map[name];
+  if (!(v instanceof Uint8Array)) fail(ErrorCode.BAD_REQUEST, `field:${name}`, { expected: "bin" });
+  return v;
+}
