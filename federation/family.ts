@@ -101,7 +101,9 @@ export function createFamilyRecord(be: CryptoBackend, f: NewFamily): FamilyRecor
 
 function validate(be: CryptoBackend, r: FamilyRecord): void {
   if (r.name.length === 0 || r.name.length > MAX_FAMILY_NAME) throw badRequest("field:name");
-  if (!Number.isInteger(r.home) || r.home < 0 || r.home > 0xffffffff) throw badRequest("field:home");
+  if (!Number.isInteger(r.home) || r.home < 0 || r.home > 0xffffffff) {
+    throw badRequest("field:home");
+  }
   if (!Number.isInteger(r.created) || r.created < 0 || r.created > 0xffffffff) {
     throw badRequest("field:created");
   }

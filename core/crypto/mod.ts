@@ -53,7 +53,9 @@ export function nodeChachaWorks(): boolean {
 
 function envChoice(): string | undefined {
   try {
-    return Deno.env.get("MYCLERK_CRYPTO");
+    // query first: reading an unpermitted variable would prompt on a TTY
+    const st = Deno.permissions.querySync({ name: "env", variable: "MYCLERK_CRYPTO" }).state;
+    return st === "granted" ? Deno.env.get("MYCLERK_CRYPTO") : undefined;
   } catch {
     return undefined; // no --allow-env: fall back to the default choice
   }

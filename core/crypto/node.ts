@@ -1,13 +1,21 @@
 /**
- * The `node:crypto` back end (OpenSSL under Deno): the fast path. AEADs use
- * one cipher object per call and copy the ciphertext once into the output;
- * X25519 builds KeyObjects from raw bytes through fixed DER prefixes.
- * Results are plain `Uint8Array` views of the native `Buffer`s (no copy), so
- * callers never see `Buffer` semantics.
+ * The `node:crypto` back end: the fast path. Under Deno, `node:crypto` is
+ * Deno's native (Rust) implementation, not OpenSSL. AEADs use one cipher
+ * object per call and copy the ciphertext once into the output; X25519
+ * builds KeyObjects from raw bytes through fixed DER prefixes. Results are
+ * plain `Uint8Array` views of the native `Buffer`s (no copy), so callers
+ * never see `Buffer` semantics.
+ *
+ * One exception: AES-GCM with an IV that is not 12 bytes goes to
+ * `@noble/ciphers`. Deno 2.9.6's `node:crypto` derives a wrong keystream for
+ * such IVs when the 32-bit block counter of J0 wraps (Wycheproof
+ * aes_gcm_test tc241, "CounterWrap"); the protocol only uses 12-byte IVs,
+ * for which the counter cannot wrap below 64 GiB.
  *
  * @module
  */
 
+import { gcm as nobleGcm } from "@noble/ciphers/aes.js";
 import {
   type CipherChaCha20Poly1305,
   type CipherGCM,
@@ -46,12 +54,40 @@ import { MyClerkError } from "../errors.ts";
 
 /** PKCS#8 DER prefix of an X25519 private key (RFC 8410), followed by 32 raw bytes. */
 const PKCS8_X25519 = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
 ]);
 /** SPKI DER prefix of an X25519 public key (RFC 8410), followed by 32 raw bytes. */
 const SPKI_X25519 = Uint8Array.from([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x03,
+  0x21,
+  0x00,
 ]);
+/** The only IV length Deno's native AES-GCM gets right in every case. */
+const GCM_NATIVE_IV = 12;
 /** Node refuses HKDF `info` longer than this; beyond it we expand by hand. */
 const NODE_HKDF_INFO_MAX = 1024;
 
@@ -98,7 +134,12 @@ function hmac(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 /** RFC 5869 by hand over HMAC, for `info` longer than node's 1024-byte cap. */
-function hkdfByHand(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+function hkdfByHand(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
   const prk = hmac(salt, ikm);
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
@@ -201,10 +242,13 @@ export const nodeBackend: CryptoBackend = {
 
   hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
     checkHkdfLength(length);
-    return guard("hkdf", () =>
-      info.length <= NODE_HKDF_INFO_MAX
-        ? new Uint8Array(hkdfSync("sha256", ikm, salt, info, length))
-        : hkdfByHand(ikm, salt, info, length));
+    return guard(
+      "hkdf",
+      () =>
+        info.length <= NODE_HKDF_INFO_MAX
+          ? new Uint8Array(hkdfSync("sha256", ikm, salt, info, length))
+          : hkdfByHand(ikm, salt, info, length),
+    );
   },
 
   x25519Generate(): KeyPair {
@@ -213,9 +257,10 @@ export const nodeBackend: CryptoBackend = {
         privateKeyEncoding: { format: "der", type: "pkcs8" },
         publicKeyEncoding: { format: "der", type: "spki" },
       });
-      const priv = privateKey.slice(privateKey.length - 32);
+      // copy out (Buffer#slice would alias), then wipe the DER holding the scalar
+      const priv = new Uint8Array(privateKey.subarray(privateKey.length - 32));
       zeroize(privateKey);
-      return { privateKey: view(priv), publicKey: view(publicKey.subarray(publicKey.length - 32)) };
+      return { privateKey: priv, publicKey: view(publicKey.subarray(publicKey.length - 32)) };
     });
   },
 
@@ -227,7 +272,10 @@ export const nodeBackend: CryptoBackend = {
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
     checkX25519Key(privateKey);
     checkX25519Key(publicKey);
-    const [priv, pub] = guard("x25519", () => [privateKeyObject(privateKey), publicKeyObject(publicKey)]);
+    const [priv, pub] = guard(
+      "x25519",
+      () => [privateKeyObject(privateKey), publicKeyObject(publicKey)],
+    );
     let shared: Uint8Array;
     try {
       shared = view(diffieHellman({ privateKey: priv, publicKey: pub }));
@@ -240,7 +288,12 @@ export const nodeBackend: CryptoBackend = {
     return shared;
   },
 
-  chachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  chachaSeal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+  ): Uint8Array {
     const c = chachaCipher(key, nonce, aad, plaintext.length);
     return guard("chacha", () => joinTag(c, plaintext));
   },
@@ -277,6 +330,11 @@ export const nodeBackend: CryptoBackend = {
   },
 
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (iv.length !== GCM_NATIVE_IV) {
+      checkKey(key);
+      checkGcmIv(iv);
+      return guard("gcm", () => nobleGcm(key, iv, aad).encrypt(plaintext));
+    }
     const c = gcmCipher(key, iv, aad);
     return guard("gcm", () => joinTag(c, plaintext));
   },
@@ -285,6 +343,13 @@ export const nodeBackend: CryptoBackend = {
     checkKey(key);
     checkGcmIv(iv);
     checkSealed(sealed);
+    if (iv.length !== GCM_NATIVE_IV) {
+      try {
+        return nobleGcm(key, iv, aad).decrypt(sealed);
+      } catch (e) {
+        throw aeadFailure(e);
+      }
+    }
     const split = sealed.length - TAG_SIZE;
     const d = guard("gcm", () => {
       const d = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_SIZE });

@@ -36,7 +36,12 @@ export interface CryptoBackend {
    */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
   /** ChaCha20-Poly1305 seal: returns ciphertext || 16-byte tag. */
-  chachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  chachaSeal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+  ): Uint8Array;
   /** ChaCha20-Poly1305 open of ciphertext || tag; throws UNAUTHORIZED `aead` on failure. */
   chachaOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array;
   /**

@@ -21,7 +21,7 @@ export function encodeFrame(value: unknown): Uint8Array {
 
 /** Incremental decoder: push chunks, get whole decoded values back. */
 export class FrameDecoder {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
 
   /** Appends `chunk` and returns every complete value. Throws TOO_LARGE on an oversized frame. */
   push(chunk: Uint8Array): unknown[] {

@@ -1,0 +1,109 @@
+/**
+ * Node configuration: embedded defaults, an optional JSON config file
+ * validated with a schema whose errors name the key and the fix, and
+ * command-line overrides.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { ErrorCode, MyClerkError } from "../errors.ts";
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+|[0-9a-fA-F:]+):\d{1,5}$/, {
+  message: 'must be "HOST:PORT", e.g. "0.0.0.0:5657" or "[::1]:5657"',
+});
+const tier = z.number().int().min(0).max(5);
+const keyIdHex = z.string().regex(/^[0-9a-f]{8}$/, { message: "must be 8 lowercase hex digits (a key id)" });
+
+/** The config file schema (every key optional: defaults fill the rest). */
+export const ConfigSchema = z.object({
+  role: z.enum(["node", "relay", "hub", "both"]).default("node"),
+  data: z.string().min(1).default("./data"),
+  key: z.string().min(1).optional(),
+  listen: z.object({
+    tcp: hostPort.default("0.0.0.0:5657"),
+    http: hostPort.default("0.0.0.0:8080"),
+  }).strict().prefault({}),
+  tiers: z.object({ min: tier.default(0), max: tier.default(5) }).strict().prefault({}),
+  limits: z.object({
+    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
+    maxMessage: z.number().int().min(65_536).max(64 * 1_048_576).default(1_048_576),
+    maxQueueBytes: z.number().int().min(65_536).default(8 * 1_048_576),
+    handshakeTimeoutMs: z.number().int().min(100).default(10_000),
+    idleTimeoutMs: z.number().int().min(1_000).default(120_000),
+    keepaliveMs: z.number().int().min(100).default(30_000),
+    maxSkewSeconds: z.number().int().min(1).default(300),
+    replayWindow: z.number().int().min(32).max(65_536).refine((n) => (n & (n - 1)) === 0, {
+      message: "must be a power of two",
+    }).default(1024),
+  }).strict().prefault({}),
+  admit: z.array(keyIdHex).optional(),
+  revokedKeys: z.array(keyIdHex).default([]),
+  log: z.object({
+    format: z.enum(["text", "json"]).default("text"),
+    level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  }).strict().prefault({}),
+  plugins: z.object({
+    dir: z.string().optional(),
+    policy: z.string().optional(),
+    busRoot: z.string().default("/"),
+  }).strict().prefault({}),
+}).strict();
+
+/** A validated configuration with every default filled in. */
+export type NodeConfig = z.infer<typeof ConfigSchema>;
+
+/** The embedded defaults (what `serve` uses with no config file). */
+export function defaultConfig(): NodeConfig {
+  return ConfigSchema.parse({});
+}
+
+/**
+ * Validates a parsed config object. Errors name each key and what to put
+ * there (BAD_REQUEST `config`, `extra.problems`).
+ */
+export function validateConfig(raw: unknown, source = "config"): NodeConfig {
+  const r = ConfigSchema.safeParse(raw);
+  if (r.success) {
+    if (r.data.tiers.min > r.data.tiers.max) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
+        problems: [`${source}: tiers.min (${r.data.tiers.min}) is above tiers.max (${r.data.tiers.max}): lower tiers.min or raise tiers.max`],
+      });
+    }
+    return r.data;
+  }
+  const problems = r.error.issues.map((i) => {
+    const path = i.path.join(".") || "(top level)";
+    if (i.code === "unrecognized_keys") {
+      return `${source}: unknown key ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}: remove it or check its spelling`;
+    }
+    return `${source}: "${path}" ${i.message}`;
+  });
+  throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", { problems });
+}
+
+/** Reads and validates a JSON config file. */
+export async function loadConfigFile(path: string): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", { problems: [`${path}: cannot read (${(e as Error).message})`] }, e);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", { problems: [`${path}: not valid JSON (${(e as Error).message})`] }, e);
+  }
+  return validateConfig(raw, path);
+}
+
+/** Splits `HOST:PORT` (IPv6 in brackets). */
+export function splitHostPort(s: string): { hostname: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(s);
+  if (!m) throw new MyClerkError(ErrorCode.BAD_REQUEST, "host-port", { value: s });
+  const port = Number(m[2]);
+  if (port > 65535) throw new MyClerkError(ErrorCode.BAD_REQUEST, "host-port", { value: s });
+  return { hostname: m[1], port };
+}

@@ -1,0 +1,405 @@
+/**
+ * One client connection on a node: handshake or resumption as responder,
+ * then the established session: minimum tiers, core opcodes, dispatch to
+ * routes, errors and silent drops exactly as the profile says (§9, §10).
+ *
+ * @module
+ */
+
+import { ErrorCode, type ErrorCodeValue, errorName, isMyClerkError, MyClerkError } from "../errors.ts";
+import { minimumTier, Op, opcodeName, rangeOf } from "../opcodes.ts";
+import type { CryptoBackend } from "../crypto/types.ts";
+import { decodeMessage, encodePlain, type Message } from "../wire/message.ts";
+import { decodePayload, encodePayload } from "../wire/payload.ts";
+import { encodeFrame } from "../wire/frame.ts";
+import { type Conn, sendMessage } from "../transport/conn.ts";
+import { type EstablishedState, type Identity, Responder } from "../session/handshake.ts";
+import { type Inbound, Session } from "../session/session.ts";
+import { acceptResume, type TicketIssuer } from "../session/ticket.ts";
+import { encodeError, encodeKeepalive, decodeKeepalive, encodeTicket, type ErrorPayload } from "../session/payloads.ts";
+import type { Tier } from "../wire/header.ts";
+import type { NodeConfig } from "./config.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Logger } from "./log.ts";
+import type { PeerInfo, Route } from "./dispatch.ts";
+import { keyIdHex } from "./keys.ts";
+
+/** What a connection needs from its node. */
+export interface NodeContext {
+  readonly backend: CryptoBackend;
+  readonly identity: Identity;
+  readonly config: NodeConfig;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly tickets: TicketIssuer;
+  readonly routes: () => readonly Route[];
+  readonly revoked: ReadonlySet<number>;
+  readonly admit?: ReadonlySet<number>;
+  /** Allocates a free session id (1-65535), or 0 when none is left. */
+  allocSession(c: NodeConnection): number;
+  releaseSession(id: number): void;
+  /** Called when a session is established (relay hooks). */
+  onEstablished?(c: NodeConnection): void;
+  onClosed?(c: NodeConnection): void;
+}
+
+type State = "new" | "handshake" | "established" | "closed";
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+/** A connection accepted by the node. */
+export class NodeConnection {
+  readonly conn: Conn;
+  readonly #ctx: NodeContext;
+  #state: State = "new";
+  #responder?: Responder;
+  #sessionId = 0;
+  session?: Session;
+  /** Milliseconds of the last received / sent frame (for idle and keepalive). */
+  lastRecv = Date.now();
+  lastSend = Date.now();
+  readonly opened = Date.now();
+  #kaId = 0;
+
+  /** Starts serving `conn`. */
+  constructor(conn: Conn, ctx: NodeContext) {
+    this.conn = conn;
+    this.#ctx = ctx;
+    conn.start({
+      onMessage: (m) => this.#onMessage(m),
+      onClose: (reason) => this.#onClose(reason),
+    });
+  }
+
+  /** Current state. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** The established session's peer, for routes. */
+  get peer(): PeerInfo {
+    const s = this.session?.state;
+    return {
+      sessionId: s?.sessionId ?? 0,
+      keyId: s?.peerKeyId ?? 0,
+      tier: s?.tier ?? 1,
+      remote: this.conn.remote,
+    };
+  }
+
+  /** The established handshake state, if any. */
+  get established(): EstablishedState | undefined {
+    return this.session?.state;
+  }
+
+  #write(wire: Uint8Array, priority = false): void {
+    this.lastSend = Date.now();
+    this.conn.write(wire, priority);
+  }
+
+  /** Sends a server-pushed message on the established session. */
+  push(opcode: number, payload: unknown): boolean {
+    if (!this.session || this.#state !== "established") return false;
+    this.lastSend = Date.now();
+    this.session.send(opcode, encodePayload(payload));
+    return true;
+  }
+
+  /** Sends KEEPALIVE (priority lane); called by the node's sweep. */
+  keepalive(): void {
+    if (!this.session || this.#state !== "established") return;
+    this.#write(this.session.seal(Op.KEEPALIVE, encodeKeepalive({ id: ++this.#kaId })), true);
+  }
+
+  /** Closes the connection, gracefully with SESSION_CLOSE when established. */
+  close(reason: string): void {
+    if (this.session && this.#state === "established" && !this.session.closed) {
+      try {
+        this.#write(this.session.seal(Op.SESSION_CLOSE, encodePayload({ "reason": reason })), true);
+      } catch { /* closing anyway */ }
+    }
+    this.conn.close(reason);
+  }
+
+  #drop(reason: string): void {
+    this.#ctx.metrics.inc("myclerk_drops_total", { reason });
+  }
+
+  /** Sends ERROR: sealed on the session when there is one, else Tier 1 with sequence 0. */
+  sendError(err: MyClerkError, opcode: number, re?: number): void {
+    const extra = err.extra;
+    const p: ErrorPayload = {
+      code: err.code,
+      opcode,
+      re,
+      detail: err.detail,
+      requiredTier: typeof extra.requiredTier === "number" ? extra.requiredTier : undefined,
+      time: typeof extra.time === "number" ? extra.time : undefined,
+    };
+    this.#ctx.metrics.inc("myclerk_errors_sent_total", { code: errorName(err.code) });
+    const body = encodeError(p);
+    if (this.session && this.#state === "established" && !this.session.closed) {
+      this.#write(this.session.seal(Op.ERROR, body), true);
+    } else {
+      const m = encodePlain({ tier: 1, opcode: Op.ERROR, sequence: 0 }, body);
+      this.lastSend = Date.now();
+      sendMessage(this.conn, m, true);
+    }
+  }
+
+  /** Answers a framing error (frame too large) before the transport closes. */
+  framingError(detail: string): void {
+    this.#drop("frame");
+    if (this.#state === "established") this.sendError(new MyClerkError(ErrorCode.BAD_REQUEST, detail), 0);
+  }
+
+  #onClose(reason: string): void {
+    const was = this.#state;
+    this.#state = "closed";
+    if (this.#sessionId) this.#ctx.releaseSession(this.#sessionId);
+    this.session?.destroy();
+    this.#ctx.metrics.inc("myclerk_connections_closed_total", { reason: reason.split(" ")[0].split(":")[0] });
+    this.#ctx.log.debug("connection closed", { remote: this.conn.remote, reason, state: was });
+    this.#ctx.onClosed?.(this);
+  }
+
+  async #onMessage(bytes: Uint8Array): Promise<void> {
+    this.lastRecv = Date.now();
+    this.#ctx.metrics.inc("myclerk_messages_received_total");
+    if (this.#state === "established" && this.session) {
+      return await this.#onSession(this.session.receive(bytes));
+    }
+    let m: Message;
+    try {
+      m = decodeMessage(bytes);
+    } catch (e) {
+      const err = e as MyClerkError;
+      if (err.detail === "crc") return this.#drop("crc");
+      this.sendError(err, bytes.length >= 3 ? (bytes[1] << 8) | bytes[2] : 0);
+      return;
+    }
+    try {
+      await this.#preSession(m, bytes);
+    } catch (e) {
+      const err = isMyClerkError(e) ? e : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handshake", {}, e);
+      this.#ctx.metrics.inc("myclerk_handshakes_failed_total", { detail: err.detail });
+      this.#ctx.log.info("handshake refused", { remote: this.conn.remote, code: errorName(err.code), detail: err.detail });
+      this.sendError(err, "opcode" in m ? m.opcode : 0);
+      this.conn.close(`handshake: ${err.detail}`);
+    }
+  }
+
+  async #preSession(m: Message, bytes: Uint8Array): Promise<void> {
+    const cfg = this.#ctx.config;
+    if (m.tier === 0) return this.#drop("tier0");
+    const op = m.opcode;
+    if (m.tier === 4 && op === Op.SESSION_INIT && this.#state === "new") {
+      const sid = this.#ctx.allocSession(this);
+      if (sid === 0) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "no-session-ids");
+      this.#sessionId = sid;
+      this.#responder = new Responder({
+        backend: this.#ctx.backend,
+        identity: this.#ctx.identity,
+        sessionId: sid,
+        maxTier: cfg.tiers.max as Tier,
+        minTier: cfg.tiers.min as Tier,
+        maxSkew: cfg.limits.maxSkewSeconds,
+        capabilities: [1, 2, 4],
+        revoked: this.#ctx.revoked,
+        admit: this.#ctx.admit ? (kid) => this.#ctx.admit!.has(kid) : undefined,
+      });
+      this.#write(this.conn.framed ? encodeFrame(this.#responder.accept(bytes)) : this.#responder.accept(bytes));
+      this.#state = "handshake";
+      return;
+    }
+    if (m.tier === 4 && op === Op.KEY_EXCHANGE_COMPLETE && this.#state === "handshake" && this.#responder) {
+      const st = this.#responder.complete(bytes);
+      this.#responder = undefined;
+      this.#establish(st);
+      return;
+    }
+    if (m.tier === 4 && op === Op.SESSION_RESUME && this.#state === "new") {
+      const sid = this.#ctx.allocSession(this);
+      if (sid === 0) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "no-session-ids");
+      this.#sessionId = sid;
+      const { reply, state } = acceptResume(this.#ctx.backend, this.#ctx.tickets, bytes, {
+        sessionId: sid,
+        now: nowSec(),
+        maxTier: cfg.tiers.max as Tier,
+        minTier: cfg.tiers.min as Tier,
+      });
+      if (this.#ctx.revoked.has(state.peerKeyId)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "revoked");
+      this.#write(this.conn.framed ? encodeFrame(reply) : reply);
+      this.#establish(state);
+      this.#ctx.metrics.inc("myclerk_sessions_resumed_total");
+      return;
+    }
+    if (m.tier === 1) {
+      // Session-less Tier 1: only opcodes whose minimum tier is at most 1.
+      const need = this.#minTier(op);
+      if (need > 1) {
+        this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op);
+        return;
+      }
+      if (op === Op.KEEPALIVE) {
+        const ka = safe(() => decodeKeepalive(m.payload));
+        sendMessage(this.conn, encodePlain({ tier: 1, opcode: Op.KEEPALIVE_ACK }, encodeKeepalive({ re: ka?.id })), true);
+        return;
+      }
+      if (op <= 0x00ff) {
+        this.sendError(new MyClerkError(ErrorCode.INVALID_SESSION, "no-session"), op);
+        return;
+      }
+      await this.#dispatch(op, m.payload, 1, (reply) => sendMessage(this.conn, encodePlain({ tier: 1, opcode: op }, reply)));
+      return;
+    }
+    if (m.tier === 4 && (op === Op.SESSION_INIT || op === Op.SESSION_RESUME)) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "handshake-in-progress");
+    }
+    this.sendError(new MyClerkError(ErrorCode.INVALID_SESSION, "no-session"), op);
+  }
+
+  #establish(st: EstablishedState): void {
+    const cfg = this.#ctx.config;
+    this.session = new Session(st, {
+      backend: this.#ctx.backend,
+      send: (b) => this.#write(b),
+      framed: this.conn.framed,
+      maxSkew: cfg.limits.maxSkewSeconds,
+      window: cfg.limits.replayWindow,
+      maxMessage: cfg.limits.maxMessage,
+    });
+    this.#state = "established";
+    this.#ctx.metrics.inc("myclerk_sessions_established_total", { tier: String(st.tier) });
+    this.#ctx.log.info("session established", {
+      remote: this.conn.remote,
+      transport: this.conn.kind,
+      session: st.sessionId,
+      tier: st.tier,
+      peer: keyIdHex(st.peerKeyId),
+    });
+    if (st.tier >= 3 && st.peerStatic.length === 32) {
+      const ticket = this.#ctx.tickets.issue(st.keys.resume, st.peerStatic, nowSec());
+      this.session.send(Op.SESSION_TICKET, encodeTicket({ ticket, lifetime: this.#ctx.tickets.lifetime }));
+    }
+    this.#ctx.onEstablished?.(this);
+  }
+
+  #minTier(op: number): number {
+    let need = minimumTier(op);
+    for (const r of this.#ctx.routes()) {
+      if (op >= r.first && op <= r.last) {
+        const t = r.minTier?.(op);
+        if (t !== undefined && t > need) need = t;
+      }
+    }
+    return need;
+  }
+
+  async #onSession(r: Inbound): Promise<void> {
+    const s = this.session!;
+    switch (r.kind) {
+      case "drop":
+        return this.#drop(r.reason);
+      case "partial":
+      case "control":
+        return;
+      case "tunnel":
+        return this.#drop("tier0");
+      case "revoked":
+        this.#ctx.metrics.inc("myclerk_sessions_revoked_total");
+        this.conn.close("revoked");
+        return;
+      case "error":
+        this.sendError(r.error, r.opcode);
+        return;
+      case "message":
+        break;
+    }
+    const op = r.opcode;
+    const need = this.#minTier(op);
+    if (s.tier < need) {
+      this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op);
+      return;
+    }
+    switch (op) {
+      case Op.NOP:
+      case Op.KEEPALIVE_ACK:
+      case Op.SESSION_CLOSE_ACK:
+        return;
+      case Op.KEEPALIVE: {
+        const ka = safe(() => decodeKeepalive(r.payload));
+        this.#write(s.seal(Op.KEEPALIVE_ACK, encodeKeepalive({ re: ka?.id })), true);
+        return;
+      }
+      case Op.SESSION_CLOSE:
+        this.#write(s.seal(Op.SESSION_CLOSE_ACK, encodePayload({})), true);
+        this.conn.close("peer-close");
+        return;
+      case Op.ERROR:
+        this.#ctx.log.debug("peer sent ERROR", { remote: this.conn.remote });
+        return;
+    }
+    if (op <= 0x00ff) {
+      this.sendError(new MyClerkError(ErrorCode.BAD_REQUEST, "unexpected-core-opcode", { opcode: opcodeName(op) }), op);
+      return;
+    }
+    await this.#dispatch(op, r.payload, s.tier, (reply) => s.send(op, reply));
+  }
+
+  async #dispatch(op: number, raw: Uint8Array, tier: number, reply: (b: Uint8Array) => void): Promise<void> {
+    const range = rangeOf(op);
+    let id: number | undefined;
+    let payload: unknown;
+    try {
+      payload = decodePayload(raw);
+    } catch (e) {
+      this.sendError(e as MyClerkError, op);
+      return;
+    }
+    if (payload && typeof payload === "object" && !Array.isArray(payload)) {
+      const v = (payload as Record<string, unknown>)["id"];
+      if (typeof v === "number") id = v;
+    }
+    if (!range.served) {
+      this.sendError(new MyClerkError(ErrorCode.UNSUPPORTED, `range-${range.kind}`), op, id);
+      return;
+    }
+    const route = this.#ctx.routes().find((r) => op >= r.first && op <= r.last);
+    if (!route) {
+      this.sendError(new MyClerkError(ErrorCode.NOT_FOUND, "no-handler", { opcode: opcodeName(op) }), op, id);
+      return;
+    }
+    const peer = { ...this.peer, tier };
+    let res;
+    try {
+      res = await route.dispatch({ opcode: op, tier, payload, peer });
+    } catch (e) {
+      res = { ok: false as const, error: new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e) };
+    }
+    this.#ctx.metrics.inc("myclerk_requests_total", { route: route.name, result: res.ok ? "ok" : errorName(res.error.code) });
+    if (this.#state === "closed") return;
+    if (!res.ok) {
+      this.sendError(res.error, op, id);
+      return;
+    }
+    let out = res.payload;
+    if (id !== undefined && out && typeof out === "object" && !Array.isArray(out) && !(out instanceof Uint8Array)) {
+      out = { ...(out as Record<string, unknown>), "re": id };
+    }
+    reply(encodePayload(out ?? {}));
+  }
+}
+
+function safe<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Error code value helper for callers building errors from numbers. */
+export function asErrorCode(n: number): ErrorCodeValue {
+  return n as ErrorCodeValue;
+}

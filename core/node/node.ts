@@ -1,0 +1,274 @@
+/**
+ * A running node: TCP listener (port 5657), HTTP listener (Hono) with the
+ * WebSocket endpoint `/myclerk`, `/healthz` and `/metrics`, the connection
+ * table, session ids, keepalive and idle sweeps, and graceful shutdown.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { CryptoBackend } from "../crypto/types.ts";
+import { backend as pickBackend } from "../crypto/mod.ts";
+import type { Identity } from "../session/handshake.ts";
+import { TicketIssuer } from "../session/ticket.ts";
+import { TcpConn } from "../transport/tcp.ts";
+import { WsConn } from "../transport/ws.ts";
+import type { Conn } from "../transport/conn.ts";
+import { VERSION, PROFILE } from "../version.ts";
+import { type NodeConfig, splitHostPort } from "./config.ts";
+import { NodeConnection, type NodeContext } from "./connection.ts";
+import type { Route } from "./dispatch.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { keyIdHex, loadOrCreateKeyFile } from "./keys.ts";
+
+/** Options of {@link Node.start} beyond the config. */
+export interface NodeOptions {
+  readonly backend?: CryptoBackend;
+  readonly identity?: Identity;
+  readonly log?: Logger;
+  readonly routes?: readonly Route[];
+  /** Extra fields for `/healthz` (buses, plugins, relay state). */
+  readonly health?: () => Record<string, unknown>;
+}
+
+/** Bound addresses of a started node. */
+export interface NodeAddresses {
+  readonly tcp: { readonly hostname: string; readonly port: number };
+  readonly http: { readonly hostname: string; readonly port: number };
+}
+
+/**
+ * A MyClerk node.
+ *
+ * @example const node = await Node.start(defaultConfig()); ...; await node.close();
+ */
+export class Node {
+  readonly config: NodeConfig;
+  readonly backend: CryptoBackend;
+  readonly identity: Identity;
+  readonly log: Logger;
+  readonly metrics = new Metrics();
+  /** The HTTP app; other layers mount their routes here before traffic starts. */
+  readonly http = new Hono();
+  readonly connections = new Set<NodeConnection>();
+  readonly #sessions = new Map<number, NodeConnection>();
+  #nextSession = 1;
+  #routes: Route[] = [];
+  readonly tickets: TicketIssuer;
+  #tcp?: Deno.TcpListener;
+  #httpServer?: Deno.HttpServer<Deno.NetAddr>;
+  #sweep?: ReturnType<typeof setInterval>;
+  #closing = false;
+  #addresses?: NodeAddresses;
+  readonly #ctx: NodeContext;
+  readonly #health?: () => Record<string, unknown>;
+  readonly started = Date.now();
+  /** Hooks for layers above (relay): called on session establishment / close. */
+  readonly hooks: {
+    onEstablished: ((c: NodeConnection) => void)[];
+    onClosed: ((c: NodeConnection) => void)[];
+  } = { onEstablished: [], onClosed: [] };
+
+  private constructor(config: NodeConfig, backend: CryptoBackend, identity: Identity, o: NodeOptions) {
+    this.config = config;
+    this.backend = backend;
+    this.identity = identity;
+    this.log = o.log ?? createLogger({ format: config.log.format, level: config.log.level });
+    this.#routes = [...(o.routes ?? [])];
+    this.#health = o.health;
+    this.tickets = new TicketIssuer(backend);
+    const admit = config.admit ? new Set(config.admit.map((h) => parseInt(h, 16))) : undefined;
+    this.#ctx = {
+      backend,
+      identity,
+      config,
+      metrics: this.metrics,
+      log: this.log,
+      tickets: this.tickets,
+      routes: () => this.#routes,
+      revoked: new Set(config.revokedKeys.map((h) => parseInt(h, 16))),
+      admit,
+      allocSession: (c) => this.#alloc(c),
+      releaseSession: (id) => this.#sessions.delete(id),
+      onEstablished: (c) => this.hooks.onEstablished.forEach((f) => f(c)),
+      onClosed: (c) => {
+        this.connections.delete(c);
+        this.hooks.onClosed.forEach((f) => f(c));
+      },
+    };
+    this.#describe();
+  }
+
+  /**
+   * Starts a node: loads or creates the key file, binds TCP and HTTP, and
+   * begins the sweeps.
+   */
+  static async start(config: NodeConfig, o: NodeOptions = {}): Promise<Node> {
+    const backend = o.backend ?? pickBackend();
+    let identity = o.identity;
+    const log = o.log ?? createLogger({ format: config.log.format, level: config.log.level });
+    if (!identity) {
+      await Deno.mkdir(config.data, { recursive: true });
+      const path = config.key ?? `${config.data}/node.key`;
+      const r = await loadOrCreateKeyFile(backend, path);
+      identity = r.identity;
+      if (r.created) log.info("generated node key", { path, keyId: keyIdHex(identity.keyId) });
+    }
+    const node = new Node(config, backend, identity, { ...o, log });
+    await node.#listen();
+    return node;
+  }
+
+  /** Adds a route (plugins, federation). */
+  addRoute(r: Route): void {
+    this.#routes.push(r);
+  }
+
+  /** Removes the routes with this name. */
+  removeRoute(name: string): void {
+    this.#routes = this.#routes.filter((r) => r.name !== name);
+  }
+
+  /** The bound addresses. */
+  get addresses(): NodeAddresses {
+    if (!this.#addresses) throw new Error("node not started");
+    return this.#addresses;
+  }
+
+  /** The connection holding an established session id. */
+  session(id: number): NodeConnection | undefined {
+    return this.#sessions.get(id);
+  }
+
+  #alloc(c: NodeConnection): number {
+    if (this.#sessions.size >= 65535) return 0;
+    for (let i = 0; i < 65535; i++) {
+      const id = this.#nextSession;
+      this.#nextSession = this.#nextSession >= 65535 ? 1 : this.#nextSession + 1;
+      if (!this.#sessions.has(id)) {
+        this.#sessions.set(id, c);
+        return id;
+      }
+    }
+    return 0;
+  }
+
+  #describe(): void {
+    const m = this.metrics;
+    m.describe("myclerk_drops_total", "Messages dropped silently, by reason (profile §10)");
+    m.describe("myclerk_errors_sent_total", "ERROR replies sent, by code");
+    m.describe("myclerk_connections_total", "Connections accepted, by transport");
+    m.describe("myclerk_connections_rejected_total", "Connections refused, by reason");
+    m.describe("myclerk_connections_closed_total", "Connections closed, by reason");
+    m.describe("myclerk_sessions_established_total", "Sessions established, by tier");
+    m.describe("myclerk_handshakes_failed_total", "Handshakes refused, by detail");
+    m.describe("myclerk_messages_received_total", "Messages received");
+    m.describe("myclerk_requests_total", "Requests dispatched, by route and result");
+    m.gauge("myclerk_connections", () => this.connections.size);
+    m.gauge("myclerk_sessions", () => this.#sessions.size);
+    m.gauge("myclerk_uptime_seconds", () => Math.floor((Date.now() - this.started) / 1000));
+  }
+
+  #accept(conn: Conn): void {
+    if (this.#closing || this.connections.size >= this.config.limits.maxConnections) {
+      this.metrics.inc("myclerk_connections_rejected_total", { reason: this.#closing ? "closing" : "limit" });
+      conn.start({ onMessage: () => {}, onClose: () => {} });
+      conn.close("connection-limit");
+      return;
+    }
+    this.metrics.inc("myclerk_connections_total", { transport: conn.kind });
+    const nc = new NodeConnection(conn, this.#ctx);
+    this.connections.add(nc);
+    if (conn instanceof TcpConn) conn.onFramingError = (d) => nc.framingError(d);
+  }
+
+  async #listen(): Promise<void> {
+    const limits = { maxMessage: this.config.limits.maxMessage, maxQueue: this.config.limits.maxQueueBytes };
+    const t = splitHostPort(this.config.listen.tcp);
+    this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
+    (async () => {
+      for await (const c of this.#tcp!) this.#accept(new TcpConn(c, limits));
+    })().catch(() => {/* listener closed */});
+
+    const app = this.http;
+    app.get("/healthz", (c) =>
+      c.json({
+        status: this.#closing ? "closing" : "ok",
+        version: VERSION,
+        profile: PROFILE,
+        keyId: keyIdHex(this.identity.keyId),
+        role: this.config.role,
+        uptimeSeconds: Math.floor((Date.now() - this.started) / 1000),
+        connections: this.connections.size,
+        sessions: this.#sessions.size,
+        listen: this.#addresses,
+        ...(this.#health?.() ?? {}),
+      }, this.#closing ? 503 : 200));
+    app.get("/metrics", (c) => c.text(this.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+    app.get("/myclerk", (c) => {
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        return c.text("WebSocket endpoint: connect with a WebSocket client (profile §3)\n", 426);
+      }
+      const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
+      const info = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
+      const remote = info ? `${info.hostname}:${info.port}` : "ws";
+      socket.onopen = () => this.#accept(new WsConn(socket, remote, limits));
+      return response;
+    });
+    const h = splitHostPort(this.config.listen.http);
+    await new Promise<void>((resolve) => {
+      this.#httpServer = Deno.serve({
+        hostname: h.hostname,
+        port: h.port,
+        onListen: () => resolve(),
+      }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
+    });
+    const ta = this.#tcp.addr as Deno.NetAddr;
+    const ha = this.#httpServer!.addr;
+    this.#addresses = {
+      tcp: { hostname: ta.hostname, port: ta.port },
+      http: { hostname: ha.hostname, port: ha.port },
+    };
+    this.#sweep = setInterval(() => this.#sweepOnce(), 1000);
+    this.log.info("node listening", {
+      tcp: `${ta.hostname}:${ta.port}`,
+      http: `${ha.hostname}:${ha.port}`,
+      keyId: keyIdHex(this.identity.keyId),
+      role: this.config.role,
+      crypto: this.backend.name,
+      version: VERSION,
+    });
+  }
+
+  #sweepOnce(): void {
+    const now = Date.now();
+    const l = this.config.limits;
+    for (const c of this.connections) {
+      if (c.state !== "established" && now - c.opened > l.handshakeTimeoutMs) {
+        this.metrics.inc("myclerk_connections_timeout_total", { phase: "handshake" });
+        c.conn.close("handshake-timeout");
+      } else if (now - c.lastRecv > l.idleTimeoutMs) {
+        this.metrics.inc("myclerk_connections_timeout_total", { phase: "idle" });
+        c.close("idle-timeout");
+      } else if (c.state === "established" && now - c.lastSend > l.keepaliveMs) {
+        c.keepalive();
+      }
+    }
+  }
+
+  /** Stops listening, closes every connection (SESSION_CLOSE first) and the HTTP server. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#sweep);
+    try {
+      this.#tcp?.close();
+    } catch { /* closed */ }
+    for (const c of this.connections) c.close("shutdown");
+    const deadline = Date.now() + 2000;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.#httpServer?.shutdown();
+    this.log.info("node stopped");
+  }
+}

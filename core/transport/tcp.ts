@@ -1,0 +1,167 @@
+/**
+ * TCP transport: u32 length framing (profile §3) over `Deno.TcpConn`, with
+ * a two-lane send queue (priority before data) and a bounded queue size.
+ *
+ * @module
+ */
+
+import { FrameReader } from "../wire/frame.ts";
+import { isMyClerkError } from "../errors.ts";
+import { type Conn, type ConnHandler, type ConnLimits, DEFAULT_CONN_LIMITS } from "./conn.ts";
+
+/** A framed TCP connection. */
+export class TcpConn implements Conn {
+  readonly kind = "tcp" as const;
+  readonly framed = true;
+  readonly remote: string;
+  readonly #c: Deno.Conn;
+  readonly #limits: ConnLimits;
+  readonly #prio: Uint8Array[] = [];
+  readonly #data: Uint8Array[] = [];
+  #queued = 0;
+  #pumping = false;
+  #closed = false;
+  #handler?: ConnHandler;
+  /** Called with a framing error before the connection closes (the node answers it). */
+  onFramingError?: (detail: string) => void;
+
+  /** Wraps an accepted or dialled connection. */
+  constructor(c: Deno.Conn, limits: ConnLimits = DEFAULT_CONN_LIMITS) {
+    this.#c = c;
+    this.#limits = limits;
+    const a = c.remoteAddr as Deno.NetAddr;
+    this.remote = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+    try {
+      (c as Deno.TcpConn).setNoDelay(true);
+    } catch { /* not a TCP conn (tests may pass a Unix socket) */ }
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  /** True once closed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** See {@link Conn.write}. */
+  write(wire: Uint8Array, priority = false): boolean {
+    if (this.#closed) return false;
+    if (this.#queued + wire.length > this.#limits.maxQueue && !priority) {
+      this.close("send-queue-full");
+      return false;
+    }
+    (priority ? this.#prio : this.#data).push(wire);
+    this.#queued += wire.length;
+    if (!this.#pumping) this.#pump();
+    return true;
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (!this.#closed || this.#prio.length || this.#data.length) {
+        let chunk = this.#prio.shift() ?? this.#data.shift();
+        if (!chunk) break;
+        // Coalesce small queued data writes into one syscall.
+        if (chunk.length < 16384 && this.#prio.length === 0 && this.#data.length > 0) {
+          let total = chunk.length;
+          let n = 0;
+          while (n < this.#data.length && total + this.#data[n].length <= 65536) total += this.#data[n++].length;
+          if (n > 0) {
+            const buf = new Uint8Array(total);
+            buf.set(chunk, 0);
+            let o = chunk.length;
+            for (const part of this.#data.splice(0, n)) {
+              buf.set(part, o);
+              o += part.length;
+            }
+            chunk = buf;
+          }
+        }
+        this.#queued -= chunk.length;
+        let off = 0;
+        while (off < chunk.length) off += await this.#c.write(chunk.subarray(off));
+      }
+    } catch {
+      this.#finish("write-error");
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** See {@link Conn.start}. */
+  start(handler: ConnHandler): void {
+    this.#handler = handler;
+    this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const reader = new FrameReader(this.#limits.maxMessage);
+    const buf = new Uint8Array(65536);
+    let reason = "eof";
+    try {
+      while (!this.#closed) {
+        const n = await this.#c.read(buf);
+        if (n === null) break;
+        let msgs: Uint8Array[];
+        try {
+          msgs = reader.push(buf.subarray(0, n));
+        } catch (e) {
+          reason = isMyClerkError(e) ? e.detail : "framing";
+          this.onFramingError?.(reason);
+          break;
+        }
+        for (const m of msgs) {
+          const r = this.#handler!.onMessage(m);
+          if (r) await r;
+          if (this.#closed) break;
+        }
+      }
+    } catch (e) {
+      reason = this.#closed ? "closed" : `read-error: ${(e as Error).name}`;
+    }
+    this.close(reason);
+  }
+
+  /** See {@link Conn.close}. Flushes for at most one second. */
+  close(reason = "closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const deadline = Date.now() + 1000;
+    const wait = () => {
+      if ((this.#pumping || this.#queued > 0) && Date.now() < deadline) {
+        setTimeout(wait, 10);
+      } else {
+        this.#finish(reason);
+      }
+    };
+    wait();
+  }
+
+  #finishedOnce = false;
+  #finish(reason: string): void {
+    this.#closed = true;
+    if (this.#finishedOnce) return;
+    this.#finishedOnce = true;
+    try {
+      this.#c.close();
+    } catch { /* already closed */ }
+    this.#prio.length = 0;
+    this.#data.length = 0;
+    this.#queued = 0;
+    this.#handler?.onClose(reason);
+  }
+}
+
+/**
+ * Dials `host:port` and returns a framed connection.
+ *
+ * @example const c = await dialTcp("127.0.0.1", 5657);
+ */
+export async function dialTcp(hostname: string, port: number, limits?: ConnLimits): Promise<TcpConn> {
+  const c = await Deno.connect({ hostname, port, transport: "tcp" });
+  return new TcpConn(c, limits);
+}

@@ -1,0 +1,371 @@
+/**
+ * Codecs of the federation messages 0x0300-0x03FF (docs/FEDERATION.md §5).
+ * Every payload is a MessagePack map with string keys; encoders write the
+ * keys in the documented order with shortest forms; decoders accept any
+ * order, ignore unknown keys, and throw only MyClerkError BAD_REQUEST
+ * (`field:<key>`, `msgpack`, `payload-not-map`, `opcode`).
+ *
+ * @module
+ */
+
+import { badRequest } from "../core/errors.ts";
+import type { CryptoBackend } from "../core/crypto/types.ts";
+import {
+  arrayField,
+  binField,
+  decodeFedMap,
+  encodeMsgpack,
+  enumField,
+  type FedMap,
+  mapField,
+  optTextField,
+  optUintField,
+  textField,
+  uintField,
+} from "./codec.ts";
+import {
+  FAMILY_ID_RE,
+  familyFromMap,
+  type FamilyId,
+  type FamilyRecord,
+  familyToMap,
+  isFamilyId,
+} from "./family.ts";
+import { MID_LENGTH } from "./envelope.ts";
+import { FedOp } from "./ops.ts";
+
+export { FedOp } from "./ops.ts";
+
+/** Federation protocol version carried in FED_HELLO. */
+export const FED_VERSION = 0;
+/** Most families in one FED_HELLO / FED_ROUTE. */
+export const MAX_FAMILIES = 4096;
+/** Most mids in one FED_ACK / FED_EXPIRED. */
+export const MAX_MIDS = 1024;
+/** Most relays a FED_DELIVER may cross (loop guard). */
+export const MAX_HOPS = 8;
+
+/** FED_HELLO 0x0300. */
+export interface FedHello {
+  readonly op: typeof FedOp.FED_HELLO;
+  /** What the sender is. */
+  readonly role: "relay" | "hub";
+  /** Key id of the sender's static key. */
+  readonly keyId: number;
+  /** Families homed at (relay) or served by (hub) the sender. */
+  readonly families: readonly FamilyId[];
+  /** Federation version, {@link FED_VERSION}. */
+  readonly version: number;
+  /** Largest FED_DELIVER the sender accepts, bytes. */
+  readonly maxMessage?: number;
+}
+
+/** FED_ADMIT 0x0301 (hub -> relay). */
+export interface FedAdmit {
+  readonly op: typeof FedOp.FED_ADMIT;
+  readonly token: string;
+  readonly family: FamilyRecord;
+  /** Proof of possession, 32 bytes (invite.ts). */
+  readonly proof: Uint8Array;
+}
+
+/** FED_ADMITTED 0x0302 (relay -> hub). */
+export interface FedAdmitted {
+  readonly op: typeof FedOp.FED_ADMITTED;
+  readonly family: FamilyId;
+  /** Relay's static key id. */
+  readonly relay: number;
+  readonly quotaMessages: number;
+  readonly quotaBytes: number;
+  /** Largest sealed envelope accepted, bytes. */
+  readonly maxMessage: number;
+  /** Largest TTL accepted, seconds. */
+  readonly maxTtl: number;
+}
+
+/** FED_ROUTE 0x0303: the full set of families reachable via the sender (replaces the previous set). */
+export interface FedRoute {
+  readonly op: typeof FedOp.FED_ROUTE;
+  /** Increases by one per announcement from one sender; older or equal ones are ignored. */
+  readonly seq: number;
+  readonly families: readonly FamilyId[];
+}
+
+/** FED_DELIVER 0x0304: one sealed envelope with the relay-visible fields. */
+export interface FedDeliver {
+  readonly op: typeof FedOp.FED_DELIVER;
+  readonly to: FamilyId;
+  readonly from: FamilyId;
+  readonly fromKey: Uint8Array;
+  readonly mid: Uint8Array;
+  readonly ttl: number;
+  /** Relays crossed so far (0 from the sending hub). */
+  readonly hops: number;
+  /** The Tier 5-form envelope (envelope.ts). */
+  readonly sealed: Uint8Array;
+}
+
+/** FED_ACK 0x0305. */
+export type FedAck =
+  | {
+    readonly op: typeof FedOp.FED_ACK;
+    /** Relay -> sender (hub or previous relay): the mids are durable here. */
+    readonly kind: "stored";
+    /** Key id of the relay that stored them. */
+    readonly relay: number;
+    readonly mids: readonly Uint8Array[];
+  }
+  | {
+    readonly op: typeof FedOp.FED_ACK;
+    /** Recipient hub -> relay: processed; the relay deletes them. */
+    readonly kind: "delivered";
+    /** The recipient family. */
+    readonly family: FamilyId;
+    readonly mids: readonly Uint8Array[];
+  };
+
+/** FED_QUEUE_STATUS 0x0306. */
+export interface FedQueueStatus {
+  readonly op: typeof FedOp.FED_QUEUE_STATUS;
+  readonly family: FamilyId;
+  /** Messages waiting. */
+  readonly depth: number;
+  /** Bytes waiting (sum of sealed sizes). */
+  readonly bytes: number;
+  /** Receive time of the oldest waiting message, Unix seconds; 0 when empty. */
+  readonly oldest: number;
+}
+
+/** FED_FETCH 0x0307 (hub -> relay). */
+export interface FedFetch {
+  readonly op: typeof FedOp.FED_FETCH;
+  readonly family: FamilyId;
+  /** Additional messages the relay may send (added to the remaining credit). */
+  readonly credit: number;
+  /** Optional cap on bytes in flight. */
+  readonly maxBytes?: number;
+}
+
+/** FED_EXPIRED 0x0308 (relay -> sender family's hub). */
+export interface FedExpired {
+  readonly op: typeof FedOp.FED_EXPIRED;
+  /** The sender family being told. */
+  readonly family: FamilyId;
+  /** The recipient the messages were for. */
+  readonly to: FamilyId;
+  readonly mids: readonly Uint8Array[];
+}
+
+/** FED_RESTART 0x0309. */
+export interface FedRestart {
+  readonly op: typeof FedOp.FED_RESTART;
+  /** Reconnect after this many milliseconds. */
+  readonly after: number;
+  readonly reason?: string;
+}
+
+/** Any federation message. */
+export type FedMessage =
+  | FedHello
+  | FedAdmit
+  | FedAdmitted
+  | FedRoute
+  | FedDeliver
+  | FedAck
+  | FedQueueStatus
+  | FedFetch
+  | FedExpired
+  | FedRestart;
+
+const familyItem = (v: unknown): FamilyId | undefined => (isFamilyId(v) ? v : undefined);
+const midItem = (v: unknown): Uint8Array | undefined =>
+  v instanceof Uint8Array && v.length === MID_LENGTH ? v : undefined;
+const fid = (m: FedMap, k: string): FamilyId => textField(m, k, 32, FAMILY_ID_RE);
+
+/** The payload map of a message, keys in documented order. */
+function toMap(msg: FedMessage): Record<string, unknown> {
+  switch (msg.op) {
+    case FedOp.FED_HELLO:
+      return {
+        role: msg.role,
+        "key-id": msg.keyId,
+        families: msg.families,
+        version: msg.version,
+        "max-message": msg.maxMessage,
+      };
+    case FedOp.FED_ADMIT:
+      return { token: msg.token, family: familyToMap(msg.family), proof: msg.proof };
+    case FedOp.FED_ADMITTED:
+      return {
+        family: msg.family,
+        relay: msg.relay,
+        "quota-messages": msg.quotaMessages,
+        "quota-bytes": msg.quotaBytes,
+        "max-message": msg.maxMessage,
+        "max-ttl": msg.maxTtl,
+      };
+    case FedOp.FED_ROUTE:
+      return { seq: msg.seq, families: msg.families };
+    case FedOp.FED_DELIVER:
+      return {
+        to: msg.to,
+        from: msg.from,
+        "from-key": msg.fromKey,
+        mid: msg.mid,
+        ttl: msg.ttl,
+        hops: msg.hops,
+        sealed: msg.sealed,
+      };
+    case FedOp.FED_ACK:
+      return msg.kind === "stored"
+        ? { kind: msg.kind, relay: msg.relay, mids: msg.mids }
+        : { kind: msg.kind, family: msg.family, mids: msg.mids };
+    case FedOp.FED_QUEUE_STATUS:
+      return { family: msg.family, depth: msg.depth, bytes: msg.bytes, oldest: msg.oldest };
+    case FedOp.FED_FETCH:
+      return { family: msg.family, credit: msg.credit, "max-bytes": msg.maxBytes };
+    case FedOp.FED_EXPIRED:
+      return { family: msg.family, to: msg.to, mids: msg.mids };
+    case FedOp.FED_RESTART:
+      return { after: msg.after, reason: msg.reason };
+  }
+}
+
+/**
+ * Encodes a federation message's payload (the opcode travels in the header).
+ *
+ * @example encodeFed({ op: FedOp.FED_RESTART, after: 500 })
+ */
+export function encodeFed(msg: FedMessage): Uint8Array {
+  // Validate through the decoder's rules so we never send what we would reject.
+  const bytes = encodeMsgpack(toMap(msg));
+  fromMap(msg.op, decodeFedMap(bytes), undefined);
+  return bytes;
+}
+
+const U64 = Number.MAX_SAFE_INTEGER;
+
+function fromMap(op: number, m: FedMap, be: CryptoBackend | undefined): FedMessage {
+  switch (op) {
+    case FedOp.FED_HELLO: {
+      const maxMessage = optUintField(m, "max-message");
+      return {
+        op,
+        role: enumField(m, "role", ["relay", "hub"] as const),
+        keyId: uintField(m, "key-id"),
+        families: arrayField(m, "families", MAX_FAMILIES, familyItem),
+        version: uintField(m, "version", 0xff),
+        ...(maxMessage === undefined ? {} : { maxMessage }),
+      };
+    }
+    case FedOp.FED_ADMIT: {
+      const fm = mapField(m, "family");
+      // Without a back end (encode-side self-check) the record was built by us.
+      const family = be === undefined ? familyShape(fm) : familyFromMap(be, fm);
+      return {
+        op,
+        token: textField(m, "token", 128, /^[A-Za-z0-9_-]+$/),
+        family,
+        proof: binField(m, "proof", 32),
+      };
+    }
+    case FedOp.FED_ADMITTED:
+      return {
+        op,
+        family: fid(m, "family"),
+        relay: uintField(m, "relay"),
+        quotaMessages: uintField(m, "quota-messages", U64),
+        quotaBytes: uintField(m, "quota-bytes", U64),
+        maxMessage: uintField(m, "max-message"),
+        maxTtl: uintField(m, "max-ttl"),
+      };
+    case FedOp.FED_ROUTE:
+      return {
+        op,
+        seq: uintField(m, "seq", U64),
+        families: arrayField(m, "families", MAX_FAMILIES, familyItem),
+      };
+    case FedOp.FED_DELIVER:
+      return {
+        op,
+        to: fid(m, "to"),
+        from: fid(m, "from"),
+        fromKey: binField(m, "from-key", 32),
+        mid: binField(m, "mid", MID_LENGTH),
+        ttl: ttlField(m),
+        hops: uintField(m, "hops", MAX_HOPS),
+        sealed: binField(m, "sealed"),
+      };
+    case FedOp.FED_ACK: {
+      const kind = enumField(m, "kind", ["stored", "delivered"] as const);
+      const mids = arrayField(m, "mids", MAX_MIDS, midItem);
+      return kind === "stored"
+        ? { op, kind, relay: uintField(m, "relay"), mids }
+        : { op, kind, family: fid(m, "family"), mids };
+    }
+    case FedOp.FED_QUEUE_STATUS:
+      return {
+        op,
+        family: fid(m, "family"),
+        depth: uintField(m, "depth", U64),
+        bytes: uintField(m, "bytes", U64),
+        oldest: uintField(m, "oldest"),
+      };
+    case FedOp.FED_FETCH: {
+      const maxBytes = optUintField(m, "max-bytes", U64);
+      return {
+        op,
+        family: fid(m, "family"),
+        credit: uintField(m, "credit", 0xffff),
+        ...(maxBytes === undefined ? {} : { maxBytes }),
+      };
+    }
+    case FedOp.FED_EXPIRED:
+      return {
+        op,
+        family: fid(m, "family"),
+        to: fid(m, "to"),
+        mids: arrayField(m, "mids", MAX_MIDS, midItem),
+      };
+    case FedOp.FED_RESTART: {
+      const reason = optTextField(m, "reason", 256);
+      return {
+        op,
+        after: uintField(m, "after", 3_600_000),
+        ...(reason === undefined ? {} : { reason }),
+      };
+    }
+    default:
+      throw badRequest("opcode", { opcode: op });
+  }
+}
+
+function ttlField(m: FedMap): number {
+  const ttl = uintField(m, "ttl");
+  if (ttl === 0) throw badRequest("field:ttl", { expected: "uint >= 1" });
+  return ttl;
+}
+
+function familyShape(fm: FedMap): FamilyRecord {
+  const homeAddr = optTextField(fm, "home-addr", 255);
+  return {
+    id: fid(fm, "id"),
+    name: textField(fm, "name", 64),
+    key: binField(fm, "key", 32),
+    keyId: uintField(fm, "key-id"),
+    home: uintField(fm, "home"),
+    ...(homeAddr === undefined ? {} : { homeAddr }),
+    created: uintField(fm, "created"),
+  };
+}
+
+/**
+ * Decodes the payload of federation opcode `op`. FED_ADMIT's family record
+ * is verified (id and key id match its key), hence the back end.
+ */
+export function decodeFed(be: CryptoBackend, op: number, payload: Uint8Array): FedMessage {
+  if (op < 0x0300 || op > 0x03ff || op === FedOp.FED_SEALED) {
+    throw badRequest("opcode", { opcode: op });
+  }
+  return fromMap(op, decodeFedMap(payload), be);
+}

@@ -1,0 +1,44 @@
+/**
+ * Opcodes of the federation range 0x0300-0x03FF (docs/FEDERATION.md §5).
+ * All need Tier 4 or above (PROTOCOL.md §9).
+ *
+ * @module
+ */
+
+/** Federation opcodes. */
+export const FedOp = {
+  /** After the hop handshake: role, node key id, families homed, version. */
+  FED_HELLO: 0x0300,
+  /** Hub -> relay: join with an invite token, the family record and a proof of possession. */
+  FED_ADMIT: 0x0301,
+  /** Relay -> hub: admission accepted, with the limits that apply. */
+  FED_ADMITTED: 0x0302,
+  /** Route announcement: the full set of families reachable via the sender, with a sequence number. */
+  FED_ROUTE: 0x0303,
+  /** One sealed message with its relay-visible routing fields. */
+  FED_DELIVER: 0x0304,
+  /** "stored" (relay -> sender) or "delivered" (recipient -> relay) acknowledgements. */
+  FED_ACK: 0x0305,
+  /** Queue depth of a family's mailbox. */
+  FED_QUEUE_STATUS: 0x0306,
+  /** Hub -> relay: send backlog, with a credit window. */
+  FED_FETCH: 0x0307,
+  /** Relay -> sender: messages that expired undelivered. */
+  FED_EXPIRED: 0x0308,
+  /** Relay -> everyone: graceful restart, reconnect after N ms. */
+  FED_RESTART: 0x0309,
+  /**
+   * Opcode inside the end-to-end sealed envelope's Tier 5 header. Never sent
+   * as a hop message: a session that receives it answers UNSUPPORTED.
+   */
+  FED_SEALED: 0x0310,
+} as const;
+
+/** A federation opcode value. */
+export type FedOpValue = typeof FedOp[keyof typeof FedOp];
+
+/** Name of a federation opcode (for logs). */
+export function fedOpName(op: number): string {
+  for (const [k, v] of Object.entries(FedOp)) if (v === op) return k;
+  return `0x${op.toString(16).padStart(4, "0")}`;
+}

@@ -1,0 +1,121 @@
+/**
+ * Bus detection from the kernel's own files: sysfs, /dev and the network
+ * interface list. Every path is read below `root`, so tests build a fake
+ * tree in a temp directory and point the detector at it.
+ *
+ * | bus | evidence |
+ * |---|---|
+ * | usb | `/sys/bus/usb/devices/*` with `idVendor` (devices, not interfaces) |
+ * | serial | `/sys/class/tty/*` with a `device` link: ttyUSB/ttyACM/ttyAMA, and ttyS whose `type` is not 0 (unknown UART) |
+ * | gpio | `/dev/gpiochip*` |
+ * | i2c | `/dev/i2c-*` |
+ * | spi | `/dev/spidev*` |
+ * | can | `/sys/class/net/*` whose `type` is 280 (ARPHRD_CAN) |
+ * | onewire | `/sys/bus/w1/devices/w1_bus_master*` |
+ * | modem | tty whose driver is option/qcserial/sierra, or `/sys/class/usbmisc/cdc-wdm*` |
+ *
+ * @module
+ */
+import type { BusKind } from "../plugins/manifest.ts";
+
+/** One bus kind and what was found. */
+export interface BusInfo {
+  readonly kind: BusKind;
+  readonly present: boolean;
+  /** Device nodes (`/dev/...`), interface names (CAN) or sysfs names (USB, 1-Wire). */
+  readonly devices: readonly string[];
+  /** Where the evidence came from. */
+  readonly source: string;
+}
+
+/** Result of one detection pass. */
+export interface BusReport {
+  readonly root: string;
+  readonly buses: readonly BusInfo[];
+}
+
+function join(root: string, p: string): string {
+  return root === "/" ? p : `${root.replace(/\/+$/, "")}${p}`;
+}
+
+function list(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+function read(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function driverOf(root: string, tty: string): string | undefined {
+  try {
+    const link = Deno.readLinkSync(join(root, `/sys/class/tty/${tty}/device/driver`));
+    return link.split("/").pop();
+  } catch {
+    return undefined;
+  }
+}
+
+const MODEM_DRIVERS = new Set(["option", "qcserial", "sierra", "huawei_cdc_ncm", "cdc_mbim"]);
+
+function bus(kind: BusKind, devices: string[], source: string): BusInfo {
+  return { kind, present: devices.length > 0, devices, source };
+}
+
+/**
+ * Detects every bus kind below `root` (default `/`).
+ *
+ * @example detectBuses().buses.find((b) => b.kind === "serial")?.present
+ */
+export function detectBuses(root = "/"): BusReport {
+  const r = (p: string) => join(root, p);
+  const usb = list(r("/sys/bus/usb/devices")).filter((d) => exists(r(`/sys/bus/usb/devices/${d}/idVendor`)));
+
+  const ttys = list(r("/sys/class/tty")).filter((t) => exists(r(`/sys/class/tty/${t}/device`)));
+  const serial = ttys.filter((t) => {
+    if (/^tty(USB|ACM|AMA|XRUSB|SC)\d+$/.test(t)) return true;
+    if (/^ttyS\d+$/.test(t)) return (read(r(`/sys/class/tty/${t}/type`)) ?? "0") !== "0";
+    return false;
+  }).map((t) => `/dev/${t}`);
+  const modemTtys = ttys.filter((t) => MODEM_DRIVERS.has(driverOf(root, t) ?? "")).map((t) => `/dev/${t}`);
+  const wdm = list(r("/sys/class/usbmisc")).filter((d) => d.startsWith("cdc-wdm")).map((d) => `/dev/${d}`);
+
+  const dev = list(r("/dev"));
+  const can = list(r("/sys/class/net")).filter((n) => read(r(`/sys/class/net/${n}/type`)) === "280");
+  const w1 = list(r("/sys/bus/w1/devices")).filter((d) => d.startsWith("w1_bus_master"));
+
+  return {
+    root,
+    buses: [
+      bus("usb", usb, "/sys/bus/usb/devices/*/idVendor"),
+      bus("serial", serial, "/sys/class/tty/*/device"),
+      bus("gpio", dev.filter((d) => /^gpiochip\d+$/.test(d)).map((d) => `/dev/${d}`), "/dev/gpiochip*"),
+      bus("i2c", dev.filter((d) => /^i2c-\d+$/.test(d)).map((d) => `/dev/${d}`), "/dev/i2c-*"),
+      bus("spi", dev.filter((d) => /^spidev\d+\.\d+$/.test(d)).map((d) => `/dev/${d}`), "/dev/spidev*"),
+      bus("can", can, "/sys/class/net/*/type = 280"),
+      bus("onewire", w1, "/sys/bus/w1/devices/w1_bus_master*"),
+      bus("modem", [...modemTtys, ...wdm], "tty driver option/qcserial/sierra, /sys/class/usbmisc/cdc-wdm*"),
+    ],
+  };
+}
+
+/** The entry for one kind in a report. */
+export function busOf(report: BusReport, kind: BusKind): BusInfo {
+  return report.buses.find((b) => b.kind === kind) ?? { kind, present: false, devices: [], source: "" };
+}

@@ -1,0 +1,507 @@
+/**
+ * The plugin host: loads every plugin folder, grants each the intersection
+ * of its request and the policy, claims its opcode ranges, runs it in its
+ * isolation mode and routes requests and events. Restarts with backoff,
+ * blue/green reload, metrics and logs per plugin.
+ *
+ * The node uses only this class (and `pluginRoutes`, `registerPluginCommands`).
+ *
+ * @module
+ */
+import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
+import { minimumTier, rangeOf } from "../../core/opcodes.ts";
+import { busOf, type BusReport, detectBuses } from "../../hardware/detect.ts";
+import { hex4, HOST_API_VERSION, hostApiCompatible, type Manifest, readManifest } from "../manifest.ts";
+import { computeGrant, type Grant, type Policy, readPolicy, type Refusal, resolveLibrary } from "../policy.ts";
+import { checkClaim, RangeTable } from "../ranges.ts";
+import type { InstanceSpec } from "./instance.ts";
+import { LogRing, Metrics, type MetricsSnapshot } from "./metrics.ts";
+import type { GrantInfo, PeerInfo } from "./protocol.ts";
+import { type DispatchResult, Runner } from "./runner.ts";
+
+export type { BusReport, DispatchResult, PeerInfo };
+
+/** A request the node hands to the host (payload already MessagePack-decoded). */
+export interface DispatchRequest {
+  readonly opcode: number;
+  readonly tier: number;
+  readonly payload: unknown;
+  readonly peer: PeerInfo;
+}
+
+/** A server-pushed message from a plugin. */
+export interface PluginEvent {
+  readonly plugin: string;
+  readonly opcode: number;
+  readonly payload: unknown;
+  readonly sessionId?: number;
+}
+
+/** Lifecycle state of a plugin, as shown by `plugin list`. */
+export type PluginState =
+  | "running"
+  | "starting"
+  | "restarting"
+  | "failed"
+  | "not-started"
+  | "invalid"
+  | "stopped"
+  | "not running";
+
+/** One row of `plugin list` / `GET /plugins`. */
+export interface PluginStatus {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly dir: string;
+  readonly state: PluginState;
+  /** Why it is not running (or the last crash). */
+  readonly reason?: string;
+  readonly isolation: string;
+  readonly hostApi: string;
+  readonly ranges: readonly string[];
+  readonly minTier: Readonly<Record<string, number>>;
+  readonly granted: {
+    readonly net: readonly string[];
+    readonly read: readonly string[];
+    readonly write: readonly string[];
+    readonly env: readonly string[];
+    readonly ffi: readonly string[];
+    readonly buses: readonly string[];
+  };
+  readonly refused: readonly Refusal[];
+  readonly failure: string;
+  readonly metrics: MetricsSnapshot;
+}
+
+/** Options of {@link PluginHost.start}. */
+export interface HostOptions {
+  /** Folder whose subfolders are plugins (each with plugin.json). */
+  readonly pluginsDir: string;
+  /** Policy file (JSON); absent = grant nothing. */
+  readonly policyFile?: string;
+  /** Root for bus detection (tests: a fake sysfs tree). */
+  readonly busRoot?: string;
+  /** Node data directory: plugin data under `plugin-data/NAME`, generated entries under `.plugin-run`. */
+  readonly dataDir: string;
+  /** Structured log sink. */
+  readonly log?: (rec: Record<string, unknown>) => void;
+  /** First restart delay in ms (doubles per consecutive crash, max 10 s). Default 200. */
+  readonly restartBaseMs?: number;
+  /** Longest wait for a plugin to become ready. Default 15000 ms. */
+  readonly startTimeoutMs?: number;
+}
+
+interface Slot {
+  readonly name: string;
+  readonly dir: string;
+  manifest?: Manifest;
+  grant?: Grant;
+  state: PluginState;
+  reason?: string;
+  runner?: Runner;
+  readonly metrics: Metrics;
+  readonly logs: LogRing;
+  failures: number;
+  restartTimer?: ReturnType<typeof setTimeout>;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+/** A run this long resets the backoff. */
+const HEALTHY_MS = 30_000;
+
+/** Routes requests to sandboxed plugins. */
+export class PluginHost {
+  private table = RangeTable.empty();
+  private readonly slots = new Map<string, Slot>();
+  private readonly listeners = new Set<(ev: PluginEvent) => void>();
+  private closed = false;
+  private readonly runDir: string;
+
+  private constructor(private readonly o: HostOptions, private readonly policy: Policy) {
+    this.runDir = `${o.dataDir}/.plugin-run`;
+  }
+
+  /** Loads and starts every plugin in `pluginsDir`. A bad plugin is reported in `list()`, never fatal. */
+  static async start(opts: HostOptions): Promise<PluginHost> {
+    const host = new PluginHost(opts, await readPolicy(opts.policyFile));
+    let names: string[] = [];
+    try {
+      names = [...Deno.readDirSync(opts.pluginsDir)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+    } catch {
+      host.log({ event: "plugin.dir-missing", dir: opts.pluginsDir });
+    }
+    for (const n of names) await host.load(n);
+    await Promise.all([...host.slots.values()].filter((s) => s.state === "starting").map((s) => host.launch(s)));
+    return host;
+  }
+
+  private log(rec: Record<string, unknown>): void {
+    this.o.log?.(rec);
+  }
+
+  private slotFor(name: string): Slot {
+    let s = this.slots.get(name);
+    if (s === undefined) {
+      s = {
+        name,
+        dir: `${this.o.pluginsDir}/${name}`,
+        state: "not-started",
+        metrics: new Metrics(),
+        logs: new LogRing(),
+        failures: 0,
+      };
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+
+  /** Validates one plugin folder and claims its ranges; leaves it `starting` or explains why not. */
+  private async load(name: string): Promise<void> {
+    const s = this.slotFor(name);
+    try {
+      const { manifest, grant, table } = await this.prepare(s, this.table);
+      s.manifest = manifest;
+      s.grant = grant;
+      this.table = table;
+      s.state = "starting";
+      s.reason = undefined;
+    } catch (e) {
+      s.state = e instanceof MyClerkError && e.code === ErrorCode.SERVICE_UNAVAILABLE ? "not-started" : "invalid";
+      s.reason = e instanceof Error ? e.message : String(e);
+      s.logs.push(`not started: ${s.reason}`);
+      this.log({ event: "plugin.not-started", plugin: name, reason: s.reason });
+    }
+  }
+
+  /** Everything that can be decided before starting code: manifest, host API, grant, buses, ranges. */
+  private async prepare(
+    s: Slot,
+    table: RangeTable,
+  ): Promise<{ manifest: Manifest; grant: Grant; table: RangeTable }> {
+    const manifest = await readManifest(s.dir);
+    if (manifest.name !== s.name) {
+      throw new MyClerkError(
+        ErrorCode.BAD_REQUEST,
+        `invalid-manifest: manifest field name: "${manifest.name}" differs from its folder "${s.name}"; fix: rename one`,
+      );
+    }
+    if (!hostApiCompatible(manifest.hostApi)) {
+      throw new MyClerkError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        `host-api-mismatch: plugin wants ${manifest.hostApi}, this host implements ${HOST_API_VERSION}`,
+      );
+    }
+    const grant = computeGrant(manifest, this.policy, this.vars(s), (n) => resolveLibrary(n));
+    for (const r of grant.refused) {
+      this.log({ event: "plugin.refused", plugin: s.name, kind: r.kind, value: r.value, reason: r.reason });
+      s.logs.push(`refused ${r.kind} ${r.value}: ${r.reason}`);
+    }
+    const report = this.buses();
+    for (const b of manifest.permissions.buses) {
+      if (!grant.buses.includes(b)) {
+        throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `bus-not-granted: ${b} (not in policy)`);
+      }
+      if (!busOf(report, b).present) {
+        throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `bus-absent: ${b} (nothing under ${busOf(report, b).source})`);
+      }
+    }
+    const missingLib = grant.refused.find((r) => r.kind === "library" || r.kind === "ffi");
+    if (missingLib !== undefined) {
+      throw new MyClerkError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        `ffi-unavailable: ${missingLib.value} (${missingLib.reason})`,
+      );
+    }
+    checkClaim(s.name, manifest.ranges, grant.trusted);
+    return { manifest, grant, table: table.without(s.name).with(s.name, manifest.ranges) };
+  }
+
+  private vars(s: Slot): { plugin: string; data: string } {
+    return { plugin: s.dir, data: `${this.o.dataDir}/plugin-data/${s.name}` };
+  }
+
+  private grantInfo(s: Slot, g: Grant): GrantInfo {
+    const report = this.buses();
+    const devices = new Set<string>();
+    for (const b of g.buses) for (const d of busOf(report, b).devices) if (d.startsWith("/dev/")) devices.add(d);
+    for (const p of g.read) if (p.startsWith("/dev/") && g.write.includes(p)) devices.add(p);
+    return {
+      net: g.net,
+      read: g.read,
+      write: g.write,
+      env: g.env,
+      ffi: Object.fromEntries(g.ffi.map((f) => [f.name, f.path])),
+      buses: g.buses,
+      devices: [...devices],
+      dataDir: this.vars(s).data,
+    };
+  }
+
+  private spec(s: Slot, m: Manifest, g: Grant): InstanceSpec {
+    return {
+      name: s.name,
+      mode: g.isolation,
+      entry: `${s.dir}/${m.entry}`,
+      runDir: this.runDir,
+      cwd: this.vars(s).data,
+      net: g.net,
+      read: g.read,
+      write: g.write,
+      env: g.env,
+      ffi: g.ffi.map((f) => f.path),
+      memoryMb: m.limits.memoryMb,
+    };
+  }
+
+  private async newRunner(s: Slot, m: Manifest, g: Grant): Promise<Runner> {
+    await Deno.mkdir(this.vars(s).data, { recursive: true });
+    let runner: Runner | undefined = undefined;
+    const r = await Runner.start({
+      spec: this.spec(s, m, g),
+      limits: m.limits,
+      hostApi: HOST_API_VERSION,
+      grant: this.grantInfo(s, g),
+      metrics: s.metrics,
+      logs: s.logs,
+      startTimeoutMs: this.o.startTimeoutMs ?? 15_000,
+      onEvent: (op, payload, sessionId) => this.event(s, m, op, payload, sessionId),
+      onDown: (reason) => {
+        if (runner !== undefined && s.runner === runner) this.crashed(s, reason);
+      },
+    });
+    runner = r;
+    return r;
+  }
+
+  private async launch(s: Slot): Promise<void> {
+    const m = s.manifest!;
+    const g = s.grant!;
+    s.state = "starting";
+    try {
+      s.runner = await this.newRunner(s, m, g);
+      if (this.closed) {
+        await s.runner.kill();
+        return;
+      }
+      s.state = "running";
+      s.reason = undefined;
+      this.log({ event: "plugin.started", plugin: s.name, isolation: g.isolation, version: m.version });
+    } catch (e) {
+      s.runner = undefined;
+      this.crashed(s, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private crashed(s: Slot, reason: string): void {
+    const m = s.manifest!;
+    const lived = s.runner !== undefined ? performance.now() - s.runner.readyAt : 0;
+    s.runner = undefined;
+    s.reason = reason;
+    if (this.closed) return;
+    this.log({ event: "plugin.down", plugin: s.name, reason });
+    if (m.failure === "fail-closed") {
+      s.state = "failed";
+      s.logs.push(`fail-closed: stays down until reload (${reason})`);
+      return;
+    }
+    if (lived > HEALTHY_MS) s.failures = 0;
+    const delay = Math.min(MAX_BACKOFF_MS, (this.o.restartBaseMs ?? 200) * 2 ** s.failures);
+    s.failures++;
+    s.state = "restarting";
+    s.logs.push(`restart in ${delay} ms (attempt ${s.failures})`);
+    s.restartTimer = setTimeout(() => {
+      s.restartTimer = undefined;
+      if (this.closed || s.state !== "restarting") return;
+      s.metrics.restarts++;
+      void this.launch(s);
+    }, delay);
+  }
+
+  private event(s: Slot, m: Manifest, op: number, payload: unknown, sessionId?: number): void {
+    // A plugin may only speak for its own opcodes (it must not forge core messages).
+    if (!m.ranges.some((r) => op >= r.first && op <= r.last)) {
+      s.logs.push(`dropped event ${hex4(op)}: outside the plugin's ranges`);
+      return;
+    }
+    s.metrics.events++;
+    const ev: PluginEvent = sessionId === undefined
+      ? { plugin: s.name, opcode: op, payload }
+      : { plugin: s.name, opcode: op, payload, sessionId };
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch (e) {
+        this.log({ event: "plugin.listener-threw", error: String(e) });
+      }
+    }
+  }
+
+  /**
+   * Routes one request. Never throws. Order (profile §9, §10, §13):
+   * reserved/unassigned -> UNSUPPORTED; tier below minimum -> FORBIDDEN
+   * with `requiredTier`; no plugin -> NOT_FOUND; then the plugin.
+   */
+  dispatch(req: DispatchRequest): Promise<DispatchResult> {
+    const op = req.opcode;
+    const fail = (code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}) =>
+      Promise.resolve<DispatchResult>({ ok: false, error: new MyClerkError(code, detail, extra) });
+    if (!Number.isInteger(op) || op < 0 || op > 0xffff) return fail(ErrorCode.BAD_REQUEST, "opcode");
+    const range = rangeOf(op);
+    if (!range.served) return fail(ErrorCode.UNSUPPORTED, `${range.kind}-range`);
+    const name = this.table.lookup(op);
+    const s = name === undefined ? undefined : this.slots.get(name);
+    const required = Math.max(minimumTier(op), s?.manifest?.minTier.get(op) ?? 0);
+    if (req.tier < required) {
+      return fail(ErrorCode.FORBIDDEN, "tier-below-minimum", { requiredTier: required });
+    }
+    if (s === undefined) return fail(ErrorCode.NOT_FOUND, "no-handler");
+    const r = s.runner;
+    if (r === undefined || s.state !== "running") {
+      s.metrics.requests++;
+      s.metrics.record(ErrorCode.SERVICE_UNAVAILABLE, 0);
+      return fail(ErrorCode.SERVICE_UNAVAILABLE, `plugin-${s.state}`, { plugin: s.name });
+    }
+    return r.request(op, req.tier, req.payload, req.peer);
+  }
+
+  /** Subscribes to plugin events; returns the unsubscribe function. */
+  onEvent(cb: (ev: PluginEvent) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  /** Status of every plugin folder found. */
+  list(): readonly PluginStatus[] {
+    return [...this.slots.values()].map((s) => statusOf(s));
+  }
+
+  /**
+   * Blue/green reload of `name` (also loads a newly installed folder):
+   * start the new version, health-check it, switch its opcodes over in one
+   * step, then drain the old one. On failure the old version keeps serving
+   * and BAD_REQUEST / SERVICE_UNAVAILABLE is thrown.
+   */
+  async reload(name: string): Promise<void> {
+    if (this.closed) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "host-closed");
+    const s = this.slotFor(name);
+    const { manifest, grant, table } = await this.prepare(s, this.table);
+    const green = await this.newRunner(s, manifest, grant);
+    if (!(await green.healthCheck(manifest.limits.heartbeatMs))) {
+      await green.kill();
+      throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "reload-health-check-failed");
+    }
+    if (s.restartTimer !== undefined) clearTimeout(s.restartTimer);
+    s.restartTimer = undefined;
+    const blue = s.runner;
+    const oldLimits = s.manifest?.limits;
+    // The switch: one synchronous step, so no request sees a half state.
+    s.manifest = manifest;
+    s.grant = grant;
+    s.runner = green;
+    this.table = table;
+    s.state = "running";
+    s.reason = undefined;
+    s.failures = 0;
+    s.logs.push(`reloaded: version ${manifest.version}`);
+    this.log({ event: "plugin.reloaded", plugin: name, version: manifest.version });
+    if (blue !== undefined) await blue.drain(oldLimits?.timeoutMs ?? 5_000);
+  }
+
+  /** The last `lines` log lines of `name` (its console, stderr, and host notes). */
+  logs(name: string, lines = 100): readonly string[] {
+    const s = this.slots.get(name);
+    if (s === undefined) throw new MyClerkError(ErrorCode.NOT_FOUND, `no-plugin: ${name}`);
+    return s.logs.tail(lines);
+  }
+
+  /** Buses found now below the configured root. */
+  buses(): BusReport {
+    return detectBuses(this.o.busRoot ?? "/");
+  }
+
+  /** Stops every plugin (drain with a short grace) and removes generated files. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all: Promise<void>[] = [];
+    for (const s of this.slots.values()) {
+      if (s.restartTimer !== undefined) clearTimeout(s.restartTimer);
+      s.restartTimer = undefined;
+      if (s.runner !== undefined) all.push(s.runner.drain(500));
+      s.runner = undefined;
+      if (s.state === "running" || s.state === "starting" || s.state === "restarting") s.state = "stopped";
+    }
+    await Promise.all(all);
+    await Deno.remove(this.runDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Status row of a slot (also used offline by the CLI with state "not running"). */
+function statusOf(s: Slot, state?: PluginState): PluginStatus {
+  const m = s.manifest;
+  const g = s.grant;
+  return {
+    name: s.name,
+    version: m?.version ?? "",
+    description: m?.description ?? "",
+    dir: s.dir,
+    state: state ?? s.state,
+    ...(s.reason !== undefined ? { reason: s.reason } : {}),
+    isolation: g?.isolation ?? m?.isolation ?? "",
+    hostApi: m?.hostApi ?? "",
+    ranges: (m?.ranges ?? []).map((r) => `${hex4(r.first)}-${hex4(r.last)}`),
+    minTier: Object.fromEntries([...(m?.minTier ?? new Map<number, number>())].map(([k, v]) => [hex4(k), v])),
+    granted: {
+      net: g?.net ?? [],
+      read: g?.read ?? [],
+      write: g?.write ?? [],
+      env: g?.env ?? [],
+      ffi: (g?.ffi ?? []).map((f) => `${f.name}=${f.path}`),
+      buses: g?.buses ?? [],
+    },
+    refused: g?.refused ?? [],
+    failure: m?.failure ?? "",
+    metrics: s.metrics.snapshot(),
+  };
+}
+
+/**
+ * What `plugin list` shows without a running node: manifests and grants
+ * computed from the policy, state "not running" (or "invalid" with why).
+ */
+export async function offlineStatus(
+  pluginsDir: string,
+  policyFile: string | undefined,
+  dataDir: string,
+): Promise<readonly PluginStatus[]> {
+  const policy = await readPolicy(policyFile);
+  const out: PluginStatus[] = [];
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(pluginsDir)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+  } catch { /* no plugins installed */ }
+  for (const name of names) {
+    const s: Slot = {
+      name,
+      dir: `${pluginsDir}/${name}`,
+      state: "not running",
+      metrics: new Metrics(),
+      logs: new LogRing(1),
+      failures: 0,
+    };
+    try {
+      s.manifest = await readManifest(s.dir);
+      s.grant = computeGrant(
+        s.manifest,
+        policy,
+        { plugin: s.dir, data: `${dataDir}/plugin-data/${name}` },
+        (n) => resolveLibrary(n),
+      );
+      out.push(statusOf(s, "not running"));
+    } catch (e) {
+      s.reason = e instanceof Error ? e.message : String(e);
+      out.push(statusOf(s, "invalid"));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * Per-plugin counters: requests, errors by reason, latency, restarts.
+ *
+ * @module
+ */
+import { errorName } from "../../core/errors.ts";
+
+/** A snapshot for `plugin list`, `/plugins` and `status`. */
+export interface MetricsSnapshot {
+  readonly requests: number;
+  readonly ok: number;
+  /** Error name (`TIMEOUT`, `SERVICE_UNAVAILABLE`, ...) -> count. */
+  readonly errors: Readonly<Record<string, number>>;
+  readonly events: number;
+  readonly restarts: number;
+  readonly inFlight: number;
+  /** Latency of answered requests in microseconds, over the last 1024. */
+  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number };
+}
+
+const WINDOW = 1024;
+
+/** Mutable counters of one plugin (kept across restarts and reloads). */
+export class Metrics {
+  requests = 0;
+  ok = 0;
+  events = 0;
+  restarts = 0;
+  inFlight = 0;
+  private readonly errors = new Map<string, number>();
+  private readonly lat = new Float64Array(WINDOW);
+  private n = 0;
+
+  /** Records one answered request. */
+  record(code: number | undefined, ms: number): void {
+    if (code === undefined) this.ok++;
+    else {
+      const k = errorName(code);
+      this.errors.set(k, (this.errors.get(k) ?? 0) + 1);
+    }
+    this.lat[this.n++ % WINDOW] = ms;
+  }
+
+  /** A copy for reporting. */
+  snapshot(): MetricsSnapshot {
+    const k = Math.min(this.n, WINDOW);
+    const s = Array.from(this.lat.subarray(0, k)).sort((a, b) => a - b);
+    const q = (p: number) => k === 0 ? 0 : Math.round(s[Math.min(k - 1, Math.floor(p * k))] * 1000);
+    return {
+      requests: this.requests,
+      ok: this.ok,
+      errors: Object.fromEntries(this.errors),
+      events: this.events,
+      restarts: this.restarts,
+      inFlight: this.inFlight,
+      latencyUs: { p50: q(0.5), p99: q(0.99), max: k === 0 ? 0 : Math.round(s[k - 1] * 1000) },
+    };
+  }
+}
+
+/** A bounded ring of log lines. */
+export class LogRing {
+  private readonly lines: string[] = [];
+  /** Creates a ring keeping the last `cap` lines. */
+  constructor(private readonly cap = 1000) {}
+  /** Appends a line with an ISO timestamp. */
+  push(line: string): void {
+    this.lines.push(`${new Date().toISOString()} ${line}`);
+    if (this.lines.length > this.cap) this.lines.splice(0, this.lines.length - this.cap);
+  }
+  /** The last `n` lines. */
+  tail(n = 100): readonly string[] {
+    return this.lines.slice(-n);
+  }
+}

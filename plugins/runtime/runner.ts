@@ -1,0 +1,288 @@
+/**
+ * Supervises one plugin instance: the bounded in-flight queue, per-request
+ * deadlines, the heartbeat/heap watchdog, and crash handling (every request
+ * in flight gets INTERNAL_ERROR). Restart policy lives in the host; a runner
+ * is one generation and never comes back once down.
+ *
+ * @module
+ */
+import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
+import type { Limits } from "../manifest.ts";
+import { type Instance, type InstanceSpec, startInstance } from "./instance.ts";
+import type { LogRing, Metrics } from "./metrics.ts";
+import type { GrantInfo, PeerInfo, PluginMsg } from "./protocol.ts";
+
+/** Result of one dispatch (never a throw). */
+export type DispatchResult =
+  | { readonly ok: true; readonly payload: unknown }
+  | { readonly ok: false; readonly error: MyClerkError };
+
+/** Everything a runner needs. */
+export interface RunnerOptions {
+  readonly spec: InstanceSpec;
+  readonly limits: Limits;
+  readonly hostApi: string;
+  readonly grant: GrantInfo;
+  readonly metrics: Metrics;
+  readonly logs: LogRing;
+  /** Longest wait for `ready` after start. */
+  readonly startTimeoutMs: number;
+  onEvent(op: number, payload: unknown, sessionId?: number): void;
+  /** The instance is gone (crash, watchdog); called once, never after `drain`/`kill`. */
+  onDown(reason: string): void;
+}
+
+interface Pending {
+  readonly resolve: (r: DispatchResult) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly t0: number;
+}
+
+const MiB = 1024 * 1024;
+
+function err(code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}): DispatchResult {
+  return { ok: false, error: new MyClerkError(code, detail, extra) };
+}
+
+/** One supervised generation of a plugin. */
+export class Runner {
+  /** `ready` serves; `draining` finishes what it has; `down` is final. */
+  state: "starting" | "ready" | "draining" | "down" = "starting";
+  /** Why it went down. */
+  downReason = "";
+  /** When it became ready (ms, performance clock). */
+  readyAt = 0;
+  private instance: Instance | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private pingSentAt = 0;
+  private pingId = 0;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private readyWaiter: ((e?: MyClerkError) => void) | undefined;
+  private pongWaiters: Array<(ok: boolean) => void> = [];
+  private drained: (() => void) | undefined;
+
+  private constructor(private readonly o: RunnerOptions) {}
+
+  /** Starts an instance and waits for it to be ready; throws SERVICE_UNAVAILABLE when it cannot. */
+  static async start(o: RunnerOptions): Promise<Runner> {
+    const r = new Runner(o);
+    await r.boot();
+    return r;
+  }
+
+  /** Number of requests in flight. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private async boot(): Promise<void> {
+    const ready = new Promise<MyClerkError | undefined>((res) => {
+      this.readyWaiter = res;
+    });
+    this.instance = await startInstance(this.o.spec, {
+      onMessage: (m) => this.onMessage(m),
+      onLog: (l) => this.o.logs.push(l),
+      onExit: (reason) => this.down(reason),
+    });
+    this.instance.send({ t: "init", name: this.o.spec.name, hostApi: this.o.hostApi, grant: this.o.grant });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<MyClerkError>((res) => {
+      timer = setTimeout(
+        () => res(new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "plugin-start-timeout")),
+        this.o.startTimeoutMs,
+      );
+    });
+    const e = await Promise.race([ready, timeout]);
+    clearTimeout(timer);
+    this.readyWaiter = undefined;
+    if (e !== undefined) {
+      await this.kill();
+      throw e;
+    }
+    this.state = "ready";
+    this.readyAt = performance.now();
+    const every = Math.max(25, Math.floor(this.o.limits.heartbeatMs / 2));
+    this.watchdog = setInterval(() => this.tick(), every);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    if (this.pingSentAt !== 0) {
+      if (now - this.pingSentAt > this.o.limits.heartbeatMs) {
+        this.o.logs.push(`watchdog: no heartbeat for ${Math.round(now - this.pingSentAt)} ms (busy loop?), killing`);
+        this.killFor(`watchdog: no heartbeat for ${this.o.limits.heartbeatMs} ms`);
+      }
+      return;
+    }
+    this.pingSentAt = now;
+    this.instance?.send({ t: "ping", id: ++this.pingId });
+  }
+
+  /** Sends a ping and waits for the pong (health check before a switch-over). */
+  healthCheck(timeoutMs: number): Promise<boolean> {
+    return new Promise((res) => {
+      const t = setTimeout(() => res(false), timeoutMs);
+      this.pongWaiters.push((ok) => {
+        clearTimeout(t);
+        res(ok);
+      });
+      if (this.pingSentAt === 0) {
+        this.pingSentAt = performance.now();
+        this.instance?.send({ t: "ping", id: ++this.pingId });
+      }
+    });
+  }
+
+  private onMessage(m: PluginMsg): void {
+    switch (m.t) {
+      case "res": {
+        const p = this.pending.get(m.id);
+        if (p === undefined) return; // answered after its deadline: dropped
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+        const ms = performance.now() - p.t0;
+        if (m.ok) {
+          this.o.metrics.record(undefined, ms);
+          p.resolve({ ok: true, payload: m.payload });
+        } else {
+          this.o.metrics.record(m.code, ms);
+          p.resolve(err(m.code as ErrorCodeValue, m.detail, m.extra));
+        }
+        if (this.pending.size === 0) this.drained?.();
+        return;
+      }
+      case "event":
+        this.o.onEvent(m.op, m.payload, m.sessionId);
+        return;
+      case "pong": {
+        this.pingSentAt = 0;
+        const ws = this.pongWaiters;
+        this.pongWaiters = [];
+        for (const w of ws) w(true);
+        if (m.heapUsed > this.o.limits.memoryMb * MiB) {
+          this.o.logs.push(
+            `watchdog: heap ${Math.round(m.heapUsed / MiB)} MiB over limit ${this.o.limits.memoryMb} MiB, killing`,
+          );
+          this.killFor(`watchdog: heap over ${this.o.limits.memoryMb} MiB`);
+        }
+        return;
+      }
+      case "log":
+        this.o.logs.push(m.line);
+        return;
+      case "ready":
+        this.readyWaiter?.();
+        return;
+      case "init-error":
+        this.readyWaiter?.(
+          new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `plugin-init-failed: ${m.detail}`),
+        );
+        return;
+      case "closed":
+        return;
+    }
+  }
+
+  /**
+   * Sends one request. Never throws: a full queue is SERVICE_UNAVAILABLE,
+   * a passed deadline TIMEOUT, a crash INTERNAL_ERROR.
+   */
+  request(op: number, tier: number, payload: unknown, peer: PeerInfo): Promise<DispatchResult> {
+    const m = this.o.metrics;
+    m.requests++;
+    if (this.state !== "ready") {
+      m.record(ErrorCode.SERVICE_UNAVAILABLE, 0);
+      return Promise.resolve(err(ErrorCode.SERVICE_UNAVAILABLE, `plugin-${this.state}`));
+    }
+    if (this.pending.size >= this.o.limits.queue) {
+      m.record(ErrorCode.SERVICE_UNAVAILABLE, 0);
+      return Promise.resolve(err(ErrorCode.SERVICE_UNAVAILABLE, "queue-full", { queue: this.o.limits.queue }));
+    }
+    const id = this.nextId++;
+    return new Promise<DispatchResult>((resolve) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        m.record(ErrorCode.TIMEOUT, this.o.limits.timeoutMs);
+        resolve(err(ErrorCode.TIMEOUT, "deadline", { timeoutMs: this.o.limits.timeoutMs }));
+        if (this.pending.size === 0) this.drained?.();
+      }, this.o.limits.timeoutMs);
+      this.pending.set(id, { resolve, timer, t0: performance.now() });
+      this.instance!.send({ t: "req", id, op, tier, payload, peer });
+    });
+  }
+
+  private failAll(detail: string): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      this.o.metrics.record(ErrorCode.INTERNAL_ERROR, performance.now() - p.t0);
+      p.resolve(err(ErrorCode.INTERNAL_ERROR, detail));
+    }
+    this.drained?.();
+  }
+
+  private stopTimers(): void {
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private down(reason: string): void {
+    if (this.state === "down") return;
+    const wasStarting = this.state === "starting";
+    this.state = "down";
+    this.downReason = reason;
+    this.stopTimers();
+    this.o.logs.push(`down: ${reason}`);
+    this.failAll(reason.startsWith("watchdog") ? "plugin-killed" : "plugin-crashed");
+    if (wasStarting) {
+      this.readyWaiter?.(new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `plugin-start-failed: ${reason}`));
+    } else this.o.onDown(reason);
+  }
+
+  private killFor(reason: string): void {
+    const inst = this.instance;
+    this.down(reason);
+    void inst?.kill();
+  }
+
+  /**
+   * Blue/green drain: stop taking requests, let the ones in flight finish
+   * (or time out, at most `timeoutMs`), ask the plugin to close, then kill it.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.state === "down") return;
+    this.state = "draining";
+    if (this.pending.size > 0) {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((res) => {
+          this.drained = res;
+        }),
+        new Promise<void>((res) => {
+          t = setTimeout(res, timeoutMs);
+        }),
+      ]);
+      clearTimeout(t);
+    }
+    this.instance?.send({ t: "close" });
+    // Give close() a moment to release devices, then make sure it is gone.
+    await new Promise<void>((res) => setTimeout(res, 50));
+    await this.kill();
+  }
+
+  /** Stops the instance now; whatever is in flight gets INTERNAL_ERROR `plugin-stopped`. */
+  async kill(): Promise<void> {
+    const inst = this.instance;
+    if (this.state !== "down") {
+      this.state = "down";
+      this.downReason = "stopped";
+      this.stopTimers();
+      this.failAll("plugin-stopped");
+    }
+    this.readyWaiter?.(new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "plugin-stopped"));
+    for (const w of this.pongWaiters) w(false);
+    this.pongWaiters = [];
+    await inst?.kill();
+  }
+}

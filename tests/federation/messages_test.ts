@@ -1,0 +1,186 @@
+import fc from "fast-check";
+import { assertEquals, assertThrows } from "./_assert.ts";
+import { be } from "./_noble.ts";
+import { decodeFed, encodeFed, FedMessage, FedOp } from "../../federation/messages.ts";
+import { createFamilyRecord } from "../../federation/family.ts";
+import { encodeMsgpack } from "../../federation/codec.ts";
+import { ErrorCode, MyClerkError } from "../../core/errors.ts";
+
+const fam = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")
+);
+const mid = fc.uint8Array({ minLength: 16, maxLength: 16 });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const family = fc.record({
+  name: fc.string({ minLength: 1, maxLength: 64 }),
+  key,
+  home: u32,
+  created: u32,
+})
+  .map((f) => createFamilyRecord(be, f));
+
+const message: fc.Arbitrary<FedMessage> = fc.oneof(
+  fc.record({
+    op: fc.constant(FedOp.FED_HELLO),
+    role: fc.constantFrom("relay" as const, "hub" as const),
+    keyId: u32,
+    families: fc.array(fam, { maxLength: 5 }),
+    version: fc.integer({ min: 0, max: 255 }),
+    maxMessage: u32,
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_ADMIT),
+    token: fc.stringMatching(/^[A-Za-z0-9_-]{1,100}$/),
+    family,
+    proof: key,
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_ADMITTED),
+    family: fam,
+    relay: u32,
+    quotaMessages: fc.nat(),
+    quotaBytes: fc.maxSafeNat(),
+    maxMessage: u32,
+    maxTtl: u32,
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_ROUTE),
+    seq: fc.maxSafeNat(),
+    families: fc.array(fam, { maxLength: 5 }),
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_DELIVER),
+    to: fam,
+    from: fam,
+    fromKey: key,
+    mid,
+    ttl: fc.integer({ min: 1, max: 0xffffffff }),
+    hops: fc.integer({ min: 0, max: 8 }),
+    sealed: fc.uint8Array({ maxLength: 300 }),
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_ACK),
+    kind: fc.constant("stored" as const),
+    relay: u32,
+    mids: fc.array(mid, { maxLength: 4 }),
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_ACK),
+    kind: fc.constant("delivered" as const),
+    family: fam,
+    mids: fc.array(mid, { maxLength: 4 }),
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_QUEUE_STATUS),
+    family: fam,
+    depth: fc.nat(),
+    bytes: fc.maxSafeNat(),
+    oldest: u32,
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_FETCH),
+    family: fam,
+    credit: fc.integer({ min: 0, max: 0xffff }),
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_FETCH),
+    family: fam,
+    credit: fc.integer({ min: 0, max: 0xffff }),
+    maxBytes: fc.nat(),
+  }),
+  fc.record({
+    op: fc.constant(FedOp.FED_EXPIRED),
+    family: fam,
+    to: fam,
+    mids: fc.array(mid, { maxLength: 4 }),
+  }),
+  fc.record({ op: fc.constant(FedOp.FED_RESTART), after: fc.integer({ min: 0, max: 3_600_000 }) }),
+  fc.record({
+    op: fc.constant(FedOp.FED_RESTART),
+    after: fc.integer({ min: 0, max: 3_600_000 }),
+    reason: fc.string({ minLength: 1, maxLength: 50 }),
+  }),
+);
+
+Deno.test("messages: every kind round-trips (fast-check)", () => {
+  fc.assert(
+    fc.property(message, (msg) => {
+      // structuredClone: fast-check builds null-prototype records.
+      assertEquals(structuredClone(decodeFed(be, msg.op, encodeFed(msg))), structuredClone(msg));
+    }),
+    { numRuns: 600 },
+  );
+});
+
+Deno.test("messages: random bytes decode to a value or BAD_REQUEST, never anything else", () => {
+  const ops = [...Object.values(FedOp)].filter((o) => o !== FedOp.FED_SEALED);
+  fc.assert(
+    fc.property(fc.constantFrom(...ops), fc.uint8Array({ maxLength: 64 }), (op, bytes) => {
+      try {
+        decodeFed(be, op, bytes);
+      } catch (e) {
+        if (!(e instanceof MyClerkError) || e.code !== ErrorCode.BAD_REQUEST) throw e;
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("messages: wrong types and ranges are BAD_REQUEST naming the field", () => {
+  const bad = (op: number, m: unknown, detail: string) => {
+    const e = assertThrows(() => decodeFed(be, op, encodeMsgpack(m)), MyClerkError);
+    assertEquals([e.code, e.detail], [ErrorCode.BAD_REQUEST, detail]);
+  };
+  const f = "00112233445566778899aabbccddeeff";
+  bad(FedOp.FED_HELLO, { role: "king", "key-id": 1, families: [], version: 0 }, "field:role");
+  bad(
+    FedOp.FED_HELLO,
+    { role: "hub", "key-id": 1, families: ["XYZ"], version: 0 },
+    "field:families",
+  );
+  bad(FedOp.FED_DELIVER, {
+    to: f,
+    from: f,
+    "from-key": new Uint8Array(32),
+    mid: new Uint8Array(15),
+    ttl: 1,
+    hops: 0,
+    sealed: new Uint8Array(1),
+  }, "field:mid");
+  bad(FedOp.FED_DELIVER, {
+    to: f,
+    from: f,
+    "from-key": new Uint8Array(32),
+    mid: new Uint8Array(16),
+    ttl: 0,
+    hops: 0,
+    sealed: new Uint8Array(1),
+  }, "field:ttl");
+  bad(FedOp.FED_DELIVER, {
+    to: f,
+    from: f,
+    "from-key": new Uint8Array(32),
+    mid: new Uint8Array(16),
+    ttl: 5,
+    hops: 9,
+    sealed: new Uint8Array(1),
+  }, "field:hops");
+  bad(FedOp.FED_ACK, { kind: "stored", relay: -1, mids: [] }, "field:relay");
+  bad(FedOp.FED_FETCH, { family: f, credit: 70000 }, "field:credit");
+  bad(FedOp.FED_RESTART, [1, 2], "payload-not-map");
+  const e = assertThrows(() => decodeFed(be, 0x03fe, new Uint8Array(0)), MyClerkError);
+  assertEquals([e.code, e.detail], [ErrorCode.BAD_REQUEST, "opcode"]);
+  // FED_ADMIT with a family record whose id does not match its key.
+  const rec = createFamilyRecord(be, {
+    name: "a",
+    key: new Uint8Array(32).fill(9),
+    home: 1,
+    created: 1,
+  });
+  bad(FedOp.FED_ADMIT, {
+    token: "abc",
+    family: { id: f, name: rec.name, key: rec.key, "key-id": rec.keyId, home: 1, created: 1 },
+    proof: new Uint8Array(32),
+  }, "family-id-mismatch");
+});
