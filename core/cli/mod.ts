@@ -1,9 +1,202 @@
 /**
- * Registers the core subcommands. serve/keys/inspect/ping land with issue 3.
+ * The core subcommands: `serve`, `keys generate|show`, `inspect`, `ping`.
  *
  * @module
  */
 import type { Command } from "commander";
+import { isMyClerkError } from "../errors.ts";
+import { backend as pickBackend, type BackendName } from "../crypto/mod.ts";
+import { defaultConfig, loadConfigFile, type NodeConfig, validateConfig } from "../node/config.ts";
+import { Node } from "../node/node.ts";
+import { Client } from "../node/client.ts";
+import { fromHex, generateKeyFile, keyIdHex, readKeyFile, toHex } from "../node/keys.ts";
+import type { Tier } from "../wire/header.ts";
+import { inspectBytes } from "./inspect.ts";
 
-/** Adds the core subcommands to `program` (none yet in this snapshot). */
-export function registerCoreCommands(_program: Command): void {}
+/** A layer that extends a serving node (plugins, relay); returns its shutdown. */
+export type ServeExtension = (node: Node, opts: Readonly<Record<string, unknown>>) => Promise<() => Promise<void>>;
+
+/** Prints an error the way every subcommand does and sets exit code 1. */
+export function fail(e: unknown): never {
+  if (isMyClerkError(e)) {
+    const problems = e.extra.problems;
+    if (Array.isArray(problems)) {
+      console.error(`error: invalid ${e.detail}:`);
+      for (const p of problems) console.error(`  - ${p}`);
+    } else {
+      const extra = Object.entries(e.extra).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
+      console.error(`error: ${e.message}${extra.length ? ` (${extra.join(", ")})` : ""}`);
+    }
+  } else {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  Deno.exit(1);
+}
+
+function tierArg(v: string): Tier {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 5) throw new Error(`tier must be 0-5, got "${v}"`);
+  return n as Tier;
+}
+
+/** Builds the node config from defaults, `--config FILE` and flags. */
+export async function configFromOptions(o: Readonly<Record<string, unknown>>): Promise<NodeConfig> {
+  const base: Record<string, unknown> = o.config ? await loadConfigFile(String(o.config)) : defaultConfig();
+  const merged = structuredClone(base) as Record<string, unknown>;
+  const sub = (k: string) => (merged[k] ?? {}) as Record<string, unknown>;
+  if (o.data) merged.data = o.data;
+  if (o.key) merged.key = o.key;
+  if (o.role) merged.role = o.role;
+  if (o.tcp) merged.listen = { ...sub("listen"), tcp: o.tcp };
+  if (o.http) merged.listen = { ...sub("listen"), http: o.http };
+  if (o.minTier !== undefined) merged.tiers = { ...sub("tiers"), min: Number(o.minTier) };
+  if (o.maxTier !== undefined) merged.tiers = { ...sub("tiers"), max: Number(o.maxTier) };
+  if (o.log) merged.log = { ...sub("log"), format: o.log };
+  if (o.logLevel) merged.log = { ...sub("log"), level: o.logLevel };
+  return validateConfig(merged, o.config ? String(o.config) : "flags");
+}
+
+/** Adds the core subcommands to `program`; `extensions` run inside `serve`. */
+export function registerCoreCommands(program: Command, extensions: readonly ServeExtension[] = []): void {
+  program
+    .command("serve")
+    .description("start a node (embedded defaults: TCP 0.0.0.0:5657, HTTP/WebSocket 0.0.0.0:8080, data in ./data)")
+    .option("-c, --config <file>", "JSON config file (see README, 'Configuration')")
+    .option("-d, --data <dir>", "data directory (key, store, plugins)")
+    .option("--key <file>", "static key file (default DATA/node.key, created when missing)")
+    .option("--role <role>", "node | relay | hub | both")
+    .option("--tcp <host:port>", "TCP listen address")
+    .option("--http <host:port>", "HTTP listen address (/myclerk WebSocket, /healthz, /metrics)")
+    .option("--min-tier <n>", "lowest tier this node accepts")
+    .option("--max-tier <n>", "highest tier this node offers")
+    .option("--log <format>", "text | json")
+    .option("--log-level <level>", "debug | info | warn | error")
+    .option("--crypto <backend>", "node | noble (default: node when available)")
+    .option("--relay <addr>", "hub: relay to connect to (repeatable)", (v: string, a: string[] = []) => [...a, v])
+    .option("--peer <addr>", "relay: peer relay to connect to (repeatable)", (v: string, a: string[] = []) => [...a, v])
+    .action(async (o: Record<string, unknown>) => {
+      let node: Node;
+      const stops: (() => Promise<void>)[] = [];
+      try {
+        const cfg = await configFromOptions(o);
+        node = await Node.start(cfg, { backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined });
+        for (const ext of extensions) stops.push(await ext(node, o));
+      } catch (e) {
+        fail(e);
+      }
+      const stop = async () => {
+        node.log.info("shutting down");
+        for (const s of stops.reverse()) await s().catch(() => {});
+        await node.close();
+        Deno.exit(0);
+      };
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+    });
+
+  const keys = program.command("keys").description("static X25519 identity keys");
+  keys
+    .command("generate")
+    .description("generate a key file (mode 0600; refuses to overwrite)")
+    .option("-o, --out <file>", "where to write it", "node.key")
+    .action(async (o: { out: string }) => {
+      try {
+        const id = await generateKeyFile(pickBackend(), o.out);
+        console.log(`wrote ${o.out} (mode 0600)\nkey id: ${keyIdHex(id.keyId)}\npublic: ${toHex(id.publicKey)}`);
+      } catch (e) {
+        if (isMyClerkError(e) && e.detail === "exists") {
+          console.error(`error: ${o.out} already exists; not overwriting it (choose another --out, or move the old key away)`);
+          Deno.exit(1);
+        }
+        fail(e);
+      }
+    });
+  keys
+    .command("show")
+    .description("print a key file's key id and public key")
+    .argument("<file>", "key file")
+    .action(async (file: string) => {
+      try {
+        const id = await readKeyFile(pickBackend(), file);
+        console.log(`key id: ${keyIdHex(id.keyId)}\npublic: ${toHex(id.publicKey)}`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  program
+    .command("inspect")
+    .description("decode a message (hex, a binary file, or - for stdin) and say what is wrong with a bad one")
+    .argument("<input>", "HEX | FILE | -")
+    .action(async (input: string) => {
+      let bytes: Uint8Array;
+      try {
+        if (input === "-") {
+          const raw = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+          const text = new TextDecoder().decode(raw).trim();
+          bytes = /^[0-9a-fA-F\s]+$/.test(text) && text.length > 0 ? fromHex(text) : raw;
+        } else if (/^(0x)?[0-9a-fA-F\s]+$/.test(input) && input.length % 2 === 0) {
+          bytes = fromHex(input);
+        } else {
+          const raw = await Deno.readFile(input);
+          const text = new TextDecoder().decode(raw).trim();
+          bytes = /^[0-9a-fA-F\s]+$/.test(text) && text.length > 0 ? fromHex(text) : raw;
+        }
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) {
+          console.error(`error: "${input}" is neither hex (even number of 0-9a-f digits) nor a readable file`);
+          Deno.exit(1);
+        }
+        fail(e);
+      }
+      const r = inspectBytes(bytes, pickBackend());
+      for (const l of r.lines) console.log(l);
+      if (!r.ok) Deno.exit(2);
+    });
+
+  program
+    .command("ping")
+    .description("handshake with a node, send KEEPALIVEs, print the negotiated tier and round-trip times")
+    .argument("<addr>", "HOST:PORT (TCP, default port 5657) or ws://HOST:PORT[/myclerk]")
+    .option("-t, --tier <n>", "highest tier to ask for", "5")
+    .option("--min-tier <n>", "lowest tier to accept", "0")
+    .option("-n, --count <n>", "number of KEEPALIVEs", "3")
+    .option("--key <file>", "use this static key (default: a fresh one)")
+    .option("--expect-key <keyid>", "fail unless the node's key id is this (8 hex digits)")
+    .option("--json", "print one JSON object")
+    .action(async (addr: string, o: Record<string, string | boolean>) => {
+      try {
+        const b = pickBackend();
+        const identity = o.key ? await readKeyFile(b, String(o.key)) : undefined;
+        const c = await Client.connect(addr, {
+          backend: b,
+          identity,
+          tier: tierArg(String(o.tier)),
+          minTier: tierArg(String(o.minTier)),
+          expectKeyId: o.expectKey ? parseInt(String(o.expectKey), 16) : undefined,
+        });
+        const rtts: number[] = [];
+        for (let i = 0; i < Number(o.count); i++) rtts.push(await c.ping());
+        const st = c.session.state;
+        if (o.json) {
+          console.log(JSON.stringify({
+            addr,
+            transport: c.conn.kind,
+            tier: c.tier,
+            session: st.sessionId,
+            peerKeyId: keyIdHex(st.peerKeyId),
+            handshakeMs: +c.handshakeMs.toFixed(3),
+            rttMs: rtts.map((x) => +x.toFixed(3)),
+          }));
+        } else {
+          console.log(`connected to ${addr} over ${c.conn.kind}: tier ${c.tier}, session ${st.sessionId}, node key id ${keyIdHex(st.peerKeyId)}`);
+          console.log(`handshake: ${c.handshakeMs.toFixed(2)} ms`);
+          rtts.forEach((r, i) => console.log(`keepalive ${i + 1}: rtt ${r.toFixed(3)} ms`));
+        }
+        c.close();
+        await c.waitClosed();
+      } catch (e) {
+        fail(e);
+      }
+    });
+}

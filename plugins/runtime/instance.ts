@@ -78,7 +78,7 @@ async function importMap(runDir: string): Promise<string> {
 
 async function writeEntry(spec: InstanceSpec, fn: "serveWorker" | "serveProcess"): Promise<string> {
   await Deno.mkdir(spec.runDir, { recursive: true });
-  const path = `${spec.runDir}/${spec.name}-${Deno.pid}-${++generation}-${spec.mode}.ts`;
+  const path = `${spec.runDir}/${spec.name}-${Deno.pid}-${++generation}-${spec.mode}.js`;
   const entryUrl = new URL(`file://${spec.entry}`).href;
   await Deno.writeTextFile(
     path,

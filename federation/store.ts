@@ -1,0 +1,635 @@
+/**
+ * The relay's embedded store (docs/FEDERATION.md §6): `node:sqlite` in the
+ * node's data directory. Families, single-use invites, per-family mailboxes
+ * (per-sender order kept by one global insertion sequence), peer outbound
+ * queues, a dedupe table of message ids, TTL expiry with notices for the
+ * senders, per-family quotas and stats.
+ *
+ * Every mutating call is one SQLite transaction and returns only after
+ * COMMIT, so "returned" means "durable" (WAL + `synchronous=FULL` by
+ * default: see FEDERATION.md §6.3 for the measurement behind that choice).
+ * The store holds only relay-visible fields and sealed bytes: nothing in it
+ * opens a message.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ErrorCode, MyClerkError } from "../core/errors.ts";
+import type { CryptoBackend } from "../core/crypto/types.ts";
+import { toHex } from "./bytes.ts";
+import { DEFAULT_TTL } from "./envelope.ts";
+import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "./family.ts";
+import type { Invite } from "./invite.ts";
+
+/** A per-family quota on queued messages and bytes. */
+export interface Quota {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+/** Default quota of a trusted family: 100,000 messages, 1 GiB. */
+export const DEFAULT_QUOTA: Quota = { messages: 100_000, bytes: 1 << 30 };
+
+/** Options of {@link FedStore.open}. */
+export interface StoreOptions {
+  /** Database file (e.g. `<data>/federation.db`), or `:memory:` for tests. */
+  readonly path: string;
+  /** SQLite `synchronous` level; FULL (default) survives power loss, NORMAL only process crashes. */
+  readonly synchronous?: "FULL" | "NORMAL";
+  /** Quota for families without their own. */
+  readonly defaultQuota?: Quota;
+  /** Dedupe window in seconds (default = default TTL, 30 days). */
+  readonly dedupeWindow?: number;
+  /** Longest TTL honoured, seconds (default 30 days); longer ones are cut. */
+  readonly maxTtl?: number;
+}
+
+/** What a relay enqueues: the FED_DELIVER fields. */
+export interface QueueInput {
+  readonly to: FamilyId;
+  readonly from: FamilyId;
+  readonly fromKey: Uint8Array;
+  readonly mid: Uint8Array;
+  readonly ttl: number;
+  readonly hops: number;
+  readonly sealed: Uint8Array;
+}
+
+/** A queued message as fetched. */
+export interface QueuedMessage extends QueueInput {
+  /** Store sequence: fetch cursors move past it. */
+  readonly seq: number;
+  /** Receive time at this relay, Unix seconds. */
+  readonly received: number;
+  /** Expiry, Unix seconds. */
+  readonly expires: number;
+}
+
+/** Result of an enqueue: stored now, or already known (same recipient and mid within the window). */
+export type EnqueueResult =
+  | { readonly status: "stored"; readonly seq: number }
+  | { readonly status: "duplicate" };
+
+/** Where a message waits: a family's mailbox here, or the outbound queue to a peer relay. */
+export type Lane =
+  | { readonly kind: "mailbox" }
+  | { readonly kind: "peer"; readonly peer: number };
+
+/** An expired message (for FED_EXPIRED to its sender). */
+export interface ExpiredMessage {
+  readonly to: FamilyId;
+  readonly from: FamilyId;
+  readonly mid: Uint8Array;
+  readonly size: number;
+  /** When it expired (its expiry time). */
+  readonly expired: number;
+}
+
+/** Queue depth of one mailbox or peer queue. */
+export interface QueueStatus {
+  readonly depth: number;
+  readonly bytes: number;
+  /** Receive time of the oldest message, 0 when empty. */
+  readonly oldest: number;
+}
+
+/** A family as stored. */
+export interface StoredFamily {
+  readonly record: FamilyRecord;
+  /** True when homed at this relay (its hub was admitted here). */
+  readonly local: boolean;
+  readonly quota: Quota;
+  /** Admission time, Unix seconds. */
+  readonly admitted: number;
+}
+
+/** Numbers for `/metrics`, `queue list` and `status`. */
+export interface StoreStats {
+  readonly families: number;
+  readonly localFamilies: number;
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+  readonly mailboxes: readonly ({ readonly family: FamilyId } & QueueStatus)[];
+  readonly peers: readonly ({ readonly peer: number } & QueueStatus)[];
+  readonly invitesOpen: number;
+  readonly dedupeEntries: number;
+  readonly pendingNotices: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS families (
+  id TEXT PRIMARY KEY, record BLOB NOT NULL, local INTEGER NOT NULL,
+  quota_messages INTEGER, quota_bytes INTEGER, admitted INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS invites (
+  token_id BLOB PRIMARY KEY, expires INTEGER NOT NULL, family TEXT,
+  created INTEGER NOT NULL, redeemed_at INTEGER, redeemed_by TEXT);
+CREATE TABLE IF NOT EXISTS queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  lane INTEGER NOT NULL,            -- -1 = mailbox, else peer relay key id
+  recipient TEXT NOT NULL, sender TEXT NOT NULL, sender_key BLOB NOT NULL,
+  mid BLOB NOT NULL, ttl INTEGER NOT NULL, hops INTEGER NOT NULL,
+  sealed BLOB NOT NULL, size INTEGER NOT NULL,
+  received INTEGER NOT NULL, expires INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS queue_lane ON queue (lane, recipient, seq);
+CREATE INDEX IF NOT EXISTS queue_peer ON queue (lane, seq);
+CREATE INDEX IF NOT EXISTS queue_expires ON queue (expires);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_mid ON queue (recipient, mid);
+CREATE TABLE IF NOT EXISTS seen (
+  family TEXT NOT NULL, mid BLOB NOT NULL, expires INTEGER NOT NULL,
+  PRIMARY KEY (family, mid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expires ON seen (expires);
+CREATE TABLE IF NOT EXISTS app_seen (
+  family TEXT NOT NULL, mid BLOB NOT NULL, expires INTEGER NOT NULL,
+  PRIMARY KEY (family, mid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS app_seen_expires ON app_seen (expires);
+CREATE TABLE IF NOT EXISTS usage (
+  family TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS notices (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, recipient TEXT NOT NULL,
+  mid BLOB NOT NULL, size INTEGER NOT NULL, expired INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS notices_sender ON notices (sender, seq);
+`;
+
+const MAILBOX = -1;
+
+type Row = Record<string, unknown>;
+
+function num(v: unknown): number {
+  return typeof v === "bigint" ? Number(v) : (v as number);
+}
+
+function laneValue(l: Lane): number {
+  return l.kind === "mailbox" ? MAILBOX : l.peer;
+}
+
+function rowToQueued(r: Row): QueuedMessage {
+  return {
+    seq: num(r.seq),
+    to: r.recipient as string,
+    from: r.sender as string,
+    fromKey: r.sender_key as Uint8Array,
+    mid: r.mid as Uint8Array,
+    ttl: num(r.ttl),
+    hops: num(r.hops),
+    sealed: r.sealed as Uint8Array,
+    received: num(r.received),
+    expires: num(r.expires),
+  };
+}
+
+/** The federation store. One instance per process; not safe for two writers without busy waits. */
+export class FedStore {
+  readonly #db: DatabaseSync;
+  readonly #defaultQuota: Quota;
+  readonly #dedupeWindow: number;
+  readonly #maxTtl: number;
+  readonly #st: Record<string, StatementSync>;
+  #closed = false;
+
+  private constructor(db: DatabaseSync, o: StoreOptions) {
+    this.#db = db;
+    this.#defaultQuota = o.defaultQuota ?? DEFAULT_QUOTA;
+    this.#dedupeWindow = o.dedupeWindow ?? DEFAULT_TTL;
+    this.#maxTtl = o.maxTtl ?? DEFAULT_TTL;
+    const p = (sql: string) => db.prepare(sql);
+    this.#st = {
+      seenGet: p("SELECT 1 FROM seen WHERE family = ? AND mid = ?"),
+      seenPut: p("INSERT OR IGNORE INTO seen (family, mid, expires) VALUES (?, ?, ?)"),
+      usageGet: p("SELECT messages, bytes FROM usage WHERE family = ?"),
+      usageAdd: p(
+        `INSERT INTO usage (family, messages, bytes) VALUES (?, ?, ?)
+         ON CONFLICT (family) DO UPDATE SET messages = messages + excluded.messages,
+         bytes = bytes + excluded.bytes`,
+      ),
+      quotaGet: p("SELECT quota_messages, quota_bytes FROM families WHERE id = ?"),
+      insert: p(
+        `INSERT INTO queue (lane, recipient, sender, sender_key, mid, ttl, hops, sealed, size,
+         received, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      fetchMailbox: p(
+        "SELECT * FROM queue WHERE lane = -1 AND recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      fetchPeer: p("SELECT * FROM queue WHERE lane = ? AND seq > ? ORDER BY seq LIMIT ?"),
+      delMid: p("DELETE FROM queue WHERE recipient = ? AND mid = ? AND lane = ? RETURNING size"),
+      expiredSel: p(
+        "SELECT seq, recipient, sender, mid, size, expires FROM queue WHERE expires <= ? ORDER BY expires, seq LIMIT ?",
+      ),
+      delSeq: p("DELETE FROM queue WHERE seq = ?"),
+      seenSweep: p(
+        `DELETE FROM seen WHERE (family, mid) IN
+         (SELECT family, mid FROM seen WHERE expires <= ? LIMIT ?)`,
+      ),
+      appSeenPut: p("INSERT OR IGNORE INTO app_seen (family, mid, expires) VALUES (?, ?, ?)"),
+      appSeenSweep: p(
+        `DELETE FROM app_seen WHERE (family, mid) IN
+         (SELECT family, mid FROM app_seen WHERE expires <= ? LIMIT ?)`,
+      ),
+      noticePut: p(
+        "INSERT INTO notices (sender, recipient, mid, size, expired) VALUES (?, ?, ?, ?, ?)",
+      ),
+      noticesGet: p("SELECT * FROM notices WHERE sender = ? ORDER BY seq LIMIT ?"),
+      noticeDel: p("DELETE FROM notices WHERE sender = ? AND mid = ?"),
+      status: p(
+        "SELECT count(*) AS n, coalesce(sum(size), 0) AS b, coalesce(min(received), 0) AS o FROM queue WHERE lane = ? AND (? IS NULL OR recipient = ?)",
+      ),
+    };
+  }
+
+  /** Opens (creating when needed) the store at `o.path`. */
+  static open(o: StoreOptions): FedStore {
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(o.path);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${o.synchronous ?? "FULL"}`);
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec(SCHEMA);
+    } catch (e) {
+      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "store-open", { path: o.path }, e);
+    }
+    return new FedStore(db, o);
+  }
+
+  /** Closes the database. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /** Runs `f` in one IMMEDIATE transaction; COMMIT before returning. */
+  #tx<T>(f: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const r = f();
+      this.#db.exec("COMMIT");
+      return r;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  // ---- families ---------------------------------------------------------
+
+  /** Adds or replaces a family record; `local` marks a family homed here. */
+  putFamily(rec: FamilyRecord, local: boolean, now: number, quota?: Quota): void {
+    this.#db.prepare(
+      `INSERT INTO families (id, record, local, quota_messages, quota_bytes, admitted)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record,
+       local = excluded.local, quota_messages = coalesce(excluded.quota_messages, quota_messages),
+       quota_bytes = coalesce(excluded.quota_bytes, quota_bytes)`,
+    ).run(
+      rec.id,
+      encodeFamily(rec),
+      local ? 1 : 0,
+      quota?.messages ?? null,
+      quota?.bytes ?? null,
+      now,
+    );
+  }
+
+  /** Sets a family's own quota (null fields fall back to the default). */
+  setQuota(id: FamilyId, quota: Quota): void {
+    this.#db.prepare("UPDATE families SET quota_messages = ?, quota_bytes = ? WHERE id = ?")
+      .run(quota.messages, quota.bytes, id);
+  }
+
+  /** A stored family, or undefined. */
+  getFamily(be: CryptoBackend, id: FamilyId): StoredFamily | undefined {
+    const r = this.#db.prepare("SELECT * FROM families WHERE id = ?").get(id) as Row | undefined;
+    return r === undefined ? undefined : this.#family(be, r);
+  }
+
+  /** Every stored family, ordered by id. */
+  listFamilies(be: CryptoBackend): readonly StoredFamily[] {
+    return (this.#db.prepare("SELECT * FROM families ORDER BY id").all() as Row[])
+      .map((r) => this.#family(be, r));
+  }
+
+  #family(be: CryptoBackend, r: Row): StoredFamily {
+    return {
+      record: decodeFamily(be, r.record as Uint8Array),
+      local: num(r.local) === 1,
+      quota: this.#quotaOf(r),
+      admitted: num(r.admitted),
+    };
+  }
+
+  #quotaOf(r: Row | undefined): Quota {
+    return {
+      messages: r?.quota_messages == null ? this.#defaultQuota.messages : num(r.quota_messages),
+      bytes: r?.quota_bytes == null ? this.#defaultQuota.bytes : num(r.quota_bytes),
+    };
+  }
+
+  // ---- invites ----------------------------------------------------------
+
+  /** Records an invite the operator created (needed for single use). */
+  addInvite(inv: Invite, now: number): void {
+    this.#db.prepare(
+      "INSERT INTO invites (token_id, expires, family, created) VALUES (?, ?, ?, ?)",
+    ).run(inv.tokenId, inv.expires, inv.family ?? null, now);
+  }
+
+  /**
+   * Marks an invite used by `family`, atomically. Throws
+   * FED_ADMISSION_DENIED `token-unknown` (never issued here, or deleted),
+   * `token-used` (already redeemed: replay) or `token-expired`.
+   */
+  redeemInvite(tokenId: Uint8Array, family: FamilyId, now: number): void {
+    this.#tx(() => {
+      const r = this.#db.prepare("SELECT * FROM invites WHERE token_id = ?").get(tokenId) as
+        | Row
+        | undefined;
+      const deny = (d: string) => new MyClerkError(ErrorCode.FED_ADMISSION_DENIED, d);
+      if (r === undefined) throw deny("token-unknown");
+      if (r.redeemed_at != null) throw deny("token-used");
+      if (now >= num(r.expires)) throw deny("token-expired");
+      this.#db.prepare("UPDATE invites SET redeemed_at = ?, redeemed_by = ? WHERE token_id = ?")
+        .run(now, family, tokenId);
+    });
+  }
+
+  /** Invites with their state, newest first (for `family invite --list`). */
+  listInvites(): readonly {
+    readonly tokenId: string;
+    readonly expires: number;
+    readonly family?: FamilyId;
+    readonly redeemedBy?: FamilyId;
+  }[] {
+    return (this.#db.prepare("SELECT * FROM invites ORDER BY created DESC").all() as Row[]).map((
+      r,
+    ) => ({
+      tokenId: toHex(r.token_id as Uint8Array),
+      expires: num(r.expires),
+      ...(r.family == null ? {} : { family: r.family as string }),
+      ...(r.redeemed_by == null ? {} : { redeemedBy: r.redeemed_by as string }),
+    }));
+  }
+
+  // ---- queues -----------------------------------------------------------
+
+  #enqueueOne(lane: number, m: QueueInput, now: number): EnqueueResult {
+    const st = this.#st;
+    if (st.seenGet.get(m.to, m.mid) !== undefined) return { status: "duplicate" };
+    const size = m.sealed.length;
+    const used = st.usageGet.get(m.to) as Row | undefined;
+    const q = this.#quotaOf(st.quotaGet.get(m.to) as Row | undefined);
+    const usedMessages = used === undefined ? 0 : num(used.messages);
+    const usedBytes = used === undefined ? 0 : num(used.bytes);
+    if (usedMessages + 1 > q.messages) {
+      throw new MyClerkError(ErrorCode.FED_QUOTA_EXCEEDED, "quota", {
+        quota: "messages",
+        used: usedMessages,
+        limit: q.messages,
+        family: m.to,
+      });
+    }
+    if (usedBytes + size > q.bytes) {
+      throw new MyClerkError(ErrorCode.FED_QUOTA_EXCEEDED, "quota", {
+        quota: "bytes",
+        used: usedBytes,
+        limit: q.bytes,
+        family: m.to,
+      });
+    }
+    const ttl = Math.min(m.ttl, this.#maxTtl);
+    const expires = now + ttl;
+    st.seenPut.run(m.to, m.mid, now + Math.max(ttl, this.#dedupeWindow));
+    const r = st.insert.run(
+      lane,
+      m.to,
+      m.from,
+      m.fromKey,
+      m.mid,
+      m.ttl,
+      m.hops,
+      m.sealed,
+      size,
+      now,
+      expires,
+    );
+    st.usageAdd.run(m.to, 1, size);
+    return { status: "stored", seq: num(r.lastInsertRowid) };
+  }
+
+  /**
+   * Durably enqueues one message for `lane`. Returns after COMMIT. A mid
+   * already seen for the same recipient within the dedupe window gives
+   * `duplicate` (ack it as stored: it is). Throws FED_QUOTA_EXCEEDED with
+   * `extra = {quota: "messages"|"bytes", used, limit, family}`.
+   */
+  enqueue(lane: Lane, m: QueueInput, now: number): EnqueueResult {
+    return this.#tx(() => this.#enqueueOne(laneValue(lane), m, now));
+  }
+
+  /**
+   * Group commit: enqueues many messages in one transaction (one fsync).
+   * Per-item results; a quota error is returned for its item, not thrown,
+   * and does not roll back the others.
+   */
+  enqueueBatch(
+    items: readonly { readonly lane: Lane; readonly message: QueueInput }[],
+    now: number,
+  ): readonly (EnqueueResult | MyClerkError)[] {
+    return this.#tx(() =>
+      items.map((it) => {
+        try {
+          return this.#enqueueOne(laneValue(it.lane), it.message, now);
+        } catch (e) {
+          if (e instanceof MyClerkError && e.code === ErrorCode.FED_QUOTA_EXCEEDED) return e;
+          throw e;
+        }
+      })
+    );
+  }
+
+  /**
+   * Messages of a family's mailbox after cursor `after` (a seq; 0 = from the
+   * start), in order, at most `limit` and at most `maxBytes` of sealed bytes
+   * (always at least one message when any is waiting, so a large message
+   * cannot block the queue).
+   */
+  fetch(
+    family: FamilyId,
+    after: number,
+    limit: number,
+    maxBytes = Infinity,
+  ): readonly QueuedMessage[] {
+    return this.#bounded(this.#st.fetchMailbox.all(family, after, limit) as Row[], maxBytes);
+  }
+
+  /** Like {@link fetch} for the outbound queue to peer relay `peer` (all recipients). */
+  fetchPeer(
+    peer: number,
+    after: number,
+    limit: number,
+    maxBytes = Infinity,
+  ): readonly QueuedMessage[] {
+    return this.#bounded(this.#st.fetchPeer.all(peer, after, limit) as Row[], maxBytes);
+  }
+
+  #bounded(rows: Row[], maxBytes: number): QueuedMessage[] {
+    const out: QueuedMessage[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      const size = num(r.size);
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      out.push(rowToQueued(r));
+    }
+    return out;
+  }
+
+  /**
+   * Deletes acknowledged messages (recipient `family`, ids `mids`) from
+   * `lane`; returns how many were deleted. Unknown mids are ignored (acks
+   * are idempotent). The dedupe entries stay until their window ends.
+   */
+  ack(lane: Lane, family: FamilyId, mids: readonly Uint8Array[]): number {
+    return this.#tx(() => this.#ackIn(laneValue(lane), family, mids));
+  }
+
+  #ackIn(lane: number, family: FamilyId, mids: readonly Uint8Array[]): number {
+    let n = 0;
+    let bytes = 0;
+    for (const mid of mids) {
+      const r = this.#st.delMid.get(family, mid, lane) as Row | undefined;
+      if (r !== undefined) {
+        n++;
+        bytes += num(r.size);
+      }
+    }
+    if (n > 0) this.#st.usageAdd.run(family, -n, -bytes);
+    return n;
+  }
+
+  /**
+   * Peer ack: deletes messages from the outbound queue to `peer` after the
+   * peer answered FED_ACK "stored". `items` pairs recipient and mid.
+   */
+  ackPeer(
+    peer: number,
+    items: readonly { readonly to: FamilyId; readonly mid: Uint8Array }[],
+  ): number {
+    return this.#tx(() => {
+      let n = 0;
+      for (const it of items) n += this.#ackIn(peer, it.to, [it.mid]);
+      return n;
+    });
+  }
+
+  /**
+   * Recipient-side dedupe (exactly once to the application): records `mid`
+   * for `family` until `expires`; true the first time, false for a replay
+   * within the window. Durable on return. Kept apart from the relay's
+   * dedupe table so a `--role both` node can use one store for both.
+   */
+  markSeen(family: FamilyId, mid: Uint8Array, expires: number): boolean {
+    return this.#tx(() => num(this.#st.appSeenPut.run(family, mid, expires).changes) === 1);
+  }
+
+  /**
+   * Expiry sweep: removes at most `limit` messages whose expiry is at or
+   * before `now`, records a notice for each sender (see
+   * {@link pendingNotices}), drops dedupe entries past their window, and
+   * returns what expired.
+   */
+  sweep(now: number, limit = 1000): readonly ExpiredMessage[] {
+    return this.#tx(() => {
+      const rows = this.#st.expiredSel.all(now, limit) as Row[];
+      const out: ExpiredMessage[] = [];
+      for (const r of rows) {
+        this.#st.delSeq.run(r.seq as number);
+        const to = r.recipient as string;
+        const size = num(r.size);
+        this.#st.usageAdd.run(to, -1, -size);
+        const e = {
+          to,
+          from: r.sender as string,
+          mid: r.mid as Uint8Array,
+          size,
+          expired: num(r.expires),
+        };
+        this.#st.noticePut.run(e.from, e.to, e.mid, e.size, e.expired);
+        out.push(e);
+      }
+      this.#st.seenSweep.run(now, limit * 4);
+      this.#st.appSeenSweep.run(now, limit * 4);
+      return out;
+    });
+  }
+
+  /** Expiry notices waiting for sender family `sender` (FED_EXPIRED), oldest first. */
+  pendingNotices(sender: FamilyId, limit = 1024): readonly ExpiredMessage[] {
+    return (this.#st.noticesGet.all(sender, limit) as Row[]).map((r) => ({
+      to: r.recipient as string,
+      from: r.sender as string,
+      mid: r.mid as Uint8Array,
+      size: num(r.size),
+      expired: num(r.expired),
+    }));
+  }
+
+  /** Drops notices once the sender's hub got them. */
+  clearNotices(sender: FamilyId, mids: readonly Uint8Array[]): void {
+    this.#tx(() => {
+      for (const m of mids) this.#st.noticeDel.run(sender, m);
+    });
+  }
+
+  /** Depth of a family's mailbox (FED_QUEUE_STATUS) or of a peer queue. */
+  queueStatus(lane: Lane, family?: FamilyId): QueueStatus {
+    const f = lane.kind === "mailbox" ? family ?? null : null;
+    const r = this.#st.status.get(laneValue(lane), f, f) as Row;
+    return { depth: num(r.n), bytes: num(r.b), oldest: num(r.o) };
+  }
+
+  /** Quota usage of a family (all lanes). */
+  usage(
+    family: FamilyId,
+  ): { readonly messages: number; readonly bytes: number; readonly quota: Quota } {
+    const u = this.#st.usageGet.get(family) as Row | undefined;
+    return {
+      messages: u === undefined ? 0 : num(u.messages),
+      bytes: u === undefined ? 0 : num(u.bytes),
+      quota: this.#quotaOf(this.#st.quotaGet.get(family) as Row | undefined),
+    };
+  }
+
+  /** Everything `/metrics`, `queue list` and `status` show. */
+  stats(): StoreStats {
+    const one = (sql: string) => num((this.#db.prepare(sql).get() as Row).n);
+    const groups = (sql: string) => this.#db.prepare(sql).all() as Row[];
+    const mailboxes = groups(
+      `SELECT recipient AS k, count(*) AS n, sum(size) AS b, min(received) AS o FROM queue
+       WHERE lane = -1 GROUP BY recipient ORDER BY recipient`,
+    ).map((r) => ({ family: r.k as string, depth: num(r.n), bytes: num(r.b), oldest: num(r.o) }));
+    const peers = groups(
+      `SELECT lane AS k, count(*) AS n, sum(size) AS b, min(received) AS o FROM queue
+       WHERE lane <> -1 GROUP BY lane ORDER BY lane`,
+    ).map((r) => ({ peer: num(r.k), depth: num(r.n), bytes: num(r.b), oldest: num(r.o) }));
+    const tot = this.#db.prepare(
+      "SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM queue",
+    ).get() as Row;
+    return {
+      families: one("SELECT count(*) AS n FROM families"),
+      localFamilies: one("SELECT count(*) AS n FROM families WHERE local = 1"),
+      queuedMessages: num(tot.n),
+      queuedBytes: num(tot.b),
+      mailboxes,
+      peers,
+      invitesOpen: one("SELECT count(*) AS n FROM invites WHERE redeemed_at IS NULL"),
+      dedupeEntries: one("SELECT count(*) AS n FROM seen"),
+      pendingNotices: one("SELECT count(*) AS n FROM notices"),
+    };
+  }
+
+  /** `PRAGMA integrity_check` result ("ok" when healthy). */
+  integrityCheck(): string {
+    return String((this.#db.prepare("PRAGMA integrity_check").get() as Row).integrity_check);
+  }
+}
