@@ -10,7 +10,7 @@ Deno.test("ratelimit: burst then wait time proportional to debt, per key, refill
   assertEquals(r.take("b", 0), 0); // other family unaffected
   assertEquals(r.peek("a", 200), 100);
   assertEquals(r.take("a", 1000), 0); // refilled 10 tokens, capped at burst
-  assertEquals(r.peek("a", 1000, 5), 0);
+  assertEquals(r.peek("a", 1000, 4), 0); // 5 (cap) - 1 taken
   assertEquals(r.peek("a", 1000, 6), 200);
 });
 

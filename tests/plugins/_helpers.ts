@@ -41,7 +41,11 @@ export async function copyDir(from: string, to: string): Promise<void> {
   }
 }
 
-/** Writes a plugin folder from a manifest and module source. */
+/**
+ * Writes a plugin folder from a manifest and JavaScript module source
+ * (`mod.js`: `deno test` type-checks Worker modules, and these test plugins
+ * are deliberately untyped).
+ */
 export async function writePlugin(
   w: World,
   manifest: Record<string, unknown>,
@@ -49,8 +53,8 @@ export async function writePlugin(
 ): Promise<string> {
   const dir = `${w.pluginsDir}/${manifest.name}`;
   await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(`${dir}/plugin.json`, JSON.stringify(manifest, null, 2));
-  await Deno.writeTextFile(`${dir}/mod.ts`, source);
+  await Deno.writeTextFile(`${dir}/plugin.json`, JSON.stringify({ entry: "mod.js", ...manifest }, null, 2));
+  await Deno.writeTextFile(`${dir}/mod.js`, source);
   return dir;
 }
 
