@@ -63,7 +63,6 @@ Deno.test("host API versioning", () => {
 Deno.test("policy: grant is the intersection, refusals listed", () => {
   const m = parseManifest({
     ...base,
-    isolation: "worker",
     permissions: {
       net: ["api.acme.example:443", "evil.example:80"],
       read: ["$DATA/cache", "/etc"],
@@ -76,7 +75,7 @@ Deno.test("policy: grant is the intersection, refusals listed", () => {
   const policy = parsePolicy({
     version: 1,
     plugins: {
-      acme: { net: ["api.acme.example"], read: ["$DATA"], write: ["$DATA"], env: ["ACME_*"], isolation: ["worker"] },
+      acme: { net: ["api.acme.example"], read: ["$DATA"], write: ["$DATA"], env: ["ACME_*"] },
     },
   });
   const g = computeGrant(m, policy, { plugin: "/p/acme", data: "/d/acme" }, () => "/lib/libc.so.6");
@@ -86,14 +85,16 @@ Deno.test("policy: grant is the intersection, refusals listed", () => {
   assertEq(g.env, ["ACME_TOKEN"]);
   assertEq(g.ffi, []);
   assertEq(g.buses, []);
-  assertEq(g.isolation, "worker");
+  assertEq(g.isolation, "process");
   assertEq(
     g.refused.map((r) => `${r.kind}:${r.value}`).sort(),
     ["buses:serial", "env:HOME", "ffi:libc", "net:evil.example:80", "read:/etc"],
   );
-  // No policy entry and no default: nothing but the own folder, process isolation.
-  const none = computeGrant(m, parsePolicy({ version: 1 }), { plugin: "/p/acme", data: "/d/acme" }, () => undefined);
+  // No policy entry and no default: nothing but the own folder; worker refused for process.
+  const wm = parseManifest({ ...base, isolation: "worker", permissions: { net: ["a.example"] } });
+  const none = computeGrant(wm, parsePolicy({ version: 1 }), { plugin: "/p/acme", data: "/d/acme" }, () => undefined);
   assertEq([none.net, none.write, none.isolation], [[], [], "process"]);
+  assertEq(none.refused.map((r) => r.kind), ["net", "isolation"]);
   assert(!pathWithin("/d/acme/../etc", "/d/acme"), "no .. escapes");
   assert(!pathWithin("/d/acmex", "/d/acme"), "prefix is not containment");
   throwsWith(() => parsePolicy({ version: 2 }), "policy field version");
