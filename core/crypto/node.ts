@@ -52,40 +52,15 @@ import {
 } from "./validate.ts";
 import { MyClerkError } from "../errors.ts";
 
+/** Bytes of a hex constant (module-level constants only). */
+function fromHex(h: string): Uint8Array {
+  return Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
+}
+
 /** PKCS#8 DER prefix of an X25519 private key (RFC 8410), followed by 32 raw bytes. */
-const PKCS8_X25519 = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
+const PKCS8_X25519 = fromHex("302e020100300506032b656e04220420");
 /** SPKI DER prefix of an X25519 public key (RFC 8410), followed by 32 raw bytes. */
-const SPKI_X25519 = Uint8Array.from([
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x03,
-  0x21,
-  0x00,
-]);
+const SPKI_X25519 = fromHex("302a300506032b656e032100");
 /** The only IV length Deno's native AES-GCM gets right in every case. */
 const GCM_NATIVE_IV = 12;
 /** Node refuses HKDF `info` longer than this; beyond it we expand by hand. */

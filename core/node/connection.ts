@@ -238,7 +238,7 @@ export class NodeConnection {
       // Session-less Tier 1: only opcodes whose minimum tier is at most 1.
       const need = this.#minTier(op);
       if (need > 1) {
-        this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op);
+        this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op, requestId(m.payload));
         return;
       }
       if (op === Op.KEEPALIVE) {
@@ -319,7 +319,7 @@ export class NodeConnection {
     const op = r.opcode;
     const need = this.#minTier(op);
     if (s.tier < need) {
-      this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op);
+      this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op, requestId(r.payload));
       return;
     }
     switch (op) {
@@ -389,6 +389,14 @@ export class NodeConnection {
     }
     reply(encodePayload(out ?? {}));
   }
+}
+
+/** The `id` of a request payload, when it is a map with one. */
+function requestId(raw: Uint8Array): number | undefined {
+  const v = safe(() => decodePayload(raw));
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const id = (v as Record<string, unknown>)["id"];
+  return typeof id === "number" ? id : undefined;
 }
 
 function safe<T>(f: () => T): T | undefined {

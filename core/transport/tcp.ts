@@ -119,6 +119,11 @@ export class TcpConn implements Conn {
           if (r) await r;
           if (this.#closed) break;
         }
+        if (reader.failed) {
+          reason = "frame-too-large";
+          this.onFramingError?.(reason);
+          break;
+        }
       }
     } catch (e) {
       reason = this.#closed ? "closed" : `read-error: ${(e as Error).name}`;

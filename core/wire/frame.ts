@@ -6,7 +6,7 @@
  * @module
  */
 
-import { badRequest } from "../errors.ts";
+import { badRequest, type MyClerkError } from "../errors.ts";
 
 /** Default maximum message size on streams (profile §3). */
 export const DEFAULT_MAX_MESSAGE = 1_048_576;
@@ -38,10 +38,16 @@ export class FrameReader {
   #buf: Uint8Array = new Uint8Array(0);
   #len = 0;
   readonly #max: number;
+  #failed?: MyClerkError;
 
   /** `max` is the largest accepted message length. */
   constructor(max = DEFAULT_MAX_MESSAGE) {
     this.#max = max;
+  }
+
+  /** True when a bad length is pending: the next `push` throws it. */
+  get failed(): boolean {
+    return this.#failed !== undefined;
   }
 
   /** Bytes buffered but not yet returned as a message. */
@@ -56,6 +62,7 @@ export class FrameReader {
    * the limit; the caller closes the connection.
    */
   push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#failed) throw this.#failed;
     const out: Uint8Array[] = [];
     let data: Uint8Array;
     if (this.#len === 0) {
@@ -74,7 +81,15 @@ export class FrameReader {
     let off = 0;
     while (data.length - off >= 4) {
       const len = ((data[off] << 24) | (data[off + 1] << 16) | (data[off + 2] << 8) | data[off + 3]) >>> 0;
-      if (len > this.#max) throw badRequest("frame-too-large", { length: len, max: this.#max });
+      if (len > this.#max) {
+        const err = badRequest("frame-too-large", { length: len, max: this.#max });
+        // Hand out the complete messages before the bad length first; the
+        // error is raised by the next push (call `push(new Uint8Array())`).
+        if (out.length === 0) throw err;
+        this.#failed = err;
+        this.#len = 0;
+        return out;
+      }
       if (data.length - off - 4 < len) break;
       if (len > 0) out.push(data.slice(off + 4, off + 4 + len));
       off += 4 + len;

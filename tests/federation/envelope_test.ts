@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { backends } from "./_noble.ts";
+import { backends } from "./_backends.ts";
 import {
   checkRouting,
   type EnvelopeRouting,

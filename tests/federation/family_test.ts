@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { backends, toHex } from "./_noble.ts";
+import { backends, toHex } from "./_backends.ts";
 import {
   createFamilyRecord,
   decodeFamily,

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { backends, fromHex, toHex } from "./_noble.ts";
+import { backends, fromHex, toHex } from "./_backends.ts";
 import {
   deriveKeyPair,
   openAuth,

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { be } from "./_noble.ts";
+import { be } from "./_backends.ts";
 import { decodeFed, encodeFed, FedMessage, FedOp } from "../../federation/messages.ts";
 import { createFamilyRecord } from "../../federation/family.ts";
 import { encodeMsgpack } from "../../federation/codec.ts";

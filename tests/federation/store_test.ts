@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { be } from "./_noble.ts";
+import { be } from "./_backends.ts";
 import { FedStore, type QueueInput } from "../../federation/store.ts";
 import { createFamilyRecord, familyId } from "../../federation/family.ts";
 import { createInvite } from "../../federation/invite.ts";

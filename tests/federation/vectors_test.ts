@@ -1,5 +1,5 @@
 import { assertEquals } from "./_assert.ts";
-import { backends } from "./_noble.ts";
+import { backends } from "./_backends.ts";
 import { readVectors } from "./_vec.ts";
 import { deriveKeyPair } from "../../federation/hpke.ts";
 import {

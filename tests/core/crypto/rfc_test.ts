@@ -259,7 +259,7 @@ Deno.test("cross-backend: seal with one back end, open with the other (fast-chec
       bytes(32),
       bytes(12),
       fc.uint8Array({ maxLength: 64 }),
-      fc.uint8Array({ maxLength: 2048 }),
+      fc.uint8Array({ maxLength: 2048, size: "large" }),
       fc.boolean(),
       (key, nonce, aad, pt, nodeSeals) => {
         const [s, o] = nodeSeals ? [nodeBackend, nobleBackend] : [nobleBackend, nodeBackend];
@@ -295,7 +295,7 @@ Deno.test("cross-backend: X25519 agreement, HKDF and HMAC agree (fast-check)", (
     fc.property(
       fc.uint8Array({ minLength: 32, maxLength: 32 }),
       fc.uint8Array({ maxLength: 200 }),
-      fc.uint8Array({ maxLength: 2000 }), // crosses node's 1024-byte HKDF info cap
+      fc.uint8Array({ maxLength: 2000, size: "large" }), // may cross the 1024-byte info cap
       fc.integer({ min: 0, max: 600 }),
       (seed, salt, info, len) => {
         const a = nodeBackend.x25519Generate();
@@ -345,5 +345,19 @@ Deno.test("isAllZero: the defence-in-depth check behind bad-key", () => {
     const b = new Uint8Array(32);
     b[i] = 0x80;
     strictEqual(isAllZero(b), false, `byte ${i}`);
+  }
+});
+
+Deno.test("cross-backend: HKDF with info beyond node's 1024-byte cap (hand-expanded path)", () => {
+  const ikm = nodeBackend.randomBytes(32), salt = nodeBackend.randomBytes(32);
+  for (const infoLen of [1024, 1025, 5000]) {
+    const info = nodeBackend.randomBytes(infoLen);
+    for (const len of [0, 1, 32, 33, 168, 8160]) {
+      strictEqual(
+        hex(nodeBackend.hkdf(ikm, salt, info, len)),
+        hex(nobleBackend.hkdf(ikm, salt, info, len)),
+        `info ${infoLen}, L ${len}`,
+      );
+    }
   }
 });
