@@ -82,6 +82,7 @@ export class Client {
   #nextId = 1;
   #closed = false;
   readonly #push: ((opcode: number, payload: unknown) => void)[] = [];
+  readonly #raw: ((opcode: number, payload: Uint8Array) => void)[] = [];
   readonly #closeWaiters: ((reason: string) => void)[] = [];
   /** Why the connection closed, once it has. */
   closeReason?: string;
@@ -188,6 +189,11 @@ export class Client {
     };
   }
 
+  /** Registers a listener for every application message as raw payload bytes (before `onPush`). */
+  onRaw(cb: (opcode: number, payload: Uint8Array) => void): void {
+    this.#raw.push(cb);
+  }
+
   /** Registers a listener for server-pushed messages. */
   onPush(cb: (opcode: number, payload: unknown) => void): void {
     this.#push.push(cb);
@@ -276,6 +282,10 @@ export class Client {
         for (const f of this.#push) f(Op.ERROR, e);
       }
       return;
+    }
+    if (this.#raw.length) {
+      for (const f of this.#raw) f(r.opcode, r.payload);
+      if (this.#push.length === 0 && this.#pending.size === 0) return;
     }
     let v: unknown;
     try {

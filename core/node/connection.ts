@@ -21,7 +21,7 @@ import type { Tier } from "../wire/header.ts";
 import type { NodeConfig } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./log.ts";
-import type { PeerInfo, Route } from "./dispatch.ts";
+import type { PeerInfo, RawConnection, Route } from "./dispatch.ts";
 import { keyIdHex } from "./keys.ts";
 
 /** What a connection needs from its node. */
@@ -48,7 +48,7 @@ type State = "new" | "handshake" | "established" | "closed";
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** A connection accepted by the node. */
-export class NodeConnection {
+export class NodeConnection implements RawConnection {
   readonly conn: Conn;
   readonly #ctx: NodeContext;
   #state: State = "new";
@@ -95,6 +95,33 @@ export class NodeConnection {
   #write(wire: Uint8Array, priority = false): void {
     this.lastSend = Date.now();
     this.conn.write(wire, priority);
+  }
+
+  /** See {@link RawConnection.transcriptHash}. */
+  get transcriptHash(): Uint8Array | undefined {
+    return this.session?.state.transcriptHash;
+  }
+
+  /** See {@link RawConnection.peerStatic}. */
+  get peerStatic(): Uint8Array | undefined {
+    return this.session?.state.peerStatic;
+  }
+
+  /** Bytes queued on the transport. */
+  get queuedBytes(): number {
+    return this.conn.queuedBytes;
+  }
+
+  /** Sends raw payload bytes on the established session (fragments when large). */
+  send(opcode: number, payload: Uint8Array, priority = false): boolean {
+    if (!this.session || this.#state !== "established" || this.session.closed) return false;
+    this.lastSend = Date.now();
+    if (priority) {
+      this.#write(this.session.seal(opcode, payload), true);
+    } else {
+      this.session.send(opcode, payload);
+    }
+    return !this.conn.isClosed;
   }
 
   /** Sends a server-pushed message on the established session. */
@@ -344,6 +371,16 @@ export class NodeConnection {
       this.sendError(new MyClerkError(ErrorCode.BAD_REQUEST, "unexpected-core-opcode", { opcode: opcodeName(op) }), op);
       return;
     }
+    const raw = this.#ctx.routes().find((x) => op >= x.first && op <= x.last && x.raw);
+    if (raw?.raw) {
+      try {
+        await raw.raw(this, op, r.payload);
+      } catch (e) {
+        const err = isMyClerkError(e) ? e : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e);
+        this.sendError(err, op, requestId(r.payload));
+      }
+      return;
+    }
     await this.#dispatch(op, r.payload, s.tier, (reply) => s.send(op, reply));
   }
 
@@ -365,8 +402,8 @@ export class NodeConnection {
       this.sendError(new MyClerkError(ErrorCode.UNSUPPORTED, `range-${range.kind}`), op, id);
       return;
     }
-    const route = this.#ctx.routes().find((r) => op >= r.first && op <= r.last);
-    if (!route) {
+    const route = this.#ctx.routes().find((r) => op >= r.first && op <= r.last && r.dispatch);
+    if (!route?.dispatch) {
       this.sendError(new MyClerkError(ErrorCode.NOT_FOUND, "no-handler", { opcode: opcodeName(op) }), op, id);
       return;
     }

@@ -39,7 +39,31 @@ export interface Route {
   readonly name: string;
   readonly first: number;
   readonly last: number;
-  readonly dispatch: Dispatch;
+  /** Request/response handler (omit for `raw` routes). */
+  readonly dispatch?: Dispatch;
+  /**
+   * Low-level handler instead of `dispatch`: gets the connection and the raw
+   * payload bytes and answers with whatever messages it likes (through
+   * `conn.send`). A returned promise delays the connection's next read
+   * (backpressure). Used by the federation layer, whose replies use other
+   * opcodes than the request.
+   */
+  readonly raw?: (conn: RawConnection, opcode: number, payload: Uint8Array) => void | Promise<void>;
   /** Raises an opcode's minimum tier above the profile's (never lowers it). */
   readonly minTier?: (opcode: number) => number | undefined;
+}
+
+/** What a raw route sees of a connection. */
+export interface RawConnection {
+  readonly peer: PeerInfo;
+  /** The final handshake transcript hash (binds admission proofs to this session). */
+  readonly transcriptHash: Uint8Array | undefined;
+  /** The peer's static public key (empty for resumed sessions). */
+  readonly peerStatic: Uint8Array | undefined;
+  /** Sends a message on the session (encodes nothing: `payload` is the MessagePack bytes). */
+  send(opcode: number, payload: Uint8Array, priority?: boolean): boolean;
+  /** Bytes queued for this connection (for flow control). */
+  readonly queuedBytes: number;
+  /** Closes the connection. */
+  close(reason: string): void;
 }

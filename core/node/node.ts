@@ -28,6 +28,8 @@ export interface NodeOptions {
   readonly identity?: Identity;
   readonly log?: Logger;
   readonly routes?: readonly Route[];
+  /** Mounts extra HTTP routes before the server starts (Hono compiles its router on first use). */
+  readonly http?: (app: Hono) => void;
   /** Extra fields for `/healthz` (buses, plugins, relay state). */
   readonly health?: () => Record<string, unknown>;
 }
@@ -62,7 +64,8 @@ export class Node {
   #closing = false;
   #addresses?: NodeAddresses;
   readonly #ctx: NodeContext;
-  readonly #health?: () => Record<string, unknown>;
+  #health?: () => Record<string, unknown>;
+  readonly #mount?: (app: Hono) => void;
   readonly started = Date.now();
   /** Hooks for layers above (relay): called on session establishment / close. */
   readonly hooks: {
@@ -77,6 +80,7 @@ export class Node {
     this.log = o.log ?? createLogger({ format: config.log.format, level: config.log.level });
     this.#routes = [...(o.routes ?? [])];
     this.#health = o.health;
+    this.#mount = o.http;
     this.tickets = new TicketIssuer(backend);
     const admit = config.admit ? new Set(config.admit.map((h) => parseInt(h, 16))) : undefined;
     this.#ctx = {
@@ -118,6 +122,12 @@ export class Node {
     const node = new Node(config, backend, identity, { ...o, log });
     await node.#listen();
     return node;
+  }
+
+  /** Adds fields to `/healthz` (merged with any given at start). */
+  addHealth(f: () => Record<string, unknown>): void {
+    const prev = this.#health;
+    this.#health = () => ({ ...(prev?.() ?? {}), ...f() });
   }
 
   /** Adds a route (plugins, federation). */
@@ -216,6 +226,7 @@ export class Node {
       socket.onopen = () => this.#accept(new WsConn(socket, remote, limits));
       return response;
     });
+    this.#mount?.(app);
     const h = splitHostPort(this.config.listen.http);
     await new Promise<void>((resolve) => {
       this.#httpServer = Deno.serve({

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { ErrorCode, MyClerkError } from "../../core/errors.ts";
+// Through the SDK (not a relative path into the node) so the folder works wherever it is installed.
+import { ErrorCode, MyClerkError } from "@myclerk/plugin-sdk";
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },

@@ -88,7 +88,7 @@ Deno.test("FrameReader: zero-length frames only are fillers, partial length wait
   assert(r.push(Uint8Array.of(0, 0)).length === 0 && pending(r) === 2, "half a length");
   assert(r.push(Uint8Array.of(0, 1)).length === 0 && pending(r) === 4, "length complete, no body");
   const m = r.push(Uint8Array.of(42, 0, 0, 0, 0, 0, 0, 0));
-  assert(m.length === 1 && m[0][0] === 42 && pending(r) === 3, "body then a partial filler length");
+  assert(m.length === 1 && m[0][0] === 42 && pending(r) === 3, "body, a filler, then 3 bytes of a length");
 });
 
 Deno.test("FrameReader: over-limit length is fatal before any body byte is buffered", () => {
