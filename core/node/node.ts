@@ -124,6 +124,16 @@ export class Node {
     return node;
   }
 
+  readonly #mounts = new Map<string, Hono>();
+
+  /**
+   * Serves `app` for every path under `prefix` (e.g. `/federation`), at any
+   * time after start. `app` registers its routes with the full path.
+   */
+  mount(prefix: string, app: Hono): void {
+    this.#mounts.set(prefix.replace(/\/+$/, ""), app);
+  }
+
   /** Adds fields to `/healthz` (merged with any given at start). */
   addHealth(f: () => Record<string, unknown>): void {
     const prev = this.#health;
@@ -233,7 +243,16 @@ export class Node {
         hostname: h.hostname,
         port: h.port,
         onListen: () => resolve(),
-      }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
+      }, (req, info) => {
+        const env = { remoteAddr: info.remoteAddr };
+        if (this.#mounts.size) {
+          const path = new URL(req.url).pathname;
+          for (const [p, sub] of this.#mounts) {
+            if (path === p || path.startsWith(p + "/")) return sub.fetch(req, env);
+          }
+        }
+        return app.fetch(req, env);
+      });
     });
     const ta = this.#tcp.addr as Deno.NetAddr;
     const ha = this.#httpServer!.addr;

@@ -193,6 +193,11 @@ export class PluginHost {
       );
     }
     const grant = computeGrant(manifest, this.policy, this.vars(s), (n) => resolveLibrary(n));
+    // Not serving yet: keep what was decided so `list()` can show grants and refusals even if it cannot start.
+    if (s.runner === undefined) {
+      s.manifest = manifest;
+      s.grant = grant;
+    }
     for (const r of grant.refused) {
       this.log({ event: "plugin.refused", plugin: s.name, kind: r.kind, value: r.value, reason: r.reason });
       s.logs.push(`refused ${r.kind} ${r.value}: ${r.reason}`);

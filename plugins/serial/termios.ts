@@ -2,7 +2,7 @@
  * libc bindings for serial ports: open/close/read/write, termios
  * (tcgetattr, cfmakeraw, cfsetispeed/cfsetospeed, tcsetattr), modem lines
  * (ioctl TIOCMGET/TIOCMSET), tcsendbreak, and the PTY calls tests use
- * (posix_openpt, grantpt, unlockpt, ptsname). Linux glibc layout
+ * (posix_openpt, grantpt, unlockpt, ptsname_r). Linux glibc layout
  * (x86_64 and aarch64 share it).
  *
  * The library path comes from the host's FFI grant; nothing else is opened.
@@ -27,10 +27,11 @@ const SYMBOLS = {
   tcflush: { parameters: ["i32", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
   posix_openpt: { parameters: ["i32"], result: "i32" },
   grantpt: { parameters: ["i32"], result: "i32" },
   unlockpt: { parameters: ["i32"], result: "i32" },
-  ptsname: { parameters: ["i32"], result: "pointer" },
+  ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
 } as const;
 
 /** Flags and constants (Linux, asm-generic). */
@@ -114,10 +115,14 @@ export class Libc {
     this.lib = Deno.dlopen(path, SYMBOLS);
   }
 
-  /** Current errno. */
+  /**
+   * Current errno. Copied out with libc's own memcpy: UnsafePointerView needs
+   * unscoped FFI permission, and the plugin only holds `--allow-ffi=<libc>`.
+   */
   errno(): number {
-    const p = this.lib.symbols.__errno_location();
-    return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+    const b = new Uint8Array(4);
+    this.lib.symbols.memcpy(b, this.lib.symbols.__errno_location(), 4n);
+    return new DataView(b.buffer).getInt32(0, true);
   }
 
   private check(r: number, what: string, code: number = ErrorCode.INTERNAL_ERROR): number {
@@ -258,9 +263,11 @@ export class Libc {
     const master = this.check(s.posix_openpt(C.O_RDWR | C.O_NOCTTY | C.O_NONBLOCK), "posix_openpt");
     this.check(s.grantpt(master), "grantpt");
     this.check(s.unlockpt(master), "unlockpt");
-    const p = s.ptsname(master);
-    if (p === null) throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "ptsname-failed");
-    return { master, slave: new Deno.UnsafePointerView(p).getCString() };
+    const name = new Uint8Array(128);
+    if (s.ptsname_r(master, name, BigInt(name.length)) !== 0) {
+      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "ptsname-failed", { errno: this.errno() });
+    }
+    return { master, slave: new TextDecoder().decode(name.subarray(0, name.indexOf(0))) };
   }
 
   /** Releases the library. */

@@ -91,6 +91,7 @@ Deno.test({
       assertEq((empty.data as Uint8Array).length, 0, "read times out empty");
 
       // What a PTY cannot show: modem lines (TIOCMGET/TIOCMSET give ENOTTY).
+
       for (const [op, p] of [[0x0617, { handle }], [0x0616, { handle, dtr: true }]] as const) {
         const r = await d(op, p);
         assert(!r.ok && r.error.code === ErrorCode.UNSUPPORTED && r.error.detail === "modem-lines-failed", JSON.stringify(r));

@@ -24,7 +24,8 @@ Deno.test("compress: round trip of random and repetitive payloads", () => {
       (data) => {
         const c = compress(data);
         assert(same(decompress(c), data), "round trip");
-        assert(same(decompress(c, data.length), data), "exact bound is enough");
+        // node:zlib refuses maxOutputLength 0, hence the max(1, ...)
+        assert(same(decompress(c, Math.max(1, data.length)), data), "exact bound is enough");
       },
     ),
     { numRuns: 150 },
@@ -46,9 +47,8 @@ Deno.test("compress: bomb (100 MB of zeros) with a 1 MiB limit is TOO_LARGE, qui
 
 Deno.test("decompress: corrupt and random input gives MyClerkError only", () => {
   expectMyClerk(() => decompress(Uint8Array.of(1, 2, 3)), ErrorCode.BAD_REQUEST, "zstd");
-  expectMyClerk(() => decompress(new Uint8Array(0)), ErrorCode.BAD_REQUEST);
+  assert(decompress(new Uint8Array(0)).length === 0, "empty input is an empty payload");
   const good = compress(new TextEncoder().encode("hello hello hello hello".repeat(20)));
-  expectMyClerk(() => decompress(good.subarray(0, good.length - 3)), ErrorCode.BAD_REQUEST, "zstd");
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (rnd, at, bit) => {
       for (const input of [rnd, (() => {
@@ -65,4 +65,15 @@ Deno.test("decompress: corrupt and random input gives MyClerkError only", () => 
     }),
     { numRuns: 500 },
   );
+});
+
+// KNOWN BUG (reported): Deno's node:zlib zstdDecompressSync returns the bytes decoded so
+// far (often none) for a truncated frame instead of failing, so a cut compressed payload is
+// delivered as an empty or shorter payload. Profile §12 expects corrupt input to be refused.
+Deno.test("decompress: a truncated zstd frame is BAD_REQUEST zstd, not a shorter payload", () => {
+  const data = new TextEncoder().encode("hello hello hello hello".repeat(20));
+  const good = compress(data);
+  for (const n of [1, 5, good.length >> 1, good.length - 3, good.length - 1]) {
+    expectMyClerk(() => decompress(good.subarray(0, n)), ErrorCode.BAD_REQUEST, "zstd");
+  }
 });
