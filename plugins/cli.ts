@@ -1,0 +1,172 @@
+/**
+ * `plugin install DIR | list | logs NAME | reload NAME` for the node's CLI.
+ *
+ * `install` and offline `list` work on the data directory; `list` asks a
+ * running node first (`--admin`), `logs` and `reload` need one.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { ErrorCode, MyClerkError } from "../core/errors.ts";
+import { readManifest } from "./manifest.ts";
+import { computeGrant, readPolicy, resolveLibrary } from "./policy.ts";
+import { checkClaim, RangeTable } from "./ranges.ts";
+import { offlineStatus, type PluginStatus } from "./runtime/host.ts";
+
+/** What the CLI commands print to and fetch with (tests replace them). */
+export interface PluginCliContext {
+  readonly out?: (line: string) => void;
+  readonly fetch?: typeof fetch;
+}
+
+const DEFAULT_ADMIN = "http://127.0.0.1:8080";
+
+async function copyDir(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isSymlink) continue; // a plugin folder must not smuggle links to elsewhere
+    if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
+    else if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+}
+
+/**
+ * Validates `src` and copies it to `DATA/plugins/NAME`. Checks the manifest,
+ * the range rules under the policy, and conflicts with installed plugins.
+ * Returns the installed path.
+ */
+export async function installPlugin(
+  src: string,
+  dataDir: string,
+  policyFile?: string,
+  force = false,
+): Promise<{ readonly path: string; readonly status: PluginStatus }> {
+  const m = await readManifest(src);
+  try {
+    await Deno.stat(`${src}/${m.entry}`);
+  } catch {
+    throw new MyClerkError(
+      ErrorCode.BAD_REQUEST,
+      `invalid-manifest: manifest field entry: ${m.entry} does not exist in ${src}; fix: point entry at the module`,
+    );
+  }
+  const policy = await readPolicy(policyFile);
+  const pluginsDir = `${dataDir}/plugins`;
+  const dest = `${pluginsDir}/${m.name}`;
+  const grant = computeGrant(m, policy, { plugin: dest, data: `${dataDir}/plugin-data/${m.name}` }, (n) => resolveLibrary(n));
+  checkClaim(m.name, m.ranges, grant.trusted);
+  let table = RangeTable.empty().with(m.name, m.ranges);
+  for (const other of await offlineStatus(pluginsDir, policyFile, dataDir)) {
+    if (other.name === m.name || other.state === "invalid") continue;
+    const ranges = other.ranges.map((r) => {
+      const [a, b] = r.split("-");
+      return { first: parseInt(a, 16), last: parseInt(b, 16) };
+    });
+    table = table.with(other.name, ranges);
+  }
+  const exists = await Deno.stat(dest).then(() => true, () => false);
+  if (exists && !force) {
+    throw new MyClerkError(
+      ErrorCode.BAD_REQUEST,
+      `already-installed: ${dest}; fix: pass --force to replace it, then "plugin reload ${m.name}"`,
+    );
+  }
+  if (exists) await Deno.remove(dest, { recursive: true });
+  await copyDir(src, dest);
+  const status = (await offlineStatus(pluginsDir, policyFile, dataDir)).find((s) => s.name === m.name)!;
+  return { path: dest, status };
+}
+
+/** Human-readable table of statuses. */
+export function formatList(rows: readonly PluginStatus[]): string[] {
+  if (rows.length === 0) return ["no plugins installed"];
+  const out: string[] = [];
+  for (const s of rows) {
+    out.push(`${s.name} ${s.version}  [${s.state}]  ${s.isolation}  ranges ${s.ranges.join(", ")}`);
+    if (s.reason) out.push(`  reason: ${s.reason}`);
+    const g = s.granted;
+    const granted = [
+      ...g.net.map((x) => `net ${x}`),
+      ...g.read.map((x) => `read ${x}`),
+      ...g.write.map((x) => `write ${x}`),
+      ...g.env.map((x) => `env ${x}`),
+      ...g.ffi.map((x) => `ffi ${x}`),
+      ...g.buses.map((x) => `bus ${x}`),
+    ];
+    out.push(`  granted: ${granted.length ? granted.join("; ") : "(nothing)"}`);
+    if (s.refused.length) {
+      out.push(`  refused: ${s.refused.map((r) => `${r.kind} ${r.value} (${r.reason})`).join("; ")}`);
+    }
+    const m = s.metrics;
+    if (s.state !== "not running" && s.state !== "invalid") {
+      out.push(
+        `  requests ${m.requests} ok ${m.ok} errors ${JSON.stringify(m.errors)} restarts ${m.restarts} p50 ${m.latencyUs.p50}us p99 ${m.latencyUs.p99}us`,
+      );
+    }
+  }
+  return out;
+}
+
+async function admin(ctx: PluginCliContext, base: string, path: string, method = "GET"): Promise<unknown> {
+  const f = ctx.fetch ?? fetch;
+  const res = await f(`${base.replace(/\/$/, "")}/plugins${path}`, { method, signal: AbortSignal.timeout(30_000) });
+  const body = await res.json();
+  if (!res.ok) {
+    throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `admin: ${(body as { error?: string }).error ?? res.status}`);
+  }
+  return body;
+}
+
+/** Adds `plugin ...` to `program`. */
+export function registerPluginCommands(program: Command, ctx: PluginCliContext = {}): void {
+  const out = ctx.out ?? ((l: string) => console.log(l));
+  const plugin = program.command("plugin").description("install, list, inspect and reload plugins (docs/PLUGINS.md)");
+  plugin
+    .command("install <dir>")
+    .description("validate a plugin folder and copy it to DATA/plugins/NAME")
+    .option("-d, --data <dir>", "node data directory", "./data")
+    .option("--policy <file>", "plugin policy file (to show the grant)")
+    .option("--force", "replace an installed plugin of the same name")
+    .action(async (dir: string, o: { data: string; policy?: string; force?: boolean }) => {
+      const r = await installPlugin(dir, o.data, o.policy, o.force === true);
+      out(`installed ${r.status.name} ${r.status.version} to ${r.path}`);
+      for (const l of formatList([r.status]).slice(1)) out(l);
+      out(`run "plugin reload ${r.status.name}" on a running node to start it`);
+    });
+  plugin
+    .command("list")
+    .description("ranges, permissions granted and refused, state and metrics")
+    .option("-d, --data <dir>", "node data directory", "./data")
+    .option("--admin <url>", "admin URL of a running node", DEFAULT_ADMIN)
+    .option("--policy <file>", "plugin policy file (offline listing)")
+    .option("--json", "print JSON")
+    .action(async (o: { data: string; admin: string; policy?: string; json?: boolean }) => {
+      let rows: readonly PluginStatus[];
+      try {
+        rows = await admin(ctx, o.admin, "") as PluginStatus[];
+      } catch {
+        rows = await offlineStatus(`${o.data}/plugins`, o.policy, o.data);
+      }
+      if (o.json) out(JSON.stringify(rows, null, 2));
+      else for (const l of formatList(rows)) out(l);
+    });
+  plugin
+    .command("logs <name>")
+    .description("last log lines of a plugin on a running node")
+    .option("--admin <url>", "admin URL of a running node", DEFAULT_ADMIN)
+    .option("-n, --lines <n>", "number of lines", "100")
+    .action(async (name: string, o: { admin: string; lines: string }) => {
+      const lines = await admin(ctx, o.admin, `/${encodeURIComponent(name)}/logs?lines=${Number(o.lines)}`) as string[];
+      for (const l of lines) out(l);
+    });
+  plugin
+    .command("reload <name>")
+    .description("blue/green reload of a plugin on a running node")
+    .option("--admin <url>", "admin URL of a running node", DEFAULT_ADMIN)
+    .action(async (name: string, o: { admin: string }) => {
+      const r = await admin(ctx, o.admin, `/${encodeURIComponent(name)}/reload`, "POST") as {
+        status?: PluginStatus;
+      };
+      out(`reloaded ${name}${r.status ? ` (${r.status.version}, ${r.status.state})` : ""}`);
+    });
+}
