@@ -1,6 +1,7 @@
 /**
- * The crypto back-end interface. Two implementations: `node.ts`
- * (`node:crypto`, the fast path) and `noble.ts` (`@noble/*`, portable).
+ * The crypto back-end interface. Three implementations: `libcrypto.ts`
+ * (system OpenSSL through FFI, the fast path when it loads), `node.ts`
+ * (`node:crypto`) and `noble.ts` (`@noble/*`, portable).
  * Every function takes and returns plain `Uint8Array`s and throws only
  * {@link MyClerkError} (BAD_REQUEST for malformed sizes, UNAUTHORIZED for a
  * failed authentication).
@@ -16,7 +17,7 @@ export interface KeyPair {
 
 /** One crypto back end. */
 export interface CryptoBackend {
-  /** Short name, `node` or `noble`. */
+  /** Short name: `libcrypto`, `node` or `noble`. */
   readonly name: string;
   /** Cryptographically random bytes. */
   randomBytes(n: number): Uint8Array;
@@ -66,4 +67,21 @@ export interface CryptoBackend {
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** AES-256-GCM open; throws UNAUTHORIZED `aead` on failure. */
   aesGcmOpen(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array;
+  /**
+   * Optional hot path: seals like {@link chachaSeal} but writes ciphertext ||
+   * tag into `out` at `outOffset` instead of allocating, and returns the
+   * number of bytes written (`plaintext.length + 16`). Allocating a fresh
+   * 16 KiB output costs more than encrypting it, so a sender that reuses its
+   * frame buffer calls this when present. `out` may be exactly `plaintext`
+   * (in place, same offset). Throws BAD_REQUEST `out-size` / `out-offset`
+   * when `out` has no room, before anything is written.
+   */
+  chachaSealInto?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    outOffset: number,
+  ): number;
 }

@@ -55,6 +55,18 @@ export function checkTag(tag: Uint8Array): void {
   if (tag.length !== TAG_SIZE) throw bad("tag-size", TAG_SIZE, tag.length);
 }
 
+/**
+ * Throws BAD_REQUEST `out-size` unless `outOffset` is an integer in
+ * `0..out.length` and `out` has room for `need` bytes from there (the
+ * `*Into` methods write there; a native back end must never overrun it).
+ */
+export function checkOut(out: Uint8Array, outOffset: number, need: number): void {
+  if (!Number.isInteger(outOffset) || outOffset < 0 || outOffset > out.length) {
+    throw bad("out-offset", `0..${out.length}`, outOffset);
+  }
+  if (out.length - outOffset < need) throw bad("out-size", need, out.length - outOffset);
+}
+
 /** Throws UNAUTHORIZED `aead` when `sealed` cannot even hold a tag. */
 export function checkSealed(sealed: Uint8Array): void {
   if (sealed.length < TAG_SIZE) {

@@ -43,6 +43,44 @@ export const ConfigSchema = z.object({
     format: z.enum(["text", "json"]).default("text"),
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   }).strict().prefault({}),
+  federation: z.object({
+    /** Relay: peer relays to dial, `HOST:PORT` with the peer's key id or public key pinned. */
+    peers: z.array(z.object({
+      addr: z.string().min(1),
+      keyId: keyIdHex.optional(),
+      key: z.string().regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hex digits (an X25519 public key)" }).optional(),
+    }).strict()).default([]),
+    /** Relay: key ids of peer relays allowed to connect to us (besides those in `peers`). */
+    allowPeers: z.array(keyIdHex).default([]),
+    /** Hub: relays to keep a session to (besides the one recorded by `hub join`). */
+    relays: z.array(z.string().min(1)).default([]),
+    /** Per-family quota at a relay (messages and bytes queued). */
+    quotaMessages: z.number().int().min(1).default(100_000),
+    quotaBytes: z.number().int().min(1024).default(1 << 30),
+    /** Largest sealed envelope accepted, bytes (>= 256 KiB for trusted families). */
+    maxMessage: z.number().int().min(262_144).max(64 * 1_048_576).default(1_048_576 - 4096),
+    /** Longest TTL honoured, seconds (default 30 days). */
+    maxTtl: z.number().int().min(1).default(30 * 24 * 3600),
+    /** Default TTL of messages sent by a hub, seconds. */
+    ttl: z.number().int().min(1).default(30 * 24 * 3600),
+    /** Per-family token bucket: sustained messages/s and burst. */
+    rate: z.number().min(0.001).default(200),
+    burst: z.number().int().min(1).default(1000),
+    /** Relay: stop pushing to a connection whose send queue holds more than this (the store holds the rest). */
+    sendQueueHighBytes: z.number().int().min(16_384).default(1_048_576),
+    /** Hub: FED_FETCH credit kept outstanding. */
+    credit: z.number().int().min(1).max(65_535).default(256),
+    /** Relay: expiry sweep period. */
+    sweepMs: z.number().int().min(100).default(60_000),
+    /** Relay: the `after` of the FED_RESTART sent on shutdown. */
+    restartAfterMs: z.number().int().min(0).max(3_600_000).default(300),
+    /** Hub reconnect backoff (jittered exponential); a small cap keeps reconnects within ~1 s. */
+    hubBackoffBaseMs: z.number().int().min(10).default(100),
+    hubBackoffCapMs: z.number().int().min(10).default(1000),
+    /** Relay-to-relay retry backoff; reset when the peer is seen up. */
+    peerBackoffBaseMs: z.number().int().min(10).default(250),
+    peerBackoffCapMs: z.number().int().min(10).default(30_000),
+  }).strict().prefault({}),
   plugins: z.object({
     dir: z.string().optional(),
     policy: z.string().optional(),

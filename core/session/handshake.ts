@@ -296,7 +296,9 @@ export class Responder {
     const maxTier = o.maxTier ?? 5;
     const ownMin = o.minTier ?? 0;
     const sel = Math.min(maxTier, init.tier);
-    if (sel < ownMin) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: ownMin });
+    // A session needs opcodes: Tier 0 (no opcode) can only ride inside one (§14).
+    const floor = Math.max(ownMin, 1);
+    if (sel < floor) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: floor });
     if (sel < init.minTier) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: init.minTier });
     const supported = new Set(o.capabilities ?? []);
     const caps = init.capabilities.filter((c) => supported.has(c));

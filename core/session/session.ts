@@ -307,7 +307,10 @@ export class Session {
     if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
     if (pm.tier >= 4 && pm.opcode !== Op.KEY_EXCHANGE_INIT && pm.opcode !== Op.KEY_EXCHANGE_RESPONSE) {
       const ecdh = (pm as { ecdh: Uint8Array }).ecdh;
-      if (!ecdh.every((x, i) => x === dir.peerEphemeral[i])) return this.#drop("key");
+      const want = dir.peerEphemeral;
+      let diff = 0;
+      for (let i = 0; i < 32; i++) diff |= ecdh[i] ^ want[i];
+      if (diff !== 0) return this.#drop("key");
     }
     if (Math.abs(pm.timestamp - this.#now()) > (this.#o.maxSkew ?? 300)) return this.#drop("stale");
     const c = rebuildCounter(dir.window.highest, (pm.nonce << 8) | pm.sequence);

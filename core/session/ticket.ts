@@ -12,7 +12,6 @@
 import { ErrorCode, MyClerkError } from "../errors.ts";
 import { Op } from "../opcodes.ts";
 import type { CryptoBackend, KeyPair } from "../crypto/types.ts";
-import { timingSafeEqual } from "../crypto/ct.ts";
 import { decodeMessage } from "../wire/message.ts";
 import { sealMessage, verifyTrailer } from "../wire/protect.ts";
 import type { Tier } from "../wire/header.ts";
@@ -216,8 +215,7 @@ export function acceptResume(
   const req = decodeResume(m.payload);
   const t = issuer.redeem(req.ticket, o.now);
   const kb = resumeBinderKey(backend, t.resume);
-  const mac = backend.hmacSha256(kb, m.bytes.subarray(0, m.macEnd));
-  if (!timingSafeEqual(mac, m.trailer, m.trailer.length)) {
+  if (!verifyTrailer(backend, m, kb)) {
     throw new MyClerkError(ErrorCode.UNAUTHORIZED, "binder");
   }
   const sel = Math.min(o.maxTier, req.tier);

@@ -128,40 +128,90 @@ export function decodeMessage(bytes: Uint8Array): Message {
     throw badRequest("truncated", { tier, length: bytes.length, minimum: minimumLength(tier) });
   }
   const hl = HEADER_LENGTH[tier];
-  const tl = TRAILER_LENGTH[tier];
-  const end = bytes.length - tl;
-  const base = {
-    flags: bytes[0],
-    compressed: f.compressed,
-    fragment: f.fragment,
-    encrypted: f.encrypted,
-    payload: bytes.subarray(hl, end),
-    bytes,
-  };
-  if (tier === 0) return { ...base, tier };
-  const opcode = u16(bytes, Offset.OPCODE);
-  const sequence = bytes[Offset.SEQUENCE];
-  if (tier === 1) return { ...base, tier, opcode, sequence };
-  const sessionId = u16(bytes, Offset.SESSION_ID);
-  if (tier === 2) {
-    if (crc16(bytes, 0, end) !== u16(bytes, end)) throw badRequest("crc");
-    return { ...base, tier, opcode, sequence, sessionId };
+  const end = bytes.length - TRAILER_LENGTH[tier];
+  const flags = bytes[0];
+  const compressed = f.compressed;
+  const fragment = f.fragment;
+  const encrypted = f.encrypted;
+  const payload = bytes.subarray(hl, end);
+  // One object literal per tier (no spreads): this runs for every message.
+  switch (tier) {
+    case 0:
+      return { tier, flags, compressed, fragment, encrypted, payload, bytes };
+    case 1:
+      return { tier, flags, compressed, fragment, encrypted, payload, bytes, opcode: u16(bytes, 1), sequence: bytes[3] };
+    case 2: {
+      if (crc16(bytes, 0, end) !== u16(bytes, end)) throw badRequest("crc");
+      return {
+        tier,
+        flags,
+        compressed,
+        fragment,
+        encrypted,
+        payload,
+        bytes,
+        opcode: u16(bytes, 1),
+        sequence: bytes[3],
+        sessionId: u16(bytes, 4),
+      };
+    }
+    case 3:
+      return {
+        tier,
+        flags,
+        compressed,
+        fragment,
+        encrypted,
+        payload,
+        bytes,
+        opcode: u16(bytes, 1),
+        sequence: bytes[3],
+        sessionId: u16(bytes, 4),
+        timestamp: u32(bytes, Offset.TIMESTAMP),
+        nonce: u16(bytes, Offset.NONCE),
+        trailer: bytes.subarray(end),
+        macEnd: end,
+      };
+    case 4:
+      return {
+        tier,
+        flags,
+        compressed,
+        fragment,
+        encrypted,
+        payload,
+        bytes,
+        opcode: u16(bytes, 1),
+        sequence: bytes[3],
+        sessionId: u16(bytes, 4),
+        timestamp: u32(bytes, Offset.TIMESTAMP),
+        nonce: u16(bytes, Offset.NONCE),
+        trailer: bytes.subarray(end),
+        macEnd: end,
+        keyId: u32(bytes, Offset.KEY_ID),
+        ecdh: bytes.subarray(Offset.ECDH, Offset.ECDH + 32),
+      };
+    default:
+      return {
+        tier: 5,
+        flags,
+        compressed,
+        fragment,
+        encrypted,
+        payload,
+        bytes,
+        opcode: u16(bytes, 1),
+        sequence: bytes[3],
+        sessionId: u16(bytes, 4),
+        timestamp: u32(bytes, Offset.TIMESTAMP),
+        nonce: u16(bytes, Offset.NONCE),
+        trailer: bytes.subarray(end),
+        macEnd: end,
+        keyId: u32(bytes, Offset.KEY_ID),
+        ecdh: bytes.subarray(Offset.ECDH, Offset.ECDH + 32),
+        tag: bytes.subarray(Offset.TAG, Offset.TAG + 16),
+      };
   }
-  const p = {
-    ...base,
-    opcode,
-    sequence,
-    sessionId,
-    timestamp: u32(bytes, Offset.TIMESTAMP),
-    nonce: u16(bytes, Offset.NONCE),
-    trailer: bytes.subarray(end),
-    macEnd: end,
-  };
-  if (tier === 3) return { ...p, tier };
-  const keyId = u32(bytes, Offset.KEY_ID);
-  const ecdh = bytes.subarray(Offset.ECDH, Offset.ECDH + 32);
-  if (tier === 4) return { ...p, tier, keyId, ecdh };
-  return { ...p, tier, keyId, ecdh, tag: bytes.subarray(Offset.TAG, Offset.TAG + 16) };
 }
 
 /** Header fields for {@link writeHeader}; fields a tier does not have are ignored. */

@@ -96,9 +96,28 @@ export function sealMessage(
     }
   }
   const macEnd = hl + bodyLen;
-  const mac = backend.hmacSha256(keys.mac, msg.subarray(0, macEnd));
+  const mac = backend.hmacSha256(keys.mac, macInput(msg, tier, enc, macEnd));
   msg.set(mac.subarray(0, tl), macEnd);
   return buf;
+}
+
+// One scratch buffer for the non-contiguous Tier 3/4 MAC input (header || tag);
+// sealing and opening are synchronous, so it is never shared across calls.
+const scratch = new Uint8Array(HEADER_LENGTH[4] + TAG_LENGTH);
+
+/**
+ * The bytes the HMAC trailer covers (profile §2): with `E=0` everything
+ * before the trailer; with `E=1` the header and the AEAD tag only (Tier 5:
+ * the header, which holds the tag; Tier 3/4: header || last 16 payload
+ * bytes), since the tag already authenticates the ciphertext.
+ */
+export function macInput(msg: Uint8Array, tier: number, encrypted: boolean, macEnd: number): Uint8Array {
+  if (!encrypted) return msg.subarray(0, macEnd);
+  const hl = HEADER_LENGTH[tier];
+  if (tier === 5) return msg.subarray(0, hl);
+  scratch.set(msg.subarray(0, hl), 0);
+  scratch.set(msg.subarray(macEnd - TAG_LENGTH, macEnd), hl);
+  return scratch.subarray(0, hl + TAG_LENGTH);
 }
 
 /**
@@ -106,7 +125,8 @@ export function sealMessage(
  * false on mismatch: the caller drops the message and counts `drop_mac`.
  */
 export function verifyTrailer(backend: CryptoBackend, m: ProtectedMessage, macKey: Uint8Array): boolean {
-  const mac = backend.hmacSha256(macKey, m.bytes.subarray(0, m.macEnd));
+  if (m.encrypted && m.tier !== 5 && m.payload.length < TAG_LENGTH) return false;
+  const mac = backend.hmacSha256(macKey, macInput(m.bytes, m.tier, m.encrypted, m.macEnd));
   return timingSafeEqual(mac, m.trailer, m.trailer.length);
 }
 

@@ -34,7 +34,7 @@ export interface RunnerOptions {
 
 interface Pending {
   readonly resolve: (r: DispatchResult) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** performance.now() when the request was sent. */
   readonly t0: number;
 }
 
@@ -58,6 +58,7 @@ export class Runner {
   private pingSentAt = 0;
   private pingId = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
   private readyWaiter: ((e?: MyClerkError) => void) | undefined;
   private pongWaiters: Array<(ok: boolean) => void> = [];
   private drained: (() => void) | undefined;
@@ -104,6 +105,22 @@ export class Runner {
     this.readyAt = performance.now();
     const every = Math.max(25, Math.floor(this.o.limits.heartbeatMs / 2));
     this.watchdog = setInterval(() => this.tick(), every);
+    // One deadline sweep per runner instead of a timer per request: every
+    // request has the same timeout, so the Map's insertion order is deadline
+    // order and a sweep stops at the first live entry. Precision: +1 period.
+    const period = Math.min(250, Math.max(5, Math.floor(this.o.limits.timeoutMs / 20)));
+    this.sweeper = setInterval(() => this.sweep(), period);
+  }
+
+  private sweep(): void {
+    const limit = performance.now() - this.o.limits.timeoutMs;
+    for (const [id, p] of this.pending) {
+      if (p.t0 > limit) break;
+      this.pending.delete(id);
+      this.o.metrics.record(ErrorCode.TIMEOUT, this.o.limits.timeoutMs);
+      p.resolve(err(ErrorCode.TIMEOUT, "deadline", { timeoutMs: this.o.limits.timeoutMs }));
+    }
+    if (this.pending.size === 0) this.drained?.();
   }
 
   private tick(): void {
@@ -140,7 +157,6 @@ export class Runner {
         const p = this.pending.get(m.id);
         if (p === undefined) return; // answered after its deadline: dropped
         this.pending.delete(m.id);
-        clearTimeout(p.timer);
         const ms = performance.now() - p.t0;
         if (m.ok) {
           this.o.metrics.record(undefined, ms);
@@ -201,20 +217,13 @@ export class Runner {
     }
     const id = this.nextId++;
     return new Promise<DispatchResult>((resolve) => {
-      const timer = setTimeout(() => {
-        if (!this.pending.delete(id)) return;
-        m.record(ErrorCode.TIMEOUT, this.o.limits.timeoutMs);
-        resolve(err(ErrorCode.TIMEOUT, "deadline", { timeoutMs: this.o.limits.timeoutMs }));
-        if (this.pending.size === 0) this.drained?.();
-      }, this.o.limits.timeoutMs);
-      this.pending.set(id, { resolve, timer, t0: performance.now() });
+      this.pending.set(id, { resolve, t0: performance.now() });
       this.instance!.send({ t: "req", id, op, tier, payload, peer });
     });
   }
 
   private failAll(detail: string): void {
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
       this.pending.delete(id);
       this.o.metrics.record(ErrorCode.INTERNAL_ERROR, performance.now() - p.t0);
       p.resolve(err(ErrorCode.INTERNAL_ERROR, detail));
@@ -224,7 +233,9 @@ export class Runner {
 
   private stopTimers(): void {
     if (this.watchdog !== undefined) clearInterval(this.watchdog);
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.watchdog = undefined;
+    this.sweeper = undefined;
   }
 
   private down(reason: string): void {

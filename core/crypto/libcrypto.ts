@@ -1,0 +1,388 @@
+/**
+ * The `libcrypto` back end: ChaCha20-Poly1305 and AES-256-GCM straight from
+ * the system OpenSSL 3 (`libcrypto.so.3`) through Deno FFI; everything else
+ * (X25519, HKDF, HMAC, SHA-256, random) is delegated to `node.ts`.
+ *
+ * Why: Deno's `node:crypto` AEADs build a cipher object and several native
+ * buffers per message and reach only ~0.3x `openssl speed`; here one
+ * `EVP_CIPHER_CTX` per cipher and direction lives as long as the back end
+ * and each message only re-keys it (`EVP_*Init_ex(ctx, NULL, NULL, key,
+ * iv)`), so a seal is 4-5 synchronous FFI calls and one output allocation.
+ *
+ * Safety rules (a native fault kills the whole process, so nothing here may
+ * reach OpenSSL with a size it did not check):
+ * - every length passed to C is validated in JS first (key 32, nonce 12,
+ *   GCM IV 8..128, tag 16, lengths < 2^31 per call), and every output
+ *   buffer is allocated or checked by us to hold what OpenSSL writes;
+ * - buffers are passed as `buffer` arguments for the duration of one
+ *   synchronous call only; no pointer is ever cached, so a caller detaching
+ *   or resizing an `ArrayBuffer` later cannot make us write to freed memory;
+ * - lengths are `i32` (not `usize`): V8 fast calls take `i32` as is, a
+ *   `usize` number falls back to a ~5x slower path.
+ *
+ * Symbols are synchronous (`nonblocking: false`): the interface is
+ * synchronous, and a nonblocking symbol returns a Promise and hops to
+ * another thread, which costs more than the whole seal of a small message.
+ *
+ * {@link libcryptoBackend} never throws: it returns `undefined` when FFI is
+ * not permitted, not available, or `libcrypto.so.3` cannot be opened.
+ *
+ * @module
+ */
+
+import { gcm as nobleGcm } from "@noble/ciphers/aes.js";
+import type { CryptoBackend } from "./types.ts";
+import { nodeBackend } from "./node.ts";
+import { zeroize } from "./ct.ts";
+import {
+  aeadFailure,
+  checkChachaNonce,
+  checkGcmIv,
+  checkKey,
+  checkOut,
+  checkSealed,
+  checkTag,
+  internal,
+  TAG_SIZE,
+} from "./validate.ts";
+
+/** The shared object opened (Debian: package `libssl3`). */
+export const LIBCRYPTO_SONAME = "libcrypto.so.3";
+
+/** `EVP_CTRL_AEAD_SET_IVLEN` (openssl/evp.h). */
+const CTRL_SET_IVLEN = 0x9;
+/** `EVP_CTRL_AEAD_GET_TAG`. */
+const CTRL_GET_TAG = 0x10;
+/** `EVP_CTRL_AEAD_SET_TAG`. */
+const CTRL_SET_TAG = 0x11;
+/**
+ * Largest GCM IV OpenSSL 3 accepts (`GCM_IV_MAX_SIZE`, 1024 bits); longer
+ * IVs (valid GCM, never used by the protocol) go to `@noble/ciphers`.
+ */
+const GCM_MAX_FFI_IV = 128;
+/** Largest length handed to one `i32` update call; longer inputs are chunked. */
+const MAX_CHUNK = 0x4000_0000;
+
+const SYMBOLS = {
+  EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
+  EVP_chacha20_poly1305: { parameters: [], result: "pointer" },
+  EVP_aes_256_gcm: { parameters: [], result: "pointer" },
+  EVP_EncryptInit_ex: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  EVP_DecryptInit_ex: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  EVP_EncryptUpdate: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_DecryptUpdate: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_EncryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_DecryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  ERR_clear_error: { parameters: [], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+type Symbols = Lib["symbols"];
+type Ptr = Deno.PointerValue;
+
+/** One cipher: a context per direction, and the IV length each is set to. */
+interface Aead {
+  readonly enc: Ptr;
+  readonly dec: Ptr;
+  /** IV length currently configured on `enc` / `dec` (GCM only changes it). */
+  encIv: number;
+  decIv: number;
+}
+
+/** Scratch memory reused by every call (JS is single-threaded per isolate). */
+interface Scratch {
+  /** 16-byte tag in/out. */
+  readonly tag: Uint8Array;
+  /** `int *outl` for update/final. */
+  readonly outl: Uint8Array;
+  /** The same 4 bytes as a number. */
+  readonly outlI32: Int32Array;
+}
+
+/** Opens libcrypto, or undefined (never throws, never prompts). */
+function openLib(): Lib | undefined {
+  try {
+    if (typeof Deno?.dlopen !== "function") return undefined;
+    // query first: dlopen without --allow-ffi would prompt on a TTY
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+    return Deno.dlopen(LIBCRYPTO_SONAME, SYMBOLS);
+  } catch {
+    return undefined; // not installed, wrong ABI, sandboxed: no libcrypto back end
+  }
+}
+
+function newAead(s: Symbols, cipher: Ptr): Aead | undefined {
+  if (cipher === null) return undefined;
+  const enc = s.EVP_CIPHER_CTX_new(), dec = s.EVP_CIPHER_CTX_new();
+  if (enc === null || dec === null) return undefined;
+  // bind the cipher once; each message later re-inits only key and IV
+  if (s.EVP_EncryptInit_ex(enc, cipher, null, null, null) !== 1) return undefined;
+  if (s.EVP_DecryptInit_ex(dec, cipher, null, null, null) !== 1) return undefined;
+  return { enc, dec, encIv: 12, decIv: 12 };
+}
+
+/** Feeds `data` to an update call in `i32`-sized chunks; output goes to `out` from 0. */
+function update(
+  s: Symbols,
+  f: Symbols["EVP_EncryptUpdate"],
+  ctx: Ptr,
+  out: Uint8Array | null,
+  data: Uint8Array,
+  len: number,
+  sc: Scratch,
+): boolean {
+  if (len <= MAX_CHUNK) {
+    if (f(ctx, out, sc.outl, data, len) !== 1) return false;
+    // stream ciphers emit exactly what they take; anything else is a bug
+    return out === null || sc.outlI32[0] === len;
+  }
+  for (let off = 0; off < len; off += MAX_CHUNK) {
+    const n = Math.min(MAX_CHUNK, len - off);
+    const o = out === null ? null : out.subarray(off, off + n);
+    if (!update(s, f, ctx, o, data.subarray(off, off + n), n, sc)) return false;
+  }
+  return true;
+}
+
+/**
+ * Builds the back end over an opened library. Every exported method checks
+ * sizes first (validate.ts), exactly like `node.ts` and `noble.ts`.
+ */
+function build(lib: Lib): CryptoBackend | undefined {
+  const s = lib.symbols;
+  const chacha = newAead(s, s.EVP_chacha20_poly1305());
+  const gcm = newAead(s, s.EVP_aes_256_gcm());
+  if (chacha === undefined || gcm === undefined) return undefined;
+  // one ArrayBuffer (always off-heap): views into it never move
+  const mem = new ArrayBuffer(64);
+  const sc: Scratch = {
+    tag: new Uint8Array(mem, 0, TAG_SIZE),
+    outl: new Uint8Array(mem, 16, 4),
+    outlI32: new Int32Array(mem, 16, 1),
+  };
+
+  /** Re-keys `ctx` for one message; sets the IV length first when it changed (GCM). */
+  function init(a: Aead, encrypt: boolean, key: Uint8Array, iv: Uint8Array): boolean {
+    const ctx = encrypt ? a.enc : a.dec;
+    if ((encrypt ? a.encIv : a.decIv) !== iv.length) {
+      if (s.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, iv.length, null) !== 1) return false;
+      if (encrypt) a.encIv = iv.length;
+      else a.decIv = iv.length;
+    }
+    const f = encrypt ? s.EVP_EncryptInit_ex : s.EVP_DecryptInit_ex;
+    return f(ctx, null, null, key, iv) === 1;
+  }
+
+  /**
+   * Encrypts `pt` into `out` (from index 0) and leaves the tag in `sc.tag`.
+   * Sizes were checked by the caller; `out` holds at least `pt.length`.
+   */
+  function seal(
+    a: Aead,
+    detail: string,
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    pt: Uint8Array,
+    out: Uint8Array,
+  ): void {
+    const ctx = a.enc;
+    let ok = init(a, true, key, iv);
+    if (ok && aad.length > 0) ok = update(s, s.EVP_EncryptUpdate, ctx, null, aad, aad.length, sc);
+    if (ok && pt.length > 0) ok = update(s, s.EVP_EncryptUpdate, ctx, out, pt, pt.length, sc);
+    // final writes nothing for these stream AEADs; it only computes the tag
+    ok = ok && s.EVP_EncryptFinal_ex(ctx, sc.tag, sc.outl) === 1 &&
+      s.EVP_CIPHER_CTX_ctrl(ctx, CTRL_GET_TAG, TAG_SIZE, sc.tag) === 1;
+    if (!ok) {
+      s.ERR_clear_error(); // the error queue is per thread and would only grow
+      throw internal(detail, new Error(`libcrypto ${detail} seal failed`));
+    }
+  }
+
+  /**
+   * Decrypts `ctLen` bytes of `ct` into `out` against the tag already in
+   * `sc.tag`; wipes `out` and throws UNAUTHORIZED `aead` when it does not verify.
+   */
+  function open(
+    a: Aead,
+    detail: string,
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    ct: Uint8Array,
+    ctLen: number,
+    out: Uint8Array,
+  ): void {
+    const ctx = a.dec;
+    if (
+      !init(a, false, key, iv) ||
+      s.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, TAG_SIZE, sc.tag) !== 1 ||
+      (aad.length > 0 && !update(s, s.EVP_DecryptUpdate, ctx, null, aad, aad.length, sc)) ||
+      (ctLen > 0 && !update(s, s.EVP_DecryptUpdate, ctx, out, ct, ctLen, sc))
+    ) {
+      s.ERR_clear_error();
+      zeroize(out);
+      throw internal(detail, new Error(`libcrypto ${detail} open failed`));
+    }
+    if (s.EVP_DecryptFinal_ex(ctx, sc.tag, sc.outl) !== 1) {
+      s.ERR_clear_error();
+      zeroize(out); // unauthenticated plaintext never leaves
+      throw aeadFailure();
+    }
+  }
+
+  /** Copies the last 16 bytes of `sealed` into the tag scratch (no view allocated). */
+  function loadTag(src: Uint8Array, at: number): void {
+    const t = sc.tag;
+    for (let i = 0; i < TAG_SIZE; i++) t[i] = src[at + i];
+  }
+
+  function sealAttached(
+    a: Aead,
+    detail: string,
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    pt: Uint8Array,
+  ): Uint8Array {
+    const out = new Uint8Array(pt.length + TAG_SIZE);
+    seal(a, detail, key, iv, aad, pt, out);
+    out.set(sc.tag, pt.length);
+    return out;
+  }
+
+  function openAttached(
+    a: Aead,
+    detail: string,
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+  ): Uint8Array {
+    const split = sealed.length - TAG_SIZE;
+    loadTag(sealed, split);
+    const out = new Uint8Array(split);
+    // `sealed` is passed whole with length `split`: no subarray per message
+    open(a, detail, key, iv, aad, sealed, split, out);
+    return out;
+  }
+
+  return {
+    name: "libcrypto",
+    randomBytes: nodeBackend.randomBytes,
+    sha256: nodeBackend.sha256,
+    hmacSha256: nodeBackend.hmacSha256,
+    hkdf: nodeBackend.hkdf,
+    x25519Generate: nodeBackend.x25519Generate,
+    x25519Public: nodeBackend.x25519Public,
+    x25519: nodeBackend.x25519,
+
+    chachaSeal(key, nonce, aad, plaintext) {
+      checkKey(key);
+      checkChachaNonce(nonce);
+      return sealAttached(chacha, "chacha", key, nonce, aad, plaintext);
+    },
+
+    chachaOpen(key, nonce, aad, sealed) {
+      checkKey(key);
+      checkChachaNonce(nonce);
+      checkSealed(sealed);
+      return openAttached(chacha, "chacha", key, nonce, aad, sealed);
+    },
+
+    chachaSealDetached(key, nonce, aad, plaintext) {
+      checkKey(key);
+      checkChachaNonce(nonce);
+      const ciphertext = new Uint8Array(plaintext.length);
+      seal(chacha, "chacha", key, nonce, aad, plaintext, ciphertext);
+      return { ciphertext, tag: sc.tag.slice() };
+    },
+
+    chachaOpenDetached(key, nonce, aad, ciphertext, tag) {
+      checkKey(key);
+      checkChachaNonce(nonce);
+      checkTag(tag);
+      loadTag(tag, 0);
+      const out = new Uint8Array(ciphertext.length);
+      open(chacha, "chacha", key, nonce, aad, ciphertext, ciphertext.length, out);
+      return out;
+    },
+
+    chachaSealInto(key, nonce, aad, plaintext, out, outOffset) {
+      checkKey(key);
+      checkChachaNonce(nonce);
+      const n = plaintext.length;
+      checkOut(out, outOffset, n + TAG_SIZE);
+      const dst = outOffset === 0 ? out : out.subarray(outOffset);
+      if (dst.buffer === plaintext.buffer && dst.byteOffset !== plaintext.byteOffset) {
+        // partial overlap is undefined behaviour in OpenSSL; exact in-place is fine
+        const sealed = sealAttached(chacha, "chacha", key, nonce, aad, plaintext);
+        out.set(sealed, outOffset);
+        return sealed.length;
+      }
+      seal(chacha, "chacha", key, nonce, aad, plaintext, dst);
+      out.set(sc.tag, outOffset + n);
+      return n + TAG_SIZE;
+    },
+
+    aesGcmSeal(key, iv, aad, plaintext) {
+      checkKey(key);
+      checkGcmIv(iv);
+      if (iv.length > GCM_MAX_FFI_IV) {
+        return nobleGcm(key, iv, aad).encrypt(plaintext);
+      }
+      return sealAttached(gcm, "gcm", key, iv, aad, plaintext);
+    },
+
+    aesGcmOpen(key, iv, aad, sealed) {
+      checkKey(key);
+      checkGcmIv(iv);
+      checkSealed(sealed);
+      if (iv.length > GCM_MAX_FFI_IV) {
+        try {
+          return nobleGcm(key, iv, aad).decrypt(sealed);
+        } catch (e) {
+          throw aeadFailure(e);
+        }
+      }
+      return openAttached(gcm, "gcm", key, iv, aad, sealed);
+    },
+  };
+}
+
+let cached: CryptoBackend | null | undefined;
+
+/**
+ * The libcrypto back end (one instance per isolate, built on first call), or
+ * `undefined` when `libcrypto.so.3` cannot be opened, FFI is not permitted
+ * (`--allow-ffi`), or the ciphers are missing. Never throws.
+ *
+ * @example const c = libcryptoBackend() ?? nodeBackend
+ */
+export function libcryptoBackend(): CryptoBackend | undefined {
+  if (cached === undefined) {
+    const lib = openLib();
+    let b: CryptoBackend | undefined;
+    try {
+      b = lib === undefined ? undefined : build(lib);
+    } catch {
+      b = undefined;
+    }
+    if (b === undefined) lib?.close();
+    cached = b ?? null;
+  }
+  return cached ?? undefined;
+}
