@@ -1,0 +1,255 @@
+/**
+ * The hub's own store (`<data>/hub.db`, `node:sqlite`, WAL, synchronous
+ * FULL): the outbox (sealed FED_DELIVERs kept until a relay acks them
+ * "stored"), the inbox (the application's side: opened messages waiting for
+ * `recv`), the recipient dedupe table, and a cache of family records learned
+ * by FED_LOOKUP.
+ *
+ * Exactly once to the application: {@link HubStore.deliver} inserts the inbox
+ * row and the dedupe row in one transaction, so a crash either keeps both
+ * (the relay's resend is then a counted replay) or neither (the resend is
+ * delivered). FedStore.markSeen alone could not give this, because the
+ * inbox write would be a second, separate commit.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ErrorCode, MyClerkError } from "../core/errors.ts";
+import type { CryptoBackend } from "../core/crypto/types.ts";
+import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "./family.ts";
+
+/** Outbox states: waiting for "stored", stored, expired undelivered, refused by a relay. */
+export type OutboxState = "pending" | "stored" | "expired" | "refused";
+
+/** One outbox row. */
+export interface OutboxRow {
+  readonly seq: number;
+  readonly mid: Uint8Array;
+  readonly to: FamilyId;
+  /** The encoded FED_DELIVER payload, resent as is. */
+  readonly deliver: Uint8Array;
+  readonly size: number;
+  readonly created: number;
+  readonly state: OutboxState;
+  readonly detail?: string;
+}
+
+/** One inbox row (an opened message for the application). */
+export interface InboxRow {
+  readonly seq: number;
+  readonly mid: Uint8Array;
+  readonly from: FamilyId;
+  readonly ts: number;
+  readonly received: number;
+  readonly body: Uint8Array;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, record BLOB NOT NULL, learned INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, mid BLOB NOT NULL UNIQUE, recipient TEXT NOT NULL,
+  deliver BLOB NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL,
+  state TEXT NOT NULL, detail TEXT, updated INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
+CREATE TABLE IF NOT EXISTS inbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, mid BLOB NOT NULL, sender TEXT NOT NULL,
+  ts INTEGER NOT NULL, received INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (mid BLOB PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expires ON seen (expires);
+`;
+
+type Row = Record<string, unknown>;
+const num = (v: unknown): number => (typeof v === "bigint" ? Number(v) : (v as number));
+
+function outboxRow(r: Row): OutboxRow {
+  return {
+    seq: num(r.seq),
+    mid: r.mid as Uint8Array,
+    to: r.recipient as string,
+    deliver: r.deliver as Uint8Array,
+    size: num(r.size),
+    created: num(r.created),
+    state: r.state as OutboxState,
+    ...(r.detail == null ? {} : { detail: r.detail as string }),
+  };
+}
+
+/** The hub store. One writer process (the hub); the CLI reads and consumes the inbox. */
+export class HubStore {
+  readonly #db: DatabaseSync;
+  readonly #st: Record<string, StatementSync>;
+  #closed = false;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    const p = (sql: string) => db.prepare(sql);
+    this.#st = {
+      seenPut: p("INSERT OR IGNORE INTO seen (mid, expires) VALUES (?, ?)"),
+      inboxPut: p("INSERT INTO inbox (mid, sender, ts, received, body) VALUES (?, ?, ?, ?, ?)"),
+      outPut: p(
+        `INSERT INTO outbox (mid, recipient, deliver, size, created, state, updated)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+      ),
+      outState: p("UPDATE outbox SET state = ?, detail = ?, updated = ? WHERE mid = ? AND state = 'pending'"),
+      outPending: p("SELECT * FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?"),
+    };
+  }
+
+  /** Opens (creating) `path`. */
+  static open(path: string): HubStore {
+    try {
+      const db = new DatabaseSync(path);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec(SCHEMA);
+      return new HubStore(db);
+    } catch (e) {
+      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "hub-store-open", { path }, e);
+    }
+  }
+
+  /** Closes the database. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #tx<T>(f: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const r = f();
+      this.#db.exec("COMMIT");
+      return r;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  // ---- records -------------------------------------------------------------
+
+  /** Caches a (verified) family record. */
+  putRecord(rec: FamilyRecord, now: number): void {
+    this.#db.prepare(
+      "INSERT INTO records (id, record, learned) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+    ).run(rec.id, encodeFamily(rec), now);
+  }
+
+  /** A cached record, or undefined. */
+  getRecord(be: CryptoBackend, id: FamilyId): FamilyRecord | undefined {
+    const r = this.#db.prepare("SELECT record FROM records WHERE id = ?").get(id) as Row | undefined;
+    return r === undefined ? undefined : decodeFamily(be, r.record as Uint8Array);
+  }
+
+  /** Every cached record. */
+  listRecords(be: CryptoBackend): readonly FamilyRecord[] {
+    return (this.#db.prepare("SELECT record FROM records ORDER BY id").all() as Row[])
+      .map((r) => decodeFamily(be, r.record as Uint8Array));
+  }
+
+  // ---- outbox --------------------------------------------------------------
+
+  /** Durably adds a sealed message to the outbox (state pending). */
+  addOutbox(mid: Uint8Array, to: FamilyId, deliver: Uint8Array, size: number, now: number): number {
+    return num(this.#st.outPut.run(mid, to, deliver, size, now, now).lastInsertRowid);
+  }
+
+  /** Pending rows after `afterSeq`, in send order. */
+  pending(afterSeq: number, limit: number): readonly OutboxRow[] {
+    return (this.#st.outPending.all(afterSeq, limit) as Row[]).map(outboxRow);
+  }
+
+  /** Moves pending rows to `state` (one transaction); returns how many changed. */
+  setState(mids: readonly Uint8Array[], state: OutboxState, now: number, detail?: string): number {
+    return this.#tx(() => {
+      let n = 0;
+      for (const m of mids) n += num(this.#st.outState.run(state, detail ?? null, now, m).changes);
+      return n;
+    });
+  }
+
+  /** One outbox row by mid. */
+  outbox(mid: Uint8Array): OutboxRow | undefined {
+    const r = this.#db.prepare("SELECT * FROM outbox WHERE mid = ?").get(mid) as Row | undefined;
+    return r === undefined ? undefined : outboxRow(r);
+  }
+
+  /** Outbox rows (newest last), optionally in one state. */
+  listOutbox(state?: OutboxState, limit = 1000): readonly OutboxRow[] {
+    const rows = state === undefined
+      ? this.#db.prepare("SELECT * FROM outbox ORDER BY seq LIMIT ?").all(limit)
+      : this.#db.prepare("SELECT * FROM outbox WHERE state = ? ORDER BY seq LIMIT ?").all(
+        state,
+        limit,
+      );
+    return (rows as Row[]).map(outboxRow);
+  }
+
+  /** Outbox counts by state. */
+  outboxCounts(): Readonly<Record<OutboxState, number>> {
+    const out: Record<OutboxState, number> = { pending: 0, stored: 0, expired: 0, refused: 0 };
+    for (const r of this.#db.prepare("SELECT state, count(*) AS n FROM outbox GROUP BY state").all() as Row[]) {
+      out[r.state as OutboxState] = num(r.n);
+    }
+    return out;
+  }
+
+  /** Forgets stored rows older than `before` (Unix seconds). */
+  pruneStored(before: number): number {
+    return num(
+      this.#db.prepare("DELETE FROM outbox WHERE state = 'stored' AND updated < ?").run(before).changes,
+    );
+  }
+
+  // ---- inbox and dedupe ----------------------------------------------------
+
+  /**
+   * Hands an opened message to the application exactly once: records the
+   * mid until `expires` and inserts the inbox row in one transaction. False
+   * (and nothing written) for a replay within the window.
+   */
+  deliver(
+    m: { readonly mid: Uint8Array; readonly from: FamilyId; readonly ts: number; readonly body: Uint8Array },
+    expires: number,
+    now: number,
+  ): boolean {
+    return this.#tx(() => {
+      if (num(this.#st.seenPut.run(m.mid, expires).changes) !== 1) return false;
+      this.#st.inboxPut.run(m.mid, m.from, m.ts, now, m.body);
+      return true;
+    });
+  }
+
+  /** Inbox rows after `afterSeq`, oldest first. */
+  inbox(afterSeq = 0, limit = 1000): readonly InboxRow[] {
+    return (this.#db.prepare("SELECT * FROM inbox WHERE seq > ? ORDER BY seq LIMIT ?").all(
+      afterSeq,
+      limit,
+    ) as Row[]).map((r) => ({
+      seq: num(r.seq),
+      mid: r.mid as Uint8Array,
+      from: r.sender as string,
+      ts: num(r.ts),
+      received: num(r.received),
+      body: r.body as Uint8Array,
+    }));
+  }
+
+  /** Removes consumed inbox rows up to and including `seq`. */
+  consume(uptoSeq: number): number {
+    return num(this.#db.prepare("DELETE FROM inbox WHERE seq <= ?").run(uptoSeq).changes);
+  }
+
+  /** Inbox depth. */
+  inboxCount(): number {
+    return num((this.#db.prepare("SELECT count(*) AS n FROM inbox").get() as Row).n);
+  }
+
+  /** Drops dedupe rows past their window. */
+  sweepSeen(now: number): number {
+    return num(this.#db.prepare("DELETE FROM seen WHERE expires <= ?").run(now).changes);
+  }
+}
