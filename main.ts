@@ -8,6 +8,9 @@
 import { Command } from "commander";
 import { VERSION } from "./core/version.ts";
 import { registerCoreCommands } from "./core/cli/mod.ts";
+import { federationExtension, registerFederationCommands } from "./federation/cli.ts";
+import { pluginExtension } from "./plugins/service.ts";
+import { registerPluginCommands } from "./plugins/cli.ts";
 
 /** Builds the command tree (exported for tests of `--help` output). */
 export function buildProgram(): Command {
@@ -16,7 +19,9 @@ export function buildProgram(): Command {
     .description("MyClerk node: relay, hub, or both (profile mcp0, see docs/PROTOCOL.md)")
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run with --help for usage)");
-  registerCoreCommands(program);
+  registerCoreCommands(program, [pluginExtension, federationExtension]);
+  registerPluginCommands(program);
+  registerFederationCommands(program);
   return program;
 }
 

@@ -98,7 +98,13 @@ async function main(): Promise<void> {
   let host: PluginHost | undefined;
   try {
     const pluginsDir = `${root}/data/plugins`;
-    for (const [name, isolation, first] of [["w", "worker", 0xf100], ["p", "process", 0xf200], ["i", "process", 0xf300]] as const) {
+    for (
+      const [name, isolation, first] of [["w", "worker", 0xf100], ["p", "process", 0xf200], [
+        "i",
+        "process",
+        0xf300,
+      ]] as const
+    ) {
       await Deno.mkdir(`${pluginsDir}/bench-${name}`, { recursive: true });
       await Deno.writeTextFile(
         `${pluginsDir}/bench-${name}/plugin.json`,
@@ -112,7 +118,10 @@ async function main(): Promise<void> {
           limits: { queue: 1024 },
         }),
       );
-      await Deno.writeTextFile(`${pluginsDir}/bench-${name}/mod.js`, PLUGIN_SRC.replace("0xF100", `0x${first.toString(16)}`));
+      await Deno.writeTextFile(
+        `${pluginsDir}/bench-${name}/mod.js`,
+        PLUGIN_SRC.replace("0xF100", `0x${first.toString(16)}`),
+      );
     }
     await Deno.writeTextFile(
       `${root}/policy.json`,
@@ -122,7 +131,12 @@ async function main(): Promise<void> {
         plugins: { "bench-i": { isolation: ["inproc"], trusted: true } },
       }),
     );
-    host = await PluginHost.start({ pluginsDir, policyFile: `${root}/policy.json`, dataDir: `${root}/data`, busRoot: root });
+    host = await PluginHost.start({
+      pluginsDir,
+      policyFile: `${root}/policy.json`,
+      dataDir: `${root}/data`,
+      busRoot: root,
+    });
     for (const s of host.list()) {
       if (s.state !== "running") throw new Error(`${s.name}: ${s.state} ${s.reason ?? ""}`);
     }
@@ -133,8 +147,18 @@ async function main(): Promise<void> {
     rows.push(await measure("host -> Worker plugin", viaHost));
     for (let i = 0; i < 7; i++) rttRounds.push((await rttP50(viaHost)) / (await rttP50(raw.call)));
     raw.stop();
-    rows.push(await measure("host -> process plugin", () => h.dispatch({ opcode: 0xf200, tier: 1, payload: PAYLOAD, peer: PEER })));
-    rows.push(await measure("host -> in-process plugin", () => h.dispatch({ opcode: 0xf300, tier: 1, payload: PAYLOAD, peer: PEER })));
+    rows.push(
+      await measure(
+        "host -> process plugin",
+        () => h.dispatch({ opcode: 0xf200, tier: 1, payload: PAYLOAD, peer: PEER }),
+      ),
+    );
+    rows.push(
+      await measure(
+        "host -> in-process plugin",
+        () => h.dispatch({ opcode: 0xf300, tier: 1, payload: PAYLOAD, peer: PEER }),
+      ),
+    );
     // Start cost: a blue/green reload = start a new instance, wait for ready, health-check, switch, drain.
     for (const [name, label] of [["bench-w", "Worker"], ["bench-p", "process"]] as const) {
       const t: number[] = [];
@@ -144,21 +168,31 @@ async function main(): Promise<void> {
         t.push(performance.now() - s);
       }
       t.sort((a, b) => a - b);
-      starts.push(`${label} plugin start (reload: start + ready + health check + drain 50 ms), median of ${t.length}: ${t[t.length >> 1].toFixed(1)} ms`);
+      starts.push(
+        `${label} plugin start (reload: start + ready + health check + drain 50 ms), median of ${t.length}: ${
+          t[t.length >> 1].toFixed(1)
+        } ms`,
+      );
     }
   } finally {
     await host?.close();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
   const base = rows[0];
-  console.log(`plugin dispatch, payload { id, 64-byte bin, 12-char text }, ${QUICK ? "quick" : "full"} run`);
-  console.log("| path | RTT p50 us | RTT p99 us | RTT vs raw | req/s 1 in flight | req/s 64 in flight | 64-in-flight vs raw |");
+  console.log(
+    `plugin dispatch, payload { id, 64-byte bin, 12-char text }, ${QUICK ? "quick" : "full"} run`,
+  );
+  console.log(
+    "| path | RTT p50 us | RTT p99 us | RTT vs raw | req/s 1 in flight | req/s 64 in flight | 64-in-flight vs raw |",
+  );
   console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
-      `| ${r.name} | ${r.rttUs.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${(r.rttUs / base.rttUs).toFixed(2)}x | ${
-        Math.round(r.tput1)
-      } | ${Math.round(r.tput64)} | ${(r.tput64 / base.tput64).toFixed(2)}x |`,
+      `| ${r.name} | ${r.rttUs.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${
+        (r.rttUs / base.rttUs).toFixed(2)
+      }x | ${Math.round(r.tput1)} | ${Math.round(r.tput64)} | ${
+        (r.tput64 / base.tput64).toFixed(2)
+      }x |`,
     );
   }
   for (const l of starts) console.log(l);
@@ -166,7 +200,11 @@ async function main(): Promise<void> {
   // the target uses rounds that alternate raw and plugin, and their median ratio.
   const ratio = rttRounds.sort((x, y) => x - y)[rttRounds.length >> 1];
   console.log(`RTT ratio per alternating round: ${rttRounds.map((r) => r.toFixed(2)).join(" ")}`);
-  console.log(`target: Worker plugin RTT <= 1.3x raw Worker echo: ${ratio.toFixed(2)}x ${ratio <= 1.3 ? "PASS" : "FAIL"}`);
+  console.log(
+    `target: Worker plugin RTT <= 1.3x raw Worker echo: ${ratio.toFixed(2)}x ${
+      ratio <= 1.3 ? "PASS" : "FAIL"
+    }`,
+  );
 }
 
 await main();

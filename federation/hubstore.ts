@@ -223,6 +223,26 @@ export class HubStore {
     });
   }
 
+  /**
+   * {@link deliver} for many messages in one transaction (one fsync): the
+   * hub's group commit. Per-item true (delivered) / false (replay).
+   */
+  deliverBatch(
+    items: readonly {
+      readonly msg: { readonly mid: Uint8Array; readonly from: FamilyId; readonly ts: number; readonly body: Uint8Array };
+      readonly expires: number;
+    }[],
+    now: number,
+  ): readonly boolean[] {
+    return this.#tx(() =>
+      items.map(({ msg, expires }) => {
+        if (num(this.#st.seenPut.run(msg.mid, expires).changes) !== 1) return false;
+        this.#st.inboxPut.run(msg.mid, msg.from, msg.ts, now, msg.body);
+        return true;
+      })
+    );
+  }
+
   /** Inbox rows after `afterSeq`, oldest first. */
   inbox(afterSeq = 0, limit = 1000): readonly InboxRow[] {
     return (this.#db.prepare("SELECT * FROM inbox WHERE seq > ? ORDER BY seq LIMIT ?").all(

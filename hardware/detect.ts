@@ -85,7 +85,9 @@ function bus(kind: BusKind, devices: string[], source: string): BusInfo {
  */
 export function detectBuses(root = "/"): BusReport {
   const r = (p: string) => join(root, p);
-  const usb = list(r("/sys/bus/usb/devices")).filter((d) => exists(r(`/sys/bus/usb/devices/${d}/idVendor`)));
+  const usb = list(r("/sys/bus/usb/devices")).filter((d) =>
+    exists(r(`/sys/bus/usb/devices/${d}/idVendor`))
+  );
 
   const ttys = list(r("/sys/class/tty")).filter((t) => exists(r(`/sys/class/tty/${t}/device`)));
   const serial = ttys.filter((t) => {
@@ -93,11 +95,17 @@ export function detectBuses(root = "/"): BusReport {
     if (/^ttyS\d+$/.test(t)) return (read(r(`/sys/class/tty/${t}/type`)) ?? "0") !== "0";
     return false;
   }).map((t) => `/dev/${t}`);
-  const modemTtys = ttys.filter((t) => MODEM_DRIVERS.has(driverOf(root, t) ?? "")).map((t) => `/dev/${t}`);
-  const wdm = list(r("/sys/class/usbmisc")).filter((d) => d.startsWith("cdc-wdm")).map((d) => `/dev/${d}`);
+  const modemTtys = ttys.filter((t) => MODEM_DRIVERS.has(driverOf(root, t) ?? "")).map((t) =>
+    `/dev/${t}`
+  );
+  const wdm = list(r("/sys/class/usbmisc")).filter((d) => d.startsWith("cdc-wdm")).map((d) =>
+    `/dev/${d}`
+  );
 
   const dev = list(r("/dev"));
-  const can = list(r("/sys/class/net")).filter((n) => read(r(`/sys/class/net/${n}/type`)) === "280");
+  const can = list(r("/sys/class/net")).filter((n) =>
+    read(r(`/sys/class/net/${n}/type`)) === "280"
+  );
   const w1 = list(r("/sys/bus/w1/devices")).filter((d) => d.startsWith("w1_bus_master"));
 
   return {
@@ -105,17 +113,30 @@ export function detectBuses(root = "/"): BusReport {
     buses: [
       bus("usb", usb, "/sys/bus/usb/devices/*/idVendor"),
       bus("serial", serial, "/sys/class/tty/*/device"),
-      bus("gpio", dev.filter((d) => /^gpiochip\d+$/.test(d)).map((d) => `/dev/${d}`), "/dev/gpiochip*"),
+      bus(
+        "gpio",
+        dev.filter((d) => /^gpiochip\d+$/.test(d)).map((d) => `/dev/${d}`),
+        "/dev/gpiochip*",
+      ),
       bus("i2c", dev.filter((d) => /^i2c-\d+$/.test(d)).map((d) => `/dev/${d}`), "/dev/i2c-*"),
-      bus("spi", dev.filter((d) => /^spidev\d+\.\d+$/.test(d)).map((d) => `/dev/${d}`), "/dev/spidev*"),
+      bus(
+        "spi",
+        dev.filter((d) => /^spidev\d+\.\d+$/.test(d)).map((d) => `/dev/${d}`),
+        "/dev/spidev*",
+      ),
       bus("can", can, "/sys/class/net/*/type = 280"),
       bus("onewire", w1, "/sys/bus/w1/devices/w1_bus_master*"),
-      bus("modem", [...modemTtys, ...wdm], "tty driver option/qcserial/sierra, /sys/class/usbmisc/cdc-wdm*"),
+      bus(
+        "modem",
+        [...modemTtys, ...wdm],
+        "tty driver option/qcserial/sierra, /sys/class/usbmisc/cdc-wdm*",
+      ),
     ],
   };
 }
 
 /** The entry for one kind in a report. */
 export function busOf(report: BusReport, kind: BusKind): BusInfo {
-  return report.buses.find((b) => b.kind === kind) ?? { kind, present: false, devices: [], source: "" };
+  return report.buses.find((b) => b.kind === kind) ??
+    { kind, present: false, devices: [], source: "" };
 }

@@ -53,7 +53,12 @@ export async function installPlugin(
   const policy = await readPolicy(policyFile);
   const pluginsDir = `${dataDir}/plugins`;
   const dest = `${pluginsDir}/${m.name}`;
-  const grant = computeGrant(m, policy, { plugin: dest, data: `${dataDir}/plugin-data/${m.name}` }, (n) => resolveLibrary(n));
+  const grant = computeGrant(
+    m,
+    policy,
+    { plugin: dest, data: `${dataDir}/plugin-data/${m.name}` },
+    (n) => resolveLibrary(n),
+  );
   checkClaim(m.name, m.ranges, grant.trusted);
   let table = RangeTable.empty().with(m.name, m.ranges);
   for (const other of await offlineStatus(pluginsDir, policyFile, dataDir)) {
@@ -73,7 +78,9 @@ export async function installPlugin(
   }
   if (exists) await Deno.remove(dest, { recursive: true });
   await copyDir(src, dest);
-  const status = (await offlineStatus(pluginsDir, policyFile, dataDir)).find((s) => s.name === m.name)!;
+  const status = (await offlineStatus(pluginsDir, policyFile, dataDir)).find((s) =>
+    s.name === m.name
+  )!;
   return { path: dest, status };
 }
 
@@ -95,24 +102,39 @@ export function formatList(rows: readonly PluginStatus[]): string[] {
     ];
     out.push(`  granted: ${granted.length ? granted.join("; ") : "(nothing)"}`);
     if (s.refused.length) {
-      out.push(`  refused: ${s.refused.map((r) => `${r.kind} ${r.value} (${r.reason})`).join("; ")}`);
+      out.push(
+        `  refused: ${s.refused.map((r) => `${r.kind} ${r.value} (${r.reason})`).join("; ")}`,
+      );
     }
     const m = s.metrics;
     if (s.state !== "not running" && s.state !== "invalid") {
       out.push(
-        `  requests ${m.requests} ok ${m.ok} errors ${JSON.stringify(m.errors)} restarts ${m.restarts} p50 ${m.latencyUs.p50}us p99 ${m.latencyUs.p99}us`,
+        `  requests ${m.requests} ok ${m.ok} errors ${
+          JSON.stringify(m.errors)
+        } restarts ${m.restarts} p50 ${m.latencyUs.p50}us p99 ${m.latencyUs.p99}us`,
       );
     }
   }
   return out;
 }
 
-async function admin(ctx: PluginCliContext, base: string, path: string, method = "GET"): Promise<unknown> {
+async function admin(
+  ctx: PluginCliContext,
+  base: string,
+  path: string,
+  method = "GET",
+): Promise<unknown> {
   const f = ctx.fetch ?? fetch;
-  const res = await f(`${base.replace(/\/$/, "")}/plugins${path}`, { method, signal: AbortSignal.timeout(30_000) });
+  const res = await f(`${base.replace(/\/$/, "")}/plugins${path}`, {
+    method,
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = await res.json();
   if (!res.ok) {
-    throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `admin: ${(body as { error?: string }).error ?? res.status}`);
+    throw new MyClerkError(
+      ErrorCode.SERVICE_UNAVAILABLE,
+      `admin: ${(body as { error?: string }).error ?? res.status}`,
+    );
   }
   return body;
 }
@@ -120,7 +142,9 @@ async function admin(ctx: PluginCliContext, base: string, path: string, method =
 /** Adds `plugin ...` to `program`. */
 export function registerPluginCommands(program: Command, ctx: PluginCliContext = {}): void {
   const out = ctx.out ?? ((l: string) => console.log(l));
-  const plugin = program.command("plugin").description("install, list, inspect and reload plugins (docs/PLUGINS.md)");
+  const plugin = program.command("plugin").description(
+    "install, list, inspect and reload plugins (docs/PLUGINS.md)",
+  );
   plugin
     .command("install <dir>")
     .description("validate a plugin folder and copy it to DATA/plugins/NAME")
@@ -156,7 +180,11 @@ export function registerPluginCommands(program: Command, ctx: PluginCliContext =
     .option("--admin <url>", "admin URL of a running node", DEFAULT_ADMIN)
     .option("-n, --lines <n>", "number of lines", "100")
     .action(async (name: string, o: { admin: string; lines: string }) => {
-      const lines = await admin(ctx, o.admin, `/${encodeURIComponent(name)}/logs?lines=${Number(o.lines)}`) as string[];
+      const lines = await admin(
+        ctx,
+        o.admin,
+        `/${encodeURIComponent(name)}/logs?lines=${Number(o.lines)}`,
+      ) as string[];
       for (const l of lines) out(l);
     });
   plugin

@@ -28,7 +28,9 @@ export function pluginRoutes(host: PluginHost): Hono {
   app.get("/:name/logs", (c) => {
     const n = Number(c.req.query("lines") ?? "100");
     try {
-      return c.json(host.logs(c.req.param("name"), Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 100));
+      return c.json(
+        host.logs(c.req.param("name"), Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 100),
+      );
     } catch (e) {
       return c.json({ error: e instanceof Error ? e.message : String(e) }, statusOf(e));
     }

@@ -144,7 +144,8 @@ const FIXES: Readonly<Record<string, string>> = {
   permissions:
     "allowed keys: net (host[:port]), read, write (paths), env (variable names), ffi (libc, libusb, libgpiod or an absolute path), buses (" +
     BUS_KINDS.join(", ") + ")",
-  limits: "allowed keys: queue (1-65536), timeoutMs (10-600000), memoryMb (16-16384), heartbeatMs (50-60000)",
+  limits:
+    "allowed keys: queue (1-65536), timeoutMs (10-600000), memoryMb (16-16384), heartbeatMs (50-60000)",
   failure: 'use "restart" (restart with backoff) or "fail-closed" (stay down until reload)',
 };
 
@@ -186,9 +187,9 @@ export function parseManifest(raw: unknown): Manifest {
     if (first > last) {
       throw new MyClerkError(
         ErrorCode.BAD_REQUEST,
-        `invalid-manifest: manifest field ranges[${i}]: first 0x${first.toString(16)} is above last 0x${
-          last.toString(16)
-        }; fix: swap them`,
+        `invalid-manifest: manifest field ranges[${i}]: first 0x${
+          first.toString(16)
+        } is above last 0x${last.toString(16)}; fix: swap them`,
       );
     }
     return { first, last };
@@ -260,7 +261,9 @@ export async function readManifest(dir: string): Promise<Manifest> {
   } catch (e) {
     throw new MyClerkError(
       ErrorCode.BAD_REQUEST,
-      `invalid-manifest: ${dir}/plugin.json is not JSON (${(e as Error).message}); fix: check commas and quotes`,
+      `invalid-manifest: ${dir}/plugin.json is not JSON (${
+        (e as Error).message
+      }); fix: check commas and quotes`,
       {},
       e,
     );

@@ -145,7 +145,9 @@ function netAllowed(req: string, allow: readonly string[]): boolean {
 }
 
 function envAllowed(name: string, allow: readonly string[]): boolean {
-  return allow.some((a) => a === "*" || a === name || (a.endsWith("*") && name.startsWith(a.slice(0, -1))));
+  return allow.some((a) =>
+    a === "*" || a === name || (a.endsWith("*") && name.startsWith(a.slice(0, -1)))
+  );
 }
 
 /**
@@ -175,7 +177,11 @@ export function computeGrant(
   };
   const pRead = p.read.map((x) => expand(x, vars));
   const pWrite = p.write.map((x) => expand(x, vars));
-  const read = keep("read", m.permissions.read.map((x) => expand(x, vars)), (x) => pRead.some((r) => pathWithin(x, r)));
+  const read = keep(
+    "read",
+    m.permissions.read.map((x) => expand(x, vars)),
+    (x) => pRead.some((r) => pathWithin(x, r)),
+  );
   const write = keep(
     "write",
     m.permissions.write.map((x) => expand(x, vars)),
@@ -187,19 +193,28 @@ export function computeGrant(
   const ffi: FfiGrant[] = [];
   for (const name of keep("ffi", m.permissions.ffi, (x) => p.ffi.includes(x))) {
     const path = libraries(name);
-    if (path === undefined) refused.push({ kind: "library", value: name, reason: "library not installed" });
-    else ffi.push({ name, path });
+    if (path === undefined) {
+      refused.push({ kind: "library", value: name, reason: "library not installed" });
+    } else ffi.push({ name, path });
   }
   // The plugin always reads its own code; nothing else is implicit.
   if (!read.some((r) => pathWithin(vars.plugin, r))) read.unshift(vars.plugin);
   let isolation: IsolationMode = m.isolation;
   if (!p.isolation.includes(isolation)) {
-    refused.push({ kind: "isolation", value: isolation, reason: `policy allows ${p.isolation.join(", ")}` });
+    refused.push({
+      kind: "isolation",
+      value: isolation,
+      reason: `policy allows ${p.isolation.join(", ")}`,
+    });
     isolation = p.isolation[0];
   }
   // FFI code can crash the process that holds it: never next to the node.
   if (ffi.length > 0 && isolation !== "process") {
-    refused.push({ kind: "isolation", value: isolation, reason: "FFI plugins run in their own process" });
+    refused.push({
+      kind: "isolation",
+      value: isolation,
+      reason: "FFI plugins run in their own process",
+    });
     isolation = "process";
   }
   return { net, read, write, env, ffi, buses, isolation, trusted: p.trusted, refused };
@@ -228,7 +243,10 @@ export const LIBRARY_DIRS: readonly string[] = [
  * Resolves a short library name (or an absolute path) to an existing file,
  * real path (so the FFI grant names the file the loader really opens).
  */
-export function resolveLibrary(name: string, dirs: readonly string[] = LIBRARY_DIRS): string | undefined {
+export function resolveLibrary(
+  name: string,
+  dirs: readonly string[] = LIBRARY_DIRS,
+): string | undefined {
   const candidates = name.startsWith("/")
     ? [name]
     : (KNOWN_LIBRARIES[name] ?? []).flatMap((so) => dirs.map((d) => `${d}/${so}`));

@@ -24,7 +24,11 @@ const PLUGIN_KINDS = new Set(["resource", "hardware", "vendor"]);
  * - reserved and unassigned ranges cannot be served by anyone;
  * - an untrusted (vendor) plugin may claim only 0xF000-0xFFFE.
  */
-export function checkClaim(plugin: string, ranges: readonly ManifestRange[], trusted: boolean): void {
+export function checkClaim(
+  plugin: string,
+  ranges: readonly ManifestRange[],
+  trusted: boolean,
+): void {
   for (const r of ranges) {
     const span = `${hex4(r.first)}-${hex4(r.last)}`;
     if (!trusted && (r.first < VENDOR_FIRST || r.last > VENDOR_LAST)) {
@@ -38,7 +42,9 @@ export function checkClaim(plugin: string, ranges: readonly ManifestRange[], tru
     for (let op = r.first; op <= r.last;) {
       const k = rangeOf(op);
       if (!PLUGIN_KINDS.has(k.kind)) {
-        const owner = k.kind === "core" || k.kind === "federation" ? "belongs to the node" : `is ${k.kind}`;
+        const owner = k.kind === "core" || k.kind === "federation"
+          ? "belongs to the node"
+          : `is ${k.kind}`;
         throw new MyClerkError(
           ErrorCode.BAD_REQUEST,
           `range-forbidden: plugin ${plugin} claims ${span}, which overlaps ${hex4(k.first)}-${
@@ -84,9 +90,11 @@ export class RangeTable {
           const op = Math.max(r.first, o.first);
           throw new MyClerkError(
             ErrorCode.BAD_REQUEST,
-            `range-conflict: plugins ${o.plugin} and ${plugin} both claim ${hex4(op)} (${hex4(o.first)}-${
-              hex4(o.last)
-            } vs ${hex4(r.first)}-${hex4(r.last)}); fix: give one of them other opcodes or remove it`,
+            `range-conflict: plugins ${o.plugin} and ${plugin} both claim ${hex4(op)} (${
+              hex4(o.first)
+            }-${hex4(o.last)} vs ${hex4(r.first)}-${
+              hex4(r.last)
+            }); fix: give one of them other opcodes or remove it`,
             { plugins: [o.plugin, plugin], opcode: op },
           );
         }

@@ -81,10 +81,18 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
         const cfg = await configFromOptions(o);
         node = await Node.start(cfg, { backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined });
         for (const ext of extensions) stops.push(await ext(node, o));
+        node.log.info("node ready", {
+          tcp: `${node.addresses.tcp.hostname}:${node.addresses.tcp.port}`,
+          http: `${node.addresses.http.hostname}:${node.addresses.http.port}`,
+          keyId: keyIdHex(node.identity.keyId),
+        });
       } catch (e) {
         fail(e);
       }
+      let stopping = false;
       const stop = async () => {
+        if (stopping) return;
+        stopping = true;
         node.log.info("shutting down");
         for (const s of stops.reverse()) await s().catch(() => {});
         await node.close();

@@ -1,7 +1,8 @@
 /**
  * The `libcrypto` back end: ChaCha20-Poly1305 and AES-256-GCM straight from
  * the system OpenSSL 3 (`libcrypto.so.3`) through Deno FFI; everything else
- * (X25519, HKDF, HMAC, SHA-256, random) is delegated to `node.ts`.
+ * (X25519, HKDF, SHA-256, random) is delegated to `node.ts`, except
+ * HMAC-SHA256, which runs on every message and is faster here too.
  *
  * Why: Deno's `node:crypto` AEADs build a cipher object and several native
  * buffers per message and reach only ~0.3x `openssl speed`; here one
@@ -87,6 +88,18 @@ const SYMBOLS = {
   EVP_DecryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
   ERR_clear_error: { parameters: [], result: "void" },
+  // HMAC_CTX is deprecated in OpenSSL 3 but exported by every default build;
+  // optional so a `no-deprecated` build still loads (HMAC then goes to node).
+  EVP_sha256: { parameters: [], result: "pointer", optional: true },
+  HMAC_CTX_new: { parameters: [], result: "pointer", optional: true },
+  HMAC_Init_ex: {
+    parameters: ["pointer", "buffer", "i32", "pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
+  // size_t length: a bigint keeps the V8 fast call (a number would not)
+  HMAC_Update: { parameters: ["pointer", "buffer", "usize"], result: "i32", optional: true },
+  HMAC_Final: { parameters: ["pointer", "buffer", "buffer"], result: "i32", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -110,6 +123,10 @@ interface Scratch {
   readonly outl: Uint8Array;
   /** The same 4 bytes as a number. */
   readonly outlI32: Int32Array;
+  /** HMAC output. */
+  readonly md: Uint8Array;
+  /** A non-NULL pointer for an empty HMAC key (NULL would mean "keep the old key"). */
+  readonly emptyKey: Uint8Array;
 }
 
 /** Opens libcrypto, or undefined (never throws, never prompts). */
@@ -158,6 +175,38 @@ function update(
 }
 
 /**
+ * HMAC-SHA256 through one reused `HMAC_CTX` (3 FFI calls), or undefined when
+ * the library lacks the symbols. Measured ~2.5x faster than `node:crypto`
+ * at 1 KiB (bench/crypto.ts), and HMAC runs on every message.
+ */
+function hmacOver(
+  s: Symbols,
+  sc: Scratch,
+): ((key: Uint8Array, data: Uint8Array) => Uint8Array) | undefined {
+  const { EVP_sha256, HMAC_CTX_new, HMAC_Init_ex, HMAC_Update, HMAC_Final } = s;
+  if (!EVP_sha256 || !HMAC_CTX_new || !HMAC_Init_ex || !HMAC_Update || !HMAC_Final) {
+    return undefined;
+  }
+  const md = EVP_sha256(), ctx = HMAC_CTX_new();
+  if (md === null || ctx === null) return undefined;
+  return (key, data) => {
+    // an empty Uint8Array may reach C as NULL, which HMAC_Init_ex reads as
+    // "reuse the previous key": give it a real (zero-length) buffer instead
+    const k = key.length === 0 ? sc.emptyKey : key;
+    let ok = HMAC_Init_ex(ctx, k, k.length, md, null) === 1;
+    if (ok && data.length > 0) ok = HMAC_Update(ctx, data, BigInt(data.length)) === 1;
+    ok = ok && HMAC_Final(ctx, sc.md, sc.outl) === 1;
+    if (!ok) {
+      s.ERR_clear_error();
+      throw internal("hmac", new Error("libcrypto HMAC failed"));
+    }
+    const out = sc.md.slice(); // a plain on-heap copy: cheaper than handing C a fresh array
+    sc.md.fill(0); // may be a PRK
+    return out;
+  };
+}
+
+/**
  * Builds the back end over an opened library. Every exported method checks
  * sizes first (validate.ts), exactly like `node.ts` and `noble.ts`.
  */
@@ -167,12 +216,15 @@ function build(lib: Lib): CryptoBackend | undefined {
   const gcm = newAead(s, s.EVP_aes_256_gcm());
   if (chacha === undefined || gcm === undefined) return undefined;
   // one ArrayBuffer (always off-heap): views into it never move
-  const mem = new ArrayBuffer(64);
+  const mem = new ArrayBuffer(128);
   const sc: Scratch = {
     tag: new Uint8Array(mem, 0, TAG_SIZE),
     outl: new Uint8Array(mem, 16, 4),
     outlI32: new Int32Array(mem, 16, 1),
+    md: new Uint8Array(mem, 32, 32),
+    emptyKey: new Uint8Array(mem, 64, 1).subarray(0, 0),
   };
+  const hmacSha256 = hmacOver(s, sc) ?? nodeBackend.hmacSha256;
 
   /** Re-keys `ctx` for one message; sets the IV length first when it changed (GCM). */
   function init(a: Aead, encrypt: boolean, key: Uint8Array, iv: Uint8Array): boolean {
@@ -284,7 +336,7 @@ function build(lib: Lib): CryptoBackend | undefined {
     name: "libcrypto",
     randomBytes: nodeBackend.randomBytes,
     sha256: nodeBackend.sha256,
-    hmacSha256: nodeBackend.hmacSha256,
+    hmacSha256,
     hkdf: nodeBackend.hkdf,
     x25519Generate: nodeBackend.x25519Generate,
     x25519Public: nodeBackend.x25519Public,
@@ -327,7 +379,10 @@ function build(lib: Lib): CryptoBackend | undefined {
       const n = plaintext.length;
       checkOut(out, outOffset, n + TAG_SIZE);
       const dst = outOffset === 0 ? out : out.subarray(outOffset);
-      if (dst.buffer === plaintext.buffer && dst.byteOffset !== plaintext.byteOffset) {
+      const ps = plaintext.byteOffset, ds = dst.byteOffset;
+      if (
+        dst.buffer === plaintext.buffer && ps !== ds && ps < ds + n + TAG_SIZE && ds < ps + n
+      ) {
         // partial overlap is undefined behaviour in OpenSSL; exact in-place is fine
         const sealed = sealAttached(chacha, "chacha", key, nonce, aad, plaintext);
         out.set(sealed, outOffset);
@@ -342,7 +397,11 @@ function build(lib: Lib): CryptoBackend | undefined {
       checkKey(key);
       checkGcmIv(iv);
       if (iv.length > GCM_MAX_FFI_IV) {
-        return nobleGcm(key, iv, aad).encrypt(plaintext);
+        try {
+          return nobleGcm(key, iv, aad).encrypt(plaintext);
+        } catch (e) {
+          throw internal("gcm", e);
+        }
       }
       return sealAttached(gcm, "gcm", key, iv, aad, plaintext);
     },

@@ -1,7 +1,8 @@
 /**
- * Crypto entry point: the two back ends, the helpers, and {@link backend},
- * which picks `node` (OpenSSL, fast) unless `MYCLERK_CRYPTO=noble` asks for
- * the portable one or `node:crypto` cannot do ChaCha20-Poly1305 here.
+ * Crypto entry point: the three back ends, the helpers, and {@link backend},
+ * which picks the fastest one that works here: `libcrypto` (system OpenSSL
+ * through FFI) when it loads and passes a one-message self-test, else `node`
+ * when its ChaCha20-Poly1305 works, else `noble`. `MYCLERK_CRYPTO` forces one.
  *
  * @module
  */
@@ -9,10 +10,13 @@
 import type { CryptoBackend } from "./types.ts";
 import { nobleBackend } from "./noble.ts";
 import { nodeBackend } from "./node.ts";
+import { libcryptoBackend } from "./libcrypto.ts";
+import { ErrorCode, MyClerkError } from "../errors.ts";
 
 export type { CryptoBackend, KeyPair } from "./types.ts";
 export { nodeBackend } from "./node.ts";
 export { nobleBackend } from "./noble.ts";
+export { libcryptoBackend } from "./libcrypto.ts";
 export { crc16 } from "./crc16.ts";
 export { timingSafeEqual, zeroize } from "./ct.ts";
 export {
@@ -25,29 +29,62 @@ export {
 } from "./validate.ts";
 
 /** Names accepted by {@link backend}. */
-export type BackendName = "node" | "noble";
+export type BackendName = "libcrypto" | "node" | "noble";
+
+/** Every {@link BackendName}, fastest first (the default preference order). */
+export const BACKEND_NAMES: readonly BackendName[] = ["libcrypto", "node", "noble"];
+
+/** RFC 8439 §2.8.2 inputs, shortened: enough to catch a wrong cipher or tag. */
+function selfTestInputs(): readonly [Uint8Array, Uint8Array, Uint8Array, Uint8Array] {
+  const key = new Uint8Array(32).map((_, i) => 0x80 + i);
+  const nonce = Uint8Array.from([7, 0, 0, 0, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47]);
+  const aad = Uint8Array.from([0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3]);
+  return [key, nonce, aad, new TextEncoder().encode("MyClerk")];
+}
+
+const same = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * True when `b` seals like noble (the independent reference) and opens
+ * noble's box back, for ChaCha20-Poly1305 and AES-256-GCM; never throws.
+ */
+function agreesWithNoble(b: CryptoBackend): boolean {
+  try {
+    const [key, nonce, aad, pt] = selfTestInputs();
+    const a = b.chachaSeal(key, nonce, aad, pt);
+    const r = nobleBackend.chachaSeal(key, nonce, aad, pt);
+    const g = b.aesGcmSeal(key, nonce, aad, pt);
+    const h = nobleBackend.aesGcmSeal(key, nonce, aad, pt);
+    return same(a, r) && same(b.chachaOpen(key, nonce, aad, r), pt) && same(g, h) &&
+      same(b.aesGcmOpen(key, nonce, aad, h), pt);
+  } catch {
+    return false; // any failure means: do not use this back end
+  }
+}
+
+let libcryptoState: CryptoBackend | null | undefined;
+
+/**
+ * The libcrypto back end when `libcrypto.so.3` loads (FFI permitted) and it
+ * passes the self-test, else `undefined`. Checked once.
+ */
+export function libcryptoWorks(): CryptoBackend | undefined {
+  if (libcryptoState === undefined) {
+    const b = libcryptoBackend();
+    libcryptoState = b !== undefined && agreesWithNoble(b) ? b : null;
+  }
+  return libcryptoState ?? undefined;
+}
 
 let nodeWorks: boolean | undefined;
 
 /**
- * True when `node:crypto` seals and opens RFC 8439 §2.8.2 correctly here
- * (checked once: some runtimes or OpenSSL builds lack the cipher).
+ * True when `node:crypto` seals and opens like noble here (checked once:
+ * some runtimes lack ChaCha20-Poly1305).
  */
 export function nodeChachaWorks(): boolean {
-  if (nodeWorks !== undefined) return nodeWorks;
-  try {
-    const key = new Uint8Array(32).map((_, i) => 0x80 + i);
-    const nonce = Uint8Array.from([7, 0, 0, 0, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47]);
-    const aad = Uint8Array.from([0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3]);
-    const pt = new TextEncoder().encode("MyClerk");
-    const a = nodeBackend.chachaSeal(key, nonce, aad, pt);
-    const b = nobleBackend.chachaSeal(key, nonce, aad, pt);
-    const back = nodeBackend.chachaOpen(key, nonce, aad, b);
-    nodeWorks = a.length === b.length && a.every((x, i) => x === b[i]) &&
-      back.every((x, i) => x === pt[i]) && back.length === pt.length;
-  } catch {
-    nodeWorks = false; // any failure means: use noble
-  }
+  if (nodeWorks === undefined) nodeWorks = agreesWithNoble(nodeBackend);
   return nodeWorks;
 }
 
@@ -62,15 +99,30 @@ function envChoice(): string | undefined {
 }
 
 /**
- * The back end to use. An explicit `name` wins; otherwise the environment
- * variable `MYCLERK_CRYPTO=noble` forces noble, and the default is `node`
- * when its ChaCha20-Poly1305 works, else `noble`.
+ * The back end to use. An explicit `name` wins; otherwise
+ * `MYCLERK_CRYPTO=libcrypto|node|noble` forces one; the default is the
+ * first that works of libcrypto, node, noble. Forcing a back end that does
+ * not work here (libcrypto not loadable, or node's ChaCha broken) or naming
+ * an unknown one throws INTERNAL_ERROR `crypto-backend`: a misconfiguration
+ * must be loud, not silently slower.
  *
  * @example const c = backend(); c.chachaSeal(key, nonce, aad, data)
  */
 export function backend(name?: BackendName): CryptoBackend {
-  if (name === "node") return nodeBackend;
-  if (name === "noble") return nobleBackend;
-  if (envChoice() === "noble") return nobleBackend;
-  return nodeChachaWorks() ? nodeBackend : nobleBackend;
+  const forced = name ?? envChoice();
+  if (forced === undefined || forced === "") {
+    return libcryptoWorks() ?? (nodeChachaWorks() ? nodeBackend : nobleBackend);
+  }
+  if (forced === "noble") return nobleBackend;
+  if (forced === "node") return nodeBackend;
+  if (forced === "libcrypto") {
+    const b = libcryptoWorks();
+    if (b !== undefined) return b;
+  }
+  throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "crypto-backend", {
+    asked: forced,
+    available: BACKEND_NAMES.filter((n) =>
+      n === "noble" || (n === "node" ? nodeChachaWorks() : libcryptoWorks() !== undefined)
+    ).join(","),
+  });
 }

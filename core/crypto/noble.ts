@@ -22,6 +22,7 @@ import {
   checkGcmIv,
   checkHkdfLength,
   checkKey,
+  checkOut,
   checkRandomLength,
   checkSealed,
   checkTag,
@@ -155,6 +156,23 @@ export const nobleBackend: CryptoBackend = {
     sealed.set(ciphertext);
     sealed.set(tag, ciphertext.length);
     return chachaOpen(key, nonce, aad, sealed);
+  },
+
+  chachaSealInto(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    outOffset: number,
+  ): number {
+    // generic fallback: same contract as libcrypto's, one extra copy
+    checkKey(key);
+    checkChachaNonce(nonce);
+    checkOut(out, outOffset, plaintext.length + TAG_SIZE);
+    const sealed = nobleBackend.chachaSeal(key, nonce, aad, plaintext);
+    out.set(sealed, outOffset);
+    return sealed.length;
   },
 
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {

@@ -42,6 +42,7 @@ import {
   checkGcmIv,
   checkHkdfLength,
   checkKey,
+  checkOut,
   checkRandomLength,
   checkSealed,
   checkTag,
@@ -302,6 +303,23 @@ export const nodeBackend: CryptoBackend = {
     checkChachaNonce(nonce);
     checkTag(tag);
     return finish(chachaDecipher(key, nonce, aad, tag, ciphertext.length), ciphertext);
+  },
+
+  chachaSealInto(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    outOffset: number,
+  ): number {
+    // generic fallback: same contract as libcrypto's, one extra copy
+    checkKey(key);
+    checkChachaNonce(nonce);
+    checkOut(out, outOffset, plaintext.length + TAG_SIZE);
+    const sealed = nodeBackend.chachaSeal(key, nonce, aad, plaintext);
+    out.set(sealed, outOffset);
+    return sealed.length;
   },
 
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {

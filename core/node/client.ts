@@ -267,6 +267,8 @@ export class Client {
       return;
     }
     if (r.opcode === Op.ERROR) {
+      // Raw listeners get the ERROR bytes too: extension codes carry extra keys (federation quotas).
+      for (const f of this.#raw) f(r.opcode, r.payload);
       const e = decodeError(r.payload);
       const err = new MyClerkError(e.code as ErrorCodeValue, e.detail ?? "error", {
         requiredTier: e.requiredTier,

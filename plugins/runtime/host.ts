@@ -11,8 +11,21 @@
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
 import { minimumTier, rangeOf } from "../../core/opcodes.ts";
 import { busOf, type BusReport, detectBuses } from "../../hardware/detect.ts";
-import { hex4, HOST_API_VERSION, hostApiCompatible, type Manifest, readManifest } from "../manifest.ts";
-import { computeGrant, type Grant, type Policy, readPolicy, type Refusal, resolveLibrary } from "../policy.ts";
+import {
+  hex4,
+  HOST_API_VERSION,
+  hostApiCompatible,
+  type Manifest,
+  readManifest,
+} from "../manifest.ts";
+import {
+  computeGrant,
+  type Grant,
+  type Policy,
+  readPolicy,
+  type Refusal,
+  resolveLibrary,
+} from "../policy.ts";
 import { checkClaim, RangeTable } from "../ranges.ts";
 import type { InstanceSpec } from "./instance.ts";
 import { LogRing, Metrics, type MetricsSnapshot } from "./metrics.ts";
@@ -127,12 +140,15 @@ export class PluginHost {
     const host = new PluginHost(opts, await readPolicy(opts.policyFile));
     let names: string[] = [];
     try {
-      names = [...Deno.readDirSync(opts.pluginsDir)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+      names = [...Deno.readDirSync(opts.pluginsDir)].filter((e) => e.isDirectory).map((e) => e.name)
+        .sort();
     } catch {
       host.log({ event: "plugin.dir-missing", dir: opts.pluginsDir });
     }
     for (const n of names) await host.load(n);
-    await Promise.all([...host.slots.values()].filter((s) => s.state === "starting").map((s) => host.launch(s)));
+    await Promise.all(
+      [...host.slots.values()].filter((s) => s.state === "starting").map((s) => host.launch(s)),
+    );
     return host;
   }
 
@@ -167,7 +183,9 @@ export class PluginHost {
       s.state = "starting";
       s.reason = undefined;
     } catch (e) {
-      s.state = e instanceof MyClerkError && e.code === ErrorCode.SERVICE_UNAVAILABLE ? "not-started" : "invalid";
+      s.state = e instanceof MyClerkError && e.code === ErrorCode.SERVICE_UNAVAILABLE
+        ? "not-started"
+        : "invalid";
       s.reason = e instanceof Error ? e.message : String(e);
       s.logs.push(`not started: ${s.reason}`);
       this.log({ event: "plugin.not-started", plugin: name, reason: s.reason });
@@ -199,16 +217,28 @@ export class PluginHost {
       s.grant = grant;
     }
     for (const r of grant.refused) {
-      this.log({ event: "plugin.refused", plugin: s.name, kind: r.kind, value: r.value, reason: r.reason });
+      this.log({
+        event: "plugin.refused",
+        plugin: s.name,
+        kind: r.kind,
+        value: r.value,
+        reason: r.reason,
+      });
       s.logs.push(`refused ${r.kind} ${r.value}: ${r.reason}`);
     }
     const report = this.buses();
     for (const b of manifest.permissions.buses) {
       if (!grant.buses.includes(b)) {
-        throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `bus-not-granted: ${b} (not in policy)`);
+        throw new MyClerkError(
+          ErrorCode.SERVICE_UNAVAILABLE,
+          `bus-not-granted: ${b} (not in policy)`,
+        );
       }
       if (!busOf(report, b).present) {
-        throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `bus-absent: ${b} (nothing under ${busOf(report, b).source})`);
+        throw new MyClerkError(
+          ErrorCode.SERVICE_UNAVAILABLE,
+          `bus-absent: ${b} (nothing under ${busOf(report, b).source})`,
+        );
       }
     }
     const missingLib = grant.refused.find((r) => r.kind === "library" || r.kind === "ffi");
@@ -229,7 +259,9 @@ export class PluginHost {
   private grantInfo(s: Slot, g: Grant): GrantInfo {
     const report = this.buses();
     const devices = new Set<string>();
-    for (const b of g.buses) for (const d of busOf(report, b).devices) if (d.startsWith("/dev/")) devices.add(d);
+    for (const b of g.buses) {
+      for (const d of busOf(report, b).devices) if (d.startsWith("/dev/")) devices.add(d);
+    }
     for (const p of g.read) if (p.startsWith("/dev/") && g.write.includes(p)) devices.add(p);
     return {
       net: g.net,
@@ -291,7 +323,12 @@ export class PluginHost {
       }
       s.state = "running";
       s.reason = undefined;
-      this.log({ event: "plugin.started", plugin: s.name, isolation: g.isolation, version: m.version });
+      this.log({
+        event: "plugin.started",
+        plugin: s.name,
+        isolation: g.isolation,
+        version: m.version,
+      });
     } catch (e) {
       s.runner = undefined;
       this.crashed(s, e instanceof Error ? e.message : String(e));
@@ -351,7 +388,9 @@ export class PluginHost {
     const op = req.opcode;
     const fail = (code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}) =>
       Promise.resolve<DispatchResult>({ ok: false, error: new MyClerkError(code, detail, extra) });
-    if (!Number.isInteger(op) || op < 0 || op > 0xffff) return fail(ErrorCode.BAD_REQUEST, "opcode");
+    if (!Number.isInteger(op) || op < 0 || op > 0xffff) {
+      return fail(ErrorCode.BAD_REQUEST, "opcode");
+    }
     const range = rangeOf(op);
     if (!range.served) return fail(ErrorCode.UNSUPPORTED, `${range.kind}-range`);
     const name = this.table.lookup(op);
@@ -434,7 +473,9 @@ export class PluginHost {
       s.restartTimer = undefined;
       if (s.runner !== undefined) all.push(s.runner.drain(500));
       s.runner = undefined;
-      if (s.state === "running" || s.state === "starting" || s.state === "restarting") s.state = "stopped";
+      if (s.state === "running" || s.state === "starting" || s.state === "restarting") {
+        s.state = "stopped";
+      }
     }
     await Promise.all(all);
     await Deno.remove(this.runDir, { recursive: true }).catch(() => {});
@@ -455,7 +496,9 @@ function statusOf(s: Slot, state?: PluginState): PluginStatus {
     isolation: g?.isolation ?? m?.isolation ?? "",
     hostApi: m?.hostApi ?? "",
     ranges: (m?.ranges ?? []).map((r) => `${hex4(r.first)}-${hex4(r.last)}`),
-    minTier: Object.fromEntries([...(m?.minTier ?? new Map<number, number>())].map(([k, v]) => [hex4(k), v])),
+    minTier: Object.fromEntries(
+      [...(m?.minTier ?? new Map<number, number>())].map(([k, v]) => [hex4(k), v]),
+    ),
     granted: {
       net: g?.net ?? [],
       read: g?.read ?? [],
@@ -483,7 +526,8 @@ export async function offlineStatus(
   const out: PluginStatus[] = [];
   let names: string[] = [];
   try {
-    names = [...Deno.readDirSync(pluginsDir)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+    names = [...Deno.readDirSync(pluginsDir)].filter((e) => e.isDirectory).map((e) => e.name)
+      .sort();
   } catch { /* no plugins installed */ }
   for (const name of names) {
     const s: Slot = {

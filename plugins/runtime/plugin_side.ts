@@ -43,7 +43,14 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
   const answer = async (m: Extract<HostMsg, { t: "req" }>) => {
     const h = handlers.get(m.op);
     if (h === undefined || base === undefined) {
-      port.send({ t: "res", id: m.id, ok: false, code: ErrorCode.NOT_FOUND, detail: "no-handler", extra: {} });
+      port.send({
+        t: "res",
+        id: m.id,
+        ok: false,
+        code: ErrorCode.NOT_FOUND,
+        detail: "no-handler",
+        extra: {},
+      });
       return;
     }
     const ctx: RequestContext = { ...base, opcode: m.op, tier: m.tier, peer: m.peer };
@@ -52,11 +59,25 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
       port.send({ t: "res", id: m.id, ok: true, payload: payload ?? null });
     } catch (e) {
       if (isMyClerkError(e)) {
-        port.send({ t: "res", id: m.id, ok: false, code: e.code, detail: e.detail, extra: { ...e.extra } });
+        port.send({
+          t: "res",
+          id: m.id,
+          ok: false,
+          code: e.code,
+          detail: e.detail,
+          extra: { ...e.extra },
+        });
       } else {
         // A non-protocol throw is a plugin bug: say so, keep the message for the log only.
         log("handler threw:", e);
-        port.send({ t: "res", id: m.id, ok: false, code: ErrorCode.INTERNAL_ERROR, detail: "handler-threw", extra: {} });
+        port.send({
+          t: "res",
+          id: m.id,
+          ok: false,
+          code: ErrorCode.INTERNAL_ERROR,
+          detail: "handler-threw",
+          extra: {},
+        });
       }
     }
   };

@@ -40,7 +40,11 @@ interface Pending {
 
 const MiB = 1024 * 1024;
 
-function err(code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}): DispatchResult {
+function err(
+  code: ErrorCodeValue,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): DispatchResult {
   return { ok: false, error: new MyClerkError(code, detail, extra) };
 }
 
@@ -86,7 +90,12 @@ export class Runner {
       onLog: (l) => this.o.logs.push(l),
       onExit: (reason) => this.down(reason),
     });
-    this.instance.send({ t: "init", name: this.o.spec.name, hostApi: this.o.hostApi, grant: this.o.grant });
+    this.instance.send({
+      t: "init",
+      name: this.o.spec.name,
+      hostApi: this.o.hostApi,
+      grant: this.o.grant,
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<MyClerkError>((res) => {
       timer = setTimeout(
@@ -127,7 +136,11 @@ export class Runner {
     const now = performance.now();
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt > this.o.limits.heartbeatMs) {
-        this.o.logs.push(`watchdog: no heartbeat for ${Math.round(now - this.pingSentAt)} ms (busy loop?), killing`);
+        this.o.logs.push(
+          `watchdog: no heartbeat for ${
+            Math.round(now - this.pingSentAt)
+          } ms (busy loop?), killing`,
+        );
         this.killFor(`watchdog: no heartbeat for ${this.o.limits.heartbeatMs} ms`);
       }
       return;
@@ -178,7 +191,9 @@ export class Runner {
         for (const w of ws) w(true);
         if (m.heapUsed > this.o.limits.memoryMb * MiB) {
           this.o.logs.push(
-            `watchdog: heap ${Math.round(m.heapUsed / MiB)} MiB over limit ${this.o.limits.memoryMb} MiB, killing`,
+            `watchdog: heap ${
+              Math.round(m.heapUsed / MiB)
+            } MiB over limit ${this.o.limits.memoryMb} MiB, killing`,
           );
           this.killFor(`watchdog: heap over ${this.o.limits.memoryMb} MiB`);
         }
@@ -213,7 +228,9 @@ export class Runner {
     }
     if (this.pending.size >= this.o.limits.queue) {
       m.record(ErrorCode.SERVICE_UNAVAILABLE, 0);
-      return Promise.resolve(err(ErrorCode.SERVICE_UNAVAILABLE, "queue-full", { queue: this.o.limits.queue }));
+      return Promise.resolve(
+        err(ErrorCode.SERVICE_UNAVAILABLE, "queue-full", { queue: this.o.limits.queue }),
+      );
     }
     const id = this.nextId++;
     return new Promise<DispatchResult>((resolve) => {
@@ -247,7 +264,9 @@ export class Runner {
     this.o.logs.push(`down: ${reason}`);
     this.failAll(reason.startsWith("watchdog") ? "plugin-killed" : "plugin-crashed");
     if (wasStarting) {
-      this.readyWaiter?.(new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `plugin-start-failed: ${reason}`));
+      this.readyWaiter?.(
+        new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, `plugin-start-failed: ${reason}`),
+      );
     } else this.o.onDown(reason);
   }
 

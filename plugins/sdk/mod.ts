@@ -87,13 +87,20 @@ export function definePlugin(def: PluginDefinition): PluginDefinition {
  *
  * @example if (!ok) fail(ErrorCode.NOT_FOUND, "no-such-port")
  */
-export function fail(code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}): never {
+export function fail(
+  code: ErrorCodeValue,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): never {
   throw new MyClerkError(code, detail, extra);
 }
 
 /** Narrows a payload to a plain object (MessagePack map) or fails with BAD_REQUEST `payload-not-map`. */
 export function asMap(payload: unknown): Readonly<Record<string, unknown>> {
-  if (payload === null || typeof payload !== "object" || Array.isArray(payload) || payload instanceof Uint8Array) {
+  if (
+    payload === null || typeof payload !== "object" || Array.isArray(payload) ||
+    payload instanceof Uint8Array
+  ) {
     fail(ErrorCode.BAD_REQUEST, "payload-not-map");
   }
   return payload as Record<string, unknown>;
@@ -106,7 +113,8 @@ export function field<T extends "string" | "number" | "boolean">(
   type: T,
 ): T extends "string" ? string : T extends "number" ? number : boolean {
   const v = map[name];
-  if (typeof v !== type) fail(ErrorCode.BAD_REQUEST, `field:${name}`, { expected: type });
+  const actual: string = typeof v;
+  if (actual !== type) fail(ErrorCode.BAD_REQUEST, `field:${name}`, { expected: type });
   return v as T extends "string" ? string : T extends "number" ? number : boolean;
 }
 

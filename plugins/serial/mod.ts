@@ -20,7 +20,14 @@
  *
  * @module
  */
-import { asMap, definePlugin, ErrorCode, fail, field, type PluginContext } from "@myclerk/plugin-sdk";
+import {
+  asMap,
+  definePlugin,
+  ErrorCode,
+  fail,
+  field,
+  type PluginContext,
+} from "@myclerk/plugin-sdk";
 import { Libc, type LineConfig } from "./termios.ts";
 
 /** Serial opcodes. */
@@ -58,7 +65,9 @@ function config(m: Readonly<Record<string, unknown>>, base: LineConfig): LineCon
   const pick = <T>(k: string, ok: readonly T[], dflt: T): T => {
     const v = m[k];
     if (v === undefined) return dflt;
-    if (!ok.includes(v as T)) fail(ErrorCode.BAD_REQUEST, `field:${k}`, { allowed: ok as unknown[] });
+    if (!ok.includes(v as T)) {
+      fail(ErrorCode.BAD_REQUEST, `field:${k}`, { allowed: ok as unknown[] });
+    }
     return v as T;
   };
   const baud = m.baud === undefined ? base.baud : field(m, "baud", "number");
@@ -71,9 +80,17 @@ function config(m: Readonly<Record<string, unknown>>, base: LineConfig): LineCon
   };
 }
 
-const DEFAULT: LineConfig = { baud: 115200, dataBits: 8, parity: "none", stopBits: 1, flow: "none" };
+const DEFAULT: LineConfig = {
+  baud: 115200,
+  dataBits: 8,
+  parity: "none",
+  stopBits: 1,
+  flow: "none",
+};
 
-function port(m: Readonly<Record<string, unknown>>): { readonly fd: number; readonly path: string } {
+function port(
+  m: Readonly<Record<string, unknown>>,
+): { readonly fd: number; readonly path: string } {
   const p = ports.get(field(m, "handle", "number"));
   if (p === undefined) fail(ErrorCode.NOT_FOUND, "no-such-handle");
   return p;
@@ -147,8 +164,12 @@ export default definePlugin({
     [SerialOp.READ]: async (payload) => {
       const m = asMap(payload);
       const p = port(m);
-      const max = m.max === undefined ? 4096 : Math.min(MAX_IO, Math.max(1, field(m, "max", "number")));
-      const timeoutMs = m.timeoutMs === undefined ? 100 : Math.min(5000, Math.max(0, field(m, "timeoutMs", "number")));
+      const max = m.max === undefined
+        ? 4096
+        : Math.min(MAX_IO, Math.max(1, field(m, "max", "number")));
+      const timeoutMs = m.timeoutMs === undefined
+        ? 100
+        : Math.min(5000, Math.max(0, field(m, "timeoutMs", "number")));
       const end = performance.now() + timeoutMs;
       for (;;) {
         const d = lib().read(p.fd, max);

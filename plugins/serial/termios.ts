@@ -1,8 +1,7 @@
 /**
  * libc bindings for serial ports: open/close/read/write, termios
  * (tcgetattr, cfmakeraw, cfsetispeed/cfsetospeed, tcsetattr), modem lines
- * (ioctl TIOCMGET/TIOCMSET), tcsendbreak, and the PTY calls tests use
- * (posix_openpt, grantpt, unlockpt, ptsname_r). Linux glibc layout
+ * (ioctl TIOCMGET/TIOCMSET) and tcsendbreak. Linux glibc layout
  * (x86_64 and aarch64 share it).
  *
  * The library path comes from the host's FFI grant; nothing else is opened.
@@ -28,10 +27,6 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
-  posix_openpt: { parameters: ["i32"], result: "i32" },
-  grantpt: { parameters: ["i32"], result: "i32" },
-  unlockpt: { parameters: ["i32"], result: "i32" },
-  ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
 } as const;
 
 /** Flags and constants (Linux, asm-generic). */
@@ -162,7 +157,9 @@ export class Libc {
 
   /** write(2); returns bytes written (0 when the buffer is full). */
   write(fd: number, data: Uint8Array): number {
-    const n = Number(this.lib.symbols.write(fd, data as Uint8Array<ArrayBuffer>, BigInt(data.length)));
+    const n = Number(
+      this.lib.symbols.write(fd, data as Uint8Array<ArrayBuffer>, BigInt(data.length)),
+    );
     if (n < 0) {
       const errno = this.errno();
       if (errno === C.EAGAIN) return 0;
@@ -227,7 +224,11 @@ export class Libc {
   /** Modem lines via ioctl TIOCMGET. A PTY has none: UNSUPPORTED `modem-lines` with errno. */
   modemGet(fd: number): ModemLines {
     const b = new Uint8Array(4);
-    this.check(this.lib.symbols.ioctl(fd, BigInt(C.TIOCMGET), b), "modem-lines", ErrorCode.UNSUPPORTED);
+    this.check(
+      this.lib.symbols.ioctl(fd, BigInt(C.TIOCMGET), b),
+      "modem-lines",
+      ErrorCode.UNSUPPORTED,
+    );
     const v = new DataView(b.buffer).getInt32(0, true);
     return {
       dtr: (v & C.TIOCM_DTR) !== 0,
@@ -242,32 +243,27 @@ export class Libc {
   /** Sets DTR/RTS (read-modify-write with TIOCMGET/TIOCMSET). */
   modemSet(fd: number, set: { readonly dtr?: boolean; readonly rts?: boolean }): ModemLines {
     const b = new Uint8Array(4);
-    this.check(this.lib.symbols.ioctl(fd, BigInt(C.TIOCMGET), b), "modem-lines", ErrorCode.UNSUPPORTED);
+    this.check(
+      this.lib.symbols.ioctl(fd, BigInt(C.TIOCMGET), b),
+      "modem-lines",
+      ErrorCode.UNSUPPORTED,
+    );
     const dv = new DataView(b.buffer);
     let v = dv.getInt32(0, true);
     if (set.dtr !== undefined) v = set.dtr ? v | C.TIOCM_DTR : v & ~C.TIOCM_DTR;
     if (set.rts !== undefined) v = set.rts ? v | C.TIOCM_RTS : v & ~C.TIOCM_RTS;
     dv.setInt32(0, v, true);
-    this.check(this.lib.symbols.ioctl(fd, BigInt(C.TIOCMSET), b), "modem-lines", ErrorCode.UNSUPPORTED);
+    this.check(
+      this.lib.symbols.ioctl(fd, BigInt(C.TIOCMSET), b),
+      "modem-lines",
+      ErrorCode.UNSUPPORTED,
+    );
     return this.modemGet(fd);
   }
 
   /** tcsendbreak(3): `duration` 0 = 0.25-0.5 s. */
   sendBreak(fd: number, duration = 0): void {
     this.check(this.lib.symbols.tcsendbreak(fd, duration), "break", ErrorCode.UNSUPPORTED);
-  }
-
-  /** Opens a new PTY pair master (for tests); returns the master fd and the slave path. */
-  openPty(): { readonly master: number; readonly slave: string } {
-    const s = this.lib.symbols;
-    const master = this.check(s.posix_openpt(C.O_RDWR | C.O_NOCTTY | C.O_NONBLOCK), "posix_openpt");
-    this.check(s.grantpt(master), "grantpt");
-    this.check(s.unlockpt(master), "unlockpt");
-    const name = new Uint8Array(128);
-    if (s.ptsname_r(master, name, BigInt(name.length)) !== 0) {
-      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "ptsname-failed", { errno: this.errno() });
-    }
-    return { master, slave: new TextDecoder().decode(name.subarray(0, name.indexOf(0))) };
   }
 
   /** Releases the library. */

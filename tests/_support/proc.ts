@@ -1,6 +1,6 @@
 /**
  * Real node processes for tests: `main.ts serve` as a child on loopback
- * ports chosen by the kernel, found from its JSON "node listening" log line.
+ * ports chosen by the kernel, found from its JSON "node ready" log line (after every extension started).
  *
  * @module
  */
@@ -48,7 +48,7 @@ export async function startServe(args: readonly string[], timeoutMs = 20_000): P
         logs.push(line);
         try {
           const j = JSON.parse(line);
-          if (j.msg === "node listening") listening = j;
+          if (j.msg === "node ready") listening = j;
         } catch { /* not JSON */ }
       }
     }

@@ -6,28 +6,31 @@
  * @module
  */
 
-/** A seeded xorshift128+ style PRNG (fast, reproducible, not cryptographic). */
+/** A seeded sfc32 PRNG (fast, reproducible, good statistics, not cryptographic). */
 export class Rng {
   #a: number;
   #b: number;
+  #c: number;
+  #d: number;
 
   /** Same seed, same sequence. */
   constructor(seed: number) {
-    this.#a = (seed ^ 0x9e3779b9) >>> 0 || 1;
-    this.#b = (Math.imul(seed, 0x85ebca6b) ^ 0xc2b2ae35) >>> 0 || 2;
-    for (let i = 0; i < 8; i++) this.u32();
+    this.#a = 0x9e3779b9;
+    this.#b = 0x243f6a88;
+    this.#c = 0xb7e15162;
+    this.#d = seed >>> 0;
+    for (let i = 0; i < 15; i++) this.u32();
   }
 
   /** Next unsigned 32-bit value. */
   u32(): number {
-    let s1 = this.#a;
-    const s0 = this.#b;
-    this.#a = s0;
-    s1 ^= s1 << 23;
-    s1 ^= s1 >>> 17;
-    s1 ^= s0 ^ (s0 >>> 26);
-    this.#b = s1 >>> 0;
-    return (this.#a + this.#b) >>> 0;
+    const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
+    this.#d = (this.#d + 1) | 0;
+    this.#a = this.#b ^ (this.#b >>> 9);
+    this.#b = (this.#c + (this.#c << 3)) | 0;
+    this.#c = (this.#c << 21) | (this.#c >>> 11);
+    this.#c = (this.#c + t) | 0;
+    return t >>> 0;
   }
 
   /** Integer in `[0, n)` (n >= 1). */
@@ -54,9 +57,37 @@ export class Rng {
 }
 
 /** Byte values that often hit edge cases. */
-const INTERESTING_8 = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x20, 0x40, 0xc0, 0x08, 0x10, 0x18, 0x21, 0x29];
+const INTERESTING_8 = [
+  0x00,
+  0x01,
+  0x7f,
+  0x80,
+  0xff,
+  0xfe,
+  0x20,
+  0x40,
+  0xc0,
+  0x08,
+  0x10,
+  0x18,
+  0x21,
+  0x29,
+];
 /** 32-bit values for length fields. */
-const INTERESTING_32 = [0, 1, 3, 4, 0xff, 0x100, 0xffff, 0x10000, 0x100000, 0x100001, 0x7fffffff, 0xffffffff];
+const INTERESTING_32 = [
+  0,
+  1,
+  3,
+  4,
+  0xff,
+  0x100,
+  0xffff,
+  0x10000,
+  0x100000,
+  0x100001,
+  0x7fffffff,
+  0xffffffff,
+];
 
 function cat(...xs: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(xs.reduce((n, x) => n + x.length, 0));
@@ -106,7 +137,11 @@ export function mutateOnce(rng: Rng, x: Uint8Array, m: Mutation, other: Uint8Arr
     }
     case "insert": {
       const at = rng.int(n + 1);
-      return cat(x.subarray(0, at), rng.bytes(1 + rng.int(rng.chance(0.8) ? 4 : 64)), x.subarray(at));
+      return cat(
+        x.subarray(0, at),
+        rng.bytes(1 + rng.int(rng.chance(0.8) ? 4 : 64)),
+        x.subarray(at),
+      );
     }
     case "delete": {
       if (n === 0) return x;
@@ -159,9 +194,14 @@ const ALL: readonly Mutation[] = [
  * One fuzz input: random bytes (about 15%), an unmodified seed (5%), or a
  * seed with 1-4 stacked mutations.
  */
-export function nextInput(rng: Rng, seeds: readonly Uint8Array[]): { input: Uint8Array; how: string } {
+export function nextInput(
+  rng: Rng,
+  seeds: readonly Uint8Array[],
+): { input: Uint8Array; how: string } {
   const r = rng.u32() % 100;
-  if (seeds.length === 0 || r < 15) return { input: rng.bytes(rng.int(rng.chance(0.9) ? 128 : 2048)), how: "random" };
+  if (seeds.length === 0 || r < 15) {
+    return { input: rng.bytes(rng.int(rng.chance(0.9) ? 128 : 2048)), how: "random" };
+  }
   let x = rng.pick(seeds);
   if (r < 20) return { input: x, how: "seed" };
   const k = 1 + rng.int(4);

@@ -6,7 +6,9 @@
 import { busOf, detectBuses } from "../../hardware/detect.ts";
 
 function assertEq(a: unknown, b: unknown, msg = ""): void {
-  if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${msg} expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`);
+  if (JSON.stringify(a) !== JSON.stringify(b)) {
+    throw new Error(`${msg} expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`);
+  }
 }
 
 async function put(root: string, path: string, content = ""): Promise<void> {
@@ -24,7 +26,10 @@ Deno.test("detect: every bus kind from a fake kernel tree", async () => {
     // Serial: ttyUSB0 (device link), ttyS0 with a real UART (type 4), ttyS1 placeholder (type 0), tty1 (no device).
     await Deno.mkdir(`${root}/sys/devices/usb1/1-1/ttyUSB0/driver-dir/ch341`, { recursive: true });
     await Deno.mkdir(`${root}/sys/class/tty/ttyUSB0/device`, { recursive: true });
-    await Deno.symlink(`${root}/sys/bus/usb-serial/drivers/ch341`, `${root}/sys/class/tty/ttyUSB0/device/driver`);
+    await Deno.symlink(
+      `${root}/sys/bus/usb-serial/drivers/ch341`,
+      `${root}/sys/class/tty/ttyUSB0/device/driver`,
+    );
     await put(root, "/sys/class/tty/ttyS0/device/uevent");
     await put(root, "/sys/class/tty/ttyS0/type", "4\n");
     await put(root, "/sys/class/tty/ttyS1/device/uevent");
@@ -32,10 +37,15 @@ Deno.test("detect: every bus kind from a fake kernel tree", async () => {
     await put(root, "/sys/class/tty/tty1/uevent");
     // GSM modem: ttyUSB2 bound to the "option" driver, plus a QMI control device.
     await Deno.mkdir(`${root}/sys/class/tty/ttyUSB2/device`, { recursive: true });
-    await Deno.symlink(`${root}/sys/bus/usb-serial/drivers/option`, `${root}/sys/class/tty/ttyUSB2/device/driver`);
+    await Deno.symlink(
+      `${root}/sys/bus/usb-serial/drivers/option`,
+      `${root}/sys/class/tty/ttyUSB2/device/driver`,
+    );
     await put(root, "/sys/class/usbmisc/cdc-wdm0/uevent");
     // /dev nodes for GPIO, I2C, SPI.
-    for (const d of ["gpiochip0", "gpiochip1", "i2c-1", "spidev0.0", "ttyUSB0", "null"]) await put(root, `/dev/${d}`);
+    for (const d of ["gpiochip0", "gpiochip1", "i2c-1", "spidev0.0", "ttyUSB0", "null"]) {
+      await put(root, `/dev/${d}`);
+    }
     // CAN: can0 (type 280) next to eth0 (type 1).
     await put(root, "/sys/class/net/can0/type", "280\n");
     await put(root, "/sys/class/net/eth0/type", "1\n");
@@ -72,6 +82,8 @@ Deno.test("detect: an empty root finds nothing", async () => {
 Deno.test("detect: the real root is read without error", () => {
   const r = detectBuses("/");
   for (const b of r.buses) {
-    for (const d of b.devices) if (typeof d !== "string" || d === "") throw new Error(`bad device in ${b.kind}`);
+    for (const d of b.devices) {
+      if (typeof d !== "string" || d === "") throw new Error(`bad device in ${b.kind}`);
+    }
   }
 });

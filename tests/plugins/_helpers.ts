@@ -53,7 +53,10 @@ export async function writePlugin(
 ): Promise<string> {
   const dir = `${w.pluginsDir}/${manifest.name}`;
   await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(`${dir}/plugin.json`, JSON.stringify({ entry: "mod.js", ...manifest }, null, 2));
+  await Deno.writeTextFile(
+    `${dir}/plugin.json`,
+    JSON.stringify({ entry: "mod.js", ...manifest }, null, 2),
+  );
   await Deno.writeTextFile(`${dir}/mod.js`, source);
   return dir;
 }
@@ -64,7 +67,10 @@ export async function writePolicy(w: World, policy: Record<string, unknown>): Pr
 }
 
 /** Starts a host on the world. */
-export function startHost(w: World, extra: { busRoot?: string; restartBaseMs?: number } = {}): Promise<PluginHost> {
+export function startHost(
+  w: World,
+  extra: { busRoot?: string; restartBaseMs?: number } = {},
+): Promise<PluginHost> {
   return PluginHost.start({
     pluginsDir: w.pluginsDir,
     policyFile: w.policyFile,

@@ -8,7 +8,15 @@ import { Hono } from "hono";
 import { registerPluginCommands } from "../../plugins/cli.ts";
 import { pluginRoutes } from "../../plugins/http.ts";
 import { PluginHost } from "../../plugins/runtime/host.ts";
-import { assert, assertEq, dropWorld, makeWorld, PEER, PLUGINS_SRC, writePolicy } from "./_helpers.ts";
+import {
+  assert,
+  assertEq,
+  dropWorld,
+  makeWorld,
+  PEER,
+  PLUGINS_SRC,
+  writePolicy,
+} from "./_helpers.ts";
 
 async function run(args: string[]): Promise<{ lines: string[]; error?: string }> {
   const lines: string[] = [];
@@ -46,19 +54,38 @@ Deno.test("plugin CLI: install, offline list, then list/logs/reload against a ru
     await Deno.writeTextFile(`${bad}/mod.ts`, "export default { handlers: {} };");
     await Deno.writeTextFile(
       `${bad}/plugin.json`,
-      JSON.stringify({ name: "bad", version: "1.0.0", hostApi: "^1", ranges: [{ first: "0x0610", last: "0x0611" }] }),
+      JSON.stringify({
+        name: "bad",
+        version: "1.0.0",
+        hostApi: "^1",
+        ranges: [{ first: "0x0610", last: "0x0611" }],
+      }),
     );
     const refused = await run(["plugin", "install", bad, ...data]);
     assert(refused.error?.includes("vendor plugin may claim only"), refused.error);
 
     // Offline list: no node answers on the admin URL.
-    const off = await run(["plugin", "list", ...data, "--admin", `http://127.0.0.1:${closedPort}`, "--json"]);
+    const off = await run([
+      "plugin",
+      "list",
+      ...data,
+      "--admin",
+      `http://127.0.0.1:${closedPort}`,
+      "--json",
+    ]);
     const rows = JSON.parse(off.lines.join("\n"));
-    assertEq(rows.map((r: { name: string; state: string }) => [r.name, r.state]), [["vendor-echo", "not running"]]);
+    assertEq(rows.map((r: { name: string; state: string }) => [r.name, r.state]), [[
+      "vendor-echo",
+      "not running",
+    ]]);
     assertEq(rows[0].granted.write, [`${w.dataDir}/plugin-data/vendor-echo`]);
 
     // A running node with the admin routes.
-    const host = await PluginHost.start({ pluginsDir: w.pluginsDir, policyFile: w.policyFile, dataDir: w.dataDir });
+    const host = await PluginHost.start({
+      pluginsDir: w.pluginsDir,
+      policyFile: w.policyFile,
+      dataDir: w.dataDir,
+    });
     const app = new Hono();
     app.route("/plugins", pluginRoutes(host));
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
@@ -66,7 +93,10 @@ Deno.test("plugin CLI: install, offline list, then list/logs/reload against a ru
     try {
       await host.dispatch({ opcode: 0xf100, tier: 1, payload: "x", peer: PEER });
       const on = await run(["plugin", "list", "--admin", adminUrl]);
-      assert(on.lines[0].includes("[running]") && on.lines[0].includes("0xF100-0xF10F"), on.lines[0]);
+      assert(
+        on.lines[0].includes("[running]") && on.lines[0].includes("0xF100-0xF10F"),
+        on.lines[0],
+      );
       assert(on.lines.some((l) => l.includes("requests 1 ok 1")), on.lines.join("\n"));
       const rel = await run(["plugin", "reload", "vendor-echo", "--admin", adminUrl]);
       assertEq(rel.lines, ["reloaded vendor-echo (1.0.0, running)"]);

@@ -39,7 +39,12 @@ function manifest(name: string, first: number, isolation: string) {
     hostApi: "^1",
     isolation,
     ranges: [{ first, last: first + 0x0f }],
-    permissions: { read: ["$DATA"], write: ["$DATA"], net: ["127.0.0.1:1"], env: ["MYCLERK_ESCAPE_OK"] },
+    permissions: {
+      read: ["$DATA"],
+      write: ["$DATA"],
+      net: ["127.0.0.1:1"],
+      env: ["MYCLERK_ESCAPE_OK"],
+    },
   };
 }
 
@@ -58,7 +63,11 @@ Deno.test("escape attempts are denied in worker and process plugins; others keep
     const secret = `${w.root}/secret.txt`;
     await Deno.writeTextFile(secret, "top secret");
     await writePlugin(w, manifest("escape-w", 0xf200, "worker"), ESCAPE_SRC);
-    await writePlugin(w, { ...manifest("escape-p", 0xf300, "process") }, ESCAPE_SRC.replaceAll("0xF2", "0xF3"));
+    await writePlugin(
+      w,
+      { ...manifest("escape-p", 0xf300, "process") },
+      ESCAPE_SRC.replaceAll("0xF2", "0xF3"),
+    );
     await copyDir(`${PLUGINS_SRC}/examples/vendor-echo`, `${w.pluginsDir}/vendor-echo`);
     const allowed = {
       read: ["$DATA"],
@@ -67,7 +76,9 @@ Deno.test("escape attempts are denied in worker and process plugins; others keep
       env: ["MYCLERK_ESCAPE_OK"],
       isolation: ["worker", "process"],
     };
-    await writePolicy(w, { plugins: { "escape-w": allowed, "escape-p": allowed, "vendor-echo": allowed } });
+    await writePolicy(w, {
+      plugins: { "escape-w": allowed, "escape-p": allowed, "vendor-echo": allowed },
+    });
     const host = await startHost(w);
     try {
       for (const [name, base] of [["escape-w", 0xf200], ["escape-p", 0xf300]] as const) {
@@ -82,12 +93,18 @@ Deno.test("escape attempts are denied in worker and process plugins; others keep
           return r.payload;
         };
         const denied = (v: unknown, what: string) =>
-          assert(v === "NotCapable" || v === "PermissionDenied", `${name} ${what}: expected a permission error, got ${v}`);
+          assert(
+            v === "NotCapable" || v === "PermissionDenied",
+            `${name} ${what}: expected a permission error, got ${v}`,
+          );
         // Positive control: the grant works.
         assertEq(await call(6, { path: own }), "allowed", `${name} granted read`);
         denied(await call(0, { path: secret }), "read outside grant");
         denied(await call(1, { path: `${w.root}/dropped.txt` }), "write outside grant");
-        denied(await call(2, { port: (listener.addr as Deno.NetAddr).port }), "net to ungranted port");
+        denied(
+          await call(2, { port: (listener.addr as Deno.NetAddr).port }),
+          "net to ungranted port",
+        );
         denied(await call(3), "env read");
         denied(await call(4), "spawn");
         denied(await call(5), "ffi dlopen");
@@ -95,8 +112,16 @@ Deno.test("escape attempts are denied in worker and process plugins; others keep
         assertEq(await call(6, { path: own }), "allowed", `${name} still serving`);
       }
       assertEq(accepted, 0, "no connection reached the listener");
-      assert(!(await Deno.stat(`${w.root}/dropped.txt`).then(() => true, () => false)), "no file written");
-      const echo = await host.dispatch({ opcode: 0xf101, tier: 1, payload: { text: "ok" }, peer: PEER });
+      assert(
+        !(await Deno.stat(`${w.root}/dropped.txt`).then(() => true, () => false)),
+        "no file written",
+      );
+      const echo = await host.dispatch({
+        opcode: 0xf101,
+        tier: 1,
+        payload: { text: "ok" },
+        peer: PEER,
+      });
       assertEq(echo, { ok: true, payload: { text: "OK" } }, "other plugin unaffected");
       for (const s of host.list()) assertEq(s.metrics.restarts, 0, `${s.name} restarts`);
     } finally {

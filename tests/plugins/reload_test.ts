@@ -7,7 +7,16 @@
  * one serving.
  */
 import type { DispatchResult } from "../../plugins/runtime/host.ts";
-import { assert, assertEq, dropWorld, makeWorld, PEER, startHost, writePlugin, writePolicy } from "./_helpers.ts";
+import {
+  assert,
+  assertEq,
+  dropWorld,
+  makeWorld,
+  PEER,
+  startHost,
+  writePlugin,
+  writePolicy,
+} from "./_helpers.ts";
 
 const version = (v: number) =>
   `export default { handlers: { [0xF600]: () => new Promise((r) => setTimeout(() => r({ v: ${v} }), 15)) } };`;
@@ -24,7 +33,13 @@ for (const isolation of ["worker", "process"] as const) {
       ranges: [{ first: "0xF600", last: "0xF60F" }],
     });
     await writePlugin(w, manifest("1.0.0"), version(1));
-    await writePlugin(w, { name: "other", version: "1.0.0", hostApi: "^1", isolation, ranges: [{ first: "0xF700", last: "0xF70F" }] }, OTHER);
+    await writePlugin(w, {
+      name: "other",
+      version: "1.0.0",
+      hostApi: "^1",
+      isolation,
+      ranges: [{ first: "0xF700", last: "0xF70F" }],
+    }, OTHER);
     await writePolicy(w, { default: { isolation: ["worker", "process"] } });
     const host = await startHost(w);
     try {
@@ -32,7 +47,9 @@ for (const isolation of ["worker", "process"] as const) {
       let stop = false;
       // 8 clients in a loop: always something in flight during the switch.
       const clients = Array.from({ length: 8 }, async () => {
-        while (!stop) results.push(await host.dispatch({ opcode: 0xf600, tier: 1, payload: {}, peer: PEER }));
+        while (!stop) {
+          results.push(await host.dispatch({ opcode: 0xf600, tier: 1, payload: {}, peer: PEER }));
+        }
       });
       const otherBefore = host.list().find((s) => s.name === "other")!.metrics;
       await new Promise((r) => setTimeout(r, 150));
@@ -48,13 +65,20 @@ for (const isolation of ["worker", "process"] as const) {
       assert(vs.includes(1) && vs.includes(2), "both versions answered");
       // Requests issued after reload() returned are all v2.
       const after = await Promise.all(
-        Array.from({ length: 10 }, () => host.dispatch({ opcode: 0xf600, tier: 1, payload: {}, peer: PEER })),
+        Array.from(
+          { length: 10 },
+          () => host.dispatch({ opcode: 0xf600, tier: 1, payload: {}, peer: PEER }),
+        ),
       );
       assertEq(after.map((r) => (r as { payload: { v: number } }).payload.v), Array(10).fill(2));
       const st = host.list().find((s) => s.name === "ver")!;
       assertEq([st.version, st.state, st.metrics.restarts], ["2.0.0", "running", 0]);
       const other = host.list().find((s) => s.name === "other")!;
-      assertEq([other.state, other.metrics.restarts, other.metrics.requests], ["running", 0, otherBefore.requests]);
+      assertEq([other.state, other.metrics.restarts, other.metrics.requests], [
+        "running",
+        0,
+        otherBefore.requests,
+      ]);
 
       // A broken new version: reload fails, the old one keeps serving.
       await Deno.writeTextFile(`${w.pluginsDir}/ver/mod.js`, "throw new Error('broken build');");

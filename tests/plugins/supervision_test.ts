@@ -68,7 +68,8 @@ async function withHost(o: Opts, fn: (h: PluginHost, w: World) => Promise<void>)
   }
 }
 
-const call = (h: PluginHost, opcode: number, payload: unknown = {}) => h.dispatch({ opcode, tier: 1, payload, peer: PEER });
+const call = (h: PluginHost, opcode: number, payload: unknown = {}) =>
+  h.dispatch({ opcode, tier: 1, payload, peer: PEER });
 const status = (h: PluginHost, name: string) => h.list().find((s) => s.name === name)!;
 
 async function goodStillServes(h: PluginHost): Promise<void> {
@@ -80,11 +81,20 @@ for (const isolation of ["worker", "process"] as const) {
     await withHost({ isolation }, async (h) => {
       const slow = call(h, 0xf401, { ms: 3000 });
       const crash = await call(h, 0xf402);
-      assert(!crash.ok && crash.error.code === ErrorCode.INTERNAL_ERROR, `crash answer ${JSON.stringify(crash)}`);
+      assert(
+        !crash.ok && crash.error.code === ErrorCode.INTERNAL_ERROR,
+        `crash answer ${JSON.stringify(crash)}`,
+      );
       const s = await slow;
-      assert(!s.ok && s.error.code === ErrorCode.INTERNAL_ERROR && s.error.detail === "plugin-crashed", "in-flight");
+      assert(
+        !s.ok && s.error.code === ErrorCode.INTERNAL_ERROR && s.error.detail === "plugin-crashed",
+        "in-flight",
+      );
       const down = await call(h, 0xf400, 1);
-      assert(!down.ok && down.error.code === ErrorCode.SERVICE_UNAVAILABLE, "unavailable while restarting");
+      assert(
+        !down.ok && down.error.code === ErrorCode.SERVICE_UNAVAILABLE,
+        "unavailable while restarting",
+      );
       await goodStillServes(h);
       await until(() => status(h, "bad").state === "running", 10_000, "restart");
       assertEq(await call(h, 0xf400, 2), { ok: true, payload: { pong: 2 } });
@@ -110,9 +120,15 @@ for (const isolation of ["worker", "process"] as const) {
     await withHost({ isolation, limits: { queue: 4 } }, async (h) => {
       const rs = await Promise.all(Array.from({ length: 10 }, () => call(h, 0xf401, { ms: 200 })));
       const ok = rs.filter((r) => r.ok).length;
-      const full = rs.filter((r) => !r.ok && r.error.code === ErrorCode.SERVICE_UNAVAILABLE && r.error.detail === "queue-full");
+      const full = rs.filter((r) =>
+        !r.ok && r.error.code === ErrorCode.SERVICE_UNAVAILABLE && r.error.detail === "queue-full"
+      );
       assertEq([ok, full.length], [4, 6], "4 served, 6 refused");
-      assertEq(await call(h, 0xf400, 4), { ok: true, payload: { pong: 4 } }, "serves after the burst");
+      assertEq(
+        await call(h, 0xf400, 4),
+        { ok: true, payload: { pong: 4 } },
+        "serves after the burst",
+      );
     });
   });
 
@@ -123,7 +139,10 @@ for (const isolation of ["worker", "process"] as const) {
       // While it spins, the node and the other plugin answer.
       await goodStillServes(h);
       const r = await spin;
-      assert(!r.ok && r.error.code === ErrorCode.INTERNAL_ERROR && r.error.detail === "plugin-killed", JSON.stringify(r));
+      assert(
+        !r.ok && r.error.code === ErrorCode.INTERNAL_ERROR && r.error.detail === "plugin-killed",
+        JSON.stringify(r),
+      );
       assert(performance.now() - t0 < 5000, "killed by the watchdog, not the deadline");
       assert(h.logs("bad").some((l) => l.includes("no heartbeat")), "watchdog logged");
       await until(() => status(h, "bad").state === "running", 10_000, "restart");
@@ -133,20 +152,32 @@ for (const isolation of ["worker", "process"] as const) {
 }
 
 Deno.test("runaway memory (tight loop) in a process plugin: child dies at its heap ceiling, node unharmed", async () => {
-  await withHost({ isolation: "process", limits: { memoryMb: 64, timeoutMs: 20_000 } }, async (h) => {
-    const r = await call(h, 0xf405);
-    assert(!r.ok && r.error.code === ErrorCode.INTERNAL_ERROR, JSON.stringify(r));
-    await goodStillServes(h);
-    await until(() => status(h, "bad").state === "running", 10_000, "restart");
-    assertEq(await call(h, 0xf400, 6), { ok: true, payload: { pong: 6 } });
-    assert(Deno.memoryUsage().heapUsed < 512 * 1024 * 1024, "the node's heap did not take the hit");
-  });
+  await withHost(
+    { isolation: "process", limits: { memoryMb: 64, timeoutMs: 20_000 } },
+    async (h) => {
+      const r = await call(h, 0xf405);
+      assert(!r.ok && r.error.code === ErrorCode.INTERNAL_ERROR, JSON.stringify(r));
+      await goodStillServes(h);
+      await until(() => status(h, "bad").state === "running", 10_000, "restart");
+      assertEq(await call(h, 0xf400, 6), { ok: true, payload: { pong: 6 } });
+      assert(
+        Deno.memoryUsage().heapUsed < 512 * 1024 * 1024,
+        "the node's heap did not take the hit",
+      );
+    },
+  );
 });
 
 Deno.test("runaway memory (yielding leak) in a worker plugin: heap watchdog kills it", async () => {
-  await withHost({ isolation: "worker", limits: { memoryMb: 64, heartbeatMs: 200, timeoutMs: 20_000 } }, async (h) => {
+  await withHost({
+    isolation: "worker",
+    limits: { memoryMb: 64, heartbeatMs: 200, timeoutMs: 20_000 },
+  }, async (h) => {
     const r = await call(h, 0xf406);
-    assert(!r.ok && r.error.code === ErrorCode.INTERNAL_ERROR && r.error.detail === "plugin-killed", JSON.stringify(r));
+    assert(
+      !r.ok && r.error.code === ErrorCode.INTERNAL_ERROR && r.error.detail === "plugin-killed",
+      JSON.stringify(r),
+    );
     assert(h.logs("bad").some((l) => l.includes("over limit")), "heap watchdog logged");
     await goodStillServes(h);
     await until(() => status(h, "bad").state === "running", 10_000, "restart");
@@ -160,7 +191,10 @@ Deno.test("fail-closed: a crashed plugin stays down until reload", async () => {
     await new Promise((r) => setTimeout(r, 300));
     assertEq(status(h, "bad").state, "failed", "no restart");
     const r = await call(h, 0xf400, 1);
-    assert(!r.ok && r.error.code === ErrorCode.SERVICE_UNAVAILABLE && r.error.detail === "plugin-failed", "refused");
+    assert(
+      !r.ok && r.error.code === ErrorCode.SERVICE_UNAVAILABLE && r.error.detail === "plugin-failed",
+      "refused",
+    );
     await h.reload("bad");
     assertEq(await call(h, 0xf400, 7), { ok: true, payload: { pong: 7 } });
   });

@@ -23,7 +23,11 @@ for (const mode of ["process", "worker"] as const) {
     await copyDir(`${PLUGINS_SRC}/examples/vendor-echo`, `${w.pluginsDir}/vendor-echo`);
     await writePolicy(w, {
       plugins: {
-        "vendor-echo": { read: ["$DATA"], write: ["$DATA"], isolation: mode === "worker" ? ["worker", "process"] : ["process"] },
+        "vendor-echo": {
+          read: ["$DATA"],
+          write: ["$DATA"],
+          isolation: mode === "worker" ? ["worker", "process"] : ["process"],
+        },
       },
     });
     if (mode === "worker") {
@@ -41,25 +45,46 @@ for (const mode of ["process", "worker"] as const) {
       assertEq(st.ranges, ["0xF100-0xF10F"]);
 
       const bin = new Uint8Array([1, 2, 3]);
-      const echo = await host.dispatch({ opcode: 0xf100, tier: 3, payload: { a: 1, b: bin }, peer: PEER });
+      const echo = await host.dispatch({
+        opcode: 0xf100,
+        tier: 3,
+        payload: { a: 1, b: bin },
+        peer: PEER,
+      });
       assert(echo.ok, "echo ok");
       const ep = echo.payload as { echo: { a: number; b: Uint8Array }; session: number };
       assertEq(ep.echo.a, 1);
       assert(ep.echo.b instanceof Uint8Array && ep.echo.b[2] === 3, "binary survives");
       assertEq(ep.session, 7);
 
-      const up = await host.dispatch({ opcode: 0xf101, tier: 1, payload: { text: "abc" }, peer: PEER });
+      const up = await host.dispatch({
+        opcode: 0xf101,
+        tier: 1,
+        payload: { text: "abc" },
+        peer: PEER,
+      });
       assertEq(up, { ok: true, payload: { text: "ABC" } });
 
-      const bad = await host.dispatch({ opcode: 0xf101, tier: 1, payload: { text: 5 }, peer: PEER });
-      assert(!bad.ok && bad.error.code === ErrorCode.BAD_REQUEST && bad.error.detail === "field:text", "field error");
+      const bad = await host.dispatch({
+        opcode: 0xf101,
+        tier: 1,
+        payload: { text: 5 },
+        peer: PEER,
+      });
+      assert(
+        !bad.ok && bad.error.code === ErrorCode.BAD_REQUEST && bad.error.detail === "field:text",
+        "field error",
+      );
 
       const no = await host.dispatch({ opcode: 0xf106, tier: 1, payload: {}, peer: PEER });
       assert(!no.ok && no.error.detail === "vendor-says-no", "plugin error passes through");
 
       // Tier floor from the manifest: checked before the plugin sees it.
       const low = await host.dispatch({ opcode: 0xf105, tier: 2, payload: {}, peer: PEER });
-      assert(!low.ok && low.error.code === ErrorCode.FORBIDDEN && low.error.extra.requiredTier === 3, "forbidden");
+      assert(
+        !low.ok && low.error.code === ErrorCode.FORBIDDEN && low.error.extra.requiredTier === 3,
+        "forbidden",
+      );
       const hi = await host.dispatch({ opcode: 0xf105, tier: 3, payload: {}, peer: PEER });
       assertEq(hi, { ok: true, payload: { admin: true } });
 
@@ -68,14 +93,24 @@ for (const mode of ["process", "worker"] as const) {
       assert(!nf.ok && nf.error.code === ErrorCode.NOT_FOUND, "not found");
 
       // Granted data dir is writable.
-      const note = await host.dispatch({ opcode: 0xf104, tier: 1, payload: { text: "hi" }, peer: PEER });
+      const note = await host.dispatch({
+        opcode: 0xf104,
+        tier: 1,
+        payload: { text: "hi" },
+        peer: PEER,
+      });
       assertEq(note, { ok: true, payload: { bytes: 3 } });
       assertEq(await Deno.readTextFile(`${w.dataDir}/plugin-data/vendor-echo/notes.txt`), "hi\n");
 
       // Server-pushed events.
       const got: PluginEvent[] = [];
       const off = host.onEvent((e) => got.push(e));
-      const tick = await host.dispatch({ opcode: 0xf102, tier: 1, payload: { count: 3 }, peer: PEER });
+      const tick = await host.dispatch({
+        opcode: 0xf102,
+        tier: 1,
+        payload: { count: 3 },
+        peer: PEER,
+      });
       assertEq(tick, { ok: true, payload: { started: 3 } });
       await until(() => got.length === 3, 5000, "3 events");
       off();

@@ -29,10 +29,14 @@ export default definePlugin({
   events: [VendorOp.TICK_EVENT],
   handlers: {
     [VendorOp.ECHO]: (payload, ctx) => ({ echo: payload, session: ctx.peer.sessionId }),
-    [VendorOp.UPPER]: (payload) => ({ text: field(asMap(payload), "text", "string").toUpperCase() }),
+    [VendorOp.UPPER]: (payload) => ({
+      text: field(asMap(payload), "text", "string").toUpperCase(),
+    }),
     [VendorOp.TICK]: (payload, ctx) => {
       const count = field(asMap(payload), "count", "number");
-      if (!Number.isInteger(count) || count < 1 || count > 100) fail(ErrorCode.BAD_REQUEST, "count");
+      if (!Number.isInteger(count) || count < 1 || count > 100) {
+        fail(ErrorCode.BAD_REQUEST, "count");
+      }
       // Events go out after the response, like a stream after STREAM_START.
       setTimeout(() => {
         for (let n = 0; n < count; n++) ctx.emit(VendorOp.TICK_EVENT, { n }, ctx.peer.sessionId);

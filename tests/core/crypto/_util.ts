@@ -1,6 +1,7 @@
 /**
- * Small helpers shared by the crypto tests: hex codec, the two back ends
- * under test, and an assertion that a call throws a given MyClerkError.
+ * Small helpers shared by the crypto tests: hex codec, the back ends under
+ * test (libcrypto too when `libcrypto.so.3` loads), and an assertion that a
+ * call throws a given MyClerkError.
  *
  * @module
  */
@@ -8,10 +9,18 @@
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../../core/errors.ts";
 import { nobleBackend } from "../../../core/crypto/noble.ts";
 import { nodeBackend } from "../../../core/crypto/node.ts";
+import { libcryptoBackend } from "../../../core/crypto/libcrypto.ts";
 import type { CryptoBackend } from "../../../core/crypto/types.ts";
 
-/** Both back ends, each test runs against every one. */
-export const BACKENDS: readonly CryptoBackend[] = [nodeBackend, nobleBackend];
+/** The libcrypto back end, or undefined when it cannot load here. */
+export const LIBCRYPTO: CryptoBackend | undefined = libcryptoBackend();
+
+/** Every back end that loads here; each test runs against every one. */
+export const BACKENDS: readonly CryptoBackend[] = [
+  ...(LIBCRYPTO ? [LIBCRYPTO] : []),
+  nodeBackend,
+  nobleBackend,
+];
 
 /** Hex string to bytes (throws on odd length or bad digits). */
 export function unhex(s: string): Uint8Array {

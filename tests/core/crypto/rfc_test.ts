@@ -1,16 +1,26 @@
 /**
  * Known-answer tests from the RFCs (ChaCha20-Poly1305 RFC 8439 §2.8.2,
  * X25519 RFC 7748 §5.2/§6.1, HKDF RFC 5869 A.1-A.3, CRC-16 check value) for
- * both back ends, plus cross-backend property tests and the error contract.
+ * every back end (libcrypto too when `libcrypto.so.3` loads; required with
+ * MYCLERK_REQUIRE_REAL=1), plus cross-backend property tests, the optional
+ * `chachaSealInto` contract and the error contract.
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
 import { crc16 } from "../../../core/crypto/crc16.ts";
 import { timingSafeEqual, zeroize } from "../../../core/crypto/ct.ts";
-import { backend, nobleBackend, nodeBackend, nodeChachaWorks } from "../../../core/crypto/mod.ts";
+import {
+  backend,
+  libcryptoWorks,
+  nobleBackend,
+  nodeBackend,
+  nodeChachaWorks,
+} from "../../../core/crypto/mod.ts";
 import { isAllZero } from "../../../core/crypto/validate.ts";
-import { BACKENDS, ErrorCode, expectError, hex, readJson, unhex } from "./_util.ts";
+import { MyClerkError } from "../../../core/errors.ts";
+import { REQUIRE_REAL } from "../../_support/real.ts";
+import { BACKENDS, ErrorCode, expectError, hex, LIBCRYPTO, readJson, unhex } from "./_util.ts";
 
 interface RfcVectors {
   readonly rfc8439_aead: {
@@ -208,6 +218,82 @@ for (const c of BACKENDS) {
     for (const o of outs) strictEqual(Object.getPrototypeOf(o), Uint8Array.prototype);
     strictEqual(hex(c.x25519Public(kp.privateKey)), hex(kp.publicKey));
   });
+
+  Deno.test(`[${c.name}] chachaSealInto: offsets, exact room, in place, refusals`, () => {
+    const into = c.chachaSealInto?.bind(c);
+    if (into === undefined) throw new Error(`${c.name} lacks chachaSealInto`);
+    const key = c.randomBytes(32), nonce = c.randomBytes(12), aad = c.randomBytes(13);
+    for (const n of [0, 1, 64, 1000]) {
+      const pt = c.randomBytes(n);
+      const ref = nobleBackend.chachaSeal(key, nonce, aad, pt);
+      for (const off of [0, 3]) {
+        const out = new Uint8Array(off + n + 16 + 5).fill(0xee);
+        strictEqual(into(key, nonce, aad, pt, out, off), n + 16, `n ${n} off ${off}`);
+        strictEqual(hex(out.subarray(off, off + n + 16)), hex(ref), `n ${n} off ${off}`);
+        // bytes around the box are untouched
+        strictEqual(out.subarray(0, off).every((x) => x === 0xee), true);
+        strictEqual(out.subarray(off + n + 16).every((x) => x === 0xee), true);
+      }
+      // exactly enough room, and in place (plaintext at the start of out)
+      const frame = new Uint8Array(n + 16);
+      frame.set(pt);
+      strictEqual(into(key, nonce, aad, frame.subarray(0, n), frame, 0), n + 16);
+      strictEqual(hex(frame), hex(ref), `in place ${n}`);
+    }
+    // partially overlapping input and output: still the right box
+    const buf = c.randomBytes(200), pt = buf.slice(0, 100);
+    const ref = nobleBackend.chachaSeal(key, nonce, aad, pt);
+    buf.set(pt, 10);
+    strictEqual(into(key, nonce, aad, buf.subarray(10, 110), buf, 0), 116);
+    strictEqual(hex(buf.subarray(0, 116)), hex(ref), "overlap");
+    // no room / bad offsets: BAD_REQUEST before a single byte is written
+    const pt8 = c.randomBytes(8), small = new Uint8Array(30);
+    const B = ErrorCode.BAD_REQUEST;
+    expectError(() => into(key, nonce, aad, pt8, small, 7), B, "out-size");
+    expectError(() => into(key, nonce, aad, pt8, new Uint8Array(23), 0), B, "out-size");
+    expectError(() => into(key, nonce, aad, pt8, small, -1), B, "out-offset");
+    expectError(() => into(key, nonce, aad, pt8, small, 31), B, "out-offset");
+    expectError(() => into(key, nonce, aad, pt8, small, 1.5), B, "out-offset");
+    expectError(() => into(new Uint8Array(16), nonce, aad, pt8, small, 0), B, "key-size");
+    expectError(() => into(key, new Uint8Array(24), aad, pt8, small, 0), B, "nonce-size");
+    strictEqual(small.every((x) => x === 0), true, "nothing written on refusal");
+  });
+
+  Deno.test(`[${c.name}] state does not leak between messages`, () => {
+    // a forgery, then a good box on the same contexts; GCM IV lengths that
+    // change from call to call; HMAC with an empty key after a non-empty one
+    const key = c.randomBytes(32), aad = c.randomBytes(5), pt = c.randomBytes(77);
+    const n12 = c.randomBytes(12);
+    const good = c.chachaSeal(key, n12, aad, pt);
+    const bad = good.slice();
+    bad[3] ^= 4;
+    for (let i = 0; i < 3; i++) {
+      expectError(() => c.chachaOpen(key, n12, aad, bad), ErrorCode.UNAUTHORIZED, "aead");
+      strictEqual(hex(c.chachaOpen(key, n12, aad, good)), hex(pt));
+    }
+    for (const ivLen of [12, 8, 16, 128, 129, 12, 60, 12]) {
+      const iv = c.randomBytes(ivLen);
+      const g = c.aesGcmSeal(key, iv, aad, pt);
+      strictEqual(hex(g), hex(nobleBackend.aesGcmSeal(key, iv, aad, pt)), `gcm iv ${ivLen}`);
+      strictEqual(hex(c.aesGcmOpen(key, iv, aad, g)), hex(pt), `gcm open iv ${ivLen}`);
+      const g2 = g.slice();
+      g2[g2.length - 1] ^= 1;
+      expectError(() => c.aesGcmOpen(key, iv, aad, g2), ErrorCode.UNAUTHORIZED, "aead");
+    }
+    const e = new Uint8Array(0);
+    for (const k of [key, e, c.randomBytes(100), e]) {
+      strictEqual(
+        hex(c.hmacSha256(k, pt)),
+        hex(nobleBackend.hmacSha256(k, pt)),
+        `hmac ${k.length}`,
+      );
+      strictEqual(
+        hex(c.hmacSha256(k, e)),
+        hex(nobleBackend.hmacSha256(k, e)),
+        `hmac ${k.length}/0`,
+      );
+    }
+  });
 }
 
 Deno.test("CRC-16/IBM-3740 check value and bounds", () => {
@@ -252,7 +338,7 @@ Deno.test("timingSafeEqual with and without a prefix length; zeroize", () => {
   deepStrictEqual([...s, ...t], [0, 0, 0]);
 });
 
-Deno.test("cross-backend: seal with one back end, open with the other (fast-check)", () => {
+Deno.test("cross-backend: seal with one back end, open with another (fast-check)", () => {
   const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
   fc.assert(
     fc.property(
@@ -260,9 +346,10 @@ Deno.test("cross-backend: seal with one back end, open with the other (fast-chec
       bytes(12),
       fc.uint8Array({ maxLength: 64 }),
       fc.uint8Array({ maxLength: 2048, size: "large" }),
-      fc.boolean(),
-      (key, nonce, aad, pt, nodeSeals) => {
-        const [s, o] = nodeSeals ? [nodeBackend, nobleBackend] : [nobleBackend, nodeBackend];
+      fc.nat(BACKENDS.length - 1),
+      fc.nat(BACKENDS.length - 1),
+      (key, nonce, aad, pt, si, oi) => {
+        const [s, o] = [BACKENDS[si], BACKENDS[oi]];
         const sealed = s.chachaSeal(key, nonce, aad, pt);
         deepStrictEqual(o.chachaOpen(key, nonce, aad, sealed), pt);
         const d = s.chachaSealDetached(key, nonce, aad, pt);
@@ -287,6 +374,15 @@ Deno.test("cross-backend: block-boundary and large messages (up to 1 MiB)", () =
     const g = nodeBackend.aesGcmSeal(key, nonce, aad, pt);
     strictEqual(hex(nobleBackend.aesGcmSeal(key, nonce, aad, pt)), hex(g), `gcm ${n}`);
     strictEqual(hex(nodeBackend.aesGcmOpen(key, nonce, aad, g)), hex(pt), `gcm open ${n}`);
+    if (LIBCRYPTO) {
+      const L = LIBCRYPTO;
+      strictEqual(hex(L.chachaSeal(key, nonce, aad, pt)), hex(a), `libcrypto chacha ${n}`);
+      strictEqual(hex(L.chachaOpen(key, nonce, aad, a)), hex(pt), `libcrypto open ${n}`);
+      const d = L.chachaSealDetached(key, nonce, aad, pt);
+      strictEqual(hex(d.ciphertext) + hex(d.tag), hex(a), `libcrypto detached ${n}`);
+      strictEqual(hex(L.aesGcmSeal(key, nonce, aad, pt)), hex(g), `libcrypto gcm ${n}`);
+      strictEqual(hex(L.aesGcmOpen(key, nonce, aad, g)), hex(pt), `libcrypto gcm open ${n}`);
+    }
   }
 });
 
@@ -313,6 +409,9 @@ Deno.test("cross-backend: X25519 agreement, HKDF and HMAC agree (fast-check)", (
           nobleBackend.hkdf(ab, salt, info, len),
         );
         deepStrictEqual(nodeBackend.hmacSha256(salt, info), nobleBackend.hmacSha256(salt, info));
+        if (LIBCRYPTO) {
+          deepStrictEqual(LIBCRYPTO.hmacSha256(salt, info), nobleBackend.hmacSha256(salt, info));
+        }
         deepStrictEqual(nodeBackend.sha256(info), nobleBackend.sha256(info));
       },
     ),
@@ -320,20 +419,75 @@ Deno.test("cross-backend: X25519 agreement, HKDF and HMAC agree (fast-check)", (
   );
 });
 
-Deno.test("backend(): explicit name, default node, MYCLERK_CRYPTO=noble forces noble", () => {
+Deno.test({
+  name: "libcrypto back end loads here (required with MYCLERK_REQUIRE_REAL=1)",
+  ignore: LIBCRYPTO === undefined && !REQUIRE_REAL,
+  fn() {
+    if (LIBCRYPTO === undefined) {
+      throw new Error("libcrypto.so.3 did not load (Debian: apt-get install libssl3)");
+    }
+    strictEqual(LIBCRYPTO.name, "libcrypto");
+    strictEqual(libcryptoWorks(), LIBCRYPTO, "passes the self-test");
+  },
+});
+if (LIBCRYPTO === undefined) {
+  console.error("[skip] libcrypto back end: libcrypto.so.3 not loadable");
+}
+
+Deno.test("backend(): explicit name, default order, MYCLERK_CRYPTO forces one", () => {
   strictEqual(backend("noble"), nobleBackend);
   strictEqual(backend("node"), nodeBackend);
   strictEqual(nodeChachaWorks(), true);
+  const best = LIBCRYPTO ? "libcrypto" : "node";
   const old = Deno.env.get("MYCLERK_CRYPTO");
   try {
     Deno.env.delete("MYCLERK_CRYPTO");
-    strictEqual(backend().name, "node");
+    strictEqual(backend().name, best, "default: fastest that works");
     Deno.env.set("MYCLERK_CRYPTO", "noble");
     strictEqual(backend().name, "noble");
     strictEqual(backend("node").name, "node"); // an explicit name wins
+    Deno.env.set("MYCLERK_CRYPTO", "node");
+    strictEqual(backend().name, "node");
+    Deno.env.set("MYCLERK_CRYPTO", "libcrypto");
+    if (LIBCRYPTO) {
+      strictEqual(backend(), LIBCRYPTO);
+      strictEqual(backend("libcrypto"), LIBCRYPTO);
+    } else {
+      expectError(() => backend(), ErrorCode.INTERNAL_ERROR, "crypto-backend");
+    }
+    Deno.env.set("MYCLERK_CRYPTO", "openssl"); // a typo is loud, not silently slower
+    const e = expectError(() => backend(), ErrorCode.INTERNAL_ERROR, "crypto-backend");
+    strictEqual(e instanceof MyClerkError && e.extra.asked, "openssl");
   } finally {
     if (old === undefined) Deno.env.delete("MYCLERK_CRYPTO");
     else Deno.env.set("MYCLERK_CRYPTO", old);
+  }
+});
+
+Deno.test("libcryptoBackend() without --allow-ffi: undefined, no throw, no prompt", async () => {
+  // a real child Deno without FFI permission imports the module and calls it
+  const dir = await Deno.makeTempDir();
+  try {
+    const mod = new URL("../../../core/crypto/mod.ts", import.meta.url).href;
+    const script = `${dir}/probe.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { backend, libcryptoBackend } from "${mod}";\n` +
+        `console.log(JSON.stringify([libcryptoBackend() === undefined, backend().name]));\n`,
+    );
+    const config = new URL("../../../deno.json", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-read", "--config", config, script],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    strictEqual(out.success, true, new TextDecoder().decode(out.stderr));
+    deepStrictEqual(JSON.parse(text), [true, "node"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

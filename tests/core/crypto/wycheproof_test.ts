@@ -1,6 +1,7 @@
 /**
  * Every Wycheproof case of the five files we ship (vectors/wycheproof/,
- * Apache-2.0, see the LICENSE there) against both back ends. Valid cases
+ * Apache-2.0, see the LICENSE there) against every back end that loads here
+ * (libcrypto, node, noble; see _util.ts). Valid cases
  * must produce the expected bytes; invalid ones must be refused with a
  * MyClerkError (BAD_REQUEST for sizes, UNAUTHORIZED for authentication).
  * Each test counts the cases it ran and skipped (with the reason) and

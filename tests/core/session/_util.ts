@@ -55,7 +55,9 @@ export function expectMyClerk(
   } catch (e) {
     thrown = e;
   }
-  if (thrown === undefined) throw new Error(`expected MyClerkError ${code ?? ""} ${detail ?? ""}, got no error`);
+  if (thrown === undefined) {
+    throw new Error(`expected MyClerkError ${code ?? ""} ${detail ?? ""}, got no error`);
+  }
   if (!isMyClerkError(thrown)) throw new Error(`expected MyClerkError, got ${String(thrown)}`);
   if (code !== undefined && thrown.code !== code) {
     throw new Error(`expected code 0x${code.toString(16)}, got ${thrown.message}`);
@@ -127,8 +129,18 @@ export function pair(
   const clock = new Clock();
   const outA: Uint8Array[] = [];
   const outB: Uint8Array[] = [];
-  const a = new Session(hs.initiator, { backend: bk, send: (x) => outA.push(x), now: clock.now, ...extra });
-  const b = new Session(hs.responder, { backend: bk, send: (x) => outB.push(x), now: clock.now, ...extra });
+  const a = new Session(hs.initiator, {
+    backend: bk,
+    send: (x) => outA.push(x),
+    now: clock.now,
+    ...extra,
+  });
+  const b = new Session(hs.responder, {
+    backend: bk,
+    send: (x) => outB.push(x),
+    now: clock.now,
+    ...extra,
+  });
   return { a, b, outA, outB, clock, hs };
 }
 

@@ -31,18 +31,28 @@ function assert(cond: unknown, msg = "assertion failed"): asserts cond {
 const ZK = { key: ZERO_KEY, mac: ZERO_KEY, iv: ZERO_KEY };
 
 /** Re-encodes M1 with `edit` applied to its payload and a fresh zero-key trailer (a MITM can do this). */
-function editM1(b: CryptoBackend, m1: Uint8Array, edit: (p: ReturnType<typeof decodeSessionInit>) => object): Uint8Array {
+function editM1(
+  b: CryptoBackend,
+  m1: Uint8Array,
+  edit: (p: ReturnType<typeof decodeSessionInit>) => object,
+): Uint8Array {
   const m = decodeMessage(m1) as Tier4Message;
   const p = decodeSessionInit(m.payload);
-  return sealMessage(b, {
-    tier: 4,
-    opcode: m.opcode,
-    sessionId: m.sessionId,
-    keyId: m.keyId,
-    ecdh: m.ecdh,
-    timestamp: m.timestamp,
-    encrypted: false,
-  }, 0, ZK, encodeSessionInit({ ...p, ...edit(p) }));
+  return sealMessage(
+    b,
+    {
+      tier: 4,
+      opcode: m.opcode,
+      sessionId: m.sessionId,
+      keyId: m.keyId,
+      ecdh: m.ecdh,
+      timestamp: m.timestamp,
+      encrypted: false,
+    },
+    0,
+    ZK,
+    encodeSessionInit({ ...p, ...edit(p) }),
+  );
 }
 
 /**
@@ -63,26 +73,35 @@ function rogueM2(
   const dh2 = b.x25519(id.privateKey, m1.ecdh);
   const k2 = deriveK2(b, dh1, dh2, concat(init.nonce, nonce), transcript(b, undefined, m1bytes));
   const sid = o.sessionId ?? 9;
-  return sealMessage(b, {
-    tier: 4,
-    opcode: Op.SESSION_ACK,
-    sessionId: o.headerSessionId ?? sid,
-    keyId: o.headerKeyId ?? id.keyId,
-    ecdh: e.publicKey,
-    timestamp: T0,
-    encrypted: false,
-  }, 0, { key: k2, mac: k2, iv: ZERO_KEY }, encodeSessionAck({
-    sessionId: sid,
-    nonce,
-    selectedTier: o.selectedTier,
-    selectedCapabilities: [],
-    static: id.publicKey,
-  }));
+  return sealMessage(
+    b,
+    {
+      tier: 4,
+      opcode: Op.SESSION_ACK,
+      sessionId: o.headerSessionId ?? sid,
+      keyId: o.headerKeyId ?? id.keyId,
+      ecdh: e.publicKey,
+      timestamp: T0,
+      encrypted: false,
+    },
+    0,
+    { key: k2, mac: k2, iv: ZERO_KEY },
+    encodeSessionAck({
+      sessionId: sid,
+      nonce,
+      selectedTier: o.selectedTier,
+      selectedCapabilities: [],
+      static: id.publicKey,
+    }),
+  );
 }
 
 for (const b of BACKENDS) {
-  Deno.test(`handshake (${b.name}): M1/M2/M3 for tiers 0-5 give matching keys and transcripts`, () => {
-    for (const tier of [0, 1, 2, 3, 4, 5] as Tier[]) {
+  Deno.test(`handshake (${b.name}): M1/M2/M3 for tiers 1-5 give matching keys and transcripts; Tier 0 refused`, () => {
+    // a session needs opcodes: Tier 0 is only carried inside one (profile §14)
+    const e = expectMyClerk(() => handshake(b, { tier: 0 }), ErrorCode.FORBIDDEN, "tier");
+    assert(e.extra.requiredTier === 1, `required ${e.extra.requiredTier}`);
+    for (const tier of [1, 2, 3, 4, 5] as Tier[]) {
       const hs = handshake(b, { tier, capabilities: [1, 4, 7, 99] }, { capabilities: [1, 2, 4] });
       const i = hs.initiator;
       const r = hs.responder;
@@ -90,34 +109,69 @@ for (const b of BACKENDS) {
       assert(i.sessionId === 77 && r.sessionId === 77);
       assert(i.role === "initiator" && r.role === "responder");
       for (const d of ["i2r", "r2i"] as const) {
-        assert(same(i.keys[d].key, r.keys[d].key) && same(i.keys[d].mac, r.keys[d].mac) && same(i.keys[d].iv, r.keys[d].iv), d);
+        assert(
+          same(i.keys[d].key, r.keys[d].key) && same(i.keys[d].mac, r.keys[d].mac) &&
+            same(i.keys[d].iv, r.keys[d].iv),
+          d,
+        );
       }
       assert(!same(i.keys.i2r.key, i.keys.r2i.key), "directions differ");
       assert(same(i.keys.resume, r.keys.resume) && same(i.transcriptHash, r.transcriptHash));
       assert(same(i.myEphemeral, r.peerEphemeral) && same(r.myEphemeral, i.peerEphemeral));
-      assert(same(i.peerStatic, identity(b, 2).publicKey) && same(r.peerStatic, identity(b, 1).publicKey));
+      assert(
+        same(i.peerStatic, identity(b, 2).publicKey) &&
+          same(r.peerStatic, identity(b, 1).publicKey),
+      );
       assert(i.peerKeyId === identity(b, 2).keyId && r.peerKeyId === identity(b, 1).keyId);
-      assert(i.capabilities.join() === "1,4" && r.capabilities.join() === "1,4", i.capabilities.join());
+      assert(
+        i.capabilities.join() === "1,4" && r.capabilities.join() === "1,4",
+        i.capabilities.join(),
+      );
       // all three messages are Tier 4, E=0, with sequence/nonce 0
       for (const [k, m] of [hs.m1, hs.m2, hs.m3].entries()) {
         const d = decodeMessage(m) as Tier4Message;
-        assert(d.tier === 4 && !d.encrypted && !d.compressed && !d.fragment && d.sequence === 0 && d.nonce === 0, `M${k + 1}`);
+        assert(
+          d.tier === 4 && !d.encrypted && !d.compressed && !d.fragment && d.sequence === 0 &&
+            d.nonce === 0,
+          `M${k + 1}`,
+        );
       }
     }
   });
 
   Deno.test(`handshake (${b.name}): MITM editing M1's tier makes the initiator fail with handshake-mac`, () => {
-    for (const [want, forged] of [[5, 2], [4, 1], [3, 0], [5, 3]] as const) {
+    for (const [want, forged] of [[5, 2], [4, 1], [3, 1], [5, 3]] as const) {
       const clock = new Clock();
-      const ini = new Initiator({ backend: b, identity: identity(b, 1), now: clock.now, tier: want });
-      const res = new Responder({ backend: b, identity: identity(b, 2), now: clock.now, sessionId: 5 });
+      const ini = new Initiator({
+        backend: b,
+        identity: identity(b, 1),
+        now: clock.now,
+        tier: want,
+      });
+      const res = new Responder({
+        backend: b,
+        identity: identity(b, 2),
+        now: clock.now,
+        sessionId: 5,
+      });
       const m1 = editM1(b, ini.start(), () => ({ tier: forged }));
       const m2 = res.accept(m1); // the responder cannot tell: M1 only has a zero-key trailer
       expectMyClerk(() => ini.finish(m2), ErrorCode.UNAUTHORIZED, "handshake-mac");
     }
     // editing min-tier is caught the same way
-    const ini = new Initiator({ backend: b, identity: identity(b, 1), now: () => T0, tier: 5, minTier: 4 });
-    const res = new Responder({ backend: b, identity: identity(b, 2), now: () => T0, sessionId: 5 });
+    const ini = new Initiator({
+      backend: b,
+      identity: identity(b, 1),
+      now: () => T0,
+      tier: 5,
+      minTier: 4,
+    });
+    const res = new Responder({
+      backend: b,
+      identity: identity(b, 2),
+      now: () => T0,
+      sessionId: 5,
+    });
     const m2 = res.accept(editM1(b, ini.start(), () => ({ minTier: 0 })));
     expectMyClerk(() => ini.finish(m2), ErrorCode.UNAUTHORIZED, "handshake-mac");
   });
@@ -128,7 +182,12 @@ for (const b of BACKENDS) {
       fc.property(fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), (at, bit, inM2) => {
         const clock = new Clock();
         const ini = new Initiator({ backend: b, identity: identity(b, 1), now: clock.now });
-        const res = new Responder({ backend: b, identity: identity(b, 2), now: clock.now, sessionId: 77 });
+        const res = new Responder({
+          backend: b,
+          identity: identity(b, 2),
+          now: clock.now,
+          sessionId: 77,
+        });
         const m2 = res.accept(ini.start());
         if (inM2) {
           const bad = m2.slice();
@@ -152,10 +211,17 @@ Deno.test("handshake: node initiator with noble responder and the reverse agree"
   const [n, nb] = BACKENDS;
   for (const [bi, br] of [[n, nb], [nb, n]]) {
     const ini = new Initiator({ backend: bi, identity: identity(bi, 1), now: () => T0 });
-    const res = new Responder({ backend: br, identity: identity(br, 2), now: () => T0, sessionId: 3 });
+    const res = new Responder({
+      backend: br,
+      identity: identity(br, 2),
+      now: () => T0,
+      sessionId: 3,
+    });
     const { m3, state } = ini.finish(res.accept(ini.start()));
     const r = res.complete(m3);
-    assert(same(state.keys.i2r.key, r.keys.i2r.key) && same(state.transcriptHash, r.transcriptHash));
+    assert(
+      same(state.keys.i2r.key, r.keys.i2r.key) && same(state.transcriptHash, r.transcriptHash),
+    );
   }
 });
 
@@ -164,7 +230,13 @@ Deno.test("handshake: tier negotiation for every combination of both sides' min 
   const t = fc.integer({ min: 0, max: 5 }) as fc.Arbitrary<Tier>;
   fc.assert(
     fc.property(t, t, t, t, (iMax, iMin, rMax, rMin) => {
-      const ini = new Initiator({ backend: b, identity: identity(b, 1), now: () => T0, tier: iMax, minTier: iMin });
+      const ini = new Initiator({
+        backend: b,
+        identity: identity(b, 1),
+        now: () => T0,
+        tier: iMax,
+        minTier: iMin,
+      });
       const res = new Responder({
         backend: b,
         identity: identity(b, 2),
@@ -175,13 +247,20 @@ Deno.test("handshake: tier negotiation for every combination of both sides' min 
       });
       const m1 = ini.start();
       const sel = Math.min(rMax, iMax);
-      if (sel < rMin || sel < iMin) {
+      const floor = Math.max(rMin, 1); // Tier 0 sessions are refused (profile §14)
+      if (sel < floor || sel < iMin) {
         const e = expectMyClerk(() => res.accept(m1), ErrorCode.FORBIDDEN, "tier");
-        assert(e.extra.requiredTier === (sel < rMin ? rMin : iMin), `required ${e.extra.requiredTier}`);
+        assert(
+          e.extra.requiredTier === (sel < floor ? floor : iMin),
+          `required ${e.extra.requiredTier}`,
+        );
         return;
       }
       const { m3, state } = ini.finish(res.accept(m1));
-      assert(state.tier === sel && res.complete(m3).tier === sel, `selected ${state.tier}, want ${sel}`);
+      assert(
+        state.tier === sel && res.complete(m3).tier === sel,
+        `selected ${state.tier}, want ${sel}`,
+      );
     }),
     { numRuns: 400 },
   );
@@ -191,22 +270,44 @@ Deno.test("handshake: initiator refuses a rogue responder's tier, key id and ses
   const b = BACKENDS[0];
   const rogue = identity(b, 2);
   const start = (o: object = {}) => {
-    const ini = new Initiator({ backend: b, identity: identity(b, 1), now: () => T0, tier: 3, minTier: 2, ...o });
+    const ini = new Initiator({
+      backend: b,
+      identity: identity(b, 1),
+      now: () => T0,
+      tier: 3,
+      minTier: 2,
+      ...o,
+    });
     return { ini, m1: ini.start() };
   };
   let s = start();
-  let e = expectMyClerk(() => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 4 })), ErrorCode.FORBIDDEN, "tier");
+  const e = expectMyClerk(
+    () => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 4 })),
+    ErrorCode.FORBIDDEN,
+    "tier",
+  );
   assert(e.extra.requiredTier === 2);
   s = start();
-  expectMyClerk(() => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 1 })), ErrorCode.FORBIDDEN, "tier");
+  expectMyClerk(
+    () => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 1 })),
+    ErrorCode.FORBIDDEN,
+    "tier",
+  );
   s = start();
-  assert(s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3 })).state.tier === 3, "honest M2 works");
+  assert(
+    s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3 })).state.tier === 3,
+    "honest M2 works",
+  );
   // expectKeyId: the honest responder refuses M1; a rogue one that ignores it is caught by the initiator
   const other = identity(b, 3);
   s = start({ expectKeyId: other.keyId });
   const honest = new Responder({ backend: b, identity: rogue, now: () => T0, sessionId: 4 });
   expectMyClerk(() => honest.accept(s.m1), ErrorCode.UNAUTHORIZED, "unknown-key");
-  expectMyClerk(() => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3 })), ErrorCode.UNAUTHORIZED, "key-id");
+  expectMyClerk(
+    () => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3 })),
+    ErrorCode.UNAUTHORIZED,
+    "key-id",
+  );
   s = start();
   expectMyClerk(
     () => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3, headerKeyId: other.keyId })),
@@ -214,7 +315,11 @@ Deno.test("handshake: initiator refuses a rogue responder's tier, key id and ses
     "key-id",
   );
   s = start();
-  expectMyClerk(() => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3, sessionId: 0 })), ErrorCode.BAD_REQUEST, "field:session-id");
+  expectMyClerk(
+    () => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3, sessionId: 0 })),
+    ErrorCode.BAD_REQUEST,
+    "field:session-id",
+  );
   s = start();
   expectMyClerk(
     () => s.ini.finish(rogueM2(b, s.m1, rogue, { selectedTier: 3, headerSessionId: 8 })),
@@ -226,10 +331,21 @@ Deno.test("handshake: initiator refuses a rogue responder's tier, key id and ses
 Deno.test("handshake: pinned key and expected key id", () => {
   for (const b of BACKENDS) {
     const r = identity(b, 2);
-    expectMyClerk(() => handshake(b, { pinnedKey: identity(b, 3).publicKey }), ErrorCode.UNAUTHORIZED, "pinned-key");
+    expectMyClerk(
+      () => handshake(b, { pinnedKey: identity(b, 3).publicKey }),
+      ErrorCode.UNAUTHORIZED,
+      "pinned-key",
+    );
     assert(handshake(b, { pinnedKey: r.publicKey }).initiator.tier === 5, "pinned match");
-    assert(handshake(b, { expectKeyId: r.keyId }).initiator.peerKeyId === r.keyId, "expected key id");
-    expectMyClerk(() => handshake(b, { expectKeyId: identity(b, 3).keyId }), ErrorCode.UNAUTHORIZED, "unknown-key");
+    assert(
+      handshake(b, { expectKeyId: r.keyId }).initiator.peerKeyId === r.keyId,
+      "expected key id",
+    );
+    expectMyClerk(
+      () => handshake(b, { expectKeyId: identity(b, 3).keyId }),
+      ErrorCode.UNAUTHORIZED,
+      "unknown-key",
+    );
     assert(keyIdOf(b, r.publicKey) === r.keyId);
   }
 });
@@ -237,21 +353,45 @@ Deno.test("handshake: pinned key and expected key id", () => {
 Deno.test("handshake: revoked initiator key and the admission policy", () => {
   for (const b of BACKENDS) {
     const i = identity(b, 1);
-    expectMyClerk(() => handshake(b, {}, { revoked: new Set([i.keyId]) }), ErrorCode.UNAUTHORIZED, "revoked");
-    assert(handshake(b, {}, { revoked: new Set([i.keyId ^ 1]) }).responder.tier === 5, "other key revoked");
+    expectMyClerk(
+      () => handshake(b, {}, { revoked: new Set([i.keyId]) }),
+      ErrorCode.UNAUTHORIZED,
+      "revoked",
+    );
+    assert(
+      handshake(b, {}, { revoked: new Set([i.keyId ^ 1]) }).responder.tier === 5,
+      "other key revoked",
+    );
     const seen: [number, Uint8Array][] = [];
     const hs = handshake(b, {}, { admit: (kid, pub) => (seen.push([kid, pub]), kid === i.keyId) });
-    assert(hs.responder.peerKeyId === i.keyId && seen.length === 1 && same(seen[0][1], i.publicKey), "admitted");
-    expectMyClerk(() => handshake(b, {}, { admit: () => false }), ErrorCode.UNAUTHORIZED, "not-admitted");
+    assert(
+      hs.responder.peerKeyId === i.keyId && seen.length === 1 && same(seen[0][1], i.publicKey),
+      "admitted",
+    );
+    expectMyClerk(
+      () => handshake(b, {}, { admit: () => false }),
+      ErrorCode.UNAUTHORIZED,
+      "not-admitted",
+    );
   }
 });
 
 Deno.test("handshake: clock skew is UNAUTHORIZED clock-skew with the responder's time", () => {
   const b = BACKENDS[0];
-  for (const [skew, ok] of [[300, true], [-300, true], [301, false], [-301, false], [100_000, false]] as const) {
+  for (
+    const [skew, ok] of [[300, true], [-300, true], [301, false], [-301, false], [
+      100_000,
+      false,
+    ]] as const
+  ) {
     const ini = new Initiator({ backend: b, identity: identity(b, 1), now: () => T0 });
     const now = T0 + skew;
-    const res = new Responder({ backend: b, identity: identity(b, 2), now: () => now, sessionId: 1 });
+    const res = new Responder({
+      backend: b,
+      identity: identity(b, 2),
+      now: () => now,
+      sessionId: 1,
+    });
     const m1 = ini.start();
     if (ok) {
       res.accept(m1);
@@ -260,7 +400,13 @@ Deno.test("handshake: clock skew is UNAUTHORIZED clock-skew with the responder's
     const e = expectMyClerk(() => res.accept(m1), ErrorCode.UNAUTHORIZED, "clock-skew");
     assert(e.extra.time === now, `time ${e.extra.time}`);
   }
-  const res = new Responder({ backend: b, identity: identity(b, 2), now: () => T0, sessionId: 1, maxSkew: 10 });
+  const res = new Responder({
+    backend: b,
+    identity: identity(b, 2),
+    now: () => T0,
+    sessionId: 1,
+    maxSkew: 10,
+  });
   const ini = new Initiator({ backend: b, identity: identity(b, 1), now: () => T0 - 11 });
   expectMyClerk(() => res.accept(ini.start()), ErrorCode.UNAUTHORIZED, "clock-skew");
 });
@@ -277,18 +423,28 @@ Deno.test("handshake: malformed M1, wrong messages, peer ERROR, low-order keys, 
   bad[bad.length - 1] ^= 1;
   expectMyClerk(() => res.accept(bad), ErrorCode.BAD_REQUEST, "trailer");
   // M1 timestamp field disagreeing with the header
-  expectMyClerk(() => res.accept(editM1(b, m1, () => ({ timestamp: T0 + 1 }))), ErrorCode.BAD_REQUEST, "field:timestamp");
+  expectMyClerk(
+    () => res.accept(editM1(b, m1, () => ({ timestamp: T0 + 1 }))),
+    ErrorCode.BAD_REQUEST,
+    "field:timestamp",
+  );
   // a low-order (all-zero) ephemeral: X25519 result all zero
   const m = decodeMessage(m1) as Tier4Message;
-  const zeroEph = sealMessage(b, {
-    tier: 4,
-    opcode: Op.SESSION_INIT,
-    sessionId: 0,
-    keyId: 0,
-    ecdh: new Uint8Array(32),
-    timestamp: T0,
-    encrypted: false,
-  }, 0, ZK, m.payload);
+  const zeroEph = sealMessage(
+    b,
+    {
+      tier: 4,
+      opcode: Op.SESSION_INIT,
+      sessionId: 0,
+      keyId: 0,
+      ecdh: new Uint8Array(32),
+      timestamp: T0,
+      encrypted: false,
+    },
+    0,
+    ZK,
+    m.payload,
+  );
   expectMyClerk(() => res.accept(zeroEph), ErrorCode.UNAUTHORIZED, "bad-key");
   // wrong message in place of M1 / M2
   const m2 = res.accept(m1);
@@ -297,7 +453,12 @@ Deno.test("handshake: malformed M1, wrong messages, peer ERROR, low-order keys, 
   // a Tier 1 ERROR answer surfaces as the peer's error
   const err = encodePlain(
     { tier: 1, opcode: Op.ERROR },
-    encodeError({ code: ErrorCode.FORBIDDEN, opcode: Op.SESSION_INIT, detail: "tier", requiredTier: 4 }),
+    encodeError({
+      code: ErrorCode.FORBIDDEN,
+      opcode: Op.SESSION_INIT,
+      detail: "tier",
+      requiredTier: 4,
+    }),
   );
   const e = expectMyClerk(() => ini.finish(err), ErrorCode.FORBIDDEN, "peer: tier");
   assert(e.extra.requiredTier === 4 && e.extra.remote === true);
@@ -315,9 +476,20 @@ Deno.test("handshake: Responder.accept/complete and Initiator.finish throw only 
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (x) => {
       const ini = new Initiator({ backend: b, identity: identity(b, 1), now: () => T0 });
-      const res = new Responder({ backend: b, identity: identity(b, 2), now: () => T0, sessionId: 1 });
+      const res = new Responder({
+        backend: b,
+        identity: identity(b, 2),
+        now: () => T0,
+        sessionId: 1,
+      });
       const m1 = ini.start();
-      for (const f of [() => res.accept(x), () => ini.finish(x), () => (res.accept(m1), res.complete(x))]) {
+      for (
+        const f of [
+          () => res.accept(x),
+          () => ini.finish(x),
+          () => (res.accept(m1), res.complete(x)),
+        ]
+      ) {
         try {
           f();
         } catch (e) {

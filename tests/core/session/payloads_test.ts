@@ -32,9 +32,29 @@ const DECODERS: Readonly<Record<string, (b: Uint8Array) => unknown>> = {
 };
 
 const KEYS = [
-  "nonce", "timestamp", "tier", "min-tier", "capabilities", "device-id", "session-id", "selected-tier",
-  "selected-capabilities", "static", "code", "opcode", "re", "detail", "required-tier", "time", "ticket",
-  "lifetime", "old-session-id", "epoch", "request", "reason", "id",
+  "nonce",
+  "timestamp",
+  "tier",
+  "min-tier",
+  "capabilities",
+  "device-id",
+  "session-id",
+  "selected-tier",
+  "selected-capabilities",
+  "static",
+  "code",
+  "opcode",
+  "re",
+  "detail",
+  "required-tier",
+  "time",
+  "ticket",
+  "lifetime",
+  "old-session-id",
+  "epoch",
+  "request",
+  "reason",
+  "id",
 ];
 
 const fieldValue = fc.oneof(
@@ -57,25 +77,53 @@ Deno.test("payloads: DECODERS lists every decode* export", () => {
 Deno.test("payloads: encode/decode round trips", () => {
   const n8 = fc.uint8Array({ minLength: 8, maxLength: 8 });
   const tier = fc.integer({ min: 0, max: 5 });
-  const caps = fc.array(fc.integer({ min: 0, max: 0xffff }).filter((c) => c !== 7), { maxLength: 8 });
+  const caps = fc.array(fc.integer({ min: 0, max: 0xffff }).filter((c) => c !== 7), {
+    maxLength: 8,
+  });
   fc.assert(fc.property(n8, fc.nat(), tier, tier, caps, (nonce, ts, t, mt, c) => {
-    const p = P.decodeSessionInit(P.encodeSessionInit({ nonce, timestamp: ts, tier: t, minTier: mt, capabilities: c }));
+    const p = P.decodeSessionInit(
+      P.encodeSessionInit({ nonce, timestamp: ts, tier: t, minTier: mt, capabilities: c }),
+    );
     assert(same(p.nonce, nonce) && p.timestamp === ts && p.tier === t && p.minTier === mt);
     assert(p.capabilities.join() === c.join() && p.deviceId === undefined);
   }));
-  fc.assert(fc.property(fc.integer({ min: 0, max: 0xffff }), n8, tier, caps, fc.uint8Array({ minLength: 32, maxLength: 32 }), (sid, nonce, t, c, st) => {
-    const p = P.decodeSessionAck(P.encodeSessionAck({ sessionId: sid, nonce, selectedTier: t, selectedCapabilities: c, static: st }));
-    assert(p.sessionId === sid && same(p.nonce, nonce) && p.selectedTier === t && same(p.static, st));
-    assert(p.selectedCapabilities.join() === c.join());
-  }));
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xffff }),
+      n8,
+      tier,
+      caps,
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      (sid, nonce, t, c, st) => {
+        const p = P.decodeSessionAck(
+          P.encodeSessionAck({
+            sessionId: sid,
+            nonce,
+            selectedTier: t,
+            selectedCapabilities: c,
+            static: st,
+          }),
+        );
+        assert(
+          p.sessionId === sid && same(p.nonce, nonce) && p.selectedTier === t && same(p.static, st),
+        );
+        assert(p.selectedCapabilities.join() === c.join());
+      },
+    ),
+  );
   const err = { code: 0x12, opcode: 0x204, re: 9, detail: "tier", requiredTier: 3, time: 12345 };
   const e = P.decodeError(P.encodeError(err));
   assert(JSON.stringify(e) === JSON.stringify(err), JSON.stringify(e));
   const ticket = new Uint8Array(92).fill(4);
   assert(same(P.decodeTicket(P.encodeTicket({ ticket, lifetime: 60 })).ticket, ticket));
-  const r = P.decodeResume(P.encodeResume({ oldSessionId: 5, ticket, nonce: new Uint8Array(8), tier: 4 }));
+  const r = P.decodeResume(
+    P.encodeResume({ oldSessionId: 5, ticket, nonce: new Uint8Array(8), tier: 4 }),
+  );
   assert(r.oldSessionId === 5 && r.tier === 4);
-  assert(P.decodeResumed(P.encodeResumed({ sessionId: 6, nonce: new Uint8Array(8), selectedTier: 3 })).selectedTier === 3);
+  assert(
+    P.decodeResumed(P.encodeResumed({ sessionId: 6, nonce: new Uint8Array(8), selectedTier: 3 }))
+      .selectedTier === 3,
+  );
   const rot = P.decodeRotate(P.encodeRotate({ epoch: 2, request: true }));
   assert(rot.epoch === 2 && rot.request === true);
   assert(P.decodeRotate(P.encodeRotate({ epoch: 3 })).request === undefined);
@@ -85,7 +133,15 @@ Deno.test("payloads: encode/decode round trips", () => {
   assert(P.decodeKeepalive(P.encodeKeepalive({ id: 1 })).id === 1);
   assert(P.decodeKeyExchangeComplete(P.encodeKeyExchangeComplete({ tier: 5 })).tier === 5);
   // capability 7 is reserved: ignored on receive
-  const seven = P.decodeSessionInit(P.encodeSessionInit({ nonce: new Uint8Array(8), timestamp: 1, tier: 5, minTier: 0, capabilities: [1, 7, 2] }));
+  const seven = P.decodeSessionInit(
+    P.encodeSessionInit({
+      nonce: new Uint8Array(8),
+      timestamp: 1,
+      tier: 5,
+      minTier: 0,
+      capabilities: [1, 7, 2],
+    }),
+  );
   assert(seven.capabilities.join() === "1,2", seven.capabilities.join());
 });
 
@@ -95,13 +151,18 @@ Deno.test("payloads: every decoder throws only MyClerkError BAD_REQUEST on rando
       try {
         d(b);
       } catch (e) {
-        if (!isMyClerkError(e) || e.code !== ErrorCode.BAD_REQUEST) throw new Error(`${name}: ${String(e)}`);
+        if (!isMyClerkError(e) || e.code !== ErrorCode.BAD_REQUEST) {
+          throw new Error(`${name}: ${String(e)}`);
+        }
       }
     }
   };
   fc.assert(fc.property(fc.uint8Array({ maxLength: 150 }), check), { numRuns: 1500 });
   fc.assert(
-    fc.property(fc.dictionary(fc.constantFrom(...KEYS), fieldValue, { maxKeys: 8 }), (m) => check(encodePayload(m))),
+    fc.property(
+      fc.dictionary(fc.constantFrom(...KEYS), fieldValue, { maxKeys: 8 }),
+      (m) => check(encodePayload(m)),
+    ),
     { numRuns: 1500 },
   );
 });

@@ -16,11 +16,18 @@ const TWO23 = 2 ** 23;
 const TWO32 = 2 ** 32;
 
 Deno.test("rebuildCounter: rebuild(h, c & 0xFFFFFF) === c whenever |c - (h+1)| < 2^23", () => {
-  const hc = fc.tuple(fc.integer({ min: -1, max: TWO32 - 2 }), fc.integer({ min: -(TWO23 - 1), max: TWO23 - 1 }))
+  const hc = fc.tuple(
+    fc.integer({ min: -1, max: TWO32 - 2 }),
+    fc.integer({ min: -(TWO23 - 1), max: TWO23 - 1 }),
+  )
     .map(([h, d]) => [h, h + 1 + d] as const)
     .filter(([, c]) => c >= 0 && c < TWO32);
   // also bias toward the 2^24 boundaries where the candidate choice matters
-  const edge = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: -3000, max: 3000 }), fc.integer({ min: -3000, max: 3000 }))
+  const edge = fc.tuple(
+    fc.integer({ min: 0, max: 255 }),
+    fc.integer({ min: -3000, max: 3000 }),
+    fc.integer({ min: -3000, max: 3000 }),
+  )
     .map(([k, dh, dc]) => [k * 2 ** 24 + dh - 1, k * 2 ** 24 + dh + dc] as const)
     .filter(([h, c]) => h >= -1 && h < TWO32 - 1 && c >= 0 && c < TWO32);
   fc.assert(
@@ -57,27 +64,43 @@ class Model {
 
 Deno.test("ReplayWindow agrees with a Set-based model on random counter streams", () => {
   const step = fc.oneof(
-    { weight: 5, arbitrary: fc.integer({ min: -40, max: 5 }).map((d) => ({ kind: "rel" as const, d })) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((d) => ({ kind: "jump" as const, d })) },
-    { weight: 1, arbitrary: fc.integer({ min: -2100, max: -1 }).map((d) => ({ kind: "old" as const, d })) },
+    {
+      weight: 5,
+      arbitrary: fc.integer({ min: -40, max: 5 }).map((d) => ({ kind: "rel" as const, d })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1, max: 3000 }).map((d) => ({ kind: "jump" as const, d })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: -2100, max: -1 }).map((d) => ({ kind: "old" as const, d })),
+    },
   );
   fc.assert(
-    fc.property(fc.constantFrom(32, 64, 1024), fc.array(fc.tuple(step, fc.boolean()), { minLength: 50, maxLength: 300 }), (w, steps) => {
-      const win = new ReplayWindow(w);
-      const model = new Model(w);
-      for (const [s, authentic] of steps) {
-        const c = Math.max(0, model.h + s.d);
-        const want = model.check(c);
-        assert(win.check(c) === want, `w=${w} h=${model.h} c=${c}: window ${!want}, model ${want}`);
-        // forged messages (authentic=false) are checked but never accepted: the window must not move
-        if (want && authentic) {
-          win.accept(c);
-          model.accept(c);
+    fc.property(
+      fc.constantFrom(32, 64, 1024),
+      fc.array(fc.tuple(step, fc.boolean()), { minLength: 50, maxLength: 300 }),
+      (w, steps) => {
+        const win = new ReplayWindow(w);
+        const model = new Model(w);
+        for (const [s, authentic] of steps) {
+          const c = Math.max(0, model.h + s.d);
+          const want = model.check(c);
+          assert(
+            win.check(c) === want,
+            `w=${w} h=${model.h} c=${c}: window ${!want}, model ${want}`,
+          );
+          // forged messages (authentic=false) are checked but never accepted: the window must not move
+          if (want && authentic) {
+            win.accept(c);
+            model.accept(c);
+          }
+          assert(win.highest === model.h, "highest");
+          assert(!win.check(c) || !(want && authentic), "accepted counter is now a duplicate");
         }
-        assert(win.highest === model.h, "highest");
-        assert(!win.check(c) || !(want && authentic), "accepted counter is now a duplicate");
-      }
-    }),
+      },
+    ),
     { numRuns: 400 },
   );
 });

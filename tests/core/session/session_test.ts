@@ -34,7 +34,11 @@ function msg(r: Inbound): { opcode: number; payload: Uint8Array } {
 }
 
 function kind(r: Inbound): string {
-  return r.kind === "drop" ? `drop:${r.reason}` : r.kind === "error" ? `error:${r.error.detail}` : r.kind;
+  return r.kind === "drop"
+    ? `drop:${r.reason}`
+    : r.kind === "error"
+    ? `error:${r.error.detail}`
+    : r.kind;
 }
 
 /** Sends `n` app messages a -> b and checks they arrive. */
@@ -47,7 +51,10 @@ function exchange(p: Pair, n = 3, tag = ""): void {
     const back = te.encode(`b->a ${tag} ${i}`);
     p.b.send(APP + 1, back);
     const got2 = deliver(p.outB, p.a);
-    assert(got2.length === 1 && msg(got2[0]).opcode === APP + 1 && same(msg(got2[0]).payload, back), `b->a ${tag} ${i}`);
+    assert(
+      got2.length === 1 && msg(got2[0]).opcode === APP + 1 && same(msg(got2[0]).payload, back),
+      `b->a ${tag} ${i}`,
+    );
   }
 }
 
@@ -88,20 +95,23 @@ for (const bk of BACKENDS) {
     assert(same(msg(f.b.receive(framed.subarray(4))).payload, Uint8Array.of(1, 2, 3)));
   });
 
-  T("replayed message is dropped as replay (tiers 3-5); tiers 1-2 have no replay protection", () => {
-    for (const tier of [1, 2, 3, 4, 5] as Tier[]) {
-      const p = pair(bk, tier);
-      p.a.send(APP, Uint8Array.of(7));
-      const m = p.outA.splice(0)[0];
-      assert(p.b.receive(m).kind === "message");
-      const again = p.b.receive(m);
-      if (tier >= 3) {
-        assert(kind(again) === "drop:replay" && p.b.drops.replay === 1, kind(again));
-      } else {
-        assert(again.kind === "message", `tier ${tier}: ${kind(again)}`);
+  T(
+    "replayed message is dropped as replay (tiers 3-5); tiers 1-2 have no replay protection",
+    () => {
+      for (const tier of [1, 2, 3, 4, 5] as Tier[]) {
+        const p = pair(bk, tier);
+        p.a.send(APP, Uint8Array.of(7));
+        const m = p.outA.splice(0)[0];
+        assert(p.b.receive(m).kind === "message");
+        const again = p.b.receive(m);
+        if (tier >= 3) {
+          assert(kind(again) === "drop:replay" && p.b.drops.replay === 1, kind(again));
+        } else {
+          assert(again.kind === "message", `tier ${tier}: ${kind(again)}`);
+        }
       }
-    }
-  });
+    },
+  );
 
   T("stale timestamp (receiver clock moved) is dropped as stale", () => {
     for (const tier of [3, 4, 5] as Tier[]) {
@@ -122,7 +132,10 @@ for (const bk of BACKENDS) {
     for (const tier of [1, 2, 3, 4, 5] as Tier[]) {
       const p = pair(bk, tier);
       const other = tier === 1 ? 2 : 1;
-      const wrong = encodePlain({ tier: other, opcode: APP, sessionId: p.a.state.sessionId }, Uint8Array.of(1));
+      const wrong = encodePlain(
+        { tier: other, opcode: APP, sessionId: p.a.state.sessionId },
+        Uint8Array.of(1),
+      );
       assert(kind(p.b.receive(wrong)) === "drop:tier", `tier ${tier}`);
       const t0 = encodePlain({ tier: 0 }, Uint8Array.of(0xde, 0xad));
       const r = p.b.receive(t0);
@@ -158,21 +171,31 @@ for (const bk of BACKENDS) {
       for (let i = 0; i < 40; i++) p.a.send(APP, Uint8Array.of(i));
       const ms = p.outA.splice(0);
       fc.assert(
-        fc.property(fc.shuffledSubarray(ms.slice(10, 40), { minLength: 30, maxLength: 30 }), (order) => {
-          // a fresh receiver over the same handshake state for each order
-          const b = new Session(p.hs.responder, { backend: bk, send: () => {}, now: p.clock.now, window: 32 });
-          const seen = new Set<number>();
-          for (const m of order) {
-            const r = b.receive(m);
-            const v = msg(r).payload[0];
-            assert(!seen.has(v), "delivered twice");
-            seen.add(v);
-          }
-          assert(seen.size === 30, `${seen.size}`);
-          for (const m of order.slice(0, 5)) assert(kind(b.receive(m)) === "drop:replay");
-          // counters 0..7 are more than 32 below the highest (39)
-          for (const m of ms.slice(0, 7)) assert(kind(b.receive(m)) === "drop:replay", "older than the window");
-        }),
+        fc.property(
+          fc.shuffledSubarray(ms.slice(10, 40), { minLength: 30, maxLength: 30 }),
+          (order) => {
+            // a fresh receiver over the same handshake state for each order
+            const b = new Session(p.hs.responder, {
+              backend: bk,
+              send: () => {},
+              now: p.clock.now,
+              window: 32,
+            });
+            const seen = new Set<number>();
+            for (const m of order) {
+              const r = b.receive(m);
+              const v = msg(r).payload[0];
+              assert(!seen.has(v), "delivered twice");
+              seen.add(v);
+            }
+            assert(seen.size === 30, `${seen.size}`);
+            for (const m of order.slice(0, 5)) assert(kind(b.receive(m)) === "drop:replay");
+            // counters 0..7 are more than 32 below the highest (39)
+            for (const m of ms.slice(0, 7)) {
+              assert(kind(b.receive(m)) === "drop:replay", "older than the window");
+            }
+          },
+        ),
         { numRuns: 10 },
       );
     }
@@ -187,10 +210,17 @@ for (const bk of BACKENDS) {
       p.a.rotate();
       assert(sendEpoch(p.a) === 1 && p.a.sendCounter === 0, "sender epoch");
       const r = deliver(p.outA, p.b);
-      assert(r.length === 1 && r[0].kind === "control" && r[0].opcode === Op.SESSION_ROTATE, r.map(kind).join());
+      assert(
+        r.length === 1 && r[0].kind === "control" && r[0].opcode === Op.SESSION_ROTATE,
+        r.map(kind).join(),
+      );
       assert(recvEpoch(p.b) === 1, "receiver epoch");
       exchange(p, 2, "after");
-      if (tier >= 4) assert(decodeMessage((p.a.send(APP, Uint8Array.of(1)), p.outA[0])).tier >= 4 && (decodeMessage(p.outA.splice(0)[0]) as { keyId: number }).keyId === 1, "key id = epoch");
+      if (tier >= 4) {
+        p.a.send(APP, Uint8Array.of(1));
+        const sent = decodeMessage(p.outA.splice(0)[0]) as { keyId: number };
+        assert(sent.keyId === 1, `key id ${sent.keyId} = epoch 1`);
+      }
       assert(same(msg(p.b.receive(late)).payload, Uint8Array.of(0xaa)), "late message of epoch 0");
       // a second late one after 60 s is refused
       const p2 = pair(bk, tier);
@@ -202,7 +232,10 @@ for (const bk of BACKENDS) {
       p2.a.send(APP, Uint8Array.of(2)); // keeps the clock check of the new epoch happy
       deliver(p2.outA, p2.b);
       const k = kind(p2.b.receive(late2));
-      assert(k === (tier === 3 ? "drop:mac" : "drop:key") || k === "drop:stale", `after 60 s: ${k}`);
+      assert(
+        k === (tier === 3 ? "drop:mac" : "drop:key") || k === "drop:stale",
+        `after 60 s: ${k}`,
+      );
       // rotate request: the peer rotates its own direction too
       const p3 = pair(bk, tier);
       p3.a.rotate(true);
@@ -222,7 +255,10 @@ for (const bk of BACKENDS) {
       const data = res.filter((r) => r.kind === "message").map((r) => msg(r).payload[0]);
       const rot = res.filter((r) => r.kind === "control").length;
       assert(data.join() === [...Array(13).keys()].join(), data.join());
-      assert(rot === 3 && sendEpoch(p.a) === 3 && recvEpoch(p.b) === 3, `rotations ${rot}, epoch ${sendEpoch(p.a)}`);
+      assert(
+        rot === 3 && sendEpoch(p.a) === 3 && recvEpoch(p.b) === 3,
+        `rotations ${rot}, epoch ${sendEpoch(p.a)}`,
+      );
       const q = pair(bk, tier, { rotateAfterSeconds: 100 });
       q.a.send(APP, Uint8Array.of(1));
       q.clock.t += 99;
@@ -230,7 +266,10 @@ for (const bk of BACKENDS) {
       assert(sendEpoch(q.a) === 0, "not yet");
       q.clock.t += 1;
       q.a.send(APP, Uint8Array.of(3));
-      assert(sendEpoch(q.a) === 1 && q.outA.length === 4, `epoch ${sendEpoch(q.a)}, ${q.outA.length} sent`);
+      assert(
+        sendEpoch(q.a) === 1 && q.outA.length === 4,
+        `epoch ${sendEpoch(q.a)}, ${q.outA.length} sent`,
+      );
       q.clock.t += 5; // within skew
       const r = deliver(q.outA, q.b).map(kind);
       assert(r.join() === "message,message,control,message", r.join());
@@ -246,12 +285,23 @@ for (const bk of BACKENDS) {
       p.a.rekey();
       p.a.send(APP, Uint8Array.of(0x55)); // sent under the old keys while the re-key is in flight
       const init = deliver(p.outA, p.b);
-      assert(init[0].kind === "control" && init[0].opcode === Op.KEY_EXCHANGE_INIT, init.map(kind).join());
+      assert(
+        init[0].kind === "control" && init[0].opcode === Op.KEY_EXCHANGE_INIT,
+        init.map(kind).join(),
+      );
       assert(same(msg(init[1]).payload, Uint8Array.of(0x55)), "in-flight message accepted");
       const resp = deliver(p.outB, p.a);
-      assert(resp.length === 1 && resp[0].kind === "control" && resp[0].opcode === Op.KEY_EXCHANGE_RESPONSE);
-      for (const s of [p.a, p.b]) assert(sendEpoch(s) === 2 && recvEpoch(s) === 2, `${sendEpoch(s)}/${recvEpoch(s)}`);
-      assert(same(p.a.resumeSecret, p.b.resumeSecret) && !same(p.a.resumeSecret, oldResume), "resume replaced");
+      assert(
+        resp.length === 1 && resp[0].kind === "control" &&
+          resp[0].opcode === Op.KEY_EXCHANGE_RESPONSE,
+      );
+      for (const s of [p.a, p.b]) {
+        assert(sendEpoch(s) === 2 && recvEpoch(s) === 2, `${sendEpoch(s)}/${recvEpoch(s)}`);
+      }
+      assert(
+        same(p.a.resumeSecret, p.b.resumeSecret) && !same(p.a.resumeSecret, oldResume),
+        "resume replaced",
+      );
       exchange(p, 3, "rekeyed");
       // the ECDH field now carries the new ephemerals
       p.b.send(APP, new Uint8Array());
@@ -282,7 +332,10 @@ for (const bk of BACKENDS) {
     assert(ticket.length === 92, `${ticket.length}`);
     p.b.send(Op.SESSION_TICKET, encodeTicket({ ticket, lifetime: 3600 }));
     const r = deliver(p.outB, p.a);
-    assert(r[0].kind === "control" && p.a.ticket !== undefined && same(p.a.ticket.ticket, ticket), kind(r[0]));
+    assert(
+      r[0].kind === "control" && p.a.ticket !== undefined && same(p.a.ticket.ticket, ticket),
+      kind(r[0]),
+    );
     const c = issuer.redeem(ticket, T0 + 10);
     assert(same(c.resume, p.b.resumeSecret) && c.expiresAt === T0 + 3600 && c.issuedAt === T0);
     assert(same(c.peerHash, bk.sha256(p.b.state.peerStatic).subarray(0, 16)), "peer hash");
@@ -295,8 +348,17 @@ for (const bk of BACKENDS) {
       f[i] ^= 0x10;
       expectMyClerk(() => issuer.redeem(f, T0), ErrorCode.UNAUTHORIZED, "bad-ticket");
     }
-    expectMyClerk(() => issuer.redeem(new Uint8Array(91), T0), ErrorCode.UNAUTHORIZED, "bad-ticket");
-    expectMyClerk(() => new TicketIssuer(bk).redeem(issuer.issue(p.b.resumeSecret, p.b.state.peerStatic, T0), T0), ErrorCode.UNAUTHORIZED, "bad-ticket");
+    expectMyClerk(
+      () => issuer.redeem(new Uint8Array(91), T0),
+      ErrorCode.UNAUTHORIZED,
+      "bad-ticket",
+    );
+    expectMyClerk(
+      () =>
+        new TicketIssuer(bk).redeem(issuer.issue(p.b.resumeSecret, p.b.state.peerStatic, T0), T0),
+      ErrorCode.UNAUTHORIZED,
+      "bad-ticket",
+    );
     const before = issuer.issue(p.b.resumeSecret, p.b.state.peerStatic, T0);
     issuer.rotateKey();
     issuer.redeem(before, T0); // old key kept
@@ -305,48 +367,66 @@ for (const bk of BACKENDS) {
     expectMyClerk(() => issuer.redeem(before, T0), ErrorCode.UNAUTHORIZED, "bad-ticket");
   });
 
-  T("resume: ResumeInitiator + acceptResume give working sessions; wrong binder and reuse refused", () => {
-    for (const tier of [3, 4, 5] as Tier[]) {
-      const p = pair(bk, tier);
-      const issuer = new TicketIssuer(bk);
-      const material = () => ({
-        ticket: issuer.issue(p.b.resumeSecret, p.b.state.peerStatic, T0),
-        resume: p.a.resumeSecret,
-        oldSessionId: p.a.state.sessionId,
-        peerStatic: p.a.state.peerStatic,
-        peerKeyId: p.a.state.peerKeyId,
-      });
-      const m = material();
-      const ri = new ResumeInitiator(bk, m, tier);
-      const req = ri.start(T0);
-      const opts = { sessionId: 900, now: T0, maxTier: 5 as Tier, minTier: 0 as Tier };
-      const { reply, state: rs } = acceptResume(bk, issuer, req, opts);
-      const is = ri.finish(reply);
-      assert(is.tier === tier && rs.tier === tier && is.sessionId === 900, `${is.tier}`);
-      assert(same(is.keys.i2r.key, rs.keys.i2r.key) && same(is.keys.r2i.mac, rs.keys.r2i.mac), "keys agree");
-      assert(rs.peerKeyId === p.b.state.peerKeyId, "peer key id from the ticket");
-      const outA: Uint8Array[] = [];
-      const outB: Uint8Array[] = [];
-      const a = new Session(is, { backend: bk, send: (x) => outA.push(x), now: () => T0 });
-      const b = new Session(rs, { backend: bk, send: (x) => outB.push(x), now: () => T0 });
-      a.send(APP, Uint8Array.of(9));
-      assert(same(msg(deliver(outA, b)[0]).payload, Uint8Array.of(9)));
-      b.send(APP, Uint8Array.of(8));
-      assert(same(msg(deliver(outB, a)[0]).payload, Uint8Array.of(8)));
-      // the same SESSION_RESUME again: ticket-reused
-      expectMyClerk(() => acceptResume(bk, issuer, req, { ...opts, sessionId: 901 }), ErrorCode.UNAUTHORIZED, "ticket-reused");
-      // wrong resumption secret: binder fails
-      const wrong = new ResumeInitiator(bk, { ...material(), resume: bk.randomBytes(32) }, tier);
-      expectMyClerk(() => acceptResume(bk, issuer, wrong.start(T0), opts), ErrorCode.UNAUTHORIZED, "binder");
-      // a tampered SESSION_RESUMED fails at the initiator
-      const ri2 = new ResumeInitiator(bk, material(), tier);
-      const { reply: reply2 } = acceptResume(bk, issuer, ri2.start(T0), opts);
-      const bad = reply2.slice();
-      bad[20] ^= 1;
-      expectMyClerk(() => ri2.finish(bad), ErrorCode.UNAUTHORIZED);
-      // minimum tier of the responder
-      const ri3 = new ResumeInitiator(bk, material(), 1);
-      expectMyClerk(() => acceptResume(bk, issuer, ri3.start(T0), { ...opts, minTier: 3 }), ErrorCode.FORBIDDEN, "tier");
-    }
-  });
+  T(
+    "resume: ResumeInitiator + acceptResume give working sessions; wrong binder and reuse refused",
+    () => {
+      for (const tier of [3, 4, 5] as Tier[]) {
+        const p = pair(bk, tier);
+        const issuer = new TicketIssuer(bk);
+        const material = () => ({
+          ticket: issuer.issue(p.b.resumeSecret, p.b.state.peerStatic, T0),
+          resume: p.a.resumeSecret,
+          oldSessionId: p.a.state.sessionId,
+          peerStatic: p.a.state.peerStatic,
+          peerKeyId: p.a.state.peerKeyId,
+        });
+        const m = material();
+        const ri = new ResumeInitiator(bk, m, tier);
+        const req = ri.start(T0);
+        const opts = { sessionId: 900, now: T0, maxTier: 5 as Tier, minTier: 0 as Tier };
+        const { reply, state: rs } = acceptResume(bk, issuer, req, opts);
+        const is = ri.finish(reply);
+        assert(is.tier === tier && rs.tier === tier && is.sessionId === 900, `${is.tier}`);
+        assert(
+          same(is.keys.i2r.key, rs.keys.i2r.key) && same(is.keys.r2i.mac, rs.keys.r2i.mac),
+          "keys agree",
+        );
+        assert(rs.peerKeyId === p.b.state.peerKeyId, "peer key id from the ticket");
+        const outA: Uint8Array[] = [];
+        const outB: Uint8Array[] = [];
+        const a = new Session(is, { backend: bk, send: (x) => outA.push(x), now: () => T0 });
+        const b = new Session(rs, { backend: bk, send: (x) => outB.push(x), now: () => T0 });
+        a.send(APP, Uint8Array.of(9));
+        assert(same(msg(deliver(outA, b)[0]).payload, Uint8Array.of(9)));
+        b.send(APP, Uint8Array.of(8));
+        assert(same(msg(deliver(outB, a)[0]).payload, Uint8Array.of(8)));
+        // the same SESSION_RESUME again: ticket-reused
+        expectMyClerk(
+          () => acceptResume(bk, issuer, req, { ...opts, sessionId: 901 }),
+          ErrorCode.UNAUTHORIZED,
+          "ticket-reused",
+        );
+        // wrong resumption secret: binder fails
+        const wrong = new ResumeInitiator(bk, { ...material(), resume: bk.randomBytes(32) }, tier);
+        expectMyClerk(
+          () => acceptResume(bk, issuer, wrong.start(T0), opts),
+          ErrorCode.UNAUTHORIZED,
+          "binder",
+        );
+        // a tampered SESSION_RESUMED fails at the initiator
+        const ri2 = new ResumeInitiator(bk, material(), tier);
+        const { reply: reply2 } = acceptResume(bk, issuer, ri2.start(T0), opts);
+        const bad = reply2.slice();
+        bad[20] ^= 1;
+        expectMyClerk(() => ri2.finish(bad), ErrorCode.UNAUTHORIZED);
+        // minimum tier of the responder
+        const ri3 = new ResumeInitiator(bk, material(), 1);
+        expectMyClerk(
+          () => acceptResume(bk, issuer, ri3.start(T0), { ...opts, minTier: 3 }),
+          ErrorCode.FORBIDDEN,
+          "tier",
+        );
+      }
+    },
+  );
 }

@@ -19,7 +19,9 @@ Deno.test("compress: round trip of random and repetitive payloads", () => {
     fc.property(
       fc.oneof(
         fc.uint8Array({ maxLength: 5000 }),
-        fc.tuple(fc.integer({ min: 0, max: 255 }), fc.nat({ max: 100_000 })).map(([v, n]) => new Uint8Array(n).fill(v)),
+        fc.tuple(fc.integer({ min: 0, max: 255 }), fc.nat({ max: 100_000 })).map(([v, n]) =>
+          new Uint8Array(n).fill(v)
+        ),
       ),
       (data) => {
         const c = compress(data);
@@ -36,7 +38,11 @@ Deno.test("compress: bomb (100 MB of zeros) with a 1 MiB limit is TOO_LARGE, qui
   const bomb = compress(new Uint8Array(100 * 1024 * 1024));
   assert(bomb.length < 100_000, `bomb is ${bomb.length} bytes`);
   const t = performance.now();
-  const e = expectMyClerk(() => decompress(bomb, 1 << 20), ErrorCode.TOO_LARGE, "decompressed-too-large");
+  const e = expectMyClerk(
+    () => decompress(bomb, 1 << 20),
+    ErrorCode.TOO_LARGE,
+    "decompressed-too-large",
+  );
   const ms = performance.now() - t;
   assert(e.extra.max === 1 << 20, "max in extras");
   // Not a timing assertion on the happy path: only a guard that the bound, not the
@@ -50,19 +56,29 @@ Deno.test("decompress: corrupt and random input gives MyClerkError only", () => 
   assert(decompress(new Uint8Array(0)).length === 0, "empty input is an empty payload");
   const good = compress(new TextEncoder().encode("hello hello hello hello".repeat(20)));
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (rnd, at, bit) => {
-      for (const input of [rnd, (() => {
-        const x = good.slice();
-        x[at % x.length] ^= 1 << bit;
-        return x;
-      })()]) {
-        try {
-          decompress(input, 1 << 16);
-        } catch (e) {
-          assert(isMyClerkError(e), String(e));
+    fc.property(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 7 }),
+      (rnd, at, bit) => {
+        for (
+          const input of [
+            rnd,
+            (() => {
+              const x = good.slice();
+              x[at % x.length] ^= 1 << bit;
+              return x;
+            })(),
+          ]
+        ) {
+          try {
+            decompress(input, 1 << 16);
+          } catch (e) {
+            assert(isMyClerkError(e), String(e));
+          }
         }
-      }
-    }),
+      },
+    ),
     { numRuns: 500 },
   );
 });

@@ -53,7 +53,11 @@ Deno.test("fragments: split then reassemble in a random order with duplicates gi
           [order[i], order[j]] = [order[j], order[i]];
         }
         const last = order.pop()!;
-        const seq = [...order, ...dups.filter(() => order.length > 0).map((d) => order[d % order.length]), last];
+        const seq = [
+          ...order,
+          ...dups.filter(() => order.length > 0).map((d) => order[d % order.length]),
+          last,
+        ];
         const r = new Reassembler(limits, () => 0);
         const drops: FragmentDrop[] = [];
         r.onDrop = (d) => drops.push(d);
@@ -92,8 +96,16 @@ Deno.test("fragments: malformed prefixes and too many fragments", () => {
   expectMyClerk(() => parseFragment(Uint8Array.of(0, 1, 0)), ErrorCode.BAD_REQUEST, "fragment");
   expectMyClerk(() => parseFragment(Uint8Array.of(0, 1, 0, 0)), ErrorCode.BAD_REQUEST, "fragment");
   expectMyClerk(() => parseFragment(Uint8Array.of(0, 1, 3, 3)), ErrorCode.BAD_REQUEST, "fragment");
-  expectMyClerk(() => splitFragments(new Uint8Array(256), 1, 1), ErrorCode.TOO_LARGE, "too-many-fragments");
-  expectMyClerk(() => splitFragments(new Uint8Array(3), 1, 0), ErrorCode.BAD_REQUEST, "fragment-chunk");
+  expectMyClerk(
+    () => splitFragments(new Uint8Array(256), 1, 1),
+    ErrorCode.TOO_LARGE,
+    "too-many-fragments",
+  );
+  expectMyClerk(
+    () => splitFragments(new Uint8Array(3), 1, 0),
+    ErrorCode.BAD_REQUEST,
+    "fragment-chunk",
+  );
   assert(splitFragments(new Uint8Array(255), 1, 1).length === 255, "255 fragments allowed");
   const r = new Reassembler(limits, () => 0);
   expectMyClerk(() => r.add(Uint8Array.of(0, 1, 9, 2)), ErrorCode.BAD_REQUEST, "fragment");
@@ -113,7 +125,10 @@ Deno.test("fragments: at most maxPartial incomplete messages", () => {
   const drops: FragmentDrop[] = [];
   r.onDrop = (d) => drops.push(d);
   for (let id = 0; id < 10; id++) r.add(Uint8Array.of(0, id, 0, 2, id));
-  assert(pc(r) === 4 && drops.length === 6 && drops.every((d) => d === "limit-partial"), drops.join());
+  assert(
+    pc(r) === 4 && drops.length === 6 && drops.every((d) => d === "limit-partial"),
+    drops.join(),
+  );
   // an existing partial can still complete
   const done = r.add(Uint8Array.of(0, 2, 1, 2, 99));
   assert(done !== undefined && same(done, Uint8Array.of(2, 99)) && pc(r) === 3, "completes");

@@ -62,7 +62,12 @@ Deno.test("FrameReader: random chunking yields exactly the messages of one push,
 });
 
 Deno.test("FrameReader: byte-by-byte delivery and mutating the chunk afterwards", () => {
-  const msgs = [Uint8Array.of(1, 2, 3), new Uint8Array(0), new Uint8Array(70_000).fill(7), Uint8Array.of(9)];
+  const msgs = [
+    Uint8Array.of(1, 2, 3),
+    new Uint8Array(0),
+    new Uint8Array(70_000).fill(7),
+    Uint8Array.of(9),
+  ];
   const s = stream(msgs);
   const r = new FrameReader();
   const got: Uint8Array[] = [];
@@ -71,7 +76,9 @@ Deno.test("FrameReader: byte-by-byte delivery and mutating the chunk afterwards"
     got.push(...r.push(c));
     c[0] ^= 0xff; // the reader must have copied what it keeps
   }
-  assert(got.length === 3 && same(got[0], msgs[0]) && same(got[1], msgs[2]) && same(got[2], msgs[3]));
+  assert(
+    got.length === 3 && same(got[0], msgs[0]) && same(got[1], msgs[2]) && same(got[2], msgs[3]),
+  );
   // a chunk reused by the caller after push: returned messages stay intact
   const buf = stream([Uint8Array.of(5, 5)]);
   const out = new FrameReader().push(buf);
@@ -88,7 +95,10 @@ Deno.test("FrameReader: zero-length frames only are fillers, partial length wait
   assert(r.push(Uint8Array.of(0, 0)).length === 0 && pending(r) === 2, "half a length");
   assert(r.push(Uint8Array.of(0, 1)).length === 0 && pending(r) === 4, "length complete, no body");
   const m = r.push(Uint8Array.of(42, 0, 0, 0, 0, 0, 0, 0));
-  assert(m.length === 1 && m[0][0] === 42 && pending(r) === 3, "body, a filler, then 3 bytes of a length");
+  assert(
+    m.length === 1 && m[0][0] === 42 && pending(r) === 3,
+    "body, a filler, then 3 bytes of a length",
+  );
 });
 
 Deno.test("FrameReader: over-limit length is fatal before any body byte is buffered", () => {

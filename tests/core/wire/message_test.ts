@@ -16,7 +16,12 @@ import {
   type Tier,
   TRAILER_LENGTH,
 } from "../../../core/wire/header.ts";
-import { decodeMessage, encodePlain, isProtected, type Message } from "../../../core/wire/message.ts";
+import {
+  decodeMessage,
+  encodePlain,
+  isProtected,
+  type Message,
+} from "../../../core/wire/message.ts";
 import {
   counterFields,
   type DirectionKeys,
@@ -77,7 +82,9 @@ Deno.test("plain tiers 0-2: encode/decode round trip with every C/F combination"
       assert(m.tier === h.tier && m.compressed === h.compressed && m.fragment === h.fragment);
       assert(!m.encrypted && m.flags === makeFlags(h.tier, h));
       assert(same(m.payload, payload), "payload");
-      if (m.tier !== 0) assert(m.opcode === h.opcode && m.sequence === h.sequence, "opcode/sequence");
+      if (m.tier !== 0) {
+        assert(m.opcode === h.opcode && m.sequence === h.sequence, "opcode/sequence");
+      }
       if (m.tier === 2) assert(m.sessionId === h.sessionId, "session id");
     }),
     { numRuns: 400 },
@@ -95,7 +102,9 @@ for (const b of BACKENDS) {
         assert(bytes.length === minimumLength(r.tier) + r.payload.length + extra, "length");
         const m = decodeMessage(bytes);
         assert(isProtected(m) && m.tier === r.tier, "tier");
-        assert(m.encrypted === r.encrypted && m.compressed === r.compressed && m.fragment === r.fragment);
+        assert(
+          m.encrypted === r.encrypted && m.compressed === r.compressed && m.fragment === r.fragment,
+        );
         assert(m.opcode === r.opcode && m.sessionId === r.sessionId && m.timestamp === r.timestamp);
         const cf = counterFields(r.counter);
         assert(m.sequence === cf.sequence && m.nonce === cf.nonce, "counter fields");
@@ -111,7 +120,10 @@ for (const b of BACKENDS) {
         const pt = openPayload(b, m, r.keys, r.counter);
         assert(same(pt, r.payload), "plaintext");
         if (r.encrypted && r.payload.length >= 8) {
-          assert(!same(m.payload.subarray(0, r.payload.length), r.payload), "payload is not in clear");
+          assert(
+            !same(m.payload.subarray(0, r.payload.length), r.payload),
+            "payload is not in clear",
+          );
         }
       }),
       { numRuns: 200 },
@@ -160,7 +172,14 @@ Deno.test("encoders refuse invalid flag combinations and out-of-range fields", (
       "tier5-plain",
     );
     expectMyClerk(
-      () => sealMessage(b, { tier: 4, timestamp: 1, ecdh: new Uint8Array(31) }, 0, keys, new Uint8Array()),
+      () =>
+        sealMessage(
+          b,
+          { tier: 4, timestamp: 1, ecdh: new Uint8Array(31) },
+          0,
+          keys,
+          new Uint8Array(),
+        ),
       ErrorCode.BAD_REQUEST,
       "field-range:ecdh",
     );
@@ -170,22 +189,52 @@ Deno.test("encoders refuse invalid flag combinations and out-of-range fields", (
       "field-range:timestamp",
     );
   }
-  expectMyClerk(() => encodePlain({ tier: 1, opcode: 0x10000 }, new Uint8Array()), ErrorCode.BAD_REQUEST, "field-range:opcode");
-  expectMyClerk(() => encodePlain({ tier: 1, sequence: 256 }, new Uint8Array()), ErrorCode.BAD_REQUEST, "field-range:sequence");
-  expectMyClerk(() => encodePlain({ tier: 2, sessionId: -1 }, new Uint8Array()), ErrorCode.BAD_REQUEST, "field-range:sessionId");
-  expectMyClerk(() => encodePlain({ tier: 1, opcode: 1.5 }, new Uint8Array()), ErrorCode.BAD_REQUEST, "field-range:opcode");
+  expectMyClerk(
+    () => encodePlain({ tier: 1, opcode: 0x10000 }, new Uint8Array()),
+    ErrorCode.BAD_REQUEST,
+    "field-range:opcode",
+  );
+  expectMyClerk(
+    () => encodePlain({ tier: 1, sequence: 256 }, new Uint8Array()),
+    ErrorCode.BAD_REQUEST,
+    "field-range:sequence",
+  );
+  expectMyClerk(
+    () => encodePlain({ tier: 2, sessionId: -1 }, new Uint8Array()),
+    ErrorCode.BAD_REQUEST,
+    "field-range:sessionId",
+  );
+  expectMyClerk(
+    () => encodePlain({ tier: 1, opcode: 1.5 }, new Uint8Array()),
+    ErrorCode.BAD_REQUEST,
+    "field-range:opcode",
+  );
 });
 
 Deno.test("truncation below header + trailer gives `truncated` for every tier and length", () => {
-  const keys = { key: new Uint8Array(32).fill(1), mac: new Uint8Array(32).fill(2), iv: new Uint8Array(4) };
+  const keys = {
+    key: new Uint8Array(32).fill(1),
+    mac: new Uint8Array(32).fill(2),
+    iv: new Uint8Array(4),
+  };
   const b = BACKENDS[0];
   for (const tier of [0, 1, 2, 3, 4, 5] as Tier[]) {
     for (const E of tier >= 3 ? (tier === 5 ? [true] : [false, true]) : [false]) {
       const full = tier < 3
         ? encodePlain({ tier: tier as 0 | 1 | 2, opcode: 9 }, new Uint8Array(5))
-        : sealMessage(b, { tier: tier as 3 | 4 | 5, timestamp: 5, encrypted: E }, 3, keys, new Uint8Array(5));
+        : sealMessage(
+          b,
+          { tier: tier as 3 | 4 | 5, timestamp: 5, encrypted: E },
+          3,
+          keys,
+          new Uint8Array(5),
+        );
       for (let n = 1; n < minimumLength(tier); n++) {
-        const e = expectMyClerk(() => decodeMessage(full.subarray(0, n)), ErrorCode.BAD_REQUEST, "truncated");
+        const e = expectMyClerk(
+          () => decodeMessage(full.subarray(0, n)),
+          ErrorCode.BAD_REQUEST,
+          "truncated",
+        );
         assert(e.extra.minimum === minimumLength(tier) && e.extra.length === n, "truncated extras");
       }
       // Longer truncations still decode (the payload is shorter) but can no longer authenticate.
@@ -196,47 +245,62 @@ Deno.test("truncation below header + trailer gives `truncated` for every tier an
           continue;
         }
         const m = decodeMessage(part);
-        if (isProtected(m)) assert(!verifyTrailer(b, m, keys.mac), `tier ${tier} n=${n} still verifies`);
+        if (isProtected(m)) {
+          assert(!verifyTrailer(b, m, keys.mac), `tier ${tier} n=${n} still verifies`);
+        }
       }
     }
   }
   // A Tier 3/4 E=1 message whose payload is shorter than the AEAD tag.
-  const m = decodeMessage(sealMessage(b, { tier: 3, timestamp: 1, encrypted: false }, 0, keys, new Uint8Array(3)));
-  const forged = decodeMessage(Uint8Array.from([...m.bytes.subarray(0, 1)].map((x) => x | 1).concat([...m.bytes.subarray(1)])));
+  const m = decodeMessage(
+    sealMessage(b, { tier: 3, timestamp: 1, encrypted: false }, 0, keys, new Uint8Array(3)),
+  );
+  const forged = decodeMessage(
+    Uint8Array.from([...m.bytes.subarray(0, 1)].map((x) => x | 1).concat([...m.bytes.subarray(1)])),
+  );
   assert(isProtected(forged));
   expectMyClerk(() => openPayload(b, forged, keys, 0), ErrorCode.BAD_REQUEST, "truncated");
 });
 
 Deno.test("Tier 2: every single bit flip is caught (crc; in the flags byte: a flags error or another tier)", () => {
   fc.assert(
-    fc.property(plainArb, payloadArb, fc.nat(), fc.integer({ min: 0, max: 7 }), (h, payload, at, bit) => {
-      const msg = encodePlain({ ...h, tier: 2 }, payload);
-      const i = at % msg.length;
-      const bad = msg.slice();
-      bad[i] ^= 1 << bit;
-      if (i > 0) {
-        expectMyClerk(() => decodeMessage(bad), ErrorCode.BAD_REQUEST, "crc");
-        return;
-      }
-      // A flip in the flags byte either breaks the flag rules or names another tier,
-      // which then parses a different layout: it can never pass as the same Tier 2 message.
-      try {
-        assert(decodeMessage(bad).tier !== 2, "flags flip still decodes as Tier 2");
-      } catch (e) {
-        assert(isMyClerkError(e) && e.code === ErrorCode.BAD_REQUEST, String(e));
-      }
-    }),
+    fc.property(
+      plainArb,
+      payloadArb,
+      fc.nat(),
+      fc.integer({ min: 0, max: 7 }),
+      (h, payload, at, bit) => {
+        const msg = encodePlain({ ...h, tier: 2 }, payload);
+        const i = at % msg.length;
+        const bad = msg.slice();
+        bad[i] ^= 1 << bit;
+        if (i > 0) {
+          expectMyClerk(() => decodeMessage(bad), ErrorCode.BAD_REQUEST, "crc");
+          return;
+        }
+        // A flip in the flags byte either breaks the flag rules or names another tier,
+        // which then parses a different layout: it can never pass as the same Tier 2 message.
+        try {
+          assert(decodeMessage(bad).tier !== 2, "flags flip still decodes as Tier 2");
+        } catch (e) {
+          assert(isMyClerkError(e) && e.code === ErrorCode.BAD_REQUEST, String(e));
+        }
+      },
+    ),
     { numRuns: 500 },
   );
 });
 
 for (const b of BACKENDS) {
-  Deno.test(`protected (${b.name}): any single bit flip fails the trailer`, () => {
+  Deno.test(`protected (${b.name}): any single bit flip fails the trailer or the AEAD`, () => {
+    // Profile §2: with E=1 the trailer covers header and AEAD tag, the tag covers the
+    // ciphertext; with E=0 the trailer covers everything. Either way a flip is caught.
     fc.assert(
       fc.property(protectedArb, fc.nat(), fc.integer({ min: 0, max: 7 }), (r, at, bit) => {
         const msg = seal(b, r);
         const bad = msg.slice();
-        bad[at % bad.length] ^= 1 << bit;
+        const i = at % bad.length;
+        bad[i] ^= 1 << bit;
         let m: Message;
         try {
           m = decodeMessage(bad);
@@ -245,7 +309,12 @@ for (const b of BACKENDS) {
           return;
         }
         assert(isProtected(m), "still protected");
-        assert(!verifyTrailer(b, m, r.keys.mac), `flip at ${at % bad.length} verifies`);
+        if (!verifyTrailer(b, m, r.keys.mac)) return;
+        assert(m.encrypted, `E=0: flip at ${i} passes the trailer`);
+        const hl = HEADER_LENGTH[m.tier];
+        const ctEnd = m.tier === 5 ? m.macEnd : m.macEnd - TAG_LENGTH;
+        assert(i >= hl && i < ctEnd, `flip at ${i} outside the ciphertext passes the trailer`);
+        expectMyClerk(() => openPayload(b, m as never, r.keys, r.counter), ErrorCode.UNAUTHORIZED);
       }),
       { numRuns: 300 },
     );
@@ -272,7 +341,8 @@ for (const b of BACKENDS) {
         const counter = (m.nonce << 8) | m.sequence;
         const e = expectMyClerk(() => openPayload(b, m as never, r.keys, counter));
         assert(
-          e.code === ErrorCode.UNAUTHORIZED || (e.code === ErrorCode.BAD_REQUEST && e.detail === "truncated"),
+          e.code === ErrorCode.UNAUTHORIZED ||
+            (e.code === ErrorCode.BAD_REQUEST && e.detail === "truncated"),
           e.message,
         );
       }),

@@ -56,15 +56,27 @@ Deno.test("payload: zero bytes are {}, non-maps and trailing bytes are refused",
   const empty = decodeMap(new Uint8Array(0));
   assert(Object.keys(empty).length === 0, "empty map");
   expectMyClerk(() => decodeMap(encodePayload([1, 2])), ErrorCode.BAD_REQUEST, "payload-not-map");
-  expectMyClerk(() => decodeMap(encodePayload(new Uint8Array(3))), ErrorCode.BAD_REQUEST, "payload-not-map");
+  expectMyClerk(
+    () => decodeMap(encodePayload(new Uint8Array(3))),
+    ErrorCode.BAD_REQUEST,
+    "payload-not-map",
+  );
   expectMyClerk(() => decodeMap(encodePayload(null)), ErrorCode.BAD_REQUEST, "payload-not-map");
   expectMyClerk(() => decodeMap(encodePayload(7)), ErrorCode.BAD_REQUEST, "payload-not-map");
   const extra = Uint8Array.of(...encodePayload({ a: 1 }), 0x00);
   expectMyClerk(() => decodePayload(extra), ErrorCode.BAD_REQUEST, "msgpack");
   expectMyClerk(() => decodePayload(Uint8Array.of(0xc1)), ErrorCode.BAD_REQUEST, "msgpack");
   // a str32 claiming 4 GiB: refused by the length bound, not allocated
-  expectMyClerk(() => decodePayload(Uint8Array.of(0xdb, 0xff, 0xff, 0xff, 0xff)), ErrorCode.BAD_REQUEST, "msgpack");
-  expectMyClerk(() => decodePayload(Uint8Array.of(0xdf, 0xff, 0xff, 0xff, 0xff)), ErrorCode.BAD_REQUEST, "msgpack");
+  expectMyClerk(
+    () => decodePayload(Uint8Array.of(0xdb, 0xff, 0xff, 0xff, 0xff)),
+    ErrorCode.BAD_REQUEST,
+    "msgpack",
+  );
+  expectMyClerk(
+    () => decodePayload(Uint8Array.of(0xdf, 0xff, 0xff, 0xff, 0xff)),
+    ErrorCode.BAD_REQUEST,
+    "msgpack",
+  );
   // deep nesting: 100k fixarray(1) headers
   const deep = new Uint8Array(100_001).fill(0x91);
   deep[100_000] = 0x00;
@@ -76,7 +88,17 @@ Deno.test("payload: zero bytes are {}, non-maps and trailing bytes are refused",
 });
 
 Deno.test("payload: field readers name the field and enforce type and bounds", () => {
-  const m = decodeMap(encodePayload({ u: 5, big: 2 ** 40, neg: -1, f: 1.5, s: "x", b: new Uint8Array(4), a: [1, 2, 70000] }));
+  const m = decodeMap(
+    encodePayload({
+      u: 5,
+      big: 2 ** 40,
+      neg: -1,
+      f: 1.5,
+      s: "x",
+      b: new Uint8Array(4),
+      a: [1, 2, 70000],
+    }),
+  );
   assert(reqUint(m, "u", 5) === 5);
   expectMyClerk(() => reqUint(m, "u", 4), ErrorCode.BAD_REQUEST, "field:u");
   expectMyClerk(() => reqUint(m, "big"), ErrorCode.BAD_REQUEST, "field:big");

@@ -1,0 +1,93 @@
+/**
+ * One federation session as the relay layer sees it, whichever side dialed:
+ * an inbound node connection (a hub, or a peer relay that dialed us) or an
+ * outbound client session (we dialed a peer relay). Also the small helpers
+ * every federation endpoint uses to send typed messages.
+ *
+ * @module
+ */
+
+import type { RawConnection } from "../core/node/dispatch.ts";
+import type { Client } from "../core/node/client.ts";
+import type { MyClerkError } from "../core/errors.ts";
+import { encodeFedError, ERROR_OP } from "./directory.ts";
+import { encodeFed, type FedMessage } from "./messages.ts";
+
+/** A federation session. */
+export interface Link {
+  /** `in`: the peer dialed us; `out`: we dialed it. */
+  readonly direction: "in" | "out";
+  /** The peer's static key id (from the handshake). */
+  readonly keyId: number;
+  /** The peer's static public key (from the handshake). */
+  readonly peerStatic: Uint8Array | undefined;
+  /** The session transcript hash (admission proofs are bound to it). */
+  readonly transcriptHash: Uint8Array | undefined;
+  /** Peer address, for logs. */
+  readonly remote: string;
+  /** Bytes waiting in the send queue (flow control). */
+  readonly queuedBytes: number;
+  /** Sends raw payload bytes; false when the session is gone. */
+  send(opcode: number, payload: Uint8Array, priority?: boolean): boolean;
+  /** Closes the session. */
+  close(reason: string): void;
+}
+
+/** Wraps an inbound node connection. */
+export function inboundLink(c: RawConnection): Link {
+  return {
+    direction: "in",
+    get keyId() {
+      return c.peer.keyId;
+    },
+    get peerStatic() {
+      return c.peerStatic;
+    },
+    get transcriptHash() {
+      return c.transcriptHash;
+    },
+    get remote() {
+      return c.peer.remote;
+    },
+    get queuedBytes() {
+      return c.queuedBytes;
+    },
+    send: (op, p, prio) => c.send(op, p, prio),
+    close: (r) => c.close(r),
+  };
+}
+
+/** Wraps an outbound client session. */
+export function outboundLink(c: Client, remote: string): Link {
+  const st = c.session.state;
+  return {
+    direction: "out",
+    keyId: st.peerKeyId,
+    peerStatic: st.peerStatic,
+    transcriptHash: st.transcriptHash,
+    remote,
+    get queuedBytes() {
+      return c.conn.queuedBytes;
+    },
+    send: (op, p) => {
+      if (c.closed) return false;
+      try {
+        c.send(op, p);
+        return !c.closed;
+      } catch {
+        return false;
+      }
+    },
+    close: () => c.close(),
+  };
+}
+
+/** Sends a typed federation message. */
+export function sendFed(link: Link, msg: FedMessage, priority = false): boolean {
+  return link.send(msg.op, encodeFed(msg), priority);
+}
+
+/** Sends ERROR with the federation extras (priority lane, like every ERROR). */
+export function sendFedError(link: Link, err: MyClerkError, opcode: number): boolean {
+  return link.send(ERROR_OP, encodeFedError(err, opcode), true);
+}

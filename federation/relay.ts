@@ -1,0 +1,915 @@
+/**
+ * The relay role (docs/FEDERATION.md §8): admission of hubs, routing by
+ * family id, durable ingest with group commit before FED_ACK "stored",
+ * backlog delivery with credit-based flow control, ack -> delete, TTL
+ * expiry notices, quotas, per-family rate limits by delaying reads, bounded
+ * per-connection pushing (a stalled hub never holds up others: the store
+ * holds what its queue cannot), relay<->relay peering with route
+ * announcements, records, forwarding through peer queues in the store, and
+ * a graceful-restart notice on shutdown.
+ *
+ * The relay never holds a family private key: it reads only the routing
+ * fields of FED_DELIVER and the envelope header (checkRouting).
+ *
+ * @module
+ */
+
+import { ErrorCode, errorName, isMyClerkError, MyClerkError } from "../core/errors.ts";
+import type { Node } from "../core/node/node.ts";
+import type { NodeConfig } from "../core/node/config.ts";
+import type { RawConnection, Route } from "../core/node/dispatch.ts";
+import { Client } from "../core/node/client.ts";
+import { keyIdHex } from "../core/node/keys.ts";
+import { Backoff } from "./backoff.ts";
+import { toHex } from "./bytes.ts";
+import {
+  decodeFedError,
+  decodeLookup,
+  decodeRecords,
+  DirOp,
+  encodeRecords,
+  ERROR_OP,
+} from "./directory.ts";
+import { checkRouting } from "./envelope.ts";
+import { type FamilyId, familyKeyId } from "./family.ts";
+import { paths, readHubKeys, writeHubKeys } from "./files.ts";
+import { checkAdmission } from "./invite.ts";
+import { inboundLink, type Link, outboundLink, sendFed, sendFedError } from "./link.ts";
+import {
+  decodeFed,
+  type FedDeliver,
+  type FedMessage,
+  FedOp,
+  FED_VERSION,
+  MAX_HOPS,
+  MAX_MIDS,
+} from "./messages.ts";
+import { RateLimiter } from "./ratelimit.ts";
+import { type EnqueueResult, FedStore, type Lane, type QueueInput } from "./store.ts";
+
+type FedConfig = NodeConfig["federation"];
+
+/** A configured peer relay: address and pinned identity. */
+export interface PeerSpec {
+  readonly addr: string;
+  readonly keyId?: number;
+  readonly key?: Uint8Array;
+}
+
+/**
+ * Parses `--peer` values: `HOST:PORT@KEYID` (8 hex digits) or
+ * `HOST:PORT@PUBKEY` (64 hex digits). A peer without a pinned key is
+ * refused: relay peering is mutually authenticated (BAD_REQUEST `peer`).
+ */
+export function parsePeer(s: string): PeerSpec {
+  const m = /^(.+)@([0-9a-f]{8}|[0-9a-f]{64})$/.exec(s);
+  if (!m) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "peer", {
+      value: s,
+      fix: "write HOST:PORT@KEYID (the peer's key id from `keys show`) or HOST:PORT@PUBLICKEY",
+    });
+  }
+  if (m[2].length === 8) return { addr: m[1], keyId: parseInt(m[2], 16) };
+  const key = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) key[i] = parseInt(m[2].slice(2 * i, 2 * i + 2), 16);
+  return { addr: m[1], key };
+}
+
+/** Per-session state. */
+interface LinkState {
+  readonly link: Link;
+  role?: "hub" | "relay";
+  /** Hub: the admitted family this session serves. */
+  family?: FamilyId;
+  /** Relay: the peer's key id. */
+  peer?: number;
+  // mailbox push (hub sessions)
+  credit: number;
+  cursor: number;
+  maxBytes?: number;
+  readonly inflight: Map<string, number>;
+  inflightBytes: number;
+  pushed: number;
+  // peer lane push (relay sessions)
+  peerCursor: number;
+  readonly peerInflight: Map<string, FamilyId>;
+  routeSeq: number;
+  restartAfter?: number;
+  timer?: ReturnType<typeof setTimeout>;
+  closed: boolean;
+}
+
+interface Pending {
+  readonly ls: LinkState;
+  readonly lane: Lane;
+  readonly msg: QueueInput;
+}
+
+/** Options of {@link Relay.start}. */
+export interface RelayOptions {
+  /** Peer relays to dial (from config and `--peer`). */
+  readonly peers: readonly PeerSpec[];
+  /** Invite token key. */
+  readonly tokenKey: Uint8Array;
+  /** The store (opened by the caller; closed by {@link Relay.stop}). */
+  readonly store: FedStore;
+}
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const PUSH_BATCH = 64;
+const PEER_WINDOW = 1024;
+const FLUSH_AT = 512;
+
+/** The relay of one node. */
+export class Relay {
+  readonly node: Node;
+  readonly store: FedStore;
+  readonly #cfg: FedConfig;
+  readonly #data: string;
+  readonly #tokenKey: Uint8Array;
+  readonly #peers: readonly PeerSpec[];
+  readonly #links = new Map<RawConnection, LinkState>();
+  readonly #outLinks = new Set<LinkState>();
+  readonly #hubs = new Map<FamilyId, Set<LinkState>>();
+  readonly #peerLinks = new Map<number, Set<LinkState>>();
+  /** Families each peer announced (FED_ROUTE), by peer key id. */
+  readonly #routes = new Map<number, ReadonlySet<FamilyId>>();
+  #hubKeys = new Map<string, FamilyId>();
+  readonly #limiter: RateLimiter;
+  #batch: Pending[] = [];
+  #flushTimer?: ReturnType<typeof setTimeout>;
+  #sweepTimer?: ReturnType<typeof setInterval>;
+  #routeSeq = 0;
+  #stopping = false;
+  readonly #dialers: { stop: () => void; done: Promise<void> }[] = [];
+
+  private constructor(node: Node, o: RelayOptions) {
+    this.node = node;
+    this.store = o.store;
+    this.#cfg = node.config.federation;
+    this.#data = node.config.data;
+    this.#tokenKey = o.tokenKey;
+    this.#peers = o.peers;
+    this.#limiter = new RateLimiter({ rate: this.#cfg.rate, burst: this.#cfg.burst });
+  }
+
+  /** Starts the relay on a running node: route, hooks, metrics, sweeps, peer dialers. */
+  static async start(node: Node, o: RelayOptions): Promise<Relay> {
+    const r = new Relay(node, o);
+    r.#hubKeys = await readHubKeys(node.config.data);
+    node.addRoute(r.route());
+    node.hooks.onClosed.push((c) => r.#onClosed(c));
+    r.#describe();
+    r.#sweepTimer = setInterval(() => r.sweep(), r.#cfg.sweepMs);
+    for (const p of o.peers) r.#dialers.push(r.#dial(p));
+    node.log.info("relay started", {
+      store: paths(node.config.data).relayDb,
+      families: r.store.stats().localFamilies,
+      peers: o.peers.map((p) => p.addr),
+    });
+    return r;
+  }
+
+  /** The raw route for 0x0300-0x03FF. */
+  route(): Route {
+    return {
+      name: "federation",
+      first: 0x0300,
+      last: 0x03ff,
+      raw: (conn, op, payload) => {
+        let ls = this.#links.get(conn);
+        if (ls === undefined) {
+          ls = this.#newState(inboundLink(conn));
+          this.#links.set(conn, ls);
+        }
+        return this.#handle(ls, op, payload);
+      },
+    };
+  }
+
+  #newState(link: Link): LinkState {
+    return {
+      link,
+      credit: 0,
+      cursor: 0,
+      inflight: new Map(),
+      inflightBytes: 0,
+      pushed: 0,
+      peerCursor: 0,
+      peerInflight: new Map(),
+      routeSeq: -1,
+      closed: false,
+    };
+  }
+
+  #describe(): void {
+    const m = this.node.metrics;
+    m.describe("fed_drop_total", "Federation messages dropped or refused, by reason");
+    m.describe("fed_stored_total", "Messages durably stored, by lane (mailbox|peer)");
+    m.describe("fed_duplicate_total", "FED_DELIVERs already stored (acked again, not stored twice)");
+    m.describe("fed_pushed_total", "FED_DELIVERs pushed, by destination (hub|peer)");
+    m.describe("fed_acked_total", "Messages deleted after an ack, by kind (delivered|stored)");
+    m.describe("fed_admissions_total", "FED_ADMIT results");
+    m.describe("fed_rate_delay_ms_total", "Milliseconds of read delay imposed by per-family rate limits");
+    m.describe("fed_push_paused_total", "Times pushing to a session paused because its send queue was full");
+    m.describe("fed_expired_total", "Messages expired undelivered");
+    m.gauge("fed_hubs_connected", () => [...this.#hubs.values()].reduce((n, s) => n + s.size, 0));
+    m.gauge("fed_peers_connected", () => this.#peerLinks.size);
+    m.gauge("fed_queue_messages", () => this.store.stats().queuedMessages);
+    m.gauge("fed_queue_bytes", () => this.store.stats().queuedBytes);
+    m.gauge("fed_families_local", () => this.store.stats().localFamilies);
+  }
+
+  #drop(reason: string): void {
+    this.node.metrics.inc("fed_drop_total", { reason });
+  }
+
+  #onClosed(c: RawConnection): void {
+    const ls = this.#links.get(c);
+    if (ls === undefined) return;
+    this.#links.delete(c);
+    this.#detach(ls);
+  }
+
+  #detach(ls: LinkState): void {
+    ls.closed = true;
+    clearTimeout(ls.timer);
+    if (ls.family !== undefined) {
+      const s = this.#hubs.get(ls.family);
+      s?.delete(ls);
+      if (s?.size === 0) this.#hubs.delete(ls.family);
+      this.node.log.info("hub disconnected", { family: ls.family, pushed: ls.pushed });
+    }
+    if (ls.peer !== undefined) {
+      const s = this.#peerLinks.get(ls.peer);
+      s?.delete(ls);
+      if (s?.size === 0) {
+        this.#peerLinks.delete(ls.peer);
+        this.node.log.info("peer relay down", { peer: keyIdHex(ls.peer) });
+      } else {
+        // Another session to the same peer takes over the peer queue from its start.
+        this.#pumpPeer(ls.peer);
+      }
+    }
+  }
+
+  // ---- dispatch -------------------------------------------------------------
+
+  #handle(ls: LinkState, op: number, payload: Uint8Array): void | Promise<void> {
+    if (this.#stopping || ls.closed) return;
+    if (op === ERROR_OP) {
+      try {
+        const e = decodeFedError(payload);
+        this.node.log.warn("peer sent ERROR", {
+          peer: keyIdHex(ls.link.keyId),
+          code: errorName(e.error.code),
+          detail: e.error.detail,
+        });
+      } catch { /* malformed ERROR from a peer: nothing to do */ }
+      return;
+    }
+    try {
+      if (op === DirOp.FED_LOOKUP) return this.#onLookup(ls, decodeLookup(payload));
+      if (op === DirOp.FED_RECORDS) return this.#onRecords(ls, payload);
+      const msg = decodeFed(this.node.backend, op, payload);
+      return this.#onMessage(ls, msg);
+    } catch (e) {
+      const err = isMyClerkError(e)
+        ? e
+        : new MyClerkError(ErrorCode.INTERNAL_ERROR, "relay", {}, e);
+      if (err.code === ErrorCode.INTERNAL_ERROR) {
+        this.node.log.error("relay handler failed", { op, error: String(e) });
+      }
+      this.#drop(err.detail.startsWith("field:") ? "bad-request" : err.detail);
+      sendFedError(ls.link, err, op);
+    }
+  }
+
+  #onMessage(ls: LinkState, msg: FedMessage): void | Promise<void> {
+    switch (msg.op) {
+      case FedOp.FED_HELLO:
+        return this.#onHello(ls, msg.role, msg.keyId);
+      case FedOp.FED_ADMIT:
+        return this.#onAdmit(ls, msg);
+      case FedOp.FED_DELIVER:
+        return this.#onDeliver(ls, msg);
+      case FedOp.FED_ACK:
+        if (msg.kind === "delivered") {
+          if (ls.family === undefined || ls.family !== msg.family) {
+            throw new MyClerkError(ErrorCode.FORBIDDEN, "ack-other-family", { family: msg.family });
+          }
+          const n = this.store.ack({ kind: "mailbox" }, msg.family, msg.mids);
+          for (const mid of msg.mids) {
+            const k = toHex(mid);
+            ls.inflightBytes -= ls.inflight.get(k) ?? 0;
+            ls.inflight.delete(k);
+          }
+          this.node.metrics.inc("fed_acked_total", { kind: "delivered" }, n);
+          this.#pumpHub(ls);
+          return;
+        }
+        if (ls.peer === undefined) throw new MyClerkError(ErrorCode.FORBIDDEN, "not-a-peer");
+        this.#onPeerStored(ls, msg.mids);
+        return;
+      case FedOp.FED_FETCH:
+        if (ls.family === undefined || ls.family !== msg.family) {
+          throw new MyClerkError(ErrorCode.FORBIDDEN, "fetch-other-family", { family: msg.family });
+        }
+        ls.credit = Math.min(ls.credit + msg.credit, 1 << 20);
+        if (msg.maxBytes !== undefined) ls.maxBytes = msg.maxBytes;
+        this.#pumpHub(ls);
+        return;
+      case FedOp.FED_ROUTE:
+        if (ls.peer === undefined) throw new MyClerkError(ErrorCode.FORBIDDEN, "not-a-peer");
+        if (ls.routeSeq < 0 || msg.seq > ls.routeSeq) {
+          ls.routeSeq = msg.seq;
+          this.#routes.set(ls.peer, new Set(msg.families));
+        }
+        return;
+      case FedOp.FED_RESTART:
+        ls.restartAfter = msg.after;
+        this.node.log.info("peer announced restart", { peer: keyIdHex(ls.link.keyId), after: msg.after });
+        return;
+      case FedOp.FED_QUEUE_STATUS:
+      case FedOp.FED_EXPIRED:
+      case FedOp.FED_ADMITTED:
+        return;
+    }
+  }
+
+  #peerAllowed(link: Link): boolean {
+    const cfgPeers = this.#cfg.peers.map((p) => ({
+      keyId: p.keyId === undefined ? undefined : parseInt(p.keyId, 16),
+      key: p.key,
+    }));
+    for (const p of [...this.#peers, ...cfgPeers]) {
+      if (p.key !== undefined) {
+        const hex = typeof p.key === "string" ? p.key : toHex(p.key);
+        if (link.peerStatic && toHex(link.peerStatic) === hex) return true;
+      } else if (p.keyId === link.keyId) return true;
+    }
+    return this.#cfg.allowPeers.some((k) => parseInt(k, 16) === link.keyId);
+  }
+
+  #localFamilies(): FamilyId[] {
+    return this.store.listFamilies(this.node.backend).filter((f) => f.local).map((f) => f.record.id);
+  }
+
+  #sendHello(ls: LinkState): void {
+    sendFed(ls.link, {
+      op: FedOp.FED_HELLO,
+      role: "relay",
+      keyId: this.node.identity.keyId,
+      families: this.#localFamilies().slice(0, 4096),
+      version: FED_VERSION,
+      maxMessage: this.#cfg.maxMessage,
+    });
+  }
+
+  #onHello(ls: LinkState, role: "relay" | "hub", keyId: number): void {
+    if (keyId !== ls.link.keyId) {
+      this.#drop("hello-key-id");
+      ls.link.close("hello-key-id");
+      return;
+    }
+    if (ls.role !== undefined) return;
+    if (role === "relay") {
+      if (!this.#peerAllowed(ls.link)) {
+        this.#drop("peer-not-allowed");
+        this.node.log.warn("relay peer refused", { peer: keyIdHex(keyId), remote: ls.link.remote });
+        sendFedError(ls.link, new MyClerkError(ErrorCode.FORBIDDEN, "peer-not-allowed"), FedOp.FED_HELLO);
+        ls.link.close("peer-not-allowed");
+        return;
+      }
+      if (ls.link.direction === "in") this.#sendHello(ls);
+      ls.role = "relay";
+      ls.peer = keyId;
+      let set = this.#peerLinks.get(keyId);
+      if (set === undefined) {
+        set = new Set();
+        this.#peerLinks.set(keyId, set);
+        this.node.log.info("peer relay up", { peer: keyIdHex(keyId), remote: ls.link.remote });
+      }
+      set.add(ls);
+      this.#announceTo(ls);
+      this.#pumpPeer(keyId);
+      return;
+    }
+    ls.role = "hub";
+    if (ls.link.direction === "in") this.#sendHello(ls);
+    const fam = ls.link.peerStatic ? this.#hubKeys.get(toHex(ls.link.peerStatic)) : undefined;
+    if (fam !== undefined) this.#attachHub(ls, fam);
+  }
+
+  #attachHub(ls: LinkState, family: FamilyId): void {
+    if (ls.family === family) return;
+    ls.role = "hub";
+    ls.family = family;
+    let set = this.#hubs.get(family);
+    if (set === undefined) this.#hubs.set(family, set = new Set());
+    set.add(ls);
+    const st = this.store.queueStatus({ kind: "mailbox" }, family);
+    this.node.log.info("hub connected", { family, depth: st.depth, bytes: st.bytes, remote: ls.link.remote });
+    sendFed(ls.link, { op: FedOp.FED_QUEUE_STATUS, family, ...st });
+    this.#sendNotices(ls);
+  }
+
+  #sendNotices(ls: LinkState): void {
+    if (ls.family === undefined) return;
+    const notices = this.store.pendingNotices(ls.family);
+    if (notices.length === 0) return;
+    const byTo = new Map<FamilyId, Uint8Array[]>();
+    for (const n of notices) {
+      let a = byTo.get(n.to);
+      if (a === undefined) byTo.set(n.to, a = []);
+      a.push(n.mid);
+    }
+    for (const [to, mids] of byTo) {
+      for (let i = 0; i < mids.length; i += MAX_MIDS) {
+        sendFed(ls.link, { op: FedOp.FED_EXPIRED, family: ls.family, to, mids: mids.slice(i, i + MAX_MIDS) });
+      }
+    }
+    this.store.clearNotices(ls.family, notices.map((n) => n.mid));
+  }
+
+  // ---- admission ------------------------------------------------------------
+
+  async #onAdmit(ls: LinkState, msg: Extract<FedMessage, { op: 0x0301 }>): Promise<void> {
+    const h = ls.link.transcriptHash;
+    const peerStatic = ls.link.peerStatic;
+    const deny = (d: string) => new MyClerkError(ErrorCode.FED_ADMISSION_DENIED, d);
+    try {
+      if (!h || !peerStatic || peerStatic.length !== 32) throw deny("no-static-key");
+      if (ls.role === "relay") throw deny("peer-is-relay");
+      const now = nowSec();
+      const inv = checkAdmission(this.node.backend, {
+        tokenKey: this.#tokenKey,
+        relayStaticSecret: this.node.identity.privateKey,
+        relayKeyId: this.node.identity.keyId,
+        now,
+        token: msg.token,
+        family: msg.family,
+        proof: msg.proof,
+        h,
+      });
+      this.store.redeemInvite(inv.tokenId, msg.family.id, now);
+      this.store.putFamily(msg.family, true, now, {
+        messages: this.#cfg.quotaMessages,
+        bytes: this.#cfg.quotaBytes,
+      });
+      this.#hubKeys.set(toHex(peerStatic), msg.family.id);
+      await writeHubKeys(this.#data, this.#hubKeys);
+    } catch (e) {
+      const err = isMyClerkError(e) ? e : new MyClerkError(ErrorCode.INTERNAL_ERROR, "admit", {}, e);
+      this.node.metrics.inc("fed_admissions_total", { result: err.detail });
+      this.node.log.warn("admission denied", { detail: err.detail, remote: ls.link.remote });
+      sendFedError(ls.link, err, FedOp.FED_ADMIT);
+      return;
+    }
+    this.node.metrics.inc("fed_admissions_total", { result: "ok" });
+    this.node.log.info("family admitted", { family: msg.family.id, name: msg.family.name, hub: keyIdHex(ls.link.keyId) });
+    sendFed(ls.link, {
+      op: FedOp.FED_ADMITTED,
+      family: msg.family.id,
+      relay: this.node.identity.keyId,
+      quotaMessages: this.#cfg.quotaMessages,
+      quotaBytes: this.#cfg.quotaBytes,
+      maxMessage: this.#cfg.maxMessage,
+      maxTtl: this.#cfg.maxTtl,
+    });
+    this.#attachHub(ls, msg.family.id);
+    for (const set of this.#peerLinks.values()) for (const p of set) this.#announceTo(p);
+  }
+
+  // ---- directory and routes -------------------------------------------------
+
+  #announceTo(ls: LinkState): void {
+    const local = this.store.listFamilies(this.node.backend).filter((f) => f.local);
+    sendFed(ls.link, {
+      op: FedOp.FED_ROUTE,
+      seq: ++this.#routeSeq,
+      families: local.map((f) => f.record.id).slice(0, 4096),
+    });
+    for (let i = 0; i < local.length; i += 256) {
+      ls.link.send(DirOp.FED_RECORDS, encodeRecords(local.slice(i, i + 256).map((f) => f.record)));
+    }
+  }
+
+  #onLookup(ls: LinkState, family: FamilyId): void {
+    if (ls.family === undefined && ls.peer === undefined) {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "not-admitted");
+    }
+    const f = this.store.getFamily(this.node.backend, family);
+    if (f === undefined) throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", { family });
+    ls.link.send(DirOp.FED_RECORDS, encodeRecords([f.record]));
+  }
+
+  #onRecords(ls: LinkState, payload: Uint8Array): void {
+    if (ls.peer === undefined) return;
+    const now = nowSec();
+    for (const rec of decodeRecords(this.node.backend, payload)) {
+      // A peer may only speak for families it homes, and never overrides ours.
+      if (rec.home !== ls.peer) continue;
+      const have = this.store.getFamily(this.node.backend, rec.id);
+      if (have?.local) continue;
+      this.store.putFamily(rec, false, now);
+    }
+  }
+
+  /** The lane for recipient `to`, or an error saying why there is none. */
+  #laneFor(to: FamilyId): { lane: Lane; key?: Uint8Array } {
+    const f = this.store.getFamily(this.node.backend, to);
+    if (f?.local) return { lane: { kind: "mailbox" }, key: f.record.key };
+    for (const [peer, fams] of this.#routes) {
+      if (fams.has(to)) return { lane: { kind: "peer", peer }, key: f?.record.key };
+    }
+    if (f !== undefined) {
+      const home = f.record.home;
+      if (this.#peerConfigured(home)) return { lane: { kind: "peer", peer: home }, key: f.record.key };
+      throw new MyClerkError(ErrorCode.FED_NO_ROUTE, "no-route", { family: to });
+    }
+    throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", { family: to });
+  }
+
+  #peerConfigured(keyId: number): boolean {
+    if (this.#peerLinks.has(keyId)) return true;
+    const be = this.node.backend;
+    for (const p of this.#peers) {
+      if (p.keyId === keyId) return true;
+      // A node key id is u32(H(pub)[0..4]), the same rule as a family key id.
+      if (p.key && familyKeyId(be, p.key) === keyId) return true;
+    }
+    return this.#cfg.peers.some((p) => p.keyId !== undefined && parseInt(p.keyId, 16) === keyId);
+  }
+
+  // ---- ingest ---------------------------------------------------------------
+
+  #onDeliver(ls: LinkState, msg: FedDeliver): void | Promise<void> {
+    if (ls.role === "hub") {
+      if (ls.family === undefined) throw new MyClerkError(ErrorCode.FORBIDDEN, "not-admitted");
+      if (msg.from !== ls.family) {
+        throw new MyClerkError(ErrorCode.FORBIDDEN, "from-other-family", { family: msg.from, mid: msg.mid });
+      }
+    } else if (ls.role !== "relay") {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "no-hello");
+    } else if (msg.hops >= MAX_HOPS) {
+      this.#drop("hops");
+      return;
+    }
+    if (msg.sealed.length > this.#cfg.maxMessage) {
+      throw new MyClerkError(ErrorCode.TOO_LARGE, "too-large", { limit: this.#cfg.maxMessage, mid: msg.mid });
+    }
+    let route;
+    try {
+      route = this.#laneFor(msg.to);
+      // A peer forwards to us only what is homed here: no relaying on for it.
+      if (ls.role === "relay" && route.lane.kind === "peer") {
+        throw new MyClerkError(ErrorCode.FED_NO_ROUTE, "not-homed-here", { family: msg.to });
+      }
+    } catch (e) {
+      if (isMyClerkError(e)) throw new MyClerkError(e.code, e.detail, { ...e.extra, mid: msg.mid });
+      throw e;
+    }
+    try {
+      checkRouting(this.node.backend, msg, msg.sealed, route.key);
+    } catch (e) {
+      if (isMyClerkError(e)) throw new MyClerkError(e.code, e.detail, { ...e.extra, mid: msg.mid });
+      throw e;
+    }
+    this.#batch.push({
+      ls,
+      lane: route.lane,
+      msg: {
+        to: msg.to,
+        from: msg.from,
+        fromKey: msg.fromKey,
+        mid: msg.mid,
+        ttl: msg.ttl,
+        hops: msg.hops,
+        sealed: msg.sealed,
+      },
+    });
+    if (this.#batch.length >= FLUSH_AT) this.flush();
+    else if (this.#flushTimer === undefined) this.#flushTimer = setTimeout(() => this.flush(), 0);
+    if (ls.role === "hub" && ls.family !== undefined) {
+      const wait = this.#limiter.take(ls.family, Date.now());
+      if (wait > 0) {
+        this.node.metrics.inc("fed_rate_delay_ms_total", undefined, wait);
+        // Delaying the next read is the rate limit: TCP backpressure, nothing dropped.
+        return sleep(Math.min(wait, 10_000));
+      }
+    }
+  }
+
+  /** Group commit: stores everything received since the last flush in one transaction, then acks. */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#batch.length === 0) return;
+    const items = this.#batch;
+    this.#batch = [];
+    let results: readonly (EnqueueResult | MyClerkError)[];
+    try {
+      results = this.store.enqueueBatch(items.map((p) => ({ lane: p.lane, message: p.msg })), nowSec());
+    } catch (e) {
+      this.node.log.error("store write failed", { error: String(e), messages: items.length });
+      for (const p of items) {
+        sendFedError(p.ls.link, new MyClerkError(ErrorCode.INTERNAL_ERROR, "store", { mid: p.msg.mid }), FedOp.FED_DELIVER);
+      }
+      return;
+    }
+    const acks = new Map<LinkState, Uint8Array[]>();
+    const hubsToPump = new Set<FamilyId>();
+    const peersToPump = new Set<number>();
+    items.forEach((p, i) => {
+      const r = results[i];
+      if (r instanceof MyClerkError) {
+        this.#drop("quota");
+        sendFedError(p.ls.link, new MyClerkError(r.code, r.detail, { ...r.extra, mid: p.msg.mid }), FedOp.FED_DELIVER);
+        return;
+      }
+      if (r.status === "duplicate") this.node.metrics.inc("fed_duplicate_total");
+      else {
+        this.node.metrics.inc("fed_stored_total", { lane: p.lane.kind });
+        if (p.lane.kind === "mailbox") hubsToPump.add(p.msg.to);
+        else peersToPump.add(p.lane.peer);
+      }
+      let a = acks.get(p.ls);
+      if (a === undefined) acks.set(p.ls, a = []);
+      a.push(p.msg.mid);
+    });
+    for (const [ls, mids] of acks) {
+      for (let i = 0; i < mids.length; i += MAX_MIDS) {
+        sendFed(ls.link, {
+          op: FedOp.FED_ACK,
+          kind: "stored",
+          relay: this.node.identity.keyId,
+          mids: mids.slice(i, i + MAX_MIDS),
+        });
+      }
+    }
+    for (const f of hubsToPump) for (const ls of this.#hubs.get(f) ?? []) this.#pumpHub(ls);
+    for (const p of peersToPump) this.#pumpPeer(p);
+  }
+
+  // ---- push to hubs ---------------------------------------------------------
+
+  #later(ls: LinkState, f: () => void, ms: number): void {
+    if (ls.timer !== undefined || ls.closed) return;
+    ls.timer = setTimeout(() => {
+      ls.timer = undefined;
+      if (!ls.closed && !this.#stopping) f();
+    }, ms);
+  }
+
+  #pumpHub(ls: LinkState): void {
+    const family = ls.family;
+    if (family === undefined || ls.closed || this.#stopping) return;
+    const high = this.#cfg.sendQueueHighBytes;
+    while (ls.credit > 0) {
+      if (ls.link.queuedBytes >= high) {
+        // A slow hub: stop here, its messages stay in the store; others are not held up.
+        this.node.metrics.inc("fed_push_paused_total", { to: "hub" });
+        this.#later(ls, () => this.#pumpHub(ls), 20);
+        return;
+      }
+      const budget = ls.maxBytes === undefined ? Infinity : ls.maxBytes - ls.inflightBytes;
+      if (budget <= 0) return;
+      const rows = this.store.fetch(family, ls.cursor, Math.min(ls.credit, PUSH_BATCH), budget);
+      if (rows.length === 0) return;
+      for (const m of rows) {
+        ls.cursor = m.seq;
+        ls.credit--;
+        ls.inflight.set(toHex(m.mid), m.sealed.length);
+        ls.inflightBytes += m.sealed.length;
+        sendFed(ls.link, {
+          op: FedOp.FED_DELIVER,
+          to: m.to,
+          from: m.from,
+          fromKey: m.fromKey,
+          mid: m.mid,
+          ttl: m.ttl,
+          hops: Math.min(m.hops + 1, MAX_HOPS),
+          sealed: m.sealed,
+        });
+        ls.pushed++;
+        this.node.metrics.inc("fed_pushed_total", { to: "hub" });
+        if (ls.pushed % 1000 === 0) {
+          const st = this.store.queueStatus({ kind: "mailbox" }, family);
+          this.node.log.info("backlog progress", {
+            family,
+            pushed: ls.pushed,
+            waiting: st.depth,
+            waitingBytes: st.bytes,
+          });
+        }
+      }
+    }
+  }
+
+  // ---- push to peers --------------------------------------------------------
+
+  #activePeerLink(peer: number): LinkState | undefined {
+    const set = this.#peerLinks.get(peer);
+    if (set === undefined) return undefined;
+    // Prefer our own dial (stable choice on both ends is not needed: the peer dedupes).
+    let pick: LinkState | undefined;
+    for (const ls of set) {
+      if (!ls.closed && (pick === undefined || ls.link.direction === "out")) pick = ls;
+    }
+    return pick;
+  }
+
+  #pumpPeer(peer: number): void {
+    const ls = this.#activePeerLink(peer);
+    if (ls === undefined || this.#stopping) return;
+    const high = this.#cfg.sendQueueHighBytes;
+    while (ls.peerInflight.size < PEER_WINDOW) {
+      if (ls.link.queuedBytes >= high) {
+        this.node.metrics.inc("fed_push_paused_total", { to: "peer" });
+        this.#later(ls, () => this.#pumpPeer(peer), 20);
+        return;
+      }
+      const rows = this.store.fetchPeer(peer, ls.peerCursor, PUSH_BATCH);
+      if (rows.length === 0) return;
+      for (const m of rows) {
+        ls.peerCursor = m.seq;
+        ls.peerInflight.set(toHex(m.mid), m.to);
+        sendFed(ls.link, {
+          op: FedOp.FED_DELIVER,
+          to: m.to,
+          from: m.from,
+          fromKey: m.fromKey,
+          mid: m.mid,
+          ttl: m.ttl,
+          hops: Math.min(m.hops + 1, MAX_HOPS),
+          sealed: m.sealed,
+        });
+        this.node.metrics.inc("fed_pushed_total", { to: "peer" });
+      }
+    }
+  }
+
+  #onPeerStored(ls: LinkState, mids: readonly Uint8Array[]): void {
+    const items: { to: FamilyId; mid: Uint8Array }[] = [];
+    for (const mid of mids) {
+      const k = toHex(mid);
+      const to = ls.peerInflight.get(k);
+      if (to === undefined) continue;
+      ls.peerInflight.delete(k);
+      items.push({ to, mid });
+    }
+    if (items.length === 0) return;
+    const n = this.store.ackPeer(ls.peer!, items);
+    this.node.metrics.inc("fed_acked_total", { kind: "stored" }, n);
+    this.#pumpPeer(ls.peer!);
+  }
+
+  // ---- peer dialing ---------------------------------------------------------
+
+  #dial(p: PeerSpec): { stop: () => void; done: Promise<void> } {
+    const cfg = this.#cfg;
+    const backoff = new Backoff({ baseMs: cfg.peerBackoffBaseMs, capMs: cfg.peerBackoffCapMs });
+    let stopped = false;
+    let current: Client | undefined;
+    let wakeSleep: (() => void) | undefined;
+    const done = (async () => {
+      while (!stopped) {
+        let restartAfter = 0;
+        try {
+          const c = await Client.connect(p.addr, {
+            backend: this.node.backend,
+            identity: this.node.identity,
+            tier: 5,
+            minTier: 4,
+            expectKeyId: p.keyId,
+            pinnedKey: p.key,
+            timeoutMs: 5000,
+            maxMessage: this.node.config.limits.maxMessage,
+          });
+          current = c;
+          if (stopped) {
+            c.close();
+            break;
+          }
+          const ls = this.#newState(outboundLink(c, p.addr));
+          this.#outLinks.add(ls);
+          c.onRaw((op, bytes) => {
+            if (op >= 0x0300 && op <= 0x03ff || op === ERROR_OP) {
+              const wasUp = ls.role === "relay";
+              void this.#handle(ls, op, bytes);
+              if (!wasUp && ls.role === "relay") backoff.reset();
+            }
+          });
+          sendFed(ls.link, {
+            op: FedOp.FED_HELLO,
+            role: "relay",
+            keyId: this.node.identity.keyId,
+            families: this.#localFamilies().slice(0, 4096),
+            version: FED_VERSION,
+            maxMessage: cfg.maxMessage,
+          });
+          await c.waitClosed();
+          this.#outLinks.delete(ls);
+          this.#detach(ls);
+          restartAfter = ls.restartAfter ?? 0;
+        } catch (e) {
+          this.node.log.debug("peer dial failed", { peer: p.addr, error: isMyClerkError(e) ? e.detail : String(e) });
+        }
+        current = undefined;
+        if (stopped) break;
+        const delay = restartAfter + backoff.next();
+        await new Promise<void>((r) => {
+          wakeSleep = r;
+          setTimeout(r, delay);
+        });
+      }
+    })();
+    return {
+      stop: () => {
+        stopped = true;
+        current?.close();
+        wakeSleep?.();
+      },
+      done,
+    };
+  }
+
+  // ---- expiry ---------------------------------------------------------------
+
+  /** One expiry sweep: deletes expired messages, tells connected senders. */
+  sweep(): void {
+    if (this.#stopping) return;
+    try {
+      const expired = this.store.sweep(nowSec());
+      if (expired.length === 0) return;
+      this.node.metrics.inc("fed_expired_total", undefined, expired.length);
+      this.node.log.info("messages expired", { count: expired.length });
+      const senders = new Set(expired.map((e) => e.from));
+      for (const s of senders) for (const ls of this.#hubs.get(s) ?? []) this.#sendNotices(ls);
+    } catch (e) {
+      this.node.log.error("expiry sweep failed", { error: String(e) });
+    }
+  }
+
+  // ---- status and shutdown --------------------------------------------------
+
+  /** What `status` shows for the relay role. */
+  status(): Record<string, unknown> {
+    const st = this.store.stats();
+    return {
+      keyId: keyIdHex(this.node.identity.keyId),
+      hubs: [...this.#hubs.entries()].map(([family, set]) => ({
+        family,
+        sessions: set.size,
+        credit: [...set].reduce((n, l) => n + l.credit, 0),
+        inflight: [...set].reduce((n, l) => n + l.inflight.size, 0),
+      })),
+      peers: [
+        ...new Set([
+          ...this.#peerLinks.keys(),
+          ...st.peers.map((p) => p.peer),
+        ]),
+      ].map((peer) => ({
+        keyId: keyIdHex(peer),
+        connected: this.#peerLinks.has(peer),
+        routes: this.#routes.get(peer)?.size ?? 0,
+        ...this.store.queueStatus({ kind: "peer", peer }),
+      })),
+      configuredPeers: this.#peers.map((p) => p.addr),
+      families: st.families,
+      localFamilies: st.localFamilies,
+      queuedMessages: st.queuedMessages,
+      queuedBytes: st.queuedBytes,
+      mailboxes: st.mailboxes,
+      invitesOpen: st.invitesOpen,
+      pendingNotices: st.pendingNotices,
+    };
+  }
+
+  /**
+   * Graceful stop: stores what is batched, sends FED_RESTART to every
+   * session (priority lane), stops dialing, closes the store. The node
+   * closes the connections afterwards.
+   */
+  async stop(reason = "shutdown"): Promise<void> {
+    if (this.#stopping) return;
+    this.flush();
+    this.#stopping = true;
+    clearInterval(this.#sweepTimer);
+    const after = this.#cfg.restartAfterMs;
+    const all = [...this.#links.values(), ...this.#outLinks];
+    for (const ls of all) {
+      clearTimeout(ls.timer);
+      sendFed(ls.link, { op: FedOp.FED_RESTART, after, reason }, true);
+    }
+    this.node.log.info("relay stopping", { sessions: all.length, restartAfterMs: after });
+    for (const d of this.#dialers) d.stop();
+    await Promise.all(this.#dialers.map((d) => d.done));
+    // Give the restart notices a moment to leave before the node closes sessions.
+    await sleep(50);
+    this.node.removeRoute("federation");
+    this.store.close();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Wires the federation roles into `serve` (a ServeExtension): `--role relay`
+ * starts the relay, `--role hub` the hub, `--role both` both; mounts the
+ * admin HTTP routes under `/federation` and writes `<data>/admin.json` so
+ * the CLI finds the running node.
+ *
+ * Admin routes (docs/OPERATOR.md): `GET /federation/status` (JSON, anyone
+ * who can reach the admin port), and loopback-only `POST /federation/send`,
+ * `GET /federation/lookup`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { ErrorCode, errorName, isMyClerkError, MyClerkError } from "../core/errors.ts";
+import type { Node } from "../core/node/node.ts";
+import { keyIdHex } from "../core/node/keys.ts";
+import { familyToMap } from "./family.ts";
+import { loadOrCreateTokenKey, paths, writeAdmin } from "./files.ts";
+import { Hub } from "./hub.ts";
+import { parsePeer, type PeerSpec, Relay } from "./relay.ts";
+import { FedStore } from "./store.ts";
+import { toHex } from "./bytes.ts";
+
+/** The running federation roles of a node. */
+export interface Federation {
+  readonly relay?: Relay;
+  readonly hub?: Hub;
+  stop(): Promise<void>;
+}
+
+type Env = { Bindings: { remoteAddr?: Deno.NetAddr } };
+
+/** True for 127.0.0.0/8 and ::1 (the callers allowed to mutate). */
+export function isLoopback(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  return host === "::1" || host.startsWith("127.") || host === "::ffff:127.0.0.1";
+}
+
+function errorJson(e: unknown): { body: Record<string, unknown>; status: 400 | 403 | 404 | 413 | 500 | 503 } {
+  if (!isMyClerkError(e)) return { body: { error: "INTERNAL_ERROR", detail: String(e) }, status: 500 };
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e.extra)) extra[k] = v instanceof Uint8Array ? toHex(v) : v;
+  const status = e.code === ErrorCode.FED_UNKNOWN_FAMILY
+    ? 404
+    : e.code === ErrorCode.TOO_LARGE
+    ? 413
+    : e.code === ErrorCode.SERVICE_UNAVAILABLE || e.code === ErrorCode.TIMEOUT
+    ? 503
+    : e.code === ErrorCode.FORBIDDEN
+    ? 403
+    : 400;
+  return { body: { error: errorName(e.code), detail: e.detail, ...extra }, status };
+}
+
+/** Builds the `/federation` admin app. */
+export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
+  const app = new Hono<Env>();
+  const loopbackOnly = (host: string | undefined) => {
+    if (!isLoopback(host)) {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "loopback-only", { fix: "run the CLI on the node's machine" });
+    }
+  };
+  app.get("/federation/status", (c) => {
+    const f = fed();
+    return c.json({
+      role: node.config.role,
+      keyId: keyIdHex(node.identity.keyId),
+      ...(f.relay ? { relay: f.relay.status() } : {}),
+      ...(f.hub ? { hub: f.hub.status() } : {}),
+    });
+  });
+  app.post("/federation/send", async (c) => {
+    try {
+      loopbackOnly(c.env?.remoteAddr?.hostname);
+      const hub = fed().hub;
+      if (!hub) throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-a-hub", { fix: "serve --role hub" });
+      const to = c.req.query("to") ?? "";
+      const ttl = c.req.query("ttl");
+      const wait = c.req.query("wait");
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const r = await hub.send(to, body, {
+        ttl: ttl ? Number(ttl) : undefined,
+        waitMs: wait ? Number(wait) : undefined,
+      });
+      return c.json(r);
+    } catch (e) {
+      const { body, status } = errorJson(e);
+      return c.json(body, status);
+    }
+  });
+  app.get("/federation/lookup", async (c) => {
+    try {
+      loopbackOnly(c.env?.remoteAddr?.hostname);
+      const hub = fed().hub;
+      if (!hub) throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-a-hub");
+      const rec = await hub.lookup(c.req.query("family") ?? "");
+      const m = familyToMap(rec);
+      return c.json({ ...m, key: toHex(rec.key) });
+    } catch (e) {
+      const { body, status } = errorJson(e);
+      return c.json(body, status);
+    }
+  });
+  return app;
+}
+
+/** Starts the roles the node's config asks for. */
+export async function startFederation(
+  node: Node,
+  o: { readonly peers?: readonly string[]; readonly relays?: readonly string[] } = {},
+): Promise<Federation> {
+  const role = node.config.role;
+  const data = node.config.data;
+  await Deno.mkdir(data, { recursive: true });
+  let relay: Relay | undefined;
+  let hub: Hub | undefined;
+  if (role === "relay" || role === "both") {
+    const peers: PeerSpec[] = (o.peers ?? []).map(parsePeer);
+    for (const p of node.config.federation.peers) {
+      peers.push({
+        addr: p.addr,
+        keyId: p.keyId === undefined ? undefined : parseInt(p.keyId, 16),
+        key: p.key === undefined ? undefined : Uint8Array.from(p.key.match(/../g)!.map((h) => parseInt(h, 16))),
+      });
+    }
+    const store = FedStore.open({
+      path: paths(data).relayDb,
+      defaultQuota: { messages: node.config.federation.quotaMessages, bytes: node.config.federation.quotaBytes },
+      maxTtl: node.config.federation.maxTtl,
+    });
+    relay = await Relay.start(node, {
+      peers,
+      tokenKey: await loadOrCreateTokenKey(node.backend, data),
+      store,
+    });
+  }
+  if (role === "hub" || role === "both") {
+    hub = await Hub.start(node, o.relays ?? []);
+  }
+  const fed: Federation = {
+    relay,
+    hub,
+    stop: async () => {
+      await relay?.stop();
+      await hub?.stop();
+    },
+  };
+  if (relay || hub) {
+    node.mount("/federation", adminApp(node, () => fed) as unknown as Hono);
+    node.addHealth(() => ({
+      federation: {
+        ...(relay ? { relay: { families: relay.store.stats().localFamilies } } : {}),
+        ...(hub ? { hub: { family: hub.familyId, connected: hub.connected } } : {}),
+      },
+    }));
+    const a = node.addresses.http;
+    const host = a.hostname === "0.0.0.0" ? "127.0.0.1" : a.hostname === "::" ? "[::1]" : a.hostname;
+    await writeAdmin(data, { http: `${host}:${a.port}`, pid: Deno.pid, role });
+  }
+  return fed;
+}

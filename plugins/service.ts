@@ -1,0 +1,75 @@
+/**
+ * Runs the plugin host inside `serve`: starts it on the node's data
+ * directory, routes every plugin-served opcode to it, forwards plugin events
+ * to their sessions, and mounts the admin routes at `/plugins`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Node } from "../core/node/node.ts";
+import type { ServeExtension } from "../core/cli/mod.ts";
+import { PluginHost } from "./runtime/host.ts";
+import { pluginRoutes } from "./http.ts";
+
+function isLoopback(host: string | undefined): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "::ffff:127.0.0.1";
+}
+
+/** Starts the plugin host for `node`; returns it and its shutdown. */
+export async function startPlugins(node: Node): Promise<{ host: PluginHost; stop: () => Promise<void> }> {
+  const cfg = node.config;
+  const pluginsDir = cfg.plugins.dir ?? `${cfg.data}/plugins`;
+  let policyFile = cfg.plugins.policy;
+  if (!policyFile) {
+    try {
+      await Deno.stat(`${cfg.data}/policy.json`);
+      policyFile = `${cfg.data}/policy.json`;
+    } catch { /* no policy: plugins get nothing beyond their own code */ }
+  }
+  const host = await PluginHost.start({
+    pluginsDir,
+    policyFile,
+    busRoot: cfg.plugins.busRoot,
+    dataDir: cfg.data,
+    log: (rec) => {
+      const { event, ...rest } = rec as { event?: string } & Record<string, unknown>;
+      node.log.info(String(event ?? "plugin"), rest);
+    },
+  });
+  // Everything outside the core and federation ranges goes to the host; it
+  // answers UNSUPPORTED / NOT_FOUND / FORBIDDEN itself (profile §9, §13).
+  for (const [first, last] of [[0x0100, 0x02ff], [0x0400, 0xfffe]]) {
+    node.addRoute({ name: "plugins", first, last, dispatch: (req) => host.dispatch(req) });
+  }
+  const off = host.onEvent((ev) => {
+    if (ev.sessionId !== undefined) node.session(ev.sessionId)?.push(ev.opcode, ev.payload);
+  });
+  const app = new Hono();
+  app.use("/plugins/*", async (c, next) => {
+    const remote = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname;
+    if (c.req.method !== "GET" && !isLoopback(remote)) return c.json({ error: "admin routes accept loopback callers only" }, 403);
+    await next();
+  });
+  app.route("/plugins", pluginRoutes(host));
+  node.mount("/plugins", app);
+  node.addHealth(() => ({
+    buses: host.buses(),
+    plugins: host.list().map((p) => ({ name: p.name, version: p.version, state: p.state })),
+  }));
+  const running = host.list().filter((p) => p.state === "running").length;
+  node.log.info("plugins started", { dir: pluginsDir, policy: policyFile ?? "(none)", plugins: host.list().length, running });
+  return {
+    host,
+    stop: async () => {
+      off();
+      await host.close();
+    },
+  };
+}
+
+/** `serve` extension: the plugin host. */
+export const pluginExtension: ServeExtension = async (node: Node) => {
+  const { stop } = await startPlugins(node);
+  return stop;
+};
