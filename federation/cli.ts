@@ -90,15 +90,23 @@ export function registerFederationCommands(program: Command): void {
     .argument("<name>", "display name (1-64 characters, not unique)")
     .action(async (name: string, o: Opts) => {
       try {
-        if (name.length < 1 || name.length > 64) throw new MyClerkError(ErrorCode.BAD_REQUEST, "name", { fix: "1-64 characters" });
+        if (name.length < 1 || name.length > 64) {
+          throw new MyClerkError(ErrorCode.BAD_REQUEST, "name", { fix: "1-64 characters" });
+        }
         const be = pickBackend();
         const data = await dataDir(o);
         await Deno.mkdir(data, { recursive: true });
         const key = await createFamilyKey(be, data);
         const id = familyId(be, key.publicKey);
         await writeHubState(data, { name, id, created: Math.floor(Date.now() / 1000) });
-        console.log(`family ${name}\nid:     ${id}\nkey id: ${keyIdHex(familyKeyId(be, key.publicKey))}\npublic: ${toHex(key.publicKey)}`);
-        console.log(`next: get an invite from your relay's operator, then: hub join RELAY TOKEN --data ${data}`);
+        console.log(
+          `family ${name}\nid:     ${id}\nkey id: ${
+            keyIdHex(familyKeyId(be, key.publicKey))
+          }\npublic: ${toHex(key.publicKey)}`,
+        );
+        console.log(
+          `next: get an invite from your relay's operator, then: hub join RELAY TOKEN --data ${data}`,
+        );
       } catch (e) {
         fail(e);
       }
@@ -135,7 +143,9 @@ export function registerFederationCommands(program: Command): void {
     });
 
   withData(family.command("list"))
-    .description("families known here: this hub's own, records it learned, and (relay) the families it stores")
+    .description(
+      "families known here: this hub's own, records it learned, and (relay) the families it stores",
+    )
     .option("--json", "one JSON object")
     .action(async (o: Opts) => {
       try {
@@ -154,7 +164,11 @@ export function registerFederationCommands(program: Command): void {
         if (await exists(paths(data).hubDb)) {
           const hsDb = HubStore.open(paths(data).hubDb);
           try {
-            out.known = hsDb.listRecords(be).map((r) => ({ id: r.id, name: r.name, home: keyIdHex(r.home) }));
+            out.known = hsDb.listRecords(be).map((r) => ({
+              id: r.id,
+              name: r.name,
+              home: keyIdHex(r.home),
+            }));
           } finally {
             hsDb.close();
           }
@@ -192,8 +206,12 @@ export function registerFederationCommands(program: Command): void {
         const cfg = await configFromOptions({ config: o.config, data: o.data });
         const { identity } = await loadOrCreateKeyFile(be, cfg.key ?? `${cfg.data}/node.key`);
         const r = await joinRelay(be, identity, cfg.data, relay, token);
-        console.log(`admitted: family ${r.record.id} at relay ${relay} (key id ${keyIdHex(r.relay.keyId)})`);
-        console.log(`quota: ${r.quotaMessages} messages, ${r.quotaBytes} bytes; max message ${r.maxMessage} bytes`);
+        console.log(
+          `admitted: family ${r.record.id} at relay ${relay} (key id ${keyIdHex(r.relay.keyId)})`,
+        );
+        console.log(
+          `quota: ${r.quotaMessages} messages, ${r.quotaBytes} bytes; max message ${r.maxMessage} bytes`,
+        );
         console.log(`next: serve --role hub --data ${cfg.data}`);
       } catch (e) {
         fail(e);
@@ -201,11 +219,13 @@ export function registerFederationCommands(program: Command): void {
     });
 
   withData(program.command("send"))
-    .description("hub: seal FILE (or - for stdin) to a family and queue it (the running hub sends it)")
+    .description(
+      "hub: seal FILE (or - for stdin) to a family and queue it (the running hub sends it)",
+    )
     .requiredOption("--to <family>", "recipient family id (32 hex digits)")
     .argument("<file>", "FILE or -")
     .option("--ttl <seconds>", "lifetime (default from config, 30 days)")
-    .option("--wait <ms>", "wait this long for the relay's \"stored\"", "10000")
+    .option("--wait <ms>", 'wait this long for the relay\'s "stored"', "10000")
     .option("--json", "print one JSON object")
     .action(async (file: string, o: Opts) => {
       try {
@@ -215,7 +235,10 @@ export function registerFederationCommands(program: Command): void {
           : await Deno.readFile(file);
         const q = new URLSearchParams({ to: String(o.to), wait: String(o.wait) });
         if (o.ttl) q.set("ttl", String(o.ttl));
-        const r = await admin(data, `/federation/send?${q}`, { method: "POST", body }) as Record<string, unknown>;
+        const r = await admin(data, `/federation/send?${q}`, { method: "POST", body }) as Record<
+          string,
+          unknown
+        >;
         if (o.json) console.log(JSON.stringify(r));
         else console.log(`${r.state}: mid ${r.mid} (${r.size} bytes sealed) to ${o.to}`);
         if (String(r.state).startsWith("refused")) Deno.exit(2);
@@ -299,8 +322,16 @@ export function registerFederationCommands(program: Command): void {
             out.hub = {
               outbox: h.outboxCounts(),
               inbox: h.inboxCount(),
-              pending: h.listOutbox("pending", 100).map((r) => ({ mid: toHex(r.mid), to: r.to, size: r.size })),
-              refused: h.listOutbox("refused", 100).map((r) => ({ mid: toHex(r.mid), to: r.to, why: r.detail })),
+              pending: h.listOutbox("pending", 100).map((r) => ({
+                mid: toHex(r.mid),
+                to: r.to,
+                size: r.size,
+              })),
+              refused: h.listOutbox("refused", 100).map((r) => ({
+                mid: toHex(r.mid),
+                to: r.to,
+                why: r.detail,
+              })),
             };
           } finally {
             h.close();

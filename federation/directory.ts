@@ -18,7 +18,13 @@ import { type ErrorCodeValue, MyClerkError } from "../core/errors.ts";
 import { Op } from "../core/opcodes.ts";
 import type { CryptoBackend } from "../core/crypto/types.ts";
 import { arrayField, decodeFedMap, encodeMsgpack, isMap, textField, uintField } from "./codec.ts";
-import { FAMILY_ID_RE, familyFromMap, type FamilyId, type FamilyRecord, familyToMap } from "./family.ts";
+import {
+  FAMILY_ID_RE,
+  familyFromMap,
+  type FamilyId,
+  type FamilyRecord,
+  familyToMap,
+} from "./family.ts";
 
 /** Opcodes added by the relay layer. */
 export const DirOp = {

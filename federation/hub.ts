@@ -35,7 +35,7 @@ import {
 import { HubStore } from "./hubstore.ts";
 import { admissionProof, TOKEN_ID_LENGTH } from "./invite.ts";
 import { outboundLink, sendFed } from "./link.ts";
-import { decodeFed, encodeFed, type FedDeliver, FedOp, FED_VERSION, MAX_MIDS } from "./messages.ts";
+import { decodeFed, encodeFed, FED_VERSION, type FedDeliver, FedOp, MAX_MIDS } from "./messages.ts";
 
 type FedConfig = NodeConfig["federation"];
 
@@ -74,7 +74,13 @@ export async function joinRelay(
   if (tokenId.length !== TOKEN_ID_LENGTH) {
     throw new MyClerkError(ErrorCode.FED_ADMISSION_DENIED, "token-malformed");
   }
-  const c = await Client.connect(addr, { backend: be, identity: nodeIdentity, tier: 5, minTier: 4, timeoutMs });
+  const c = await Client.connect(addr, {
+    backend: be,
+    identity: nodeIdentity,
+    tier: 5,
+    minTier: 4,
+    timeoutMs,
+  });
   try {
     const st = c.session.state;
     const record = createFamilyRecord(be, {
@@ -196,7 +202,10 @@ export class Hub {
       if (!list.some((r) => r.addr === a)) list.push({ addr: a });
     }
     this.#relays = list;
-    this.#backoff = new Backoff({ baseMs: this.#cfg.hubBackoffBaseMs, capMs: this.#cfg.hubBackoffCapMs });
+    this.#backoff = new Backoff({
+      baseMs: this.#cfg.hubBackoffBaseMs,
+      capMs: this.#cfg.hubBackoffCapMs,
+    });
     if (state.record) this.store.putRecord(state.record, nowSec());
   }
 
@@ -224,7 +233,9 @@ export class Hub {
       }
     }, 60_000);
     if (hub.#relays.length === 0) {
-      node.log.warn("hub has no relay: run `hub join RELAY TOKEN` or pass --relay", { family: state.id });
+      node.log.warn("hub has no relay: run `hub join RELAY TOKEN` or pass --relay", {
+        family: state.id,
+      });
     } else {
       hub.#loop = hub.#run();
     }
@@ -239,7 +250,10 @@ export class Hub {
 
   #describe(): void {
     const m = this.node.metrics;
-    m.describe("fed_app_delivered_total", "Messages handed to the application (inbox), exactly once");
+    m.describe(
+      "fed_app_delivered_total",
+      "Messages handed to the application (inbox), exactly once",
+    );
     m.describe("fed_hub_connects_total", "Sessions established to the relay");
     m.describe("fed_outbox_stored_total", "Outbox messages acked stored by a relay");
     m.gauge("fed_outbox_pending", () => this.store.outboxCounts().pending);
@@ -282,7 +296,10 @@ export class Hub {
         this.#pumpTimer = undefined;
         this.node.log.info("relay session closed", { relay: r.addr, reason: c.closeReason });
       } catch (e) {
-        this.node.log.debug("relay dial failed", { relay: r.addr, error: isMyClerkError(e) ? e.detail : String(e) });
+        this.node.log.debug("relay dial failed", {
+          relay: r.addr,
+          error: isMyClerkError(e) ? e.detail : String(e),
+        });
       }
       if (this.#stopping) break;
       const delay = this.#restartAfter + this.#backoff.next();
@@ -301,7 +318,10 @@ export class Hub {
       try {
         this.#onRaw(op, bytes);
       } catch (e) {
-        this.node.log.warn("bad message from relay", { op, error: isMyClerkError(e) ? e.detail : String(e) });
+        this.node.log.warn("bad message from relay", {
+          op,
+          error: isMyClerkError(e) ? e.detail : String(e),
+        });
       }
     });
     sendFed(link, {
@@ -345,9 +365,15 @@ export class Hub {
           this.#connects++;
           this.#backoff.reset();
           this.node.metrics.inc("fed_hub_connects_total");
-          this.node.log.info("relay session up", { relay: keyIdHex(m.keyId), family: this.familyId });
+          this.node.log.info("relay session up", {
+            relay: keyIdHex(m.keyId),
+            family: this.familyId,
+          });
           this.#creditUsed = 0;
-          this.#send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: this.familyId, credit: this.#cfg.credit }));
+          this.#send(
+            FedOp.FED_FETCH,
+            encodeFed({ op: FedOp.FED_FETCH, family: this.familyId, credit: this.#cfg.credit }),
+          );
           this.#outCursor = 0;
           this.#pumpOutbox();
           for (const f of this.connectedListeners) f();
@@ -387,14 +413,21 @@ export class Hub {
   #onError(bytes: Uint8Array): void {
     const { error, opcode } = decodeFedError(bytes);
     const mid = error.extra.mid;
-    this.node.log.warn("relay refused", { opcode, code: errorName(error.code), detail: error.detail, ...error.extra });
+    this.node.log.warn("relay refused", {
+      opcode,
+      code: errorName(error.code),
+      detail: error.detail,
+      ...error.extra,
+    });
     if (opcode === FedOp.FED_DELIVER && mid instanceof Uint8Array) {
       const transient = error.code === ErrorCode.INTERNAL_ERROR;
       const k = toHex(mid);
       this.#outInflight.delete(k);
       if (!transient) {
         const why = `${errorName(error.code)} ${error.detail}` +
-          (error.extra.quota ? ` quota=${error.extra.quota} used=${error.extra.used} limit=${error.extra.limit}` : "");
+          (error.extra.quota
+            ? ` quota=${error.extra.quota} used=${error.extra.used} limit=${error.extra.limit}`
+            : "");
         this.store.setState([mid], "refused", nowSec(), why);
         this.#resolve(k, `refused: ${why}`);
       }
@@ -417,14 +450,22 @@ export class Hub {
     }
     try {
       const opened = openEnvelope(this.node.backend, m, m.sealed, this.family.privateKey);
-      this.#deliveries.push({ mid: m.mid, from: opened.from, ts: opened.ts, ttl: opened.ttl, body: opened.body });
+      this.#deliveries.push({
+        mid: m.mid,
+        from: opened.from,
+        ts: opened.ts,
+        ttl: opened.ttl,
+        body: opened.body,
+      });
     } catch (e) {
       // It can never be opened: count it, and ack it so the relay drops it.
       this.node.metrics.inc("fed_drop_total", { reason: isMyClerkError(e) ? e.detail : "open" });
       this.node.log.warn("envelope refused", { error: isMyClerkError(e) ? e.detail : String(e) });
       this.#deliveries.push({ mid: m.mid, from: m.from, ts: 0, ttl: 0, body: new Uint8Array() });
     }
-    if (this.#flushTimer === undefined) this.#flushTimer = setTimeout(() => this.#flushDeliveries(), 0);
+    if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => this.#flushDeliveries(), 0);
+    }
   }
 
   /** One transaction for everything received in this turn, then acks and more credit. */
@@ -455,14 +496,22 @@ export class Hub {
     for (let i = 0; i < mids.length; i += MAX_MIDS) {
       this.#send(
         FedOp.FED_ACK,
-        encodeFed({ op: FedOp.FED_ACK, kind: "delivered", family: this.familyId, mids: mids.slice(i, i + MAX_MIDS) }),
+        encodeFed({
+          op: FedOp.FED_ACK,
+          kind: "delivered",
+          family: this.familyId,
+          mids: mids.slice(i, i + MAX_MIDS),
+        }),
       );
     }
     this.#creditUsed += items.length;
     if (this.#creditUsed * 2 >= this.#cfg.credit) {
       const credit = Math.min(this.#creditUsed, 0xffff);
       this.#creditUsed -= credit;
-      this.#send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: this.familyId, credit }));
+      this.#send(
+        FedOp.FED_FETCH,
+        encodeFed({ op: FedOp.FED_FETCH, family: this.familyId, credit }),
+      );
     }
   }
 
@@ -473,9 +522,14 @@ export class Hub {
     if (!isFamilyId(to)) throw new MyClerkError(ErrorCode.BAD_REQUEST, "family-id", { value: to });
     const have = this.store.getRecord(this.node.backend, to);
     if (have) return have;
-    if (!this.#ready) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "relay-not-connected", { family: to });
+    if (!this.#ready) {
+      throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "relay-not-connected", { family: to });
+    }
     const r = await new Promise<FamilyRecord | MyClerkError>((resolve) => {
-      const timer = setTimeout(() => resolve(new MyClerkError(ErrorCode.TIMEOUT, "lookup", { family: to })), timeoutMs);
+      const timer = setTimeout(
+        () => resolve(new MyClerkError(ErrorCode.TIMEOUT, "lookup", { family: to })),
+        timeoutMs,
+      );
       const list = this.#lookups.get(to) ?? [];
       list.push((x) => {
         clearTimeout(timer);
@@ -493,7 +547,11 @@ export class Hub {
    * when connected. With `waitMs`, resolves with the state after the relay's
    * answer ("stored", "refused: …") or "pending" on timeout.
    */
-  async send(to: FamilyId, body: Uint8Array, o: { ttl?: number; waitMs?: number } = {}): Promise<SendResult> {
+  async send(
+    to: FamilyId,
+    body: Uint8Array,
+    o: { ttl?: number; waitMs?: number } = {},
+  ): Promise<SendResult> {
     const rec = await this.lookup(to);
     const ttl = o.ttl ?? this.#cfg.ttl;
     const env = sealEnvelope(this.node.backend, {
@@ -503,9 +561,17 @@ export class Hub {
       ttl,
     });
     if (env.sealed.length > this.#cfg.maxMessage) {
-      throw new MyClerkError(ErrorCode.TOO_LARGE, "too-large", { limit: this.#cfg.maxMessage, size: env.sealed.length });
+      throw new MyClerkError(ErrorCode.TOO_LARGE, "too-large", {
+        limit: this.#cfg.maxMessage,
+        size: env.sealed.length,
+      });
     }
-    const deliver = encodeFed({ op: FedOp.FED_DELIVER, ...env.routing, hops: 0, sealed: env.sealed });
+    const deliver = encodeFed({
+      op: FedOp.FED_DELIVER,
+      ...env.routing,
+      hops: 0,
+      sealed: env.sealed,
+    });
     this.store.addOutbox(env.routing.mid, to, deliver, env.sealed.length, nowSec());
     const mid = toHex(env.routing.mid);
     const waited = o.waitMs ? this.#wait(mid, o.waitMs) : undefined;

@@ -91,8 +91,14 @@ export class HubStore {
         `INSERT INTO outbox (mid, recipient, deliver, size, created, state, updated)
          VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
       ),
-      outState: p("UPDATE outbox SET state = ?, detail = ?, updated = ? WHERE mid = ? AND state = 'pending'"),
-      outPending: p("SELECT * FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?"),
+      // pending -> anything; stored -> expired (the relay stored it, then its TTL ran out).
+      outState: p(
+        `UPDATE outbox SET state = ?1, detail = ?2, updated = ?3 WHERE mid = ?4
+         AND (state = 'pending' OR (state = 'stored' AND ?1 = 'expired'))`,
+      ),
+      outPending: p(
+        "SELECT * FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+      ),
     };
   }
 
@@ -140,7 +146,9 @@ export class HubStore {
 
   /** A cached record, or undefined. */
   getRecord(be: CryptoBackend, id: FamilyId): FamilyRecord | undefined {
-    const r = this.#db.prepare("SELECT record FROM records WHERE id = ?").get(id) as Row | undefined;
+    const r = this.#db.prepare("SELECT record FROM records WHERE id = ?").get(id) as
+      | Row
+      | undefined;
     return r === undefined ? undefined : decodeFamily(be, r.record as Uint8Array);
   }
 
@@ -191,7 +199,10 @@ export class HubStore {
   /** Outbox counts by state. */
   outboxCounts(): Readonly<Record<OutboxState, number>> {
     const out: Record<OutboxState, number> = { pending: 0, stored: 0, expired: 0, refused: 0 };
-    for (const r of this.#db.prepare("SELECT state, count(*) AS n FROM outbox GROUP BY state").all() as Row[]) {
+    for (
+      const r of this.#db.prepare("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        .all() as Row[]
+    ) {
       out[r.state as OutboxState] = num(r.n);
     }
     return out;
@@ -200,7 +211,8 @@ export class HubStore {
   /** Forgets stored rows older than `before` (Unix seconds). */
   pruneStored(before: number): number {
     return num(
-      this.#db.prepare("DELETE FROM outbox WHERE state = 'stored' AND updated < ?").run(before).changes,
+      this.#db.prepare("DELETE FROM outbox WHERE state = 'stored' AND updated < ?").run(before)
+        .changes,
     );
   }
 
@@ -212,7 +224,12 @@ export class HubStore {
    * (and nothing written) for a replay within the window.
    */
   deliver(
-    m: { readonly mid: Uint8Array; readonly from: FamilyId; readonly ts: number; readonly body: Uint8Array },
+    m: {
+      readonly mid: Uint8Array;
+      readonly from: FamilyId;
+      readonly ts: number;
+      readonly body: Uint8Array;
+    },
     expires: number,
     now: number,
   ): boolean {
@@ -229,7 +246,12 @@ export class HubStore {
    */
   deliverBatch(
     items: readonly {
-      readonly msg: { readonly mid: Uint8Array; readonly from: FamilyId; readonly ts: number; readonly body: Uint8Array };
+      readonly msg: {
+        readonly mid: Uint8Array;
+        readonly from: FamilyId;
+        readonly ts: number;
+        readonly body: Uint8Array;
+      };
       readonly expires: number;
     }[],
     now: number,

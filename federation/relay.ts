@@ -37,10 +37,10 @@ import { checkAdmission } from "./invite.ts";
 import { inboundLink, type Link, outboundLink, sendFed, sendFedError } from "./link.ts";
 import {
   decodeFed,
+  FED_VERSION,
   type FedDeliver,
   type FedMessage,
   FedOp,
-  FED_VERSION,
   MAX_HOPS,
   MAX_MIDS,
 } from "./messages.ts";
@@ -207,12 +207,21 @@ export class Relay {
     const m = this.node.metrics;
     m.describe("fed_drop_total", "Federation messages dropped or refused, by reason");
     m.describe("fed_stored_total", "Messages durably stored, by lane (mailbox|peer)");
-    m.describe("fed_duplicate_total", "FED_DELIVERs already stored (acked again, not stored twice)");
+    m.describe(
+      "fed_duplicate_total",
+      "FED_DELIVERs already stored (acked again, not stored twice)",
+    );
     m.describe("fed_pushed_total", "FED_DELIVERs pushed, by destination (hub|peer)");
     m.describe("fed_acked_total", "Messages deleted after an ack, by kind (delivered|stored)");
     m.describe("fed_admissions_total", "FED_ADMIT results");
-    m.describe("fed_rate_delay_ms_total", "Milliseconds of read delay imposed by per-family rate limits");
-    m.describe("fed_push_paused_total", "Times pushing to a session paused because its send queue was full");
+    m.describe(
+      "fed_rate_delay_ms_total",
+      "Milliseconds of read delay imposed by per-family rate limits",
+    );
+    m.describe(
+      "fed_push_paused_total",
+      "Times pushing to a session paused because its send queue was full",
+    );
     m.describe("fed_expired_total", "Messages expired undelivered");
     m.gauge("fed_hubs_connected", () => [...this.#hubs.values()].reduce((n, s) => n + s.size, 0));
     m.gauge("fed_peers_connected", () => this.#peerLinks.size);
@@ -329,7 +338,10 @@ export class Relay {
         return;
       case FedOp.FED_RESTART:
         ls.restartAfter = msg.after;
-        this.node.log.info("peer announced restart", { peer: keyIdHex(ls.link.keyId), after: msg.after });
+        this.node.log.info("peer announced restart", {
+          peer: keyIdHex(ls.link.keyId),
+          after: msg.after,
+        });
         return;
       case FedOp.FED_QUEUE_STATUS:
       case FedOp.FED_EXPIRED:
@@ -353,7 +365,9 @@ export class Relay {
   }
 
   #localFamilies(): FamilyId[] {
-    return this.store.listFamilies(this.node.backend).filter((f) => f.local).map((f) => f.record.id);
+    return this.store.listFamilies(this.node.backend).filter((f) => f.local).map((f) =>
+      f.record.id
+    );
   }
 
   #sendHello(ls: LinkState): void {
@@ -378,7 +392,11 @@ export class Relay {
       if (!this.#peerAllowed(ls.link)) {
         this.#drop("peer-not-allowed");
         this.node.log.warn("relay peer refused", { peer: keyIdHex(keyId), remote: ls.link.remote });
-        sendFedError(ls.link, new MyClerkError(ErrorCode.FORBIDDEN, "peer-not-allowed"), FedOp.FED_HELLO);
+        sendFedError(
+          ls.link,
+          new MyClerkError(ErrorCode.FORBIDDEN, "peer-not-allowed"),
+          FedOp.FED_HELLO,
+        );
         ls.link.close("peer-not-allowed");
         return;
       }
@@ -410,7 +428,12 @@ export class Relay {
     if (set === undefined) this.#hubs.set(family, set = new Set());
     set.add(ls);
     const st = this.store.queueStatus({ kind: "mailbox" }, family);
-    this.node.log.info("hub connected", { family, depth: st.depth, bytes: st.bytes, remote: ls.link.remote });
+    this.node.log.info("hub connected", {
+      family,
+      depth: st.depth,
+      bytes: st.bytes,
+      remote: ls.link.remote,
+    });
     sendFed(ls.link, { op: FedOp.FED_QUEUE_STATUS, family, ...st });
     this.#sendNotices(ls);
   }
@@ -427,7 +450,12 @@ export class Relay {
     }
     for (const [to, mids] of byTo) {
       for (let i = 0; i < mids.length; i += MAX_MIDS) {
-        sendFed(ls.link, { op: FedOp.FED_EXPIRED, family: ls.family, to, mids: mids.slice(i, i + MAX_MIDS) });
+        sendFed(ls.link, {
+          op: FedOp.FED_EXPIRED,
+          family: ls.family,
+          to,
+          mids: mids.slice(i, i + MAX_MIDS),
+        });
       }
     }
     this.store.clearNotices(ls.family, notices.map((n) => n.mid));
@@ -461,14 +489,20 @@ export class Relay {
       this.#hubKeys.set(toHex(peerStatic), msg.family.id);
       await writeHubKeys(this.#data, this.#hubKeys);
     } catch (e) {
-      const err = isMyClerkError(e) ? e : new MyClerkError(ErrorCode.INTERNAL_ERROR, "admit", {}, e);
+      const err = isMyClerkError(e)
+        ? e
+        : new MyClerkError(ErrorCode.INTERNAL_ERROR, "admit", {}, e);
       this.node.metrics.inc("fed_admissions_total", { result: err.detail });
       this.node.log.warn("admission denied", { detail: err.detail, remote: ls.link.remote });
       sendFedError(ls.link, err, FedOp.FED_ADMIT);
       return;
     }
     this.node.metrics.inc("fed_admissions_total", { result: "ok" });
-    this.node.log.info("family admitted", { family: msg.family.id, name: msg.family.name, hub: keyIdHex(ls.link.keyId) });
+    this.node.log.info("family admitted", {
+      family: msg.family.id,
+      name: msg.family.name,
+      hub: keyIdHex(ls.link.keyId),
+    });
     sendFed(ls.link, {
       op: FedOp.FED_ADMITTED,
       family: msg.family.id,
@@ -501,7 +535,9 @@ export class Relay {
       throw new MyClerkError(ErrorCode.FORBIDDEN, "not-admitted");
     }
     const f = this.store.getFamily(this.node.backend, family);
-    if (f === undefined) throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", { family });
+    if (f === undefined) {
+      throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", { family });
+    }
     ls.link.send(DirOp.FED_RECORDS, encodeRecords([f.record]));
   }
 
@@ -526,7 +562,9 @@ export class Relay {
     }
     if (f !== undefined) {
       const home = f.record.home;
-      if (this.#peerConfigured(home)) return { lane: { kind: "peer", peer: home }, key: f.record.key };
+      if (this.#peerConfigured(home)) {
+        return { lane: { kind: "peer", peer: home }, key: f.record.key };
+      }
       throw new MyClerkError(ErrorCode.FED_NO_ROUTE, "no-route", { family: to });
     }
     throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", { family: to });
@@ -549,7 +587,10 @@ export class Relay {
     if (ls.role === "hub") {
       if (ls.family === undefined) throw new MyClerkError(ErrorCode.FORBIDDEN, "not-admitted");
       if (msg.from !== ls.family) {
-        throw new MyClerkError(ErrorCode.FORBIDDEN, "from-other-family", { family: msg.from, mid: msg.mid });
+        throw new MyClerkError(ErrorCode.FORBIDDEN, "from-other-family", {
+          family: msg.from,
+          mid: msg.mid,
+        });
       }
     } else if (ls.role !== "relay") {
       throw new MyClerkError(ErrorCode.FORBIDDEN, "no-hello");
@@ -558,7 +599,10 @@ export class Relay {
       return;
     }
     if (msg.sealed.length > this.#cfg.maxMessage) {
-      throw new MyClerkError(ErrorCode.TOO_LARGE, "too-large", { limit: this.#cfg.maxMessage, mid: msg.mid });
+      throw new MyClerkError(ErrorCode.TOO_LARGE, "too-large", {
+        limit: this.#cfg.maxMessage,
+        mid: msg.mid,
+      });
     }
     let route;
     try {
@@ -611,11 +655,18 @@ export class Relay {
     this.#batch = [];
     let results: readonly (EnqueueResult | MyClerkError)[];
     try {
-      results = this.store.enqueueBatch(items.map((p) => ({ lane: p.lane, message: p.msg })), nowSec());
+      results = this.store.enqueueBatch(
+        items.map((p) => ({ lane: p.lane, message: p.msg })),
+        nowSec(),
+      );
     } catch (e) {
       this.node.log.error("store write failed", { error: String(e), messages: items.length });
       for (const p of items) {
-        sendFedError(p.ls.link, new MyClerkError(ErrorCode.INTERNAL_ERROR, "store", { mid: p.msg.mid }), FedOp.FED_DELIVER);
+        sendFedError(
+          p.ls.link,
+          new MyClerkError(ErrorCode.INTERNAL_ERROR, "store", { mid: p.msg.mid }),
+          FedOp.FED_DELIVER,
+        );
       }
       return;
     }
@@ -626,7 +677,11 @@ export class Relay {
       const r = results[i];
       if (r instanceof MyClerkError) {
         this.#drop("quota");
-        sendFedError(p.ls.link, new MyClerkError(r.code, r.detail, { ...r.extra, mid: p.msg.mid }), FedOp.FED_DELIVER);
+        sendFedError(
+          p.ls.link,
+          new MyClerkError(r.code, r.detail, { ...r.extra, mid: p.msg.mid }),
+          FedOp.FED_DELIVER,
+        );
         return;
       }
       if (r.status === "duplicate") this.node.metrics.inc("fed_duplicate_total");
@@ -815,7 +870,10 @@ export class Relay {
           this.#detach(ls);
           restartAfter = ls.restartAfter ?? 0;
         } catch (e) {
-          this.node.log.debug("peer dial failed", { peer: p.addr, error: isMyClerkError(e) ? e.detail : String(e) });
+          this.node.log.debug("peer dial failed", {
+            peer: p.addr,
+            error: isMyClerkError(e) ? e.detail : String(e),
+          });
         }
         current = undefined;
         if (stopped) break;

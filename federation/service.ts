@@ -37,8 +37,12 @@ export function isLoopback(host: string | undefined): boolean {
   return host === "::1" || host.startsWith("127.") || host === "::ffff:127.0.0.1";
 }
 
-function errorJson(e: unknown): { body: Record<string, unknown>; status: 400 | 403 | 404 | 413 | 500 | 503 } {
-  if (!isMyClerkError(e)) return { body: { error: "INTERNAL_ERROR", detail: String(e) }, status: 500 };
+function errorJson(
+  e: unknown,
+): { body: Record<string, unknown>; status: 400 | 403 | 404 | 413 | 500 | 503 } {
+  if (!isMyClerkError(e)) {
+    return { body: { error: "INTERNAL_ERROR", detail: String(e) }, status: 500 };
+  }
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(e.extra)) extra[k] = v instanceof Uint8Array ? toHex(v) : v;
   const status = e.code === ErrorCode.FED_UNKNOWN_FAMILY
@@ -58,7 +62,9 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
   const app = new Hono<Env>();
   const loopbackOnly = (host: string | undefined) => {
     if (!isLoopback(host)) {
-      throw new MyClerkError(ErrorCode.FORBIDDEN, "loopback-only", { fix: "run the CLI on the node's machine" });
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "loopback-only", {
+        fix: "run the CLI on the node's machine",
+      });
     }
   };
   app.get("/federation/status", (c) => {
@@ -74,7 +80,9 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
     try {
       loopbackOnly(c.env?.remoteAddr?.hostname);
       const hub = fed().hub;
-      if (!hub) throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-a-hub", { fix: "serve --role hub" });
+      if (!hub) {
+        throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-a-hub", { fix: "serve --role hub" });
+      }
       const to = c.req.query("to") ?? "";
       const ttl = c.req.query("ttl");
       const wait = c.req.query("wait");
@@ -121,12 +129,17 @@ export async function startFederation(
       peers.push({
         addr: p.addr,
         keyId: p.keyId === undefined ? undefined : parseInt(p.keyId, 16),
-        key: p.key === undefined ? undefined : Uint8Array.from(p.key.match(/../g)!.map((h) => parseInt(h, 16))),
+        key: p.key === undefined
+          ? undefined
+          : Uint8Array.from(p.key.match(/../g)!.map((h) => parseInt(h, 16))),
       });
     }
     const store = FedStore.open({
       path: paths(data).relayDb,
-      defaultQuota: { messages: node.config.federation.quotaMessages, bytes: node.config.federation.quotaBytes },
+      defaultQuota: {
+        messages: node.config.federation.quotaMessages,
+        bytes: node.config.federation.quotaBytes,
+      },
       maxTtl: node.config.federation.maxTtl,
     });
     relay = await Relay.start(node, {
@@ -155,7 +168,11 @@ export async function startFederation(
       },
     }));
     const a = node.addresses.http;
-    const host = a.hostname === "0.0.0.0" ? "127.0.0.1" : a.hostname === "::" ? "[::1]" : a.hostname;
+    const host = a.hostname === "0.0.0.0"
+      ? "127.0.0.1"
+      : a.hostname === "::"
+      ? "[::1]"
+      : a.hostname;
     await writeAdmin(data, { http: `${host}:${a.port}`, pid: Deno.pid, role });
   }
   return fed;

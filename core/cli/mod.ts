@@ -71,7 +71,7 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
     .option("--max-tier <n>", "highest tier this node offers")
     .option("--log <format>", "text | json")
     .option("--log-level <level>", "debug | info | warn | error")
-    .option("--crypto <backend>", "node | noble (default: node when available)")
+    .option("--crypto <backend>", "libcrypto | node | noble (default: the fastest that works here)")
     .option("--relay <addr>", "hub: relay to connect to (repeatable)", (v: string, a: string[] = []) => [...a, v])
     .option("--peer <addr>", "relay: peer relay to connect to (repeatable)", (v: string, a: string[] = []) => [...a, v])
     .action(async (o: Record<string, unknown>) => {

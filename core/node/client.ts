@@ -105,16 +105,16 @@ export class Client {
     const inbox: Uint8Array[] = [];
     let wake: (() => void) | undefined;
     let closedWhy: string | undefined;
-    let client: Client | undefined;
+    const ref: { client?: Client } = {};
     conn.start({
       onMessage: (m) => {
-        if (client) return client.#onMessage(m);
+        if (ref.client) return ref.client.#onMessage(m);
         inbox.push(m);
         wake?.();
       },
       onClose: (r) => {
         closedWhy = r;
-        if (client) client.#onClose(r);
+        if (ref.client) ref.client.#onClose(r);
         wake?.();
       },
     });
@@ -160,7 +160,8 @@ export class Client {
       throw e;
     }
     const session = new Session(state, { backend: b, send: (x) => conn.write(x), framed: conn.framed });
-    client = new Client(conn, session, b, performance.now() - t0);
+    const client = new Client(conn, session, b, performance.now() - t0);
+    ref.client = client;
     for (const m of inbox.splice(0)) await client.#onMessage(m);
     if (closedWhy) client.#onClose(closedWhy);
     return client;

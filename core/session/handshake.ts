@@ -181,6 +181,7 @@ export class Initiator {
     if (!this.#m1 || !this.#init) throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-started");
     const b = this.#o.backend;
     const m2 = expectHandshake(m2bytes, Op.SESSION_ACK);
+    checkSkew(m2.timestamp, (this.#o.now ?? unixNow)(), this.#o.maxSkew ?? 300);
     const ack = decodeSessionAck(m2.payload);
     if (ack.sessionId !== m2.sessionId || ack.sessionId === 0) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "field:session-id");

@@ -73,9 +73,10 @@ export class TicketIssuer {
 
   /**
    * Opens a ticket: UNAUTHORIZED `bad-ticket`, `ticket-expired` or
-   * `ticket-reused`. Marks its nonce used.
+   * `ticket-reused`. Runs `check` (the binder) before marking the nonce used,
+   * so a forged request cannot burn someone's ticket.
    */
-  redeem(ticket: Uint8Array, now: number): TicketContents {
+  redeem(ticket: Uint8Array, now: number, check?: (c: TicketContents) => void): TicketContents {
     if (ticket.length !== TICKET_LENGTH) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "bad-ticket");
     const iv = ticket.subarray(0, 12);
     let pt: Uint8Array | undefined;
@@ -99,6 +100,7 @@ export class TicketIssuer {
     for (const [n, exp] of this.#used) if (exp < now) this.#used.delete(n);
     const id = Array.from(c.ticketNonce).join(",");
     if (this.#used.has(id)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "ticket-reused");
+    check?.(c);
     this.#used.set(id, c.expiresAt);
     return c;
   }
@@ -165,6 +167,9 @@ export class ResumeInitiator {
       throw new MyClerkError(ErrorCode.UNAUTHORIZED, "resume-refused");
     }
     const p = decodeResumed(m.payload);
+    if (p.sessionId !== m.sessionId || p.sessionId === 0) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "field:session-id");
+    }
     const dh = this.#b.x25519(this.#e.privateKey, m.ecdh);
     const keys = deriveResumed(
       this.#b,
@@ -204,6 +209,8 @@ export function acceptResume(
     readonly now: number;
     readonly maxTier: Tier;
     readonly minTier: Tier;
+    /** Allowed clock skew in seconds (default 300). */
+    readonly maxSkew?: number;
     readonly ephemeral?: KeyPair;
     readonly nonce?: Uint8Array;
   },
@@ -212,12 +219,15 @@ export function acceptResume(
   if (m.tier !== 4 || m.opcode !== Op.SESSION_RESUME || m.encrypted) {
     throw new MyClerkError(ErrorCode.BAD_REQUEST, "unexpected-message");
   }
-  const req = decodeResume(m.payload);
-  const t = issuer.redeem(req.ticket, o.now);
-  const kb = resumeBinderKey(backend, t.resume);
-  if (!verifyTrailer(backend, m, kb)) {
-    throw new MyClerkError(ErrorCode.UNAUTHORIZED, "binder");
+  if (Math.abs(m.timestamp - o.now) > (o.maxSkew ?? 300)) {
+    throw new MyClerkError(ErrorCode.UNAUTHORIZED, "clock-skew", { time: o.now });
   }
+  const req = decodeResume(m.payload);
+  const t = issuer.redeem(req.ticket, o.now, (c) => {
+    if (!verifyTrailer(backend, m, resumeBinderKey(backend, c.resume))) {
+      throw new MyClerkError(ErrorCode.UNAUTHORIZED, "binder");
+    }
+  });
   const sel = Math.min(o.maxTier, req.tier);
   if (sel < o.minTier) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: o.minTier });
   const e = o.ephemeral ?? backend.x25519Generate();

@@ -239,9 +239,11 @@ function checkInt(v: number, max: number, field: string): number {
 
 /**
  * Writes a tier header at `out[at..]`. Validates every field's range and the
- * flag rules of §1.3 (throws BAD_REQUEST).
+ * flag rules of §1.3 (throws BAD_REQUEST). `sequence` / `nonce` override the
+ * fields of `h` (the protected path passes them from the counter, saving an
+ * object per message).
  */
-export function writeHeader(out: Uint8Array, at: number, h: HeaderFields): void {
+export function writeHeader(out: Uint8Array, at: number, h: HeaderFields, sequence?: number, nonce?: number): void {
   const flags = makeFlags(h.tier, h);
   parseFlags(flags);
   out[at] = flags;
@@ -249,7 +251,7 @@ export function writeHeader(out: Uint8Array, at: number, h: HeaderFields): void 
   const op = checkInt(h.opcode ?? 0, 0xffff, "opcode");
   out[at + 1] = op >>> 8;
   out[at + 2] = op & 0xff;
-  out[at + 3] = checkInt(h.sequence ?? 0, 0xff, "sequence");
+  out[at + 3] = checkInt(sequence ?? h.sequence ?? 0, 0xff, "sequence");
   if (h.tier === 1) return;
   const sid = checkInt(h.sessionId ?? 0, 0xffff, "sessionId");
   out[at + 4] = sid >>> 8;
@@ -260,7 +262,7 @@ export function writeHeader(out: Uint8Array, at: number, h: HeaderFields): void 
   out[at + 7] = (ts >>> 16) & 0xff;
   out[at + 8] = (ts >>> 8) & 0xff;
   out[at + 9] = ts & 0xff;
-  const n = checkInt(h.nonce ?? 0, 0xffff, "nonce");
+  const n = checkInt(nonce ?? h.nonce ?? 0, 0xffff, "nonce");
   out[at + 10] = n >>> 8;
   out[at + 11] = n & 0xff;
   if (h.tier === 3) return;

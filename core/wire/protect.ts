@@ -41,10 +41,19 @@ export type ProtectedHeader = Omit<HeaderFields, "sequence" | "nonce" | "tag"> &
  * @example nonce96(1700000000, iv, 7).length // 12
  */
 export function nonce96(timestamp: number, iv: Uint8Array, counter: number, out = new Uint8Array(12)): Uint8Array {
-  const dv = new DataView(out.buffer, out.byteOffset, 12);
-  dv.setUint32(0, timestamp >>> 0);
-  out.set(iv.subarray(0, 4), 4);
-  dv.setUint32(8, counter >>> 0);
+  // Byte writes, not a DataView: this runs for every protected message.
+  out[0] = timestamp >>> 24;
+  out[1] = (timestamp >>> 16) & 0xff;
+  out[2] = (timestamp >>> 8) & 0xff;
+  out[3] = timestamp & 0xff;
+  out[4] = iv[0];
+  out[5] = iv[1];
+  out[6] = iv[2];
+  out[7] = iv[3];
+  out[8] = counter >>> 24;
+  out[9] = (counter >>> 16) & 0xff;
+  out[10] = (counter >>> 8) & 0xff;
+  out[11] = counter & 0xff;
   return out;
 }
 
@@ -75,14 +84,34 @@ export function sealMessage(
   const pre = framed ? 4 : 0;
   const total = hl + bodyLen + tl;
   const buf = new Uint8Array(pre + total);
-  if (framed) new DataView(buf.buffer).setUint32(0, total);
+  if (framed) {
+    buf[0] = total >>> 24;
+    buf[1] = (total >>> 16) & 0xff;
+    buf[2] = (total >>> 8) & 0xff;
+    buf[3] = total & 0xff;
+  }
   const msg = buf.subarray(pre);
-  writeHeader(msg, 0, { ...h, ...counterFields(counter) });
+  writeHeader(msg, 0, h, counter & 0xff, (counter >>> 8) & 0xffff);
   if (!enc) {
     msg.set(plaintext, hl);
   } else {
-    const nonce = nonce96(h.timestamp, keys.iv, counter);
-    if (tier === 5) {
+    const nonce = nonce96(h.timestamp, keys.iv, counter, nonceScratch);
+    if (backend.chachaSealInto) {
+      // Seal straight into the message buffer: ct || tag at the payload
+      // offset (Tier 5 needs the room for the tag once, then moves it into
+      // the header). Avoids a temporary ciphertext per message.
+      const aad = msg.subarray(0, tier === 5 ? Offset.TAG : hl);
+      if (tier === 5) {
+        // ct || tag lands at offset 48; keep the tag, shift ct to 64, put the tag at 48.
+        const n = plaintext.length;
+        backend.chachaSealInto(keys.key, nonce, aad, plaintext, msg, Offset.TAG);
+        tagScratch.set(msg.subarray(Offset.TAG + n, Offset.TAG + n + TAG_LENGTH));
+        msg.copyWithin(hl, Offset.TAG, Offset.TAG + n);
+        msg.set(tagScratch, Offset.TAG);
+      } else {
+        backend.chachaSealInto(keys.key, nonce, aad, plaintext, msg, hl);
+      }
+    } else if (tier === 5) {
       const { ciphertext, tag } = backend.chachaSealDetached(
         keys.key,
         nonce,
@@ -100,6 +129,10 @@ export function sealMessage(
   msg.set(mac.subarray(0, tl), macEnd);
   return buf;
 }
+
+// Scratch for the AEAD nonce; sealing is synchronous, so it is never shared.
+const nonceScratch = new Uint8Array(12);
+const tagScratch = new Uint8Array(TAG_LENGTH);
 
 // One scratch buffer for the non-contiguous Tier 3/4 MAC input (header || tag);
 // sealing and opening are synchronous, so it is never shared across calls.
@@ -142,7 +175,7 @@ export function openPayload(
   counter: number,
 ): Uint8Array {
   if (!m.encrypted) return m.payload;
-  const nonce = nonce96(m.timestamp, keys.iv, counter);
+  const nonce = nonce96(m.timestamp, keys.iv, counter, nonceScratch);
   if (m.tier === 5) {
     return backend.chachaOpenDetached(keys.key, nonce, m.bytes.subarray(0, Offset.TAG), m.payload, m.tag);
   }

@@ -308,7 +308,12 @@ for (const b of BACKENDS) {
           assert(isMyClerkError(e) && e.code === ErrorCode.BAD_REQUEST, String(e));
           return;
         }
-        assert(isProtected(m), "still protected");
+        // A flags flip can name a lower, unprotected tier: that is a different
+        // message, which a receiver on a protected session drops (drop_tier).
+        if (!isProtected(m)) {
+          assert(i === 0 && m.tier < r.tier, `unprotected only through a flags flip (byte ${i})`);
+          return;
+        }
         if (!verifyTrailer(b, m, r.keys.mac)) return;
         assert(m.encrypted, `E=0: flip at ${i} passes the trailer`);
         const hl = HEADER_LENGTH[m.tier];
