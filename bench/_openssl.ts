@@ -8,7 +8,8 @@
 /** True when an `openssl` binary is on PATH. */
 export function haveOpenssl(): boolean {
   try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" }).outputSync().success;
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
   } catch {
     return false;
   }
@@ -23,9 +24,12 @@ export async function opensslSpeed(size: number, seconds: number, aead = false):
   const args = ["speed", "-mr", "-elapsed", "-seconds", String(seconds), "-bytes", String(size)];
   if (aead) args.push("-aead");
   args.push("-evp", "chacha20-poly1305");
-  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
+    .output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   const m = text.match(/^\+F:\d+:[^:]+:([0-9.]+)/m);
-  if (!out.success || !m) throw new Error(`openssl ${args.join(" ")} failed:\n${text.slice(0, 2000)}`);
+  if (!out.success || !m) {
+    throw new Error(`openssl ${args.join(" ")} failed:\n${text.slice(0, 2000)}`);
+  }
   return Number(m[1]);
 }

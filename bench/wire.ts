@@ -21,8 +21,16 @@ const ROUNDS = quick ? 2 : 4;
 const SIZE = 1024;
 
 function pair(b: CryptoBackend, tier: 4 | 5, sink: { out: Uint8Array[] }) {
-  const hi = new Initiator({ backend: b, identity: identityFrom(b, b.x25519Generate().privateKey), tier });
-  const hr = new Responder({ backend: b, identity: identityFrom(b, b.x25519Generate().privateKey), sessionId: 1 });
+  const hi = new Initiator({
+    backend: b,
+    identity: identityFrom(b, b.x25519Generate().privateKey),
+    tier,
+  });
+  const hr = new Responder({
+    backend: b,
+    identity: identityFrom(b, b.x25519Generate().privateKey),
+    sessionId: 1,
+  });
   const m2 = hr.accept(hi.start());
   const { m3, state } = hi.finish(m2);
   const rs = hr.complete(m3);
@@ -89,8 +97,12 @@ if (!haveOpenssl()) {
 const sslBps = await opensslSpeed(SIZE, quick ? 1 : 3);
 const sslOps = sslBps / SIZE;
 console.log(`bench/wire: ${SIZE}-byte payloads, one core, best of ${ROUNDS} x ${MS} ms`);
-console.log(`openssl speed -evp chacha20-poly1305 -bytes ${SIZE}: ${(sslOps / 1000).toFixed(0)}k ops/s\n`);
-console.log("backend   tier   seal+frame/s   read+open/s   round trip/s   ratio(seal)  ratio(open)");
+console.log(
+  `openssl speed -evp chacha20-poly1305 -bytes ${SIZE}: ${(sslOps / 1000).toFixed(0)}k ops/s\n`,
+);
+console.log(
+  "backend   tier   seal+frame/s   read+open/s   round trip/s   ratio(seal)  ratio(open)",
+);
 const names: readonly BackendName[] = BACKEND_NAMES;
 let best = 0;
 let bestName = "";
@@ -112,9 +124,11 @@ for (const name of names) {
       bestName = `${b.name} tier ${tier}`;
     }
     console.log(
-      `${b.name.padEnd(9)} ${String(tier).padEnd(6)} ${r.seal.toFixed(0).padStart(12)} ${r.open.toFixed(0).padStart(13)} ${
-        r.both.toFixed(0).padStart(14)
-      } ${rs.toFixed(2).padStart(11)}x ${ro.toFixed(2).padStart(11)}x`,
+      `${b.name.padEnd(9)} ${String(tier).padEnd(6)} ${r.seal.toFixed(0).padStart(12)} ${
+        r.open.toFixed(0).padStart(13)
+      } ${r.both.toFixed(0).padStart(14)} ${rs.toFixed(2).padStart(11)}x ${
+        ro.toFixed(2).padStart(11)
+      }x`,
     );
   }
 }
@@ -122,8 +136,8 @@ const def = backend();
 const defRows = results.filter((r) => r.name === def.name);
 const worst = Math.min(...defRows.map((r) => Math.min(r.seal, r.open))) / sslOps;
 console.log(
-  `\ntarget: default backend (${def.name}) Tier 4/5 1 KiB seal and open, each >= 0.3x openssl 1 KiB op rate: ${worst.toFixed(2)}x ${
-    worst >= 0.3 ? "PASS" : "FAIL"
-  }`,
+  `\ntarget: default backend (${def.name}) Tier 4/5 1 KiB seal and open, each >= 0.3x openssl 1 KiB op rate: ${
+    worst.toFixed(2)
+  }x ${worst >= 0.3 ? "PASS" : "FAIL"}`,
 );
 console.log(`best combination: ${bestName} at ${best.toFixed(2)}x`);

@@ -17,7 +17,9 @@ function isLoopback(host: string | undefined): boolean {
 }
 
 /** Starts the plugin host for `node`; returns it and its shutdown. */
-export async function startPlugins(node: Node): Promise<{ host: PluginHost; stop: () => Promise<void> }> {
+export async function startPlugins(
+  node: Node,
+): Promise<{ host: PluginHost; stop: () => Promise<void> }> {
   const cfg = node.config;
   const pluginsDir = cfg.plugins.dir ?? `${cfg.data}/plugins`;
   let policyFile = cfg.plugins.policy;
@@ -48,7 +50,9 @@ export async function startPlugins(node: Node): Promise<{ host: PluginHost; stop
   const app = new Hono();
   app.use("/plugins/*", async (c, next) => {
     const remote = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname;
-    if (c.req.method !== "GET" && !isLoopback(remote)) return c.json({ error: "admin routes accept loopback callers only" }, 403);
+    if (c.req.method !== "GET" && !isLoopback(remote)) {
+      return c.json({ error: "admin routes accept loopback callers only" }, 403);
+    }
     await next();
   });
   app.route("/plugins", pluginRoutes(host));
@@ -58,7 +62,12 @@ export async function startPlugins(node: Node): Promise<{ host: PluginHost; stop
     plugins: host.list().map((p) => ({ name: p.name, version: p.version, state: p.state })),
   }));
   const running = host.list().filter((p) => p.state === "running").length;
-  node.log.info("plugins started", { dir: pluginsDir, policy: policyFile ?? "(none)", plugins: host.list().length, running });
+  node.log.info("plugins started", {
+    dir: pluginsDir,
+    policy: policyFile ?? "(none)",
+    plugins: host.list().length,
+    running,
+  });
   return {
     host,
     stop: async () => {

@@ -24,19 +24,25 @@ export function explainError(e: MyClerkError, bytes: Uint8Array): string {
     case "empty":
       return "the input is empty";
     case "version":
-      return `flags byte 0x${bytes[0].toString(16).padStart(2, "0")}: version ${x.version} (bits 7-6), only 0 exists`;
+      return `flags byte 0x${
+        bytes[0].toString(16).padStart(2, "0")
+      }: version ${x.version} (bits 7-6), only 0 exists`;
     case "tier":
-      return `flags byte 0x${bytes[0].toString(16).padStart(2, "0")}: tier ${x.tier} (bits 5-3); tiers are 0-5`;
+      return `flags byte 0x${
+        bytes[0].toString(16).padStart(2, "0")
+      }: tier ${x.tier} (bits 5-3); tiers are 0-5`;
     case "tier0-encrypted":
     case "tier1-encrypted":
     case "tier2-encrypted":
-      return `the E flag (bit 0) is set on a Tier ${e.detail[4]} message; only Tiers 3-5 can be encrypted (profile §1.3)`;
+      return `the E flag (bit 0) is set on a Tier ${
+        e.detail[4]
+      } message; only Tiers 3-5 can be encrypted (profile §1.3)`;
     case "tier5-plain":
       return "a Tier 5 message must have the E flag (bit 0) set (profile §1.3)";
     case "truncated":
-      return `Tier ${x.tier} needs at least ${x.minimum} bytes (header ${HEADER_LENGTH[x.tier as number]} + trailer ${
-        TRAILER_LENGTH[x.tier as number]
-      }), got ${x.length}`;
+      return `Tier ${x.tier} needs at least ${x.minimum} bytes (header ${
+        HEADER_LENGTH[x.tier as number]
+      } + trailer ${TRAILER_LENGTH[x.tier as number]}), got ${x.length}`;
     case "crc":
       return "Tier 2 CRC-16 mismatch: the message was corrupted (a receiver drops it silently)";
     default:
@@ -47,14 +53,26 @@ export function explainError(e: MyClerkError, bytes: Uint8Array): string {
 function payloadLines(m: Message): string[] {
   if (m.encrypted) return [`payload: ${m.payload.length} bytes encrypted (needs the session keys)`];
   if (m.compressed || m.fragment) {
-    return [`payload: ${m.payload.length} bytes ${m.fragment ? "fragment" : ""}${m.compressed ? " zstd" : ""}: ${toHex(m.payload.subarray(0, 64))}`];
+    return [
+      `payload: ${m.payload.length} bytes ${m.fragment ? "fragment" : ""}${
+        m.compressed ? " zstd" : ""
+      }: ${toHex(m.payload.subarray(0, 64))}`,
+    ];
   }
   if (m.tier === 0) return [`payload: ${m.payload.length} bytes opaque tunnel data`];
   try {
     const v = decodePayload(m.payload);
-    return [`payload (MessagePack): ${JSON.stringify(v, (_k, val) => val instanceof Uint8Array ? `bin:${toHex(val)}` : val)}`];
+    return [
+      `payload (MessagePack): ${
+        JSON.stringify(v, (_k, val) => val instanceof Uint8Array ? `bin:${toHex(val)}` : val)
+      }`,
+    ];
   } catch (e) {
-    return [`payload: ${m.payload.length} bytes, NOT valid MessagePack (${isMyClerkError(e) ? String(e.extra.why ?? e.detail) : e})`];
+    return [
+      `payload: ${m.payload.length} bytes, NOT valid MessagePack (${
+        isMyClerkError(e) ? String(e.extra.why ?? e.detail) : e
+      })`,
+    ];
   }
 }
 
@@ -62,7 +80,10 @@ function payloadLines(m: Message): string[] {
  * Describes one message. Accepts a TCP frame too (a u32 length equal to the
  * rest). Returns `{ ok, lines }`: `ok` false when the message is invalid.
  */
-export function inspectBytes(input: Uint8Array, backend?: CryptoBackend): { ok: boolean; lines: string[] } {
+export function inspectBytes(
+  input: Uint8Array,
+  backend?: CryptoBackend,
+): { ok: boolean; lines: string[] } {
   const lines: string[] = [];
   let bytes = input;
   if (bytes.length >= 4) {
@@ -82,12 +103,19 @@ export function inspectBytes(input: Uint8Array, backend?: CryptoBackend): { ok: 
   const hl = HEADER_LENGTH[m.tier];
   const tl = TRAILER_LENGTH[m.tier];
   lines.push(
-    `message: ${bytes.length} bytes, Tier ${m.tier} (header ${hl}, payload ${m.payload.length}, trailer ${TRAILER_NAME[m.tier]}${tl ? ` ${tl}` : ""})`,
-    `flags: 0x${m.flags.toString(16).padStart(2, "0")} version=0 tier=${m.tier} C=${+m.compressed} F=${+m.fragment} E=${+m.encrypted}`,
+    `message: ${bytes.length} bytes, Tier ${m.tier} (header ${hl}, payload ${m.payload.length}, trailer ${
+      TRAILER_NAME[m.tier]
+    }${tl ? ` ${tl}` : ""})`,
+    `flags: 0x${m.flags.toString(16).padStart(2, "0")} version=0 tier=${m.tier} C=${+m
+      .compressed} F=${+m.fragment} E=${+m.encrypted}`,
   );
   if (m.tier !== 0) {
     const r = rangeOf(m.opcode);
-    lines.push(`opcode: 0x${m.opcode.toString(16).padStart(4, "0")} ${opcodeName(m.opcode)} (range ${r.kind}${r.served ? "" : ", not served"})`);
+    lines.push(
+      `opcode: 0x${m.opcode.toString(16).padStart(4, "0")} ${
+        opcodeName(m.opcode)
+      } (range ${r.kind}${r.served ? "" : ", not served"})`,
+    );
     lines.push(`sequence: ${m.sequence}`);
   }
   if (m.tier !== 0 && m.tier !== 1) lines.push(`session id: ${m.sessionId}`);
@@ -105,7 +133,9 @@ export function inspectBytes(input: Uint8Array, backend?: CryptoBackend): { ok: 
   if (isProtected(m)) {
     let note = "not verified (needs the session's MAC key)";
     if (backend && m.tier === 4 && m.opcode === Op.SESSION_INIT) {
-      note = verifyTrailer(backend, m, ZERO_KEY) ? "ok (SESSION_INIT uses the all-zero key)" : "MISMATCH (SESSION_INIT uses the all-zero key)";
+      note = verifyTrailer(backend, m, ZERO_KEY)
+        ? "ok (SESSION_INIT uses the all-zero key)"
+        : "MISMATCH (SESSION_INIT uses the all-zero key)";
     }
     lines.push(`trailer: ${toHex(m.trailer)} ${note}`);
   }

@@ -14,7 +14,10 @@ import type { Tier } from "../wire/header.ts";
 import { inspectBytes } from "./inspect.ts";
 
 /** A layer that extends a serving node (plugins, relay); returns its shutdown. */
-export type ServeExtension = (node: Node, opts: Readonly<Record<string, unknown>>) => Promise<() => Promise<void>>;
+export type ServeExtension = (
+  node: Node,
+  opts: Readonly<Record<string, unknown>>,
+) => Promise<() => Promise<void>>;
 
 /** Prints an error the way every subcommand does and sets exit code 1. */
 export function fail(e: unknown): never {
@@ -24,7 +27,9 @@ export function fail(e: unknown): never {
       console.error(`error: invalid ${e.detail}:`);
       for (const p of problems) console.error(`  - ${p}`);
     } else {
-      const extra = Object.entries(e.extra).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
+      const extra = Object.entries(e.extra).filter(([, v]) => v !== undefined).map(([k, v]) =>
+        `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`
+      );
       console.error(`error: ${e.message}${extra.length ? ` (${extra.join(", ")})` : ""}`);
     }
   } else {
@@ -41,7 +46,9 @@ function tierArg(v: string): Tier {
 
 /** Builds the node config from defaults, `--config FILE` and flags. */
 export async function configFromOptions(o: Readonly<Record<string, unknown>>): Promise<NodeConfig> {
-  const base: Record<string, unknown> = o.config ? await loadConfigFile(String(o.config)) : defaultConfig();
+  const base: Record<string, unknown> = o.config
+    ? await loadConfigFile(String(o.config))
+    : defaultConfig();
   const merged = structuredClone(base) as Record<string, unknown>;
   const sub = (k: string) => (merged[k] ?? {}) as Record<string, unknown>;
   if (o.data) merged.data = o.data;
@@ -57,10 +64,15 @@ export async function configFromOptions(o: Readonly<Record<string, unknown>>): P
 }
 
 /** Adds the core subcommands to `program`; `extensions` run inside `serve`. */
-export function registerCoreCommands(program: Command, extensions: readonly ServeExtension[] = []): void {
+export function registerCoreCommands(
+  program: Command,
+  extensions: readonly ServeExtension[] = [],
+): void {
   program
     .command("serve")
-    .description("start a node (embedded defaults: TCP 0.0.0.0:5657, HTTP/WebSocket 0.0.0.0:8080, data in ./data)")
+    .description(
+      "start a node (embedded defaults: TCP 0.0.0.0:5657, HTTP/WebSocket 0.0.0.0:8080, data in ./data)",
+    )
     .option("-c, --config <file>", "JSON config file (see README, 'Configuration')")
     .option("-d, --data <dir>", "data directory (key, store, plugins)")
     .option("--key <file>", "static key file (default DATA/node.key, created when missing)")
@@ -72,14 +84,24 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
     .option("--log <format>", "text | json")
     .option("--log-level <level>", "debug | info | warn | error")
     .option("--crypto <backend>", "libcrypto | node | noble (default: the fastest that works here)")
-    .option("--relay <addr>", "hub: relay to connect to (repeatable)", (v: string, a: string[] = []) => [...a, v])
-    .option("--peer <addr>", "relay: peer relay to connect to (repeatable)", (v: string, a: string[] = []) => [...a, v])
+    .option(
+      "--relay <addr>",
+      "hub: relay to connect to (repeatable)",
+      (v: string, a: string[] = []) => [...a, v],
+    )
+    .option(
+      "--peer <addr>",
+      "relay: peer relay to connect to (repeatable)",
+      (v: string, a: string[] = []) => [...a, v],
+    )
     .action(async (o: Record<string, unknown>) => {
       let node: Node;
       const stops: (() => Promise<void>)[] = [];
       try {
         const cfg = await configFromOptions(o);
-        node = await Node.start(cfg, { backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined });
+        node = await Node.start(cfg, {
+          backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined,
+        });
         for (const ext of extensions) stops.push(await ext(node, o));
         node.log.info("node ready", {
           tcp: `${node.addresses.tcp.hostname}:${node.addresses.tcp.port}`,
@@ -110,10 +132,16 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
     .action(async (o: { out: string }) => {
       try {
         const id = await generateKeyFile(pickBackend(), o.out);
-        console.log(`wrote ${o.out} (mode 0600)\nkey id: ${keyIdHex(id.keyId)}\npublic: ${toHex(id.publicKey)}`);
+        console.log(
+          `wrote ${o.out} (mode 0600)\nkey id: ${keyIdHex(id.keyId)}\npublic: ${
+            toHex(id.publicKey)
+          }`,
+        );
       } catch (e) {
         if (isMyClerkError(e) && e.detail === "exists") {
-          console.error(`error: ${o.out} already exists; not overwriting it (choose another --out, or move the old key away)`);
+          console.error(
+            `error: ${o.out} already exists; not overwriting it (choose another --out, or move the old key away)`,
+          );
           Deno.exit(1);
         }
         fail(e);
@@ -134,7 +162,9 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
 
   program
     .command("inspect")
-    .description("decode a message (hex, a binary file, or - for stdin) and say what is wrong with a bad one")
+    .description(
+      "decode a message (hex, a binary file, or - for stdin) and say what is wrong with a bad one",
+    )
     .argument("<input>", "HEX | FILE | -")
     .action(async (input: string) => {
       let bytes: Uint8Array;
@@ -152,7 +182,9 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
         }
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) {
-          console.error(`error: "${input}" is neither hex (even number of 0-9a-f digits) nor a readable file`);
+          console.error(
+            `error: "${input}" is neither hex (even number of 0-9a-f digits) nor a readable file`,
+          );
           Deno.exit(1);
         }
         fail(e);
@@ -164,7 +196,9 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
 
   program
     .command("ping")
-    .description("handshake with a node, send KEEPALIVEs, print the negotiated tier and round-trip times")
+    .description(
+      "handshake with a node, send KEEPALIVEs, print the negotiated tier and round-trip times",
+    )
     .argument("<addr>", "HOST:PORT (TCP, default port 5657) or ws://HOST:PORT[/myclerk]")
     .option("-t, --tier <n>", "highest tier to ask for", "5")
     .option("--min-tier <n>", "lowest tier to accept", "0")
@@ -197,7 +231,11 @@ export function registerCoreCommands(program: Command, extensions: readonly Serv
             rttMs: rtts.map((x) => +x.toFixed(3)),
           }));
         } else {
-          console.log(`connected to ${addr} over ${c.conn.kind}: tier ${c.tier}, session ${st.sessionId}, node key id ${keyIdHex(st.peerKeyId)}`);
+          console.log(
+            `connected to ${addr} over ${c.conn.kind}: tier ${c.tier}, session ${st.sessionId}, node key id ${
+              keyIdHex(st.peerKeyId)
+            }`,
+          );
           console.log(`handshake: ${c.handshakeMs.toFixed(2)} ms`);
           rtts.forEach((r, i) => console.log(`keepalive ${i + 1}: rtt ${r.toFixed(3)} ms`));
         }

@@ -10,9 +10,14 @@ import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../errors.ts";
 import { Op } from "../opcodes.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
 import { backend as pickBackend } from "../crypto/mod.ts";
-import { type EstablishedState, type Identity, identityFrom, Initiator } from "../session/handshake.ts";
+import {
+  type EstablishedState,
+  type Identity,
+  identityFrom,
+  Initiator,
+} from "../session/handshake.ts";
 import { Session } from "../session/session.ts";
-import { type ResumeMaterial, ResumeInitiator } from "../session/ticket.ts";
+import { ResumeInitiator, type ResumeMaterial } from "../session/ticket.ts";
 import { decodeError, decodeKeepalive, encodeKeepalive } from "../session/payloads.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
 import type { Tier } from "../wire/header.ts";
@@ -100,7 +105,9 @@ export class Client {
     const a = parseAddress(addr);
     const limits = { maxMessage: o.maxMessage ?? 1_048_576, maxQueue: 64 * 1_048_576 };
     const t0 = performance.now();
-    const conn: Conn = a.kind === "tcp" ? await dialTcp(a.hostname, a.port, limits) : await dialWs(a.url, limits);
+    const conn: Conn = a.kind === "tcp"
+      ? await dialTcp(a.hostname, a.port, limits)
+      : await dialWs(a.url, limits);
     const timeout = o.timeoutMs ?? 10_000;
     const inbox: Uint8Array[] = [];
     let wake: (() => void) | undefined;
@@ -121,7 +128,9 @@ export class Client {
     const next = async (): Promise<Uint8Array> => {
       const deadline = Date.now() + timeout;
       while (inbox.length === 0) {
-        if (closedWhy) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "closed", { reason: closedWhy });
+        if (closedWhy) {
+          throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "closed", { reason: closedWhy });
+        }
         const left = deadline - Date.now();
         if (left <= 0) throw new MyClerkError(ErrorCode.TIMEOUT, "handshake-timeout");
         await new Promise<void>((r) => {
@@ -159,7 +168,11 @@ export class Client {
       conn.close("handshake-failed");
       throw e;
     }
-    const session = new Session(state, { backend: b, send: (x) => conn.write(x), framed: conn.framed });
+    const session = new Session(state, {
+      backend: b,
+      send: (x) => conn.write(x),
+      framed: conn.framed,
+    });
     const client = new Client(conn, session, b, performance.now() - t0);
     ref.client = client;
     for (const m of inbox.splice(0)) await client.#onMessage(m);
@@ -227,7 +240,11 @@ export class Client {
    * Sends a request map with a fresh `id` and resolves with the response
    * map (`re` matched), or rejects with the ERROR as a MyClerkError.
    */
-  request(opcode: number, payload: Readonly<Record<string, unknown>> = {}, timeoutMs = 10_000): Promise<unknown> {
+  request(
+    opcode: number,
+    payload: Readonly<Record<string, unknown>> = {},
+    timeoutMs = 10_000,
+  ): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -332,6 +349,8 @@ export class Client {
 function throwIfError(bytes: Uint8Array): void {
   if (bytes.length > 4 && bytes[0] === 0x08 && ((bytes[1] << 8) | bytes[2]) === Op.ERROR) {
     const e = decodeError(bytes.subarray(4));
-    throw new MyClerkError(e.code as ErrorCodeValue, `peer: ${e.detail ?? "error"}`, { requiredTier: e.requiredTier });
+    throw new MyClerkError(e.code as ErrorCodeValue, `peer: ${e.detail ?? "error"}`, {
+      requiredTier: e.requiredTier,
+    });
   }
 }

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { ErrorCode, type ErrorCodeValue, errorName, isMyClerkError, MyClerkError } from "../errors.ts";
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  errorName,
+  isMyClerkError,
+  MyClerkError,
+} from "../errors.ts";
 import { minimumTier, Op, opcodeName, rangeOf } from "../opcodes.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
 import { decodeMessage, encodePlain, type Message } from "../wire/message.ts";
@@ -16,7 +22,13 @@ import { type Conn, sendMessage } from "../transport/conn.ts";
 import { type EstablishedState, type Identity, Responder } from "../session/handshake.ts";
 import { type Inbound, Session } from "../session/session.ts";
 import { acceptResume, type TicketIssuer } from "../session/ticket.ts";
-import { encodeError, encodeKeepalive, decodeKeepalive, encodeTicket, type ErrorPayload } from "../session/payloads.ts";
+import {
+  decodeKeepalive,
+  encodeError,
+  encodeKeepalive,
+  encodeTicket,
+  type ErrorPayload,
+} from "../session/payloads.ts";
 import type { Tier } from "../wire/header.ts";
 import type { NodeConfig } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
@@ -177,7 +189,9 @@ export class NodeConnection implements RawConnection {
   /** Answers a framing error (frame too large) before the transport closes. */
   framingError(detail: string): void {
     this.#drop("frame");
-    if (this.#state === "established") this.sendError(new MyClerkError(ErrorCode.BAD_REQUEST, detail), 0);
+    if (this.#state === "established") {
+      this.sendError(new MyClerkError(ErrorCode.BAD_REQUEST, detail), 0);
+    }
   }
 
   #onClose(reason: string): void {
@@ -185,7 +199,9 @@ export class NodeConnection implements RawConnection {
     this.#state = "closed";
     if (this.#sessionId) this.#ctx.releaseSession(this.#sessionId);
     this.session?.destroy();
-    this.#ctx.metrics.inc("myclerk_connections_closed_total", { reason: reason.split(" ")[0].split(":")[0] });
+    this.#ctx.metrics.inc("myclerk_connections_closed_total", {
+      reason: reason.split(" ")[0].split(":")[0],
+    });
     this.#ctx.log.debug("connection closed", { remote: this.conn.remote, reason, state: was });
     this.#ctx.onClosed?.(this);
   }
@@ -208,9 +224,15 @@ export class NodeConnection implements RawConnection {
     try {
       await this.#preSession(m, bytes);
     } catch (e) {
-      const err = isMyClerkError(e) ? e : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handshake", {}, e);
+      const err = isMyClerkError(e)
+        ? e
+        : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handshake", {}, e);
       this.#ctx.metrics.inc("myclerk_handshakes_failed_total", { detail: err.detail });
-      this.#ctx.log.info("handshake refused", { remote: this.conn.remote, code: errorName(err.code), detail: err.detail });
+      this.#ctx.log.info("handshake refused", {
+        remote: this.conn.remote,
+        code: errorName(err.code),
+        detail: err.detail,
+      });
       this.sendError(err, "opcode" in m ? m.opcode : 0);
       this.conn.close(`handshake: ${err.detail}`);
     }
@@ -235,11 +257,18 @@ export class NodeConnection implements RawConnection {
         revoked: this.#ctx.revoked,
         admit: this.#ctx.admit ? (kid) => this.#ctx.admit!.has(kid) : undefined,
       });
-      this.#write(this.conn.framed ? encodeFrame(this.#responder.accept(bytes)) : this.#responder.accept(bytes));
+      this.#write(
+        this.conn.framed
+          ? encodeFrame(this.#responder.accept(bytes))
+          : this.#responder.accept(bytes),
+      );
       this.#state = "handshake";
       return;
     }
-    if (m.tier === 4 && op === Op.KEY_EXCHANGE_COMPLETE && this.#state === "handshake" && this.#responder) {
+    if (
+      m.tier === 4 && op === Op.KEY_EXCHANGE_COMPLETE && this.#state === "handshake" &&
+      this.#responder
+    ) {
       const st = this.#responder.complete(bytes);
       this.#responder = undefined;
       this.#establish(st);
@@ -255,7 +284,9 @@ export class NodeConnection implements RawConnection {
         maxTier: cfg.tiers.max as Tier,
         minTier: cfg.tiers.min as Tier,
       });
-      if (this.#ctx.revoked.has(state.peerKeyId)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "revoked");
+      if (this.#ctx.revoked.has(state.peerKeyId)) {
+        throw new MyClerkError(ErrorCode.UNAUTHORIZED, "revoked");
+      }
       this.#write(this.conn.framed ? encodeFrame(reply) : reply);
       this.#establish(state);
       this.#ctx.metrics.inc("myclerk_sessions_resumed_total");
@@ -265,19 +296,32 @@ export class NodeConnection implements RawConnection {
       // Session-less Tier 1: only opcodes whose minimum tier is at most 1.
       const need = this.#minTier(op);
       if (need > 1) {
-        this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op, requestId(m.payload));
+        this.sendError(
+          new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }),
+          op,
+          requestId(m.payload),
+        );
         return;
       }
       if (op === Op.KEEPALIVE) {
         const ka = safe(() => decodeKeepalive(m.payload));
-        sendMessage(this.conn, encodePlain({ tier: 1, opcode: Op.KEEPALIVE_ACK }, encodeKeepalive({ re: ka?.id })), true);
+        sendMessage(
+          this.conn,
+          encodePlain({ tier: 1, opcode: Op.KEEPALIVE_ACK }, encodeKeepalive({ re: ka?.id })),
+          true,
+        );
         return;
       }
       if (op <= 0x00ff) {
         this.sendError(new MyClerkError(ErrorCode.INVALID_SESSION, "no-session"), op);
         return;
       }
-      await this.#dispatch(op, m.payload, 1, (reply) => sendMessage(this.conn, encodePlain({ tier: 1, opcode: op }, reply)));
+      await this.#dispatch(
+        op,
+        m.payload,
+        1,
+        (reply) => sendMessage(this.conn, encodePlain({ tier: 1, opcode: op }, reply)),
+      );
       return;
     }
     if (m.tier === 4 && (op === Op.SESSION_INIT || op === Op.SESSION_RESUME)) {
@@ -307,7 +351,10 @@ export class NodeConnection implements RawConnection {
     });
     if (st.tier >= 3 && st.peerStatic.length === 32) {
       const ticket = this.#ctx.tickets.issue(st.keys.resume, st.peerStatic, nowSec());
-      this.session.send(Op.SESSION_TICKET, encodeTicket({ ticket, lifetime: this.#ctx.tickets.lifetime }));
+      this.session.send(
+        Op.SESSION_TICKET,
+        encodeTicket({ ticket, lifetime: this.#ctx.tickets.lifetime }),
+      );
     }
     this.#ctx.onEstablished?.(this);
   }
@@ -346,7 +393,11 @@ export class NodeConnection implements RawConnection {
     const op = r.opcode;
     const need = this.#minTier(op);
     if (s.tier < need) {
-      this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op, requestId(r.payload));
+      this.sendError(
+        new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }),
+        op,
+        requestId(r.payload),
+      );
       return;
     }
     switch (op) {
@@ -368,7 +419,12 @@ export class NodeConnection implements RawConnection {
         return;
     }
     if (op <= 0x00ff) {
-      this.sendError(new MyClerkError(ErrorCode.BAD_REQUEST, "unexpected-core-opcode", { opcode: opcodeName(op) }), op);
+      this.sendError(
+        new MyClerkError(ErrorCode.BAD_REQUEST, "unexpected-core-opcode", {
+          opcode: opcodeName(op),
+        }),
+        op,
+      );
       return;
     }
     const raw = this.#ctx.routes().find((x) => op >= x.first && op <= x.last && x.raw);
@@ -376,7 +432,9 @@ export class NodeConnection implements RawConnection {
       try {
         await raw.raw(this, op, r.payload);
       } catch (e) {
-        const err = isMyClerkError(e) ? e : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e);
+        const err = isMyClerkError(e)
+          ? e
+          : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e);
         this.sendError(err, op, requestId(r.payload));
       }
       return;
@@ -384,7 +442,12 @@ export class NodeConnection implements RawConnection {
     await this.#dispatch(op, r.payload, s.tier, (reply) => s.send(op, reply));
   }
 
-  async #dispatch(op: number, raw: Uint8Array, tier: number, reply: (b: Uint8Array) => void): Promise<void> {
+  async #dispatch(
+    op: number,
+    raw: Uint8Array,
+    tier: number,
+    reply: (b: Uint8Array) => void,
+  ): Promise<void> {
     const range = rangeOf(op);
     let id: number | undefined;
     let payload: unknown;
@@ -404,7 +467,11 @@ export class NodeConnection implements RawConnection {
     }
     const route = this.#ctx.routes().find((r) => op >= r.first && op <= r.last && r.dispatch);
     if (!route?.dispatch) {
-      this.sendError(new MyClerkError(ErrorCode.NOT_FOUND, "no-handler", { opcode: opcodeName(op) }), op, id);
+      this.sendError(
+        new MyClerkError(ErrorCode.NOT_FOUND, "no-handler", { opcode: opcodeName(op) }),
+        op,
+        id,
+      );
       return;
     }
     const peer = { ...this.peer, tier };
@@ -412,16 +479,25 @@ export class NodeConnection implements RawConnection {
     try {
       res = await route.dispatch({ opcode: op, tier, payload, peer });
     } catch (e) {
-      res = { ok: false as const, error: new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e) };
+      res = {
+        ok: false as const,
+        error: new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e),
+      };
     }
-    this.#ctx.metrics.inc("myclerk_requests_total", { route: route.name, result: res.ok ? "ok" : errorName(res.error.code) });
+    this.#ctx.metrics.inc("myclerk_requests_total", {
+      route: route.name,
+      result: res.ok ? "ok" : errorName(res.error.code),
+    });
     if (this.#state === "closed") return;
     if (!res.ok) {
       this.sendError(res.error, op, id);
       return;
     }
     let out = res.payload;
-    if (id !== undefined && out && typeof out === "object" && !Array.isArray(out) && !(out instanceof Uint8Array)) {
+    if (
+      id !== undefined && out && typeof out === "object" && !Array.isArray(out) &&
+      !(out instanceof Uint8Array)
+    ) {
       out = { ...(out as Record<string, unknown>), "re": id };
     }
     reply(encodePayload(out ?? {}));

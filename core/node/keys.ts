@@ -83,15 +83,26 @@ export async function readKeyFile(backend: CryptoBackend, path: string): Promise
     throw new MyClerkError(ErrorCode.BAD_REQUEST, "key-file", { path, why: "not JSON" }, e);
   }
   if (j.type !== "myclerk-x25519" || typeof j.private !== "string") {
-    throw new MyClerkError(ErrorCode.BAD_REQUEST, "key-file", { path, why: "type must be myclerk-x25519 with a private key" });
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "key-file", {
+      path,
+      why: "type must be myclerk-x25519 with a private key",
+    });
   }
   const priv = unb64(j.private);
-  if (priv.length !== 32) throw new MyClerkError(ErrorCode.BAD_REQUEST, "key-file", { path, why: "private key must be 32 bytes" });
+  if (priv.length !== 32) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "key-file", {
+      path,
+      why: "private key must be 32 bytes",
+    });
+  }
   return identityFrom(backend, priv);
 }
 
 /** Reads `path`, creating it first when it does not exist (serve's embedded default). */
-export async function loadOrCreateKeyFile(backend: CryptoBackend, path: string): Promise<{ identity: Identity; created: boolean }> {
+export async function loadOrCreateKeyFile(
+  backend: CryptoBackend,
+  path: string,
+): Promise<{ identity: Identity; created: boolean }> {
   try {
     await Deno.stat(path);
     return { identity: await readKeyFile(backend, path), created: false };
@@ -109,7 +120,9 @@ export function toHex(b: Uint8Array): string {
 /** Bytes of a hex string (BAD_REQUEST `hex` when malformed). */
 export function fromHex(s: string): Uint8Array {
   const t = s.replace(/\s+/g, "").replace(/^0x/i, "");
-  if (t.length % 2 !== 0 || /[^0-9a-f]/i.test(t)) throw new MyClerkError(ErrorCode.BAD_REQUEST, "hex");
+  if (t.length % 2 !== 0 || /[^0-9a-f]/i.test(t)) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "hex");
+  }
   const out = new Uint8Array(t.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(t.slice(2 * i, 2 * i + 2), 16);
   return out;

@@ -20,7 +20,9 @@ export interface Logger {
 
 function fmt(v: unknown): string {
   if (typeof v === "string") return /[\s="]/.test(v) ? JSON.stringify(v) : v;
-  if (v instanceof Uint8Array) return Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("");
+  if (v instanceof Uint8Array) {
+    return Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
   return JSON.stringify(v);
 }
 
@@ -30,7 +32,11 @@ function fmt(v: unknown): string {
  * @example createLogger({ format: "json" }).info("listening", { port: 5657 })
  */
 export function createLogger(
-  o: { readonly format?: "text" | "json"; readonly level?: LogLevel; readonly sink?: (line: string) => void } = {},
+  o: {
+    readonly format?: "text" | "json";
+    readonly level?: LogLevel;
+    readonly sink?: (line: string) => void;
+  } = {},
 ): Logger {
   const min = ORDER[o.level ?? "info"];
   const enc = new TextEncoder();
@@ -39,7 +45,12 @@ export function createLogger(
     if (ORDER[level] < min) return;
     const ts = new Date().toISOString();
     if (o.format === "json") {
-      sink(JSON.stringify({ ts, level, msg, ...fields }, (_k, v) => v instanceof Uint8Array ? fmt(v) : v));
+      sink(
+        JSON.stringify(
+          { ts, level, msg, ...fields },
+          (_k, v) => v instanceof Uint8Array ? fmt(v) : v,
+        ),
+      );
     } else {
       const kv = Object.entries(fields).map(([k, v]) => `${k}=${fmt(v)}`).join(" ");
       sink(`${ts} ${level.toUpperCase().padEnd(5)} ${msg}${kv ? " " + kv : ""}`);

@@ -10,7 +10,9 @@ export type Labels = Readonly<Record<string, string>>;
 
 function key(name: string, labels?: Labels): string {
   if (!labels) return name;
-  const parts = Object.keys(labels).sort().map((k) => `${k}="${labels[k].replace(/["\\\n]/g, "_")}"`);
+  const parts = Object.keys(labels).sort().map((k) =>
+    `${k}="${labels[k].replace(/["\\\n]/g, "_")}"`
+  );
   return `${name}{${parts.join(",")}}`;
 }
 

@@ -14,7 +14,7 @@ import { TicketIssuer } from "../session/ticket.ts";
 import { TcpConn } from "../transport/tcp.ts";
 import { WsConn } from "../transport/ws.ts";
 import type { Conn } from "../transport/conn.ts";
-import { VERSION, PROFILE } from "../version.ts";
+import { PROFILE, VERSION } from "../version.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
 import { NodeConnection, type NodeContext } from "./connection.ts";
 import type { Route } from "./dispatch.ts";
@@ -73,7 +73,12 @@ export class Node {
     onClosed: ((c: NodeConnection) => void)[];
   } = { onEstablished: [], onClosed: [] };
 
-  private constructor(config: NodeConfig, backend: CryptoBackend, identity: Identity, o: NodeOptions) {
+  private constructor(
+    config: NodeConfig,
+    backend: CryptoBackend,
+    identity: Identity,
+    o: NodeOptions,
+  ) {
     this.config = config;
     this.backend = backend;
     this.identity = identity;
@@ -192,7 +197,9 @@ export class Node {
 
   #accept(conn: Conn): void {
     if (this.#closing || this.connections.size >= this.config.limits.maxConnections) {
-      this.metrics.inc("myclerk_connections_rejected_total", { reason: this.#closing ? "closing" : "limit" });
+      this.metrics.inc("myclerk_connections_rejected_total", {
+        reason: this.#closing ? "closing" : "limit",
+      });
       conn.start({ onMessage: () => {}, onClose: () => {} });
       conn.close("connection-limit");
       return;
@@ -204,7 +211,10 @@ export class Node {
   }
 
   async #listen(): Promise<void> {
-    const limits = { maxMessage: this.config.limits.maxMessage, maxQueue: this.config.limits.maxQueueBytes };
+    const limits = {
+      maxMessage: this.config.limits.maxMessage,
+      maxQueue: this.config.limits.maxQueueBytes,
+    };
     const t = splitHostPort(this.config.listen.tcp);
     this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
     (async () => {
@@ -225,7 +235,10 @@ export class Node {
         listen: this.#addresses,
         ...(this.#health?.() ?? {}),
       }, this.#closing ? 503 : 200));
-    app.get("/metrics", (c) => c.text(this.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+    app.get(
+      "/metrics",
+      (c) => c.text(this.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
+    );
     app.get("/myclerk", (c) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         return c.text("WebSocket endpoint: connect with a WebSocket client (profile §3)\n", 426);
@@ -297,7 +310,9 @@ export class Node {
     } catch { /* closed */ }
     for (const c of this.connections) c.close("shutdown");
     const deadline = Date.now() + 2000;
-    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.connections.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await this.#httpServer?.shutdown();
     this.log.info("node stopped");
   }

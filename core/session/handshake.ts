@@ -186,7 +186,9 @@ export class Initiator {
     if (ack.sessionId !== m2.sessionId || ack.sessionId === 0) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "field:session-id");
     }
-    if (m2.keyId !== keyIdOf(b, ack.static)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "key-id");
+    if (m2.keyId !== keyIdOf(b, ack.static)) {
+      throw new MyClerkError(ErrorCode.UNAUTHORIZED, "key-id");
+    }
     const dh1 = b.x25519(this.#e.privateKey, m2.ecdh);
     const dh2 = b.x25519(this.#e.privateKey, ack.static);
     const salt = concat(this.#init.nonce, ack.nonce);
@@ -211,7 +213,13 @@ export class Initiator {
     const ts = (this.#o.now ?? unixNow)();
     const m3 = sealMessage(
       b,
-      handshakeHeader(Op.KEY_EXCHANGE_COMPLETE, ack.sessionId, this.#o.identity.keyId, this.#o.identity.publicKey, ts),
+      handshakeHeader(
+        Op.KEY_EXCHANGE_COMPLETE,
+        ack.sessionId,
+        this.#o.identity.keyId,
+        this.#o.identity.publicKey,
+        ts,
+      ),
       0,
       { key: k3, mac: k3, iv: ZERO_KEY },
       encodeKeyExchangeComplete({ tier: sel }),
@@ -290,7 +298,9 @@ export class Responder {
     const now = (o.now ?? unixNow)();
     checkSkew(m1.timestamp, now, o.maxSkew ?? 300);
     const init = decodeSessionInit(m1.payload);
-    if (init.timestamp !== m1.timestamp) throw new MyClerkError(ErrorCode.BAD_REQUEST, "field:timestamp");
+    if (init.timestamp !== m1.timestamp) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "field:timestamp");
+    }
     if (m1.keyId !== 0 && m1.keyId !== o.identity.keyId) {
       throw new MyClerkError(ErrorCode.UNAUTHORIZED, "unknown-key");
     }
@@ -300,7 +310,9 @@ export class Responder {
     // A session needs opcodes: Tier 0 (no opcode) can only ride inside one (§14).
     const floor = Math.max(ownMin, 1);
     if (sel < floor) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: floor });
-    if (sel < init.minTier) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: init.minTier });
+    if (sel < init.minTier) {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: init.minTier });
+    }
     const supported = new Set(o.capabilities ?? []);
     const caps = init.capabilities.filter((c) => supported.has(c));
     const dh1 = b.x25519(this.#e.privateKey, m1.ecdh);
@@ -342,7 +354,9 @@ export class Responder {
     const o = this.#o;
     const b = o.backend;
     const m3 = expectHandshake(m3bytes, Op.KEY_EXCHANGE_COMPLETE);
-    if (m3.sessionId !== o.sessionId) throw new MyClerkError(ErrorCode.INVALID_SESSION, "session-id");
+    if (m3.sessionId !== o.sessionId) {
+      throw new MyClerkError(ErrorCode.INVALID_SESSION, "session-id");
+    }
     const si = m3.ecdh.slice();
     const dh3 = b.x25519(this.#e.privateKey, si);
     const ikm = concat(st.ikm12, dh3);
@@ -353,7 +367,9 @@ export class Responder {
     const done = decodeKeyExchangeComplete(m3.payload);
     if (done.tier !== st.tier) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "downgrade");
     if (o.revoked?.has(kid)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "revoked");
-    if (o.admit && !o.admit(kid, si)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "not-admitted");
+    if (o.admit && !o.admit(kid, si)) {
+      throw new MyClerkError(ErrorCode.UNAUTHORIZED, "not-admitted");
+    }
     const h3 = transcript(b, st.h2, m3bytes);
     const keys = deriveSession(b, ikm, st.salt, h3);
     for (const x of [dh3, ikm, k3, st.ikm12]) x.fill(0);

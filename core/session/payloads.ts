@@ -217,7 +217,11 @@ export function decodeResume(b: Uint8Array): ResumePayload {
 
 /** Encodes SESSION_RESUMED. */
 export function encodeResumed(p: ResumedPayload): Uint8Array {
-  return encodePayload({ "session-id": p.sessionId, "nonce": p.nonce, "selected-tier": p.selectedTier });
+  return encodePayload({
+    "session-id": p.sessionId,
+    "nonce": p.nonce,
+    "selected-tier": p.selectedTier,
+  });
 }
 
 /** Decodes SESSION_RESUMED. */

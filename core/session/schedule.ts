@@ -105,7 +105,11 @@ export function deriveSession(
 }
 
 /** Transcript hash step: `H(prev || message)` (or `H(message)` for the first). */
-export function transcript(b: CryptoBackend, prev: Uint8Array | undefined, message: Uint8Array): Uint8Array {
+export function transcript(
+  b: CryptoBackend,
+  prev: Uint8Array | undefined,
+  message: Uint8Array,
+): Uint8Array {
   return b.sha256(prev ? concat(prev, message) : message);
 }
 
@@ -126,7 +130,12 @@ export function rotateDirection(b: CryptoBackend, k: DirectionKeys, epoch: numbe
  * KEY_EXCHANGE re-key (§7.2): `HKDF(X25519(e'_a, e'_b), resume,
  * "myclerk-rekey-v0" || u32(epoch), 168)`; the INIT side takes the i2r role.
  */
-export function deriveRekey(b: CryptoBackend, dh: Uint8Array, resume: Uint8Array, epoch: number): SessionKeys {
+export function deriveRekey(
+  b: CryptoBackend,
+  dh: Uint8Array,
+  resume: Uint8Array,
+  epoch: number,
+): SessionKeys {
   return splitOkm(b.hkdf(dh, resume, concat(Label.REKEY, u32be(epoch)), 168));
 }
 

@@ -12,7 +12,12 @@ import { ErrorCode, isMyClerkError, MyClerkError } from "../errors.ts";
 import { Op } from "../opcodes.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
 import { zeroize } from "../crypto/ct.ts";
-import { decodeMessage, encodePlain, type Message, type ProtectedMessage } from "../wire/message.ts";
+import {
+  decodeMessage,
+  encodePlain,
+  type Message,
+  type ProtectedMessage,
+} from "../wire/message.ts";
 import { type DirectionKeys, openPayload, sealMessage, verifyTrailer } from "../wire/protect.ts";
 import { compress, decompress, DEFAULT_MAX_PAYLOAD } from "../wire/compress.ts";
 import { Reassembler, splitFragments } from "../wire/fragment.ts";
@@ -136,7 +141,13 @@ export class Session {
     this.#b = o.backend;
     const mine = state.role === "initiator" ? state.keys.i2r : state.keys.r2i;
     const theirs = state.role === "initiator" ? state.keys.r2i : state.keys.i2r;
-    this.#send = { epoch: 0, keys: mine, counter: 0, since: this.#now(), ephemeral: state.myEphemeral };
+    this.#send = {
+      epoch: 0,
+      keys: mine,
+      counter: 0,
+      since: this.#now(),
+      ephemeral: state.myEphemeral,
+    };
     this.#recv = {
       epoch: 0,
       keys: theirs,
@@ -204,17 +215,24 @@ export class Session {
       return framed ? encodeFrame(m) : m;
     }
     const s = this.#send;
-    return sealMessage(this.#b, {
-      tier: tier as 3 | 4 | 5,
-      opcode,
-      sessionId: this.state.sessionId,
-      timestamp: this.#now(),
-      keyId: s.epoch,
-      ecdh: s.ephemeral,
-      encrypted: tier === 5 || this.#o.encrypt !== false,
-      compressed,
-      fragment,
-    }, s.counter++, s.keys, payload, framed);
+    return sealMessage(
+      this.#b,
+      {
+        tier: tier as 3 | 4 | 5,
+        opcode,
+        sessionId: this.state.sessionId,
+        timestamp: this.#now(),
+        keyId: s.epoch,
+        ecdh: s.ephemeral,
+        encrypted: tier === 5 || this.#o.encrypt !== false,
+        compressed,
+        fragment,
+      },
+      s.counter++,
+      s.keys,
+      payload,
+      framed,
+    );
   }
 
   /**
@@ -251,13 +269,21 @@ export class Session {
     const epoch = s.epoch + 1;
     this.#o.send(this.seal(Op.SESSION_ROTATE, encodeRotate({ epoch, request })));
     const old = s.keys;
-    this.#send = { ...s, epoch, keys: rotateDirection(this.#b, old, epoch), counter: 0, since: this.#now() };
+    this.#send = {
+      ...s,
+      epoch,
+      keys: rotateDirection(this.#b, old, epoch),
+      counter: 0,
+      since: this.#now(),
+    };
     zeroize(old.key, old.mac);
   }
 
   /** Starts a KEY_EXCHANGE re-key with a fresh ephemeral (§7.2, Tier 4/5). */
   rekey(): void {
-    if (this.state.tier < 4) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: 4 });
+    if (this.state.tier < 4) {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: 4 });
+    }
     const e = this.#b.x25519Generate();
     const epoch = Math.max(this.#send.epoch, this.#recv.epoch) + 1;
     this.#pendingRekey = { priv: e.privateKey, pub: e.publicKey, epoch };
@@ -273,7 +299,13 @@ export class Session {
   /** Erases every key (revocation or close). */
   destroy(): void {
     this.#closed = true;
-    zeroize(this.#send.keys.key, this.#send.keys.mac, this.#recv.keys.key, this.#recv.keys.mac, this.#resume);
+    zeroize(
+      this.#send.keys.key,
+      this.#send.keys.mac,
+      this.#recv.keys.key,
+      this.#recv.keys.mac,
+      this.#resume,
+    );
     if (this.#prev) zeroize(this.#prev.keys.key, this.#prev.keys.mac);
   }
 
@@ -286,7 +318,11 @@ export class Session {
     } catch (e) {
       const err = e as MyClerkError;
       if (err.detail === "crc") return this.#drop("crc");
-      return { kind: "error", error: err, opcode: bytes.length >= 3 ? (bytes[1] << 8) | bytes[2] : 0 };
+      return {
+        kind: "error",
+        error: err,
+        opcode: bytes.length >= 3 ? (bytes[1] << 8) | bytes[2] : 0,
+      };
     }
     if (m.tier === 0) {
       return this.state.tier >= 3 ? { kind: "tunnel", data: m.payload } : this.#drop("tier0");
@@ -294,18 +330,28 @@ export class Session {
     if (m.tier !== this.state.tier) return this.#drop("tier");
     if (m.tier < 3) {
       if (m.tier === 2 && m.sessionId !== this.state.sessionId) {
-        return { kind: "error", error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"), opcode: m.opcode };
+        return {
+          kind: "error",
+          error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"),
+          opcode: m.opcode,
+        };
       }
       return this.#deliver(m.opcode, m.payload, m.fragment, m.compressed);
     }
     const pm = m as ProtectedMessage;
     if (pm.sessionId !== this.state.sessionId) {
-      return { kind: "error", error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"), opcode: pm.opcode };
+      return {
+        kind: "error",
+        error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"),
+        opcode: pm.opcode,
+      };
     }
     const dir = this.#pick(pm);
     if (!dir) return this.#drop(pm.tier === 3 ? "mac" : "key");
     if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
-    if (pm.tier >= 4 && pm.opcode !== Op.KEY_EXCHANGE_INIT && pm.opcode !== Op.KEY_EXCHANGE_RESPONSE) {
+    if (
+      pm.tier >= 4 && pm.opcode !== Op.KEY_EXCHANGE_INIT && pm.opcode !== Op.KEY_EXCHANGE_RESPONSE
+    ) {
       const ecdh = (pm as { ecdh: Uint8Array }).ecdh;
       const want = dir.peerEphemeral;
       let diff = 0;
@@ -376,7 +422,9 @@ export class Session {
   #onRotate(plain: Uint8Array, dir: RecvDir): Inbound {
     const r = decodeRotate(plain);
     if (dir !== this.#recv || r.epoch !== this.#recv.epoch + 1) {
-      throw new MyClerkError(ErrorCode.BAD_REQUEST, "rotate-epoch", { expected: this.#recv.epoch + 1 });
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "rotate-epoch", {
+        expected: this.#recv.epoch + 1,
+      });
     }
     const cur = this.#recv;
     this.#retire();
@@ -392,7 +440,9 @@ export class Session {
   }
 
   #onRekeyInit(plain: Uint8Array, peerEph: Uint8Array): Inbound {
-    if (this.state.tier < 4) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: 4 });
+    if (this.state.tier < 4) {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: 4 });
+    }
     const { epoch } = decodeRekey(plain);
     if (epoch <= Math.max(this.#send.epoch, this.#recv.epoch)) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "rekey-epoch");

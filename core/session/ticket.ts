@@ -16,7 +16,14 @@ import { decodeMessage } from "../wire/message.ts";
 import { sealMessage, verifyTrailer } from "../wire/protect.ts";
 import type { Tier } from "../wire/header.ts";
 import type { EstablishedState } from "./handshake.ts";
-import { decodeResume, decodeResumed, encodeResume, encodeResumed, HANDSHAKE_NONCE, TICKET_LENGTH } from "./payloads.ts";
+import {
+  decodeResume,
+  decodeResumed,
+  encodeResume,
+  encodeResumed,
+  HANDSHAKE_NONCE,
+  TICKET_LENGTH,
+} from "./payloads.ts";
 import { concat, deriveResumed, Label, resumeBinderKey, transcript, ZERO_KEY } from "./schedule.ts";
 
 /** Decoded ticket plaintext. */
@@ -57,7 +64,13 @@ export class TicketIssuer {
   }
 
   /** Seals a ticket for a session's resumption secret. */
-  issue(resume: Uint8Array, peerStatic: Uint8Array, now: number, iv?: Uint8Array, ticketNonce?: Uint8Array): Uint8Array {
+  issue(
+    resume: Uint8Array,
+    peerStatic: Uint8Array,
+    now: number,
+    iv?: Uint8Array,
+    ticketNonce?: Uint8Array,
+  ): Uint8Array {
     const pt = new Uint8Array(64);
     const dv = new DataView(pt.buffer);
     pt.set(resume, 0);
@@ -77,7 +90,9 @@ export class TicketIssuer {
    * so a forged request cannot burn someone's ticket.
    */
   redeem(ticket: Uint8Array, now: number, check?: (c: TicketContents) => void): TicketContents {
-    if (ticket.length !== TICKET_LENGTH) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "bad-ticket");
+    if (ticket.length !== TICKET_LENGTH) {
+      throw new MyClerkError(ErrorCode.UNAUTHORIZED, "bad-ticket");
+    }
     const iv = ticket.subarray(0, 12);
     let pt: Uint8Array | undefined;
     for (const k of [this.#key, this.#oldKey]) {
@@ -142,20 +157,26 @@ export class ResumeInitiator {
   /** Builds SESSION_RESUME with the binder trailer. */
   start(now: number): Uint8Array {
     const kb = resumeBinderKey(this.#b, this.#m.resume);
-    this.#sent = sealMessage(this.#b, {
-      tier: 4,
-      opcode: Op.SESSION_RESUME,
-      sessionId: 0,
-      keyId: 0,
-      ecdh: this.#e.publicKey,
-      timestamp: now,
-      encrypted: false,
-    }, 0, { key: ZERO_KEY, mac: kb, iv: ZERO_KEY }, encodeResume({
-      oldSessionId: this.#m.oldSessionId,
-      ticket: this.#m.ticket,
-      nonce: this.#nonce,
-      tier: this.#tier,
-    }));
+    this.#sent = sealMessage(
+      this.#b,
+      {
+        tier: 4,
+        opcode: Op.SESSION_RESUME,
+        sessionId: 0,
+        keyId: 0,
+        ecdh: this.#e.publicKey,
+        timestamp: now,
+        encrypted: false,
+      },
+      0,
+      { key: ZERO_KEY, mac: kb, iv: ZERO_KEY },
+      encodeResume({
+        oldSessionId: this.#m.oldSessionId,
+        ticket: this.#m.ticket,
+        nonce: this.#nonce,
+        tier: this.#tier,
+      }),
+    );
     return this.#sent;
   }
 
@@ -178,7 +199,9 @@ export class ResumeInitiator {
       concat(this.#nonce, p.nonce),
       transcript(this.#b, undefined, this.#sent),
     );
-    if (!verifyTrailer(this.#b, m, keys.r2i.mac)) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "handshake-mac");
+    if (!verifyTrailer(this.#b, m, keys.r2i.mac)) {
+      throw new MyClerkError(ErrorCode.UNAUTHORIZED, "handshake-mac");
+    }
     if (p.selectedTier > this.#tier) throw new MyClerkError(ErrorCode.UNAUTHORIZED, "downgrade");
     dh.fill(0);
     return {
@@ -229,24 +252,38 @@ export function acceptResume(
     }
   });
   const sel = Math.min(o.maxTier, req.tier);
-  if (sel < o.minTier) throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: o.minTier });
+  if (sel < o.minTier) {
+    throw new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: o.minTier });
+  }
   const e = o.ephemeral ?? backend.x25519Generate();
   const nonce = o.nonce ?? backend.randomBytes(HANDSHAKE_NONCE);
   const dh = backend.x25519(e.privateKey, m.ecdh);
-  const keys = deriveResumed(backend, t.resume, dh, concat(req.nonce, nonce), transcript(backend, undefined, bytes));
-  const reply = sealMessage(backend, {
-    tier: 4,
-    opcode: Op.SESSION_RESUMED,
-    sessionId: o.sessionId,
-    keyId: 0,
-    ecdh: e.publicKey,
-    timestamp: o.now,
-    encrypted: false,
-  }, 0, { key: ZERO_KEY, mac: keys.r2i.mac, iv: ZERO_KEY }, encodeResumed({
-    sessionId: o.sessionId,
-    nonce,
-    selectedTier: sel,
-  }));
+  const keys = deriveResumed(
+    backend,
+    t.resume,
+    dh,
+    concat(req.nonce, nonce),
+    transcript(backend, undefined, bytes),
+  );
+  const reply = sealMessage(
+    backend,
+    {
+      tier: 4,
+      opcode: Op.SESSION_RESUMED,
+      sessionId: o.sessionId,
+      keyId: 0,
+      ecdh: e.publicKey,
+      timestamp: o.now,
+      encrypted: false,
+    },
+    0,
+    { key: ZERO_KEY, mac: keys.r2i.mac, iv: ZERO_KEY },
+    encodeResumed({
+      sessionId: o.sessionId,
+      nonce,
+      selectedTier: sel,
+    }),
+  );
   dh.fill(0);
   const ph = t.peerHash;
   return {

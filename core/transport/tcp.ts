@@ -30,7 +30,9 @@ export class TcpConn implements Conn {
     this.#c = c;
     this.#limits = limits;
     const a = c.remoteAddr as Deno.NetAddr;
-    this.remote = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+    this.remote = a.hostname.includes(":")
+      ? `[${a.hostname}]:${a.port}`
+      : `${a.hostname}:${a.port}`;
     try {
       (c as Deno.TcpConn).setNoDelay(true);
     } catch { /* not a TCP conn (tests may pass a Unix socket) */ }
@@ -69,7 +71,9 @@ export class TcpConn implements Conn {
         if (chunk.length < 16384 && this.#prio.length === 0 && this.#data.length > 0) {
           let total = chunk.length;
           let n = 0;
-          while (n < this.#data.length && total + this.#data[n].length <= 65536) total += this.#data[n++].length;
+          while (n < this.#data.length && total + this.#data[n].length <= 65536) {
+            total += this.#data[n++].length;
+          }
           if (n > 0) {
             const buf = new Uint8Array(total);
             buf.set(chunk, 0);
@@ -166,7 +170,11 @@ export class TcpConn implements Conn {
  *
  * @example const c = await dialTcp("127.0.0.1", 5657);
  */
-export async function dialTcp(hostname: string, port: number, limits?: ConnLimits): Promise<TcpConn> {
+export async function dialTcp(
+  hostname: string,
+  port: number,
+  limits?: ConnLimits,
+): Promise<TcpConn> {
   const c = await Deno.connect({ hostname, port, transport: "tcp" });
   return new TcpConn(c, limits);
 }

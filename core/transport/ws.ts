@@ -58,9 +58,10 @@ export class WsConn implements Conn {
       return;
     }
     // Keep messages in order even when a handler is asynchronous.
-    this.#reading = this.#reading.then(() => this.#closed ? undefined : this.#handler!.onMessage(m)).catch(
-      () => this.close("handler-error"),
-    );
+    this.#reading = this.#reading.then(() => this.#closed ? undefined : this.#handler!.onMessage(m))
+      .catch(
+        () => this.close("handler-error"),
+      );
   }
 
   /** See {@link Conn.write}. */

@@ -25,7 +25,9 @@ export function compress(data: Uint8Array): Uint8Array {
  * or undefined when the frame does not declare it or is not a zstd frame.
  */
 export function zstdContentSize(data: Uint8Array): number | undefined {
-  if (data.length < 6 || data[0] !== 0x28 || data[1] !== 0xb5 || data[2] !== 0x2f || data[3] !== 0xfd) {
+  if (
+    data.length < 6 || data[0] !== 0x28 || data[1] !== 0xb5 || data[2] !== 0x2f || data[3] !== 0xfd
+  ) {
     return undefined;
   }
   const fhd = data[4];
@@ -50,13 +52,21 @@ export function zstdContentSize(data: Uint8Array): number | undefined {
  */
 export function decompress(data: Uint8Array, max = DEFAULT_MAX_PAYLOAD): Uint8Array {
   const declared = zstdContentSize(data);
-  if (declared === undefined) throw new MyClerkError(ErrorCode.BAD_REQUEST, "zstd", { why: "no frame content size" });
-  if (declared > max) throw new MyClerkError(ErrorCode.TOO_LARGE, "decompressed-too-large", { max, declared });
+  if (declared === undefined) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "zstd", { why: "no frame content size" });
+  }
+  if (declared > max) {
+    throw new MyClerkError(ErrorCode.TOO_LARGE, "decompressed-too-large", { max, declared });
+  }
   if (declared === 0) return new Uint8Array(0);
   try {
     const b = zstdDecompressSync(data, { maxOutputLength: Math.max(1, max) });
     if (b.length !== declared) {
-      throw new MyClerkError(ErrorCode.BAD_REQUEST, "zstd", { why: "truncated", declared, got: b.length });
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "zstd", {
+        why: "truncated",
+        declared,
+        got: b.length,
+      });
     }
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (e) {

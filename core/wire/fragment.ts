@@ -35,7 +35,11 @@ export const DEFAULT_REASSEMBLY: ReassemblyLimits = {
  *
  * @example splitFragments(big, 7, 60_000).length
  */
-export function splitFragments(payload: Uint8Array, fragmentId: number, chunk: number): Uint8Array[] {
+export function splitFragments(
+  payload: Uint8Array,
+  fragmentId: number,
+  chunk: number,
+): Uint8Array[] {
   if (chunk < 1) throw badRequest("fragment-chunk");
   const count = Math.max(1, Math.ceil(payload.length / chunk));
   if (count > 255) throw new MyClerkError(ErrorCode.TOO_LARGE, "too-many-fragments", { count });
@@ -138,7 +142,13 @@ export class Reassembler {
         this.onDrop("limit-partial");
         return undefined;
       }
-      p = { count: f.count, parts: new Array(f.count), received: 0, bytes: 0, started: this.#now() };
+      p = {
+        count: f.count,
+        parts: new Array(f.count),
+        received: 0,
+        bytes: 0,
+        started: this.#now(),
+      };
       this.#partial.set(f.id, p);
     }
     if (p.count !== f.count) {

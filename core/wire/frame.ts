@@ -80,7 +80,8 @@ export class FrameReader {
     }
     let off = 0;
     while (data.length - off >= 4) {
-      const len = ((data[off] << 24) | (data[off + 1] << 16) | (data[off + 2] << 8) | data[off + 3]) >>> 0;
+      const len =
+        ((data[off] << 24) | (data[off + 1] << 16) | (data[off + 2] << 8) | data[off + 3]) >>> 0;
       if (len > this.#max) {
         const err = badRequest("frame-too-large", { length: len, max: this.#max });
         // Hand out the complete messages before the bad length first; the

@@ -57,8 +57,11 @@ export interface Flags {
  */
 export function makeFlags(
   tier: Tier,
-  bits: { readonly compressed?: boolean; readonly fragment?: boolean; readonly encrypted?: boolean } =
-    {},
+  bits: {
+    readonly compressed?: boolean;
+    readonly fragment?: boolean;
+    readonly encrypted?: boolean;
+  } = {},
 ): number {
   return (PROTOCOL_VERSION << 6) | (tier << 3) | (bits.compressed ? Flag.COMPRESSED : 0) |
     (bits.fragment ? Flag.FRAGMENT : 0) | (bits.encrypted ? Flag.ENCRYPTED : 0);

@@ -139,7 +139,17 @@ export function decodeMessage(bytes: Uint8Array): Message {
     case 0:
       return { tier, flags, compressed, fragment, encrypted, payload, bytes };
     case 1:
-      return { tier, flags, compressed, fragment, encrypted, payload, bytes, opcode: u16(bytes, 1), sequence: bytes[3] };
+      return {
+        tier,
+        flags,
+        compressed,
+        fragment,
+        encrypted,
+        payload,
+        bytes,
+        opcode: u16(bytes, 1),
+        sequence: bytes[3],
+      };
     case 2: {
       if (crc16(bytes, 0, end) !== u16(bytes, end)) throw badRequest("crc");
       return {
@@ -243,7 +253,13 @@ function checkInt(v: number, max: number, field: string): number {
  * fields of `h` (the protected path passes them from the counter, saving an
  * object per message).
  */
-export function writeHeader(out: Uint8Array, at: number, h: HeaderFields, sequence?: number, nonce?: number): void {
+export function writeHeader(
+  out: Uint8Array,
+  at: number,
+  h: HeaderFields,
+  sequence?: number,
+  nonce?: number,
+): void {
   const flags = makeFlags(h.tier, h);
   parseFlags(flags);
   out[at] = flags;
@@ -287,7 +303,10 @@ export function writeHeader(out: Uint8Array, at: number, h: HeaderFields, sequen
  *
  * @example encodePlain({ tier: 1, opcode: 0x0001 }, new Uint8Array())
  */
-export function encodePlain(h: HeaderFields & { readonly tier: 0 | 1 | 2 }, payload: Uint8Array): Uint8Array {
+export function encodePlain(
+  h: HeaderFields & { readonly tier: 0 | 1 | 2 },
+  payload: Uint8Array,
+): Uint8Array {
   const hl = HEADER_LENGTH[h.tier];
   const tl = TRAILER_LENGTH[h.tier];
   const out = new Uint8Array(hl + payload.length + tl);

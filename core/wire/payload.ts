@@ -84,7 +84,9 @@ export function optBin(m: PayloadMap, key: string, len?: number): Uint8Array | u
 export function optText(m: PayloadMap, key: string, max = 1024): string | undefined {
   const v = m[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "string" || v.length > max) throw badRequest(`field:${key}`, { expected: "text" });
+  if (typeof v !== "string" || v.length > max) {
+    throw badRequest(`field:${key}`, { expected: "text" });
+  }
   return v;
 }
 
@@ -97,7 +99,11 @@ export function optBool(m: PayloadMap, key: string): boolean | undefined {
 }
 
 /** Optional array of unsigned integers (capabilities). */
-export function optUintArray(m: PayloadMap, key: string, maxLen = 64): readonly number[] | undefined {
+export function optUintArray(
+  m: PayloadMap,
+  key: string,
+  maxLen = 64,
+): readonly number[] | undefined {
   const v = m[key];
   if (v === undefined) return undefined;
   if (

@@ -40,7 +40,12 @@ export type ProtectedHeader = Omit<HeaderFields, "sequence" | "nonce" | "tag"> &
  *
  * @example nonce96(1700000000, iv, 7).length // 12
  */
-export function nonce96(timestamp: number, iv: Uint8Array, counter: number, out = new Uint8Array(12)): Uint8Array {
+export function nonce96(
+  timestamp: number,
+  iv: Uint8Array,
+  counter: number,
+  out = new Uint8Array(12),
+): Uint8Array {
   // Byte writes, not a DataView: this runs for every protected message.
   out[0] = timestamp >>> 24;
   out[1] = (timestamp >>> 16) & 0xff;
@@ -144,7 +149,12 @@ const scratch = new Uint8Array(HEADER_LENGTH[4] + TAG_LENGTH);
  * the header, which holds the tag; Tier 3/4: header || last 16 payload
  * bytes), since the tag already authenticates the ciphertext.
  */
-export function macInput(msg: Uint8Array, tier: number, encrypted: boolean, macEnd: number): Uint8Array {
+export function macInput(
+  msg: Uint8Array,
+  tier: number,
+  encrypted: boolean,
+  macEnd: number,
+): Uint8Array {
   if (!encrypted) return msg.subarray(0, macEnd);
   const hl = HEADER_LENGTH[tier];
   if (tier === 5) return msg.subarray(0, hl);
@@ -157,7 +167,11 @@ export function macInput(msg: Uint8Array, tier: number, encrypted: boolean, macE
  * Checks a protected message's HMAC trailer in constant time (§2). Returns
  * false on mismatch: the caller drops the message and counts `drop_mac`.
  */
-export function verifyTrailer(backend: CryptoBackend, m: ProtectedMessage, macKey: Uint8Array): boolean {
+export function verifyTrailer(
+  backend: CryptoBackend,
+  m: ProtectedMessage,
+  macKey: Uint8Array,
+): boolean {
   if (m.encrypted && m.tier !== 5 && m.payload.length < TAG_LENGTH) return false;
   const mac = backend.hmacSha256(macKey, macInput(m.bytes, m.tier, m.encrypted, m.macEnd));
   return timingSafeEqual(mac, m.trailer, m.trailer.length);
@@ -177,7 +191,13 @@ export function openPayload(
   if (!m.encrypted) return m.payload;
   const nonce = nonce96(m.timestamp, keys.iv, counter, nonceScratch);
   if (m.tier === 5) {
-    return backend.chachaOpenDetached(keys.key, nonce, m.bytes.subarray(0, Offset.TAG), m.payload, m.tag);
+    return backend.chachaOpenDetached(
+      keys.key,
+      nonce,
+      m.bytes.subarray(0, Offset.TAG),
+      m.payload,
+      m.tag,
+    );
   }
   if (m.payload.length < TAG_LENGTH) {
     throw new MyClerkError(ErrorCode.BAD_REQUEST, "truncated", { what: "aead-tag" });

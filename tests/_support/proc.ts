@@ -27,7 +27,19 @@ export interface NodeProc {
  */
 export async function startServe(args: readonly string[], timeoutMs = 20_000): Promise<NodeProc> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "serve", "--log", "json", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", ...args],
+    args: [
+      "run",
+      "--allow-all",
+      MAIN,
+      "serve",
+      "--log",
+      "json",
+      "--tcp",
+      "127.0.0.1:0",
+      "--http",
+      "127.0.0.1:0",
+      ...args,
+    ],
     stdout: "null",
     stderr: "piped",
     stdin: "null",
@@ -56,7 +68,9 @@ export async function startServe(args: readonly string[], timeoutMs = 20_000): P
   const deadline = Date.now() + timeoutMs;
   let status: Deno.CommandStatus | undefined;
   child.status.then((s) => (status = s));
-  while (!listening && !status && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  while (!listening && !status && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
   if (!listening) {
     try {
       child.kill("SIGKILL");
@@ -92,7 +106,10 @@ export async function startServe(args: readonly string[], timeoutMs = 20_000): P
 }
 
 /** Runs `main.ts ARGS...` to completion and returns its exit code and output. */
-export async function runCli(args: readonly string[], stdin?: Uint8Array): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: readonly string[],
+  stdin?: Uint8Array,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, ...args],
     stdout: "piped",

@@ -33,9 +33,12 @@ export function assertThrows(f: () => unknown, msg?: string): unknown {
 /** Asserts that a promise rejects; returns the error. */
 export async function assertRejects(p: Promise<unknown>, msg?: string): Promise<unknown> {
   let caught: unknown;
-  await rejects(p.catch((e) => {
-    caught = e;
-    throw e;
-  }), msg);
+  await rejects(
+    p.catch((e) => {
+      caught = e;
+      throw e;
+    }),
+    msg,
+  );
   return caught;
 }

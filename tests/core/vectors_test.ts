@@ -66,7 +66,10 @@ for (const name of ["node", "noble"] as const) {
   Deno.test(`vectors/handshake.json (${name}): transcript, keys, ticket, rotation, error, resume`, async () => {
     const file = await read("handshake.json");
     const { profile: _p, description: _d, ...rest } = file;
-    assertEquals(JSON.parse(JSON.stringify(buildHandshake(b, file.inputs as typeof HANDSHAKE_INPUTS))), rest);
+    assertEquals(
+      JSON.parse(JSON.stringify(buildHandshake(b, file.inputs as typeof HANDSHAKE_INPUTS))),
+      rest,
+    );
     assertEquals(rest.responderAgrees, true);
     // Independent path: open the first data message with the file's keys.
     const sk = file.sessionKeys as { i2r: Keys; r2i: Keys };
@@ -83,7 +86,10 @@ for (const name of ["node", "noble"] as const) {
     const e1 = decodeMessage(fromHex(String(rot.messageEpoch1)));
     assert(e1.tier === 5 && e1.keyId === 1);
     assert(verifyTrailer(b, e1, fromHex((rot.after as Keys).mac)));
-    assertEquals(toHex(openPayload(b, e1, keysOf(rot.after as Keys), 0)), rot.messageEpoch1Plaintext);
+    assertEquals(
+      toHex(openPayload(b, e1, keysOf(rot.after as Keys), 0)),
+      rot.messageEpoch1Plaintext,
+    );
     // Error reply (Tier 1, unprotected) carries FORBIDDEN and the required tier.
     const err = decodeMessage(fromHex(String((file.error as Json).tier1)));
     assert(err.tier === 1 && err.opcode === 0x000f);

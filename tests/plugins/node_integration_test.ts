@@ -13,51 +13,88 @@ import { ErrorCode, type MyClerkError } from "../../core/errors.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const opts = { sanitizeOps: false, sanitizeResources: false }; // child processes are awaited in finally
 
-Deno.test({ name: "plugins under serve: vendor-echo and serial installed, granted, served, listed", ...opts, fn: async () => {
-  const data = await Deno.makeTempDir({ prefix: "myclerk-plugins-" });
-  const sysroot = `${data}/sysroot`;
-  await Deno.mkdir(`${sysroot}/sys/class/tty/ttyUSB0/device`, { recursive: true });
-  await Deno.copyFile(`${ROOT}plugins/policy.example.json`, `${data}/policy.json`);
-  const cfg = `${data}/config.json`;
-  await Deno.writeTextFile(cfg, JSON.stringify({ data, plugins: { busRoot: sysroot } }));
-  for (const p of ["plugins/examples/vendor-echo", "plugins/serial"]) {
-    const r = await runCli(["plugin", "install", `${ROOT}${p}`, "--data", data, "--policy", `${data}/policy.json`]);
-    assertEquals(r.code, 0, r.stderr + r.stdout);
-  }
-  const node = await startServe(["--config", cfg]);
-  try {
-    const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 4 });
-    const echo = await c.request(0xf100, { hello: "world" }) as Record<string, unknown>;
-    assertEquals((echo.echo as Record<string, unknown>).hello, "world");
-    const events: unknown[] = [];
-    c.onPush((op, p) => op === 0xf103 && events.push(p));
-    await c.request(0xf102, { count: 3 });
-    const deadline = Date.now() + 5000;
-    while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assertEquals(events.length, 3, "three TICK events reached this session");
-    const refused = await assertRejects(c.request(0xf106, {})) as MyClerkError;
-    assertEquals([refused.code, refused.message.includes("vendor-says-no")], [ErrorCode.BAD_REQUEST, true]);
-    const ports = await c.request(0x0610, {}) as { ports: unknown[] };
-    assert(Array.isArray(ports.ports), "serial plugin answered SERIAL_PORT_LIST");
-    const unknown = await assertRejects(c.request(0xf200, {})) as MyClerkError;
-    assertEquals(unknown.code, ErrorCode.NOT_FOUND);
-    c.close();
+Deno.test({
+  name: "plugins under serve: vendor-echo and serial installed, granted, served, listed",
+  ...opts,
+  fn: async () => {
+    const data = await Deno.makeTempDir({ prefix: "myclerk-plugins-" });
+    const sysroot = `${data}/sysroot`;
+    await Deno.mkdir(`${sysroot}/sys/class/tty/ttyUSB0/device`, { recursive: true });
+    await Deno.copyFile(`${ROOT}plugins/policy.example.json`, `${data}/policy.json`);
+    const cfg = `${data}/config.json`;
+    await Deno.writeTextFile(cfg, JSON.stringify({ data, plugins: { busRoot: sysroot } }));
+    for (const p of ["plugins/examples/vendor-echo", "plugins/serial"]) {
+      const r = await runCli([
+        "plugin",
+        "install",
+        `${ROOT}${p}`,
+        "--data",
+        data,
+        "--policy",
+        `${data}/policy.json`,
+      ]);
+      assertEquals(r.code, 0, r.stderr + r.stdout);
+    }
+    const node = await startServe(["--config", cfg]);
+    try {
+      const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 4 });
+      const echo = await c.request(0xf100, { hello: "world" }) as Record<string, unknown>;
+      assertEquals((echo.echo as Record<string, unknown>).hello, "world");
+      const events: unknown[] = [];
+      c.onPush((op, p) => op === 0xf103 && events.push(p));
+      await c.request(0xf102, { count: 3 });
+      const deadline = Date.now() + 5000;
+      while (events.length < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(events.length, 3, "three TICK events reached this session");
+      const refused = await assertRejects(c.request(0xf106, {})) as MyClerkError;
+      assertEquals([refused.code, refused.message.includes("vendor-says-no")], [
+        ErrorCode.BAD_REQUEST,
+        true,
+      ]);
+      const ports = await c.request(0x0610, {}) as { ports: unknown[] };
+      assert(Array.isArray(ports.ports), "serial plugin answered SERIAL_PORT_LIST");
+      const unknown = await assertRejects(c.request(0xf200, {})) as MyClerkError;
+      assertEquals(unknown.code, ErrorCode.NOT_FOUND);
+      c.close();
 
-    const list = await runCli(["plugin", "list", "--admin", `http://127.0.0.1:${node.httpPort}`, "--json"]);
-    assertEquals(list.code, 0, list.stderr);
-    const rows = JSON.parse(list.stdout) as { name: string; state: string; granted: Record<string, unknown> }[];
-    const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
-    assertEquals(byName["vendor-echo"].state, "running");
-    assertEquals(byName["serial"].state, "running");
-    assert(JSON.stringify(byName["serial"].granted).includes("libc"), `serial granted FFI for libc: ${JSON.stringify(byName["serial"].granted)}`);
-    const text = await runCli(["plugin", "list", "--admin", `http://127.0.0.1:${node.httpPort}`]);
-    assert(text.stdout.includes("vendor-echo") && text.stdout.toLowerCase().includes("0xf100"), text.stdout);
+      const list = await runCli([
+        "plugin",
+        "list",
+        "--admin",
+        `http://127.0.0.1:${node.httpPort}`,
+        "--json",
+      ]);
+      assertEquals(list.code, 0, list.stderr);
+      const rows = JSON.parse(list.stdout) as {
+        name: string;
+        state: string;
+        granted: Record<string, unknown>;
+      }[];
+      const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
+      assertEquals(byName["vendor-echo"].state, "running");
+      assertEquals(byName["serial"].state, "running");
+      assert(
+        JSON.stringify(byName["serial"].granted).includes("libc"),
+        `serial granted FFI for libc: ${JSON.stringify(byName["serial"].granted)}`,
+      );
+      const text = await runCli(["plugin", "list", "--admin", `http://127.0.0.1:${node.httpPort}`]);
+      assert(
+        text.stdout.includes("vendor-echo") && text.stdout.toLowerCase().includes("0xf100"),
+        text.stdout,
+      );
 
-    const health = await (await fetch(`http://127.0.0.1:${node.httpPort}/healthz`)).json();
-    assert(health.buses.buses.some((b: { kind: string; present: boolean }) => b.kind === "serial" && b.present));
-    assertEquals(health.plugins.length, 2);
-  } finally {
-    await node.stop();
-    await Deno.remove(data, { recursive: true });
-  }
-} });
+      const health = await (await fetch(`http://127.0.0.1:${node.httpPort}/healthz`)).json();
+      assert(
+        health.buses.buses.some((b: { kind: string; present: boolean }) =>
+          b.kind === "serial" && b.present
+        ),
+      );
+      assertEquals(health.plugins.length, 2);
+    } finally {
+      await node.stop();
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});

@@ -10,7 +10,9 @@ import { createLogger } from "../../../core/node/log.ts";
 import { TcpConn } from "../../../core/transport/tcp.ts";
 
 /** Starts a node on 127.0.0.1 with random ports and a temp data dir. */
-export async function startNode(extra: Record<string, unknown> = {}): Promise<{ node: Node; dir: string; stop: () => Promise<void> }> {
+export async function startNode(
+  extra: Record<string, unknown> = {},
+): Promise<{ node: Node; dir: string; stop: () => Promise<void> }> {
   const dir = await Deno.makeTempDir({ prefix: "myclerk-test-" });
   const lines: string[] = [];
   const node = await Node.start(

@@ -55,9 +55,18 @@ export const TIER_INPUTS = {
 /** Tier vectors: every tier, with and without encryption. */
 export function buildTiers(b: CryptoBackend, inp = TIER_INPUTS): Json[] {
   const pt = fromHex(inp.plaintext);
-  const keys: DirectionKeys = { key: fromHex(inp.keys.key), mac: fromHex(inp.keys.mac), iv: fromHex(inp.keys.iv) };
+  const keys: DirectionKeys = {
+    key: fromHex(inp.keys.key),
+    mac: fromHex(inp.keys.mac),
+    iv: fromHex(inp.keys.iv),
+  };
   const out: Json[] = [];
-  out.push({ name: "tier0", tier: 0, plaintext: toHex(pattern(5, 9)), message: toHex(encodePlain({ tier: 0 }, pattern(5, 9))) });
+  out.push({
+    name: "tier0",
+    tier: 0,
+    plaintext: toHex(pattern(5, 9)),
+    message: toHex(encodePlain({ tier: 0 }, pattern(5, 9))),
+  });
   out.push({
     name: "tier1",
     tier: 1,
@@ -66,7 +75,10 @@ export function buildTiers(b: CryptoBackend, inp = TIER_INPUTS): Json[] {
     plaintext: inp.plaintext,
     message: toHex(encodePlain({ tier: 1, opcode: inp.opcode, sequence: 0x45 }, pt)),
   });
-  const t2 = encodePlain({ tier: 2, opcode: inp.opcode, sequence: 0x45, sessionId: inp.sessionId }, pt);
+  const t2 = encodePlain(
+    { tier: 2, opcode: inp.opcode, sequence: 0x45, sessionId: inp.sessionId },
+    pt,
+  );
   out.push({
     name: "tier2-crc16",
     tier: 2,
@@ -79,15 +91,21 @@ export function buildTiers(b: CryptoBackend, inp = TIER_INPUTS): Json[] {
   });
   for (const tier of [3, 4, 5] as const) {
     for (const enc of tier === 5 ? [true] : [false, true]) {
-      const m = sealMessage(b, {
-        tier,
-        opcode: inp.opcode,
-        sessionId: inp.sessionId,
-        timestamp: inp.timestamp,
-        keyId: inp.keyId,
-        ecdh: fromHex(inp.ecdh),
-        encrypted: enc,
-      }, inp.counter, keys, pt);
+      const m = sealMessage(
+        b,
+        {
+          tier,
+          opcode: inp.opcode,
+          sessionId: inp.sessionId,
+          timestamp: inp.timestamp,
+          keyId: inp.keyId,
+          ecdh: fromHex(inp.ecdh),
+          encrypted: enc,
+        },
+        inp.counter,
+        keys,
+        pt,
+      );
       out.push({
         name: `tier${tier}-${enc ? "encrypted" : "plain"}`,
         tier,
@@ -111,14 +129,28 @@ export function buildTiers(b: CryptoBackend, inp = TIER_INPUTS): Json[] {
 }
 
 /** Inputs of the trailer vectors. */
-export const TRAILER_INPUTS = { check: "313233343536373839", macKey: toHex(pattern(32, 2)), data: toHex(pattern(40, 5)) };
+export const TRAILER_INPUTS = {
+  check: "313233343536373839",
+  macKey: toHex(pattern(32, 2)),
+  data: toHex(pattern(40, 5)),
+};
 
 /** Trailer vectors: CRC-16 check value and HMAC truncations. */
 export function buildTrailers(b: CryptoBackend, inp = TRAILER_INPUTS): Json {
   const mac = b.hmacSha256(fromHex(inp.macKey), fromHex(inp.data));
   return {
-    crc16: { algorithm: "CRC-16/IBM-3740 (poly 0x1021, init 0xFFFF, refin false, refout false, xorout 0)", input: inp.check, check: crc16(fromHex(inp.check)) },
-    hmac: { key: inp.macKey, data: inp.data, hmac256: toHex(mac), hmac64: toHex(mac.subarray(0, 8)), hmac32: toHex(mac.subarray(0, 4)) },
+    crc16: {
+      algorithm: "CRC-16/IBM-3740 (poly 0x1021, init 0xFFFF, refin false, refout false, xorout 0)",
+      input: inp.check,
+      check: crc16(fromHex(inp.check)),
+    },
+    hmac: {
+      key: inp.macKey,
+      data: inp.data,
+      hmac256: toHex(mac),
+      hmac64: toHex(mac.subarray(0, 8)),
+      hmac32: toHex(mac.subarray(0, 4)),
+    },
   };
 }
 
@@ -177,19 +209,38 @@ export function buildHandshake(b: CryptoBackend, inp = HANDSHAKE_INPUTS): Json {
   const { m3, state: si_state } = ini.finish(m2);
   const sr_state = res.complete(m3);
   // Snapshot before the sessions run: rotation erases the old keys in place.
-  const sessionKeys = { i2r: dk(si_state.keys.i2r), r2i: dk(si_state.keys.r2i), resume: toHex(si_state.keys.resume) };
+  const sessionKeys = {
+    i2r: dk(si_state.keys.i2r),
+    r2i: dk(si_state.keys.r2i),
+    resume: toHex(si_state.keys.resume),
+  };
   const responderAgrees = JSON.stringify(sessionKeys) ===
-    JSON.stringify({ i2r: dk(sr_state.keys.i2r), r2i: dk(sr_state.keys.r2i), resume: toHex(sr_state.keys.resume) });
+    JSON.stringify({
+      i2r: dk(sr_state.keys.i2r),
+      r2i: dk(sr_state.keys.r2i),
+      resume: toHex(sr_state.keys.resume),
+    });
   const outI: Uint8Array[] = [];
   const outR: Uint8Array[] = [];
   const sI = new Session(si_state, { backend: b, send: (x) => outI.push(x), now });
   const sR = new Session(sr_state, { backend: b, send: (x) => outR.push(x), now });
   sI.send(0x0200, encodePayload({ "id": 1 }));
   sR.send(0x0200, encodePayload({ "re": 1, "devices": [] }));
-  const data = { i2r: toHex(outI[0]), r2i: toHex(outR[0]), i2rPlaintext: toHex(encodePayload({ "id": 1 })), r2iPlaintext: toHex(encodePayload({ "re": 1, "devices": [] })) };
+  const data = {
+    i2r: toHex(outI[0]),
+    r2i: toHex(outR[0]),
+    i2rPlaintext: toHex(encodePayload({ "id": 1 })),
+    r2iPlaintext: toHex(encodePayload({ "re": 1, "devices": [] })),
+  };
   // Ticket (responder -> initiator), third message of the responder.
   const issuer = new TicketIssuer(b, fromHex(inp.ticketKey));
-  const ticket = issuer.issue(si_state.keys.resume, si.publicKey, inp.timestamp, fromHex(inp.ticketIv), fromHex(inp.ticketNonce));
+  const ticket = issuer.issue(
+    si_state.keys.resume,
+    si.publicKey,
+    inp.timestamp,
+    fromHex(inp.ticketIv),
+    fromHex(inp.ticketNonce),
+  );
   sR.send(Op.SESSION_TICKET, encodeTicket({ ticket, lifetime: issuer.lifetime }));
   const ticketMsg = outR[1];
   // Rotation of the initiator's send direction, then a message under epoch 1.
@@ -201,17 +252,29 @@ export function buildHandshake(b: CryptoBackend, inp = HANDSHAKE_INPUTS): Json {
   const rotateMsg = outI[1];
   const afterRotate = outI[2];
   // An ERROR reply on the session: FORBIDDEN with the required tier.
-  sR.send(Op.ERROR, encodeError({ code: 0x12, opcode: 0x0300, re: 2, detail: "tier", requiredTier: 4 }));
+  sR.send(
+    Op.ERROR,
+    encodeError({ code: 0x12, opcode: 0x0300, re: 2, detail: "tier", requiredTier: 4 }),
+  );
   const errSealed = outR[2];
-  const errPlain = encodePlain({ tier: 1, opcode: Op.ERROR, sequence: 0 }, encodeError({ code: 0x12, opcode: 0x0300, detail: "tier", requiredTier: 4 }));
+  const errPlain = encodePlain(
+    { tier: 1, opcode: Op.ERROR, sequence: 0 },
+    encodeError({ code: 0x12, opcode: 0x0300, detail: "tier", requiredTier: 4 }),
+  );
   // Resumption.
-  const ri = new ResumeInitiator(b, {
-    ticket,
-    resume: si_state.keys.resume,
-    oldSessionId: inp.sessionId,
-    peerStatic: sr.publicKey,
-    peerKeyId: sr.keyId,
-  }, 5, kp(b, fromHex(inp.resumeEphemeralI)), fromHex(inp.resumeNonceI));
+  const ri = new ResumeInitiator(
+    b,
+    {
+      ticket,
+      resume: si_state.keys.resume,
+      oldSessionId: inp.sessionId,
+      peerStatic: sr.publicKey,
+      peerKeyId: sr.keyId,
+    },
+    5,
+    kp(b, fromHex(inp.resumeEphemeralI)),
+    fromHex(inp.resumeNonceI),
+  );
   const resumeMsg = ri.start(inp.timestamp);
   const issuer2 = new TicketIssuer(b, fromHex(inp.ticketKey));
   const { reply, state: rr } = acceptResume(b, issuer2, resumeMsg, {
@@ -238,43 +301,79 @@ export function buildHandshake(b: CryptoBackend, inp = HANDSHAKE_INPUTS): Json {
     responderAgrees,
     data,
     ticket: { ticket: toHex(ticket), lifetime: issuer.lifetime, message: toHex(ticketMsg) },
-    rotation: { before, epoch: 1, after: rotatedHex, rotateMessage: toHex(rotateMsg), messageEpoch1: toHex(afterRotate), messageEpoch1Plaintext: toHex(encodePayload({ "id": 2 })) },
+    rotation: {
+      before,
+      epoch: 1,
+      after: rotatedHex,
+      rotateMessage: toHex(rotateMsg),
+      messageEpoch1: toHex(afterRotate),
+      messageEpoch1Plaintext: toHex(encodePayload({ "id": 2 })),
+    },
     error: { sealed: toHex(errSealed), tier1: toHex(errPlain) },
     resume: {
       resumeMessage: toHex(resumeMsg),
       resumedMessage: toHex(reply),
-      keys: { i2r: dk(ri_state.keys.i2r), r2i: dk(ri_state.keys.r2i), resume: toHex(ri_state.keys.resume) },
+      keys: {
+        i2r: dk(ri_state.keys.i2r),
+        r2i: dk(ri_state.keys.r2i),
+        resume: toHex(ri_state.keys.resume),
+      },
       responderAgrees: toHex(rr.keys.r2i.mac) === toHex(ri_state.keys.r2i.mac),
     },
   };
 }
 
 /** Inputs of the fragment vector. */
-export const FRAGMENT_INPUTS = { payload: toHex(pattern(2500, 0x31)), fragmentId: 0x0042, chunk: 1000 };
+export const FRAGMENT_INPUTS = {
+  payload: toHex(pattern(2500, 0x31)),
+  fragmentId: 0x0042,
+  chunk: 1000,
+};
 
 /** A 2500-byte payload fragmented into three Tier 4 encrypted messages with the tier vector keys. */
 export function buildFragments(b: CryptoBackend, inp = FRAGMENT_INPUTS, t = TIER_INPUTS): Json {
-  const keys: DirectionKeys = { key: fromHex(t.keys.key), mac: fromHex(t.keys.mac), iv: fromHex(t.keys.iv) };
+  const keys: DirectionKeys = {
+    key: fromHex(t.keys.key),
+    mac: fromHex(t.keys.mac),
+    iv: fromHex(t.keys.iv),
+  };
   const parts = splitFragments(fromHex(inp.payload), inp.fragmentId, inp.chunk);
   const messages = parts.map((p, i) =>
-    toHex(sealMessage(b, {
-      tier: 4,
-      opcode: 0x0212,
-      sessionId: t.sessionId,
-      timestamp: t.timestamp,
-      keyId: 0,
-      ecdh: fromHex(t.ecdh),
-      encrypted: true,
-      fragment: true,
-    }, i, keys, p))
+    toHex(sealMessage(
+      b,
+      {
+        tier: 4,
+        opcode: 0x0212,
+        sessionId: t.sessionId,
+        timestamp: t.timestamp,
+        keyId: 0,
+        ecdh: fromHex(t.ecdh),
+        encrypted: true,
+        fragment: true,
+      },
+      i,
+      keys,
+      p,
+    ))
   );
   return { inputs: inp, keys: t.keys, fragmentPayloads: parts.map(toHex), messages };
 }
 
 /** Counter rebuild examples (profile §4). */
 export function buildCounters(): Json[] {
-  const cases: [number, number][] = [[-1, 0], [-1, 5], [0x00fffffe, 0x000000], [0x01000005, 0xfffffe], [0x02000000, 0x000010], [0xfffffff0, 0xfffffff]];
-  return cases.map(([h, low]) => ({ highest: h, low24: low & 0xffffff, counter: rebuildCounter(h, low & 0xffffff) }));
+  const cases: [number, number][] = [
+    [-1, 0],
+    [-1, 5],
+    [0x00fffffe, 0x000000],
+    [0x01000005, 0xfffffe],
+    [0x02000000, 0x000010],
+    [0xfffffff0, 0xfffffff],
+  ];
+  return cases.map(([h, low]) => ({
+    highest: h,
+    low24: low & 0xffffff,
+    counter: rebuildCounter(h, low & 0xffffff),
+  }));
 }
 
 /** Key id example (profile §5). */
