@@ -45,7 +45,13 @@ import {
   MAX_MIDS,
 } from "./messages.ts";
 import { RateLimiter } from "./ratelimit.ts";
-import { type EnqueueResult, FedStore, type Lane, type QueueInput } from "./store.ts";
+import {
+  type EnqueueResult,
+  FedStore,
+  type Lane,
+  type QueueInput,
+  type StoredFamily,
+} from "./store.ts";
 
 type FedConfig = NodeConfig["federation"];
 
@@ -136,6 +142,8 @@ export class Relay {
   /** Families each peer announced (FED_ROUTE), by peer key id. */
   readonly #routes = new Map<number, ReadonlySet<FamilyId>>();
   #hubKeys = new Map<string, FamilyId>();
+  /** Decoded family records (decoding verifies two hashes: too slow per message). */
+  readonly #families = new Map<FamilyId, StoredFamily | null>();
   readonly #limiter: RateLimiter;
   #batch: Pending[] = [];
   #flushTimer?: ReturnType<typeof setTimeout>;
@@ -482,6 +490,7 @@ export class Relay {
         h,
       });
       this.store.redeemInvite(inv.tokenId, msg.family.id, now);
+      this.#families.delete(msg.family.id);
       this.store.putFamily(msg.family, true, now, {
         messages: this.#cfg.quotaMessages,
         bytes: this.#cfg.quotaBytes,
@@ -550,12 +559,23 @@ export class Relay {
       const have = this.store.getFamily(this.node.backend, rec.id);
       if (have?.local) continue;
       this.store.putFamily(rec, false, now);
+      this.#families.delete(rec.id);
     }
   }
 
   /** The lane for recipient `to`, or an error saying why there is none. */
+  #family(id: FamilyId): StoredFamily | undefined {
+    let f = this.#families.get(id);
+    if (f === undefined) {
+      if (this.#families.size > 100_000) this.#families.clear();
+      f = this.store.getFamily(this.node.backend, id) ?? null;
+      this.#families.set(id, f);
+    }
+    return f ?? undefined;
+  }
+
   #laneFor(to: FamilyId): { lane: Lane; key?: Uint8Array } {
-    const f = this.store.getFamily(this.node.backend, to);
+    const f = this.#family(to);
     if (f?.local) return { lane: { kind: "mailbox" }, key: f.record.key };
     for (const [peer, fams] of this.#routes) {
       if (fams.has(to)) return { lane: { kind: "peer", peer }, key: f?.record.key };

@@ -48,7 +48,9 @@ export type BusKind = typeof BUS_KINDS[number];
 
 /** An inclusive opcode range. */
 export interface ManifestRange {
+  /** First opcode of the range (u16). */
   readonly first: number;
+  /** Last opcode of the range (u16), inclusive, >= `first`. */
   readonly last: number;
 }
 
@@ -69,19 +71,27 @@ export type FailurePolicy = "restart" | "fail-closed";
 
 /** A validated manifest. */
 export interface Manifest {
+  /** Plugin name: 2-41 of `a-z`, `0-9`, `-`, starting with a letter. */
   readonly name: string;
+  /** Plugin version (semver). */
   readonly version: string;
   /** Host API range the plugin works with, e.g. `^1` or `^1.0`. */
   readonly hostApi: string;
   /** Entry module, relative to the plugin folder. */
   readonly entry: string;
+  /** One-line description, at most 200 characters. */
   readonly description: string;
+  /** Requested isolation mode (default `process`). */
   readonly isolation: IsolationMode;
+  /** Opcode ranges the plugin claims. */
   readonly ranges: readonly ManifestRange[];
   /** Per-opcode minimum tier (may only raise the profile's minimum). */
   readonly minTier: ReadonlyMap<number, number>;
+  /** What the plugin asks to be allowed to do. */
   readonly permissions: Permissions;
+  /** Resource limits ({@link DEFAULT_LIMITS} fill absent fields). */
   readonly limits: Limits;
+  /** What the host does when the plugin dies (default `restart`). */
   readonly failure: FailurePolicy;
 }
 

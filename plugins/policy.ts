@@ -13,12 +13,17 @@ import { BUS_KINDS, type BusKind, type IsolationMode, type Manifest } from "./ma
 
 /** What the policy allows one plugin (or every plugin, as `default`). */
 export interface PolicyEntry {
+  /** `host` or `host:port` entries that may be granted. */
   readonly net: readonly string[];
+  /** Paths that may be granted for reading (`$PLUGIN`, `$DATA` expand). */
   readonly read: readonly string[];
+  /** Paths that may be granted for writing (`$PLUGIN`, `$DATA` expand). */
   readonly write: readonly string[];
   /** Names, or a prefix ending in `*`. */
   readonly env: readonly string[];
+  /** FFI libraries (short name or absolute path) that may be granted. */
   readonly ffi: readonly string[];
+  /** Bus kinds that may be granted. */
   readonly buses: readonly BusKind[];
   /** Isolation modes allowed; the first is used when the requested one is refused. */
   readonly isolation: readonly IsolationMode[];
@@ -28,7 +33,9 @@ export interface PolicyEntry {
 
 /** The policy file. */
 export interface Policy {
+  /** Applies to plugins without their own entry. */
   readonly default: PolicyEntry;
+  /** Per-plugin entries, by plugin name. */
   readonly plugins: ReadonlyMap<string, PolicyEntry>;
 }
 
@@ -95,27 +102,41 @@ export async function readPolicy(path?: string): Promise<Policy> {
 
 /** One thing a plugin asked for and did not get. */
 export interface Refusal {
+  /** Which permission the refused item belongs to. */
   readonly kind: "net" | "read" | "write" | "env" | "ffi" | "buses" | "isolation" | "library";
+  /** The requested item (host, path, name, mode...). */
   readonly value: string;
+  /** Why it was refused (human-readable). */
   readonly reason: string;
 }
 
 /** A granted FFI library: short name and the one file the plugin may open. */
 export interface FfiGrant {
+  /** Short name as requested (`libc`) or the path itself. */
   readonly name: string;
+  /** Absolute path of the library file. */
   readonly path: string;
 }
 
 /** What a plugin actually gets. */
 export interface Grant {
+  /** Granted `host` / `host:port` entries. */
   readonly net: readonly string[];
+  /** Granted readable paths, placeholders expanded. */
   readonly read: readonly string[];
+  /** Granted writable paths, placeholders expanded. */
   readonly write: readonly string[];
+  /** Granted environment variable names. */
   readonly env: readonly string[];
+  /** Granted FFI libraries. */
   readonly ffi: readonly FfiGrant[];
+  /** Granted bus kinds. */
   readonly buses: readonly BusKind[];
+  /** Isolation mode the plugin runs in. */
   readonly isolation: IsolationMode;
+  /** Whether the plugin may claim resource and hardware ranges. */
   readonly trusted: boolean;
+  /** Everything requested and not granted. */
   readonly refused: readonly Refusal[];
 }
 

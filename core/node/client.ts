@@ -52,16 +52,23 @@ export function parseAddress(addr: string): Address {
 
 /** Options for {@link Client.connect}. */
 export interface ClientOptions {
+  /** Crypto back end (default: `backend()` of `core/crypto/mod.ts`). */
   readonly backend?: CryptoBackend;
   /** Static identity (a fresh one when omitted). */
   readonly identity?: Identity;
+  /** Highest tier wanted (default 5). */
   readonly tier?: Tier;
+  /** Lowest tier accepted (default 0). */
   readonly minTier?: Tier;
+  /** Expected node key id, u32 (0 or absent = any). */
   readonly expectKeyId?: number;
+  /** Pinned 32-byte static public key of the node. */
   readonly pinnedKey?: Uint8Array;
   /** Resume with a ticket instead of a full handshake. */
   readonly resume?: ResumeMaterial;
+  /** Handshake timeout in ms (default 10 000). */
   readonly timeoutMs?: number;
+  /** Largest accepted message in bytes (default 1 MiB). */
   readonly maxMessage?: number;
 }
 
@@ -77,8 +84,11 @@ interface Pending {
  * @example const c = await Client.connect("127.0.0.1:5657", { tier: 5 }); console.log(await c.ping()); c.close();
  */
 export class Client {
+  /** The transport connection. */
   readonly conn: Conn;
+  /** The established session. */
   readonly session: Session;
+  /** Crypto back end in use. */
   readonly backend: CryptoBackend;
   /** Milliseconds the handshake took. */
   readonly handshakeMs: number;

@@ -38,39 +38,56 @@ import { keyIdHex } from "./keys.ts";
 
 /** What a connection needs from its node. */
 export interface NodeContext {
+  /** Crypto primitives for handshakes and sessions. */
   readonly backend: CryptoBackend;
+  /** The node's static key pair. */
   readonly identity: Identity;
+  // deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
+  /** Validated node configuration. */
   readonly config: NodeConfig;
+  /** Node-wide counters. */
   readonly metrics: Metrics;
+  /** Structured logger. */
   readonly log: Logger;
+  /** Issues and opens resumption tickets (§8). */
   readonly tickets: TicketIssuer;
+  /** Current dispatch routes (read per request: layers add routes at run time). */
   readonly routes: () => readonly Route[];
+  /** Revoked static key ids (config `revoked-keys`). */
   readonly revoked: ReadonlySet<number>;
+  /** Allow-list of peer static key ids; absent = admit any key. */
   readonly admit?: ReadonlySet<number>;
   /** Allocates a free session id (1-65535), or 0 when none is left. */
   allocSession(c: NodeConnection): number;
+  /** Frees a session id from {@link NodeContext.allocSession}. */
   releaseSession(id: number): void;
   /** Called when a session is established (relay hooks). */
   onEstablished?(c: NodeConnection): void;
+  /** Called when the connection closes (relay hooks). */
   onClosed?(c: NodeConnection): void;
 }
 
-type State = "new" | "handshake" | "established" | "closed";
+/** Lifecycle of a {@link NodeConnection}: before M1, handshaking, session up, closed. */
+export type State = "new" | "handshake" | "established" | "closed";
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** A connection accepted by the node. */
 export class NodeConnection implements RawConnection {
+  /** The transport this connection runs on. */
   readonly conn: Conn;
   readonly #ctx: NodeContext;
   #state: State = "new";
   #responder?: Responder;
   #sessionId = 0;
+  /** The established session, once the handshake or resumption completed. */
   session?: Session;
-  /** Milliseconds of the last received / sent frame (for idle and keepalive). */
-  lastRecv = Date.now();
-  lastSend = Date.now();
-  readonly opened = Date.now();
+  /** Milliseconds (epoch) of the last received frame (for idle and keepalive). */
+  lastRecv: number = Date.now();
+  /** Milliseconds (epoch) of the last sent frame. */
+  lastSend: number = Date.now();
+  /** Milliseconds (epoch) when the connection was accepted. */
+  readonly opened: number = Date.now();
   #kaId = 0;
 
   /** Starts serving `conn`. */

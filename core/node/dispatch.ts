@@ -10,19 +10,25 @@ import type { MyClerkError } from "../errors.ts";
 
 /** Who sent a request. */
 export interface PeerInfo {
+  /** Session id, u16 (0 for session-less Tier 1). */
   readonly sessionId: number;
   /** The peer's static key id (0 for session-less Tier 1). */
   readonly keyId: number;
+  /** Tier of the session the request came on (0-5). */
   readonly tier: number;
+  /** Peer transport address, for logs. */
   readonly remote: string;
 }
 
 /** One request for a handler. */
 export interface DispatchRequest {
+  /** Request opcode, u16. */
   readonly opcode: number;
+  /** Tier the request arrived at. */
   readonly tier: number;
   /** The decoded MessagePack payload. */
   readonly payload: unknown;
+  /** Who sent it. */
   readonly peer: PeerInfo;
 }
 
@@ -36,8 +42,11 @@ export type Dispatch = (req: DispatchRequest) => Promise<DispatchResult>;
 
 /** An opcode range served by one handler. */
 export interface Route {
+  /** Route name, for logs and metrics. */
   readonly name: string;
+  /** First opcode served (u16). */
   readonly first: number;
+  /** Last opcode served (u16), inclusive. */
   readonly last: number;
   /** Request/response handler (omit for `raw` routes). */
   readonly dispatch?: Dispatch;
@@ -55,6 +64,7 @@ export interface Route {
 
 /** What a raw route sees of a connection. */
 export interface RawConnection {
+  /** The established session's peer. */
   readonly peer: PeerInfo;
   /** The final handshake transcript hash (binds admission proofs to this session). */
   readonly transcriptHash: Uint8Array | undefined;

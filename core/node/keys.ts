@@ -30,10 +30,15 @@ function unb64(s: string): Uint8Array {
 
 /** The key file's JSON shape. */
 export interface KeyFile {
+  /** Format tag. */
   readonly type: "myclerk-x25519";
+  /** Format version. */
   readonly version: 1;
+  /** Key id as 8 lowercase hex digits (informative: loading derives it from the key). */
   readonly keyId: string;
+  /** Base64 of the 32-byte X25519 public key. */
   readonly public: string;
+  /** Base64 of the 32-byte X25519 private key. */
   readonly private: string;
 }
 

@@ -12,9 +12,13 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 /** A logger: `log.info("msg", { field })`. */
 export interface Logger {
+  /** Logs at `debug` level. */
   debug(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Logs at `info` level. */
   info(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Logs at `warn` level. */
   warn(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Logs at `error` level. */
   error(msg: string, fields?: Readonly<Record<string, unknown>>): void;
 }
 

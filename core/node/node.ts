@@ -24,10 +24,15 @@ import { keyIdHex, loadOrCreateKeyFile } from "./keys.ts";
 
 /** Options of {@link Node.start} beyond the config. */
 export interface NodeOptions {
+  /** Crypto back end; default: `backend()` of `core/crypto/mod.ts`. */
   readonly backend?: CryptoBackend;
+  /** Static key pair; default: loaded from (or created in) the configured key file. */
   readonly identity?: Identity;
+  /** Logger; default: one built from `config.log`. */
   readonly log?: Logger;
+  /** Dispatch routes for opcodes outside the core range. */
   readonly routes?: readonly Route[];
+  // deno-doc-ignore private-type-ref -- Hono is hono's own exported class (npm)
   /** Mounts extra HTTP routes before the server starts (Hono compiles its router on first use). */
   readonly http?: (app: Hono) => void;
   /** Extra fields for `/healthz` (buses, plugins, relay state). */
@@ -36,7 +41,9 @@ export interface NodeOptions {
 
 /** Bound addresses of a started node. */
 export interface NodeAddresses {
+  /** Address the TCP listener is bound to. */
   readonly tcp: { readonly hostname: string; readonly port: number };
+  /** Address the HTTP / WebSocket listener is bound to. */
   readonly http: { readonly hostname: string; readonly port: number };
 }
 
@@ -46,17 +53,25 @@ export interface NodeAddresses {
  * @example const node = await Node.start(defaultConfig()); ...; await node.close();
  */
 export class Node {
+  // deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
+  /** Validated configuration the node was started with. */
   readonly config: NodeConfig;
+  /** Crypto back end in use. */
   readonly backend: CryptoBackend;
+  /** The node's static key pair. */
   readonly identity: Identity;
+  /** Structured logger. */
   readonly log: Logger;
+  /** Node-wide counters, served at `/metrics`. */
   readonly metrics = new Metrics();
   /** The HTTP app; other layers mount their routes here before traffic starts. */
   readonly http = new Hono();
+  /** Open connections (handshaking or established). */
   readonly connections = new Set<NodeConnection>();
   readonly #sessions = new Map<number, NodeConnection>();
   #nextSession = 1;
   #routes: Route[] = [];
+  /** Issues and opens resumption tickets (§8). */
   readonly tickets: TicketIssuer;
   #tcp?: Deno.TcpListener;
   #httpServer?: Deno.HttpServer<Deno.NetAddr>;
@@ -66,7 +81,8 @@ export class Node {
   readonly #ctx: NodeContext;
   #health?: () => Record<string, unknown>;
   readonly #mount?: (app: Hono) => void;
-  readonly started = Date.now();
+  /** Milliseconds (epoch) when the node was created. */
+  readonly started: number = Date.now();
   /** Hooks for layers above (relay): called on session establishment / close. */
   readonly hooks: {
     onEstablished: ((c: NodeConnection) => void)[];
@@ -131,6 +147,7 @@ export class Node {
 
   readonly #mounts = new Map<string, Hono>();
 
+  // deno-doc-ignore private-type-ref -- Hono is hono's own exported class (npm)
   /**
    * Serves `app` for every path under `prefix` (e.g. `/federation`), at any
    * time after start. `app` registers its routes with the full path.

@@ -37,8 +37,11 @@ import {
 
 /** A node's static identity. */
 export interface Identity {
+  /** 32-byte X25519 private key. */
   readonly privateKey: Uint8Array;
+  /** 32-byte X25519 public key. */
   readonly publicKey: Uint8Array;
+  /** Key id: `u32(H(publicKey)[0..4])` (§5). */
   readonly keyId: number;
 }
 
@@ -50,16 +53,23 @@ export function identityFrom(backend: CryptoBackend, privateKey: Uint8Array): Id
 
 /** Everything both sides hold once the handshake is done. */
 export interface EstablishedState {
+  /** "responder";|Which side of the handshake this end was. */
   readonly role: "initiator" | "responder";
+  /** Session id assigned by the responder, 1-65535. */
   readonly sessionId: number;
+  /** Negotiated tier. */
   readonly tier: Tier;
+  /** Per-direction keys and the resumption secret (§5.4). */
   readonly keys: SessionKeys;
   /** My ephemeral public key: the ECDH field of my Tier 4/5 messages. */
   readonly myEphemeral: Uint8Array;
   /** The peer's ephemeral public key: expected in its Tier 4/5 messages. */
   readonly peerEphemeral: Uint8Array;
+  /** The peer's 32-byte static public key. */
   readonly peerStatic: Uint8Array;
+  /** Key id of the peer's static key. */
   readonly peerKeyId: number;
+  /** Negotiated capabilities (§13). */
   readonly capabilities: readonly number[];
   /** Final transcript hash h3 (binds everything; federation admission signs it). */
   readonly transcriptHash: Uint8Array;
@@ -67,7 +77,9 @@ export interface EstablishedState {
 
 /** Options shared by both roles. */
 export interface HandshakeCommon {
+  /** Crypto primitives. */
   readonly backend: CryptoBackend;
+  /** This side's static key pair. */
   readonly identity: Identity;
   /** Unix seconds (default: the system clock). */
   readonly now?: () => number;
@@ -127,6 +139,7 @@ export interface InitiatorOptions extends HandshakeCommon {
   readonly tier?: Tier;
   /** Lowest tier accepted (default 0). */
   readonly minTier?: Tier;
+  /** Capabilities to offer (§13). */
   readonly capabilities?: readonly number[];
   /** Expected responder key id (0 = any). */
   readonly expectKeyId?: number;

@@ -20,78 +20,111 @@ import {
 
 /** M1 `session-init` (§5.1). */
 export interface SessionInit {
+  /** `nonce_i`: 8 random bytes. */
   readonly nonce: Uint8Array;
+  /** Unix seconds; must equal the header timestamp. */
   readonly timestamp: number;
+  /** Highest tier the initiator wants (0-5). */
   readonly tier: number;
+  /** Lowest tier the initiator accepts (0-5, default 0). */
   readonly minTier: number;
+  /** Capability numbers the initiator supports (§13). */
   readonly capabilities: readonly number[];
+  /** Optional 16-byte device id. */
   readonly deviceId?: Uint8Array;
 }
 
 /** M2 `session-ack` (§5.1). */
 export interface SessionAck {
+  /** Assigned session id, 1-65535; must equal the header session id. */
   readonly sessionId: number;
+  /** `nonce_r`: 8 random bytes. */
   readonly nonce: Uint8Array;
+  /** Tier the responder selected (§9). */
   readonly selectedTier: number;
+  /** Capabilities both sides will use. */
   readonly selectedCapabilities: readonly number[];
+  /** `S_r`: the responder's 32-byte static X25519 public key. */
   readonly static: Uint8Array;
 }
 
 /** M3 `key-exchange-complete` (§5.1). */
 export interface KeyExchangeComplete {
+  /** The initiator repeats `selected-tier` (downgrade check). */
   readonly tier: number;
 }
 
 /** The ERROR (0x000F) payload (§10). */
 export interface ErrorPayload {
+  /** Error code (an `ErrorCode`, §10). */
   readonly code: number;
+  /** Opcode of the message that failed (0 if unknown). */
   readonly opcode: number;
+  /** The failed request's `id`, when it had one. */
   readonly re?: number;
+  /** Machine-friendly reason, e.g. `frame-too-large`. */
   readonly detail?: string;
+  /** FORBIDDEN only: the minimum tier for that opcode. */
   readonly requiredTier?: number;
+  /** `clock-skew` only: the receiver's clock, Unix seconds. */
   readonly time?: number;
 }
 
 /** SESSION_TICKET payload (§8). */
 export interface TicketPayload {
+  /** The opaque 92-byte ticket. */
   readonly ticket: Uint8Array;
+  /** Seconds the ticket stays valid. */
   readonly lifetime: number;
 }
 
 /** SESSION_RESUME payload (§8). */
 export interface ResumePayload {
+  /** Id of the session the ticket came from. */
   readonly oldSessionId: number;
+  /** The 92-byte ticket from SESSION_TICKET. */
   readonly ticket: Uint8Array;
+  /** `nonce_i`: 8 random bytes. */
   readonly nonce: Uint8Array;
+  /** Tier requested for the resumed session. */
   readonly tier: number;
 }
 
 /** SESSION_RESUMED payload (§8). */
 export interface ResumedPayload {
+  /** New session id; must equal the header session id. */
   readonly sessionId: number;
+  /** `nonce_r`: 8 random bytes. */
   readonly nonce: Uint8Array;
+  /** Tier of the resumed session. */
   readonly selectedTier: number;
 }
 
 /** SESSION_ROTATE payload (§7.1). */
 export interface RotatePayload {
+  /** New epoch of the sender's direction (old epoch + 1). */
   readonly epoch: number;
+  /** Asks the peer to rotate its own direction too. */
   readonly request?: boolean;
 }
 
 /** KEY_EXCHANGE_INIT / RESPONSE payload (§7.2). */
 export interface RekeyPayload {
+  /** New epoch `n` = max(send epoch, receive epoch) + 1. */
   readonly epoch: number;
 }
 
 /** SESSION_CLOSE / SESSION_REVOKE payload (§7.3, §7.4). */
 export interface ReasonPayload {
+  /** Optional human-readable reason. */
   readonly reason?: string;
 }
 
 /** KEEPALIVE / KEEPALIVE_ACK payload: an optional id echoed as `re`. */
 export interface KeepalivePayload {
+  /** Request id, echoed by the answer as `re`. */
   readonly id?: number;
+  /** The `id` of the KEEPALIVE this answers. */
   readonly re?: number;
 }
 

@@ -57,7 +57,9 @@ export function keyIdOf(backend: CryptoBackend, publicKey: Uint8Array): number {
 
 /** Both directions' keys and the resumption secret of a session. */
 export interface SessionKeys {
+  /** Keys of the initiator-to-responder direction. */
   readonly i2r: DirectionKeys;
+  /** Keys of the responder-to-initiator direction. */
   readonly r2i: DirectionKeys;
   /** 32-byte resumption secret (§8), also the re-key salt (§7.2). */
   readonly resume: Uint8Array;

@@ -63,6 +63,7 @@ export type Inbound =
 
 /** Session tuning (profile defaults). */
 export interface SessionOptions {
+  /** Crypto primitives. */
   readonly backend: CryptoBackend;
   /** Where sealed (and, with `framed`, length-prefixed) messages go. */
   readonly send: (bytes: Uint8Array) => void;
@@ -70,7 +71,9 @@ export interface SessionOptions {
   readonly framed?: boolean;
   /** Unix seconds. */
   readonly now?: () => number;
+  /** Allowed clock skew in seconds (default 300). */
   readonly maxSkew?: number;
+  /** Replay window size in counters (default 1024). */
   readonly window?: number;
   /** Rotate a send direction after this many messages (default 2^32 - 1). */
   readonly rotateAfterMessages?: number;
@@ -108,6 +111,7 @@ const MAX_COUNTER = 0xffffffff;
  * @example const s = new Session(state, { backend, send: (b) => conn.write(b), framed: true });
  */
 export class Session {
+  /** Keys and peer facts from the handshake (or resumption). */
   readonly state: EstablishedState;
   readonly #o: SessionOptions;
   readonly #b: CryptoBackend;

@@ -28,11 +28,15 @@ import { concat, deriveResumed, Label, resumeBinderKey, transcript, ZERO_KEY } f
 
 /** Decoded ticket plaintext. */
 export interface TicketContents {
+  /** 32-byte resumption secret. */
   readonly resume: Uint8Array;
   /** First 16 bytes of SHA-256 of the initiator's static key. */
   readonly peerHash: Uint8Array;
+  /** Issue time, Unix seconds. */
   readonly issuedAt: number;
+  /** Expiry time, Unix seconds. */
   readonly expiresAt: number;
+  /** 8 random bytes; a ticket is accepted once per nonce. */
   readonly ticketNonce: Uint8Array;
 }
 
@@ -48,6 +52,7 @@ export class TicketIssuer {
   #key: Uint8Array;
   #oldKey?: Uint8Array;
   readonly #used = new Map<string, number>();
+  /** Lifetime of issued tickets in seconds. */
   readonly lifetime: number;
 
   /** `key` is 32 random bytes (generated when omitted). */
@@ -123,10 +128,15 @@ export class TicketIssuer {
 
 /** What the initiator keeps from a session to resume it later. */
 export interface ResumeMaterial {
+  /** The 92-byte ticket from SESSION_TICKET. */
   readonly ticket: Uint8Array;
+  /** 32-byte resumption secret of the old session. */
   readonly resume: Uint8Array;
+  /** Id of the session the ticket came from. */
   readonly oldSessionId: number;
+  /** The node's 32-byte static public key (carried into the resumed session). */
   readonly peerStatic: Uint8Array;
+  /** Key id of the node's static key. */
   readonly peerKeyId: number;
 }
 

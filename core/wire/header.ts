@@ -43,10 +43,15 @@ export const Flag = {
 
 /** The decoded flags byte. */
 export interface Flags {
+  /** Protocol version (top two bits); always {@link PROTOCOL_VERSION} once parsed. */
   readonly version: number;
+  /** Security tier (bits 3-5). */
   readonly tier: Tier;
+  /** C bit: the payload is a zstd frame. */
   readonly compressed: boolean;
+  /** F bit: the payload is one fragment of a larger message. */
   readonly fragment: boolean;
+  /** E bit: the payload is ChaCha20-Poly1305 ciphertext. */
   readonly encrypted: boolean;
 }
 

@@ -22,11 +22,14 @@ import {
 } from "./header.ts";
 
 /** Fields every decoded message has. */
-interface MessageBase {
+export interface MessageBase {
   /** The raw flags byte. */
   readonly flags: number;
+  /** C flag: the payload is a zstd frame. */
   readonly compressed: boolean;
+  /** F flag: the payload is one fragment of a larger message. */
   readonly fragment: boolean;
+  /** E flag: the payload is ciphertext. */
   readonly encrypted: boolean;
   /** Payload bytes exactly as sent (ciphertext when `encrypted`). */
   readonly payload: Uint8Array;
@@ -36,31 +39,43 @@ interface MessageBase {
 
 /** Tier 0: flags byte and opaque tunnel data. */
 export interface Tier0Message extends MessageBase {
+  /** Discriminant: Tier 0. */
   readonly tier: 0;
 }
 
 /** Tier 1: opcode and a wrapping sequence number. */
 export interface Tier1Message extends MessageBase {
+  /** Discriminant: Tier 1. */
   readonly tier: 1;
+  /** Opcode, u16 (see `core/opcodes.ts`). */
   readonly opcode: number;
+  /** Sequence number, u8, wraps at 256. */
   readonly sequence: number;
 }
 
 /** Tier 2: adds the session id; CRC-16 trailer (already verified by {@link decodeMessage}). */
 export interface Tier2Message extends MessageBase {
+  /** Discriminant: Tier 2. */
   readonly tier: 2;
+  /** Opcode, u16 (see `core/opcodes.ts`). */
   readonly opcode: number;
+  /** Sequence number, u8, wraps at 256. */
   readonly sequence: number;
+  /** Session id, u16. */
   readonly sessionId: number;
 }
 
 /** Fields shared by the protected tiers 3-5. */
-interface ProtectedBase extends MessageBase {
+export interface ProtectedBase extends MessageBase {
+  /** Opcode, u16 (see `core/opcodes.ts`). */
   readonly opcode: number;
+  /** Sequence number, u8, wraps at 256. */
   readonly sequence: number;
+  /** Session id, u16. */
   readonly sessionId: number;
   /** Unix seconds. */
   readonly timestamp: number;
+  /** Per-message nonce, u16. */
   readonly nonce: number;
   /** HMAC trailer bytes (not yet verified). */
   readonly trailer: Uint8Array;
@@ -70,21 +85,29 @@ interface ProtectedBase extends MessageBase {
 
 /** Tier 3: timestamp and nonce; HMAC-32 trailer. */
 export interface Tier3Message extends ProtectedBase {
+  /** Discriminant: Tier 3. */
   readonly tier: 3;
 }
 
 /** Tier 4: key id and X25519 public key; HMAC-64 trailer. */
 export interface Tier4Message extends ProtectedBase {
+  /** Discriminant: Tier 4. */
   readonly tier: 4;
+  /** Key id, u32, naming the key the sender used. */
   readonly keyId: number;
+  /** Sender's 32-byte X25519 public key. */
   readonly ecdh: Uint8Array;
 }
 
 /** Tier 5: Tier 4 plus the Poly1305 tag in the header; HMAC-256 trailer. */
 export interface Tier5Message extends ProtectedBase {
+  /** Discriminant: Tier 5. */
   readonly tier: 5;
+  /** Key id, u32, naming the key the sender used. */
   readonly keyId: number;
+  /** Sender's 32-byte X25519 public key. */
   readonly ecdh: Uint8Array;
+  /** 16-byte Poly1305 tag of the encrypted payload. */
   readonly tag: Uint8Array;
 }
 
@@ -226,15 +249,25 @@ export function decodeMessage(bytes: Uint8Array): Message {
 
 /** Header fields for {@link writeHeader}; fields a tier does not have are ignored. */
 export interface HeaderFields {
+  /** Security tier of the message. */
   readonly tier: Tier;
+  /** Sets the C flag (payload is a zstd frame). */
   readonly compressed?: boolean;
+  /** Sets the F flag (payload is a fragment). */
   readonly fragment?: boolean;
+  /** Sets the E flag (payload is ciphertext). */
   readonly encrypted?: boolean;
+  /** Opcode, u16 (tier 1+). */
   readonly opcode?: number;
+  /** Sequence number, u8 (tier 1+). */
   readonly sequence?: number;
+  /** Session id, u16 (tier 2+). */
   readonly sessionId?: number;
+  /** Unix seconds, u32 (tier 3+). */
   readonly timestamp?: number;
+  /** Per-message nonce, u16 (tier 3+). */
   readonly nonce?: number;
+  /** Key id, u32 (tier 4+). */
   readonly keyId?: number;
   /** 32-byte X25519 public key (Tier 4/5). */
   readonly ecdh?: Uint8Array;

@@ -36,17 +36,25 @@ export type { BusReport, DispatchResult, PeerInfo };
 
 /** A request the node hands to the host (payload already MessagePack-decoded). */
 export interface DispatchRequest {
+  /** Request opcode (inside a plugin's claimed range). */
   readonly opcode: number;
+  /** Tier of the session the request arrived on. */
   readonly tier: number;
+  /** Decoded MessagePack payload. */
   readonly payload: unknown;
+  /** Who sent it. */
   readonly peer: PeerInfo;
 }
 
 /** A server-pushed message from a plugin. */
 export interface PluginEvent {
+  /** Name of the plugin that pushed it. */
   readonly plugin: string;
+  /** Opcode, within the plugin's claimed ranges. */
   readonly opcode: number;
+  /** Payload, MessagePack-encodable. */
   readonly payload: unknown;
+  /** Session to push it to; without one only {@link PluginHost.onEvent} listeners see it. */
   readonly sessionId?: number;
 }
 
@@ -63,17 +71,27 @@ export type PluginState =
 
 /** One row of `plugin list` / `GET /plugins`. */
 export interface PluginStatus {
+  /** Plugin (folder) name. */
   readonly name: string;
+  /** Manifest version, `""` when the manifest is invalid. */
   readonly version: string;
+  /** Manifest description. */
   readonly description: string;
+  /** The plugin's folder. */
   readonly dir: string;
+  /** Lifecycle state. */
   readonly state: PluginState;
   /** Why it is not running (or the last crash). */
   readonly reason?: string;
+  /** Isolation mode granted (or requested), `""` if unknown. */
   readonly isolation: string;
+  /** Host API range from the manifest. */
   readonly hostApi: string;
+  /** Claimed opcode ranges as `0xAAAA-0xBBBB`. */
   readonly ranges: readonly string[];
+  /** Per-opcode minimum tier, keyed by `0xAAAA`. */
   readonly minTier: Readonly<Record<string, number>>;
+  /** What the policy granted (FFI as `name=path`). */
   readonly granted: {
     readonly net: readonly string[];
     readonly read: readonly string[];
@@ -82,8 +100,11 @@ export interface PluginStatus {
     readonly ffi: readonly string[];
     readonly buses: readonly string[];
   };
+  /** Requested items the policy refused. */
   readonly refused: readonly Refusal[];
+  /** Failure policy from the manifest. */
   readonly failure: string;
+  /** Counters and latencies of this plugin. */
   readonly metrics: MetricsSnapshot;
 }
 
@@ -152,10 +173,12 @@ export class PluginHost {
     return host;
   }
 
+  /** Forwards a structured log record to the node's logger, if any. */
   private log(rec: Record<string, unknown>): void {
     this.o.log?.(rec);
   }
 
+  /** The slot for `name`, created on first use. */
   private slotFor(name: string): Slot {
     let s = this.slots.get(name);
     if (s === undefined) {
@@ -252,10 +275,12 @@ export class PluginHost {
     return { manifest, grant, table: table.without(s.name).with(s.name, manifest.ranges) };
   }
 
+  /** Path placeholder values (`$PLUGIN`, `$DATA`) of a slot. */
   private vars(s: Slot): { plugin: string; data: string } {
     return { plugin: s.dir, data: `${this.o.dataDir}/plugin-data/${s.name}` };
   }
 
+  /** The grant as the plugin sees it, with device nodes of granted buses. */
   private grantInfo(s: Slot, g: Grant): GrantInfo {
     const report = this.buses();
     const devices = new Set<string>();
@@ -275,6 +300,7 @@ export class PluginHost {
     };
   }
 
+  /** How to start the isolated instance for a slot. */
   private spec(s: Slot, m: Manifest, g: Grant): InstanceSpec {
     return {
       name: s.name,
@@ -291,6 +317,7 @@ export class PluginHost {
     };
   }
 
+  /** Starts a runner; its crashes are reported only while it is the slot's current one. */
   private async newRunner(s: Slot, m: Manifest, g: Grant): Promise<Runner> {
     await Deno.mkdir(this.vars(s).data, { recursive: true });
     let runner: Runner | undefined = undefined;
@@ -311,6 +338,7 @@ export class PluginHost {
     return r;
   }
 
+  /** Starts a slot's plugin; a failed start counts as a crash. */
   private async launch(s: Slot): Promise<void> {
     const m = s.manifest!;
     const g = s.grant!;
@@ -335,6 +363,7 @@ export class PluginHost {
     }
   }
 
+  /** Handles a plugin going down: fail closed, or restart with exponential backoff. */
   private crashed(s: Slot, reason: string): void {
     const m = s.manifest!;
     const lived = s.runner !== undefined ? performance.now() - s.runner.readyAt : 0;
@@ -360,6 +389,7 @@ export class PluginHost {
     }, delay);
   }
 
+  /** Forwards a plugin-pushed event, dropping opcodes outside its ranges. */
   private event(s: Slot, m: Manifest, op: number, payload: unknown, sessionId?: number): void {
     // A plugin may only speak for its own opcodes (it must not forge core messages).
     if (!m.ranges.some((r) => op >= r.first && op <= r.last)) {

@@ -23,7 +23,9 @@ import type { HostMsg, PluginMsg } from "./protocol.ts";
 
 /** Everything needed to start an instance. */
 export interface InstanceSpec {
+  /** Plugin name (for logs and the generated entry module's file name). */
   readonly name: string;
+  /** Isolation mode to start it in. */
   readonly mode: IsolationMode;
   /** Absolute path of the plugin's entry module. */
   readonly entry: string;
@@ -31,18 +33,25 @@ export interface InstanceSpec {
   readonly runDir: string;
   /** Working directory of a process plugin. */
   readonly cwd: string;
+  /** Granted `--allow-net` hosts. */
   readonly net: readonly string[];
+  /** Granted `--allow-read` paths. */
   readonly read: readonly string[];
+  /** Granted `--allow-write` paths. */
   readonly write: readonly string[];
+  /** Granted `--allow-env` names. */
   readonly env: readonly string[];
   /** Absolute library paths FFI may open. */
   readonly ffi: readonly string[];
+  /** V8 heap ceiling in MiB (`--max-old-space-size`, process mode). */
   readonly memoryMb: number;
 }
 
 /** Callbacks an instance reports to. */
 export interface InstanceSink {
+  /** A message from the plugin. */
   onMessage(m: PluginMsg): void;
+  /** A log line: the plugin's stderr, or a host note about it (uncaught error, bad frame). */
   onLog(line: string): void;
   /** Called once when the instance is gone for any reason other than `kill`. */
   onExit(reason: string): void;
@@ -50,7 +59,9 @@ export interface InstanceSink {
 
 /** A running instance. */
 export interface Instance {
+  /** Isolation mode it runs in. */
   readonly mode: IsolationMode;
+  /** Sends a message to the plugin. */
   send(m: HostMsg): void;
   /** Stops it now (SIGKILL / terminate); no `onExit` follows. Resolves when it is gone. */
   kill(): Promise<void>;

@@ -7,12 +7,17 @@ import { errorName } from "../../core/errors.ts";
 
 /** A snapshot for `plugin list`, `/plugins` and `status`. */
 export interface MetricsSnapshot {
+  /** Requests dispatched to the plugin. */
   readonly requests: number;
+  /** Requests answered without error. */
   readonly ok: number;
   /** Error name (`TIMEOUT`, `SERVICE_UNAVAILABLE`, ...) -> count. */
   readonly errors: Readonly<Record<string, number>>;
+  /** Events the plugin pushed (inside its ranges). */
   readonly events: number;
+  /** Restarts after crashes. */
   readonly restarts: number;
+  /** Requests waiting or running at snapshot time. */
   readonly inFlight: number;
   /** Latency of answered requests in microseconds, over the last 1024. */
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number };
@@ -22,10 +27,15 @@ const WINDOW = 1024;
 
 /** Mutable counters of one plugin (kept across restarts and reloads). */
 export class Metrics {
+  /** Requests dispatched to the plugin. */
   requests = 0;
+  /** Requests answered without error. */
   ok = 0;
+  /** Events the plugin pushed (inside its ranges). */
   events = 0;
+  /** Restarts after crashes. */
   restarts = 0;
+  /** Requests waiting or running now. */
   inFlight = 0;
   private readonly errors = new Map<string, number>();
   private readonly lat = new Float64Array(WINDOW);

@@ -19,14 +19,21 @@ export type DispatchResult =
 
 /** Everything a runner needs. */
 export interface RunnerOptions {
+  /** How to start the instance. */
   readonly spec: InstanceSpec;
+  /** Queue, timeout, memory and heartbeat limits. */
   readonly limits: Limits;
+  /** Host API version announced in `init`. */
   readonly hostApi: string;
+  /** The grant, as told to the plugin in `init`. */
   readonly grant: GrantInfo;
+  /** Counters to update (owned by the host, kept across restarts). */
   readonly metrics: Metrics;
+  /** Ring of the plugin's recent log lines. */
   readonly logs: LogRing;
   /** Longest wait for `ready` after start. */
   readonly startTimeoutMs: number;
+  /** A plugin-pushed event (not yet checked against the plugin's ranges). */
   onEvent(op: number, payload: unknown, sessionId?: number): void;
   /** The instance is gone (crash, watchdog); called once, never after `drain`/`kill`. */
   onDown(reason: string): void;
@@ -81,6 +88,7 @@ export class Runner {
     return this.pending.size;
   }
 
+  /** Starts the instance, sends `init`, waits for `ready`, then starts the watchdog and deadline sweep. */
   private async boot(): Promise<void> {
     const ready = new Promise<MyClerkError | undefined>((res) => {
       this.readyWaiter = res;
@@ -121,6 +129,7 @@ export class Runner {
     this.sweeper = setInterval(() => this.sweep(), period);
   }
 
+  /** Answers TIMEOUT to every request past its deadline (oldest first). */
   private sweep(): void {
     const limit = performance.now() - this.o.limits.timeoutMs;
     for (const [id, p] of this.pending) {
@@ -132,6 +141,7 @@ export class Runner {
     if (this.pending.size === 0) this.drained?.();
   }
 
+  /** Watchdog: pings the plugin, kills it when a ping goes unanswered for `heartbeatMs`. */
   private tick(): void {
     const now = performance.now();
     if (this.pingSentAt !== 0) {
@@ -164,6 +174,7 @@ export class Runner {
     });
   }
 
+  /** Handles one message from the plugin. */
   private onMessage(m: PluginMsg): void {
     switch (m.t) {
       case "res": {
@@ -239,6 +250,7 @@ export class Runner {
     });
   }
 
+  /** Answers INTERNAL_ERROR to every pending request. */
   private failAll(detail: string): void {
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
@@ -248,6 +260,7 @@ export class Runner {
     this.drained?.();
   }
 
+  /** Stops the watchdog and the deadline sweep. */
   private stopTimers(): void {
     if (this.watchdog !== undefined) clearInterval(this.watchdog);
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
@@ -255,6 +268,7 @@ export class Runner {
     this.sweeper = undefined;
   }
 
+  /** Marks the instance gone once: fails pending requests, reports start failure or `onDown`. */
   private down(reason: string): void {
     if (this.state === "down") return;
     const wasStarting = this.state === "starting";
@@ -270,6 +284,7 @@ export class Runner {
     } else this.o.onDown(reason);
   }
 
+  /** Marks it down and kills the instance (watchdog). */
   private killFor(reason: string): void {
     const inst = this.instance;
     this.down(reason);

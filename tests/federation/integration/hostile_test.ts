@@ -81,8 +81,8 @@ Deno.test({
       );
       const relay = await c.serve("relay", ["--role", "relay", "--config", `${c.dir}/tight.json`]);
       const alice = await c.joinedHub("alice", "relay", relay.tcp); // stays offline
-      const bob = await c.joinedHub("bob", "relay", relay.tcp);
-      const carol = await c.joinedHub("carol", "relay", relay.tcp);
+      await c.joinedHub("bob", "relay", relay.tcp);
+      await c.joinedHub("carol", "relay", relay.tcp);
       const mallory = await c.joinedHub("mallory", "relay", relay.tcp);
       const hb = await c.serve("bob", ["--role", "hub"]);
       const hc = await c.serve("carol", ["--role", "hub"]);
