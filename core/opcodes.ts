@@ -56,6 +56,8 @@ export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map<number, string>
     [0x0307, "FED_FETCH"],
     [0x0308, "FED_EXPIRED"],
     [0x0309, "FED_RESTART"],
+    [0x030a, "FED_LOOKUP"],
+    [0x030b, "FED_RECORDS"],
     [0x0310, "FED_SEALED"],
     [0x0610, "SERIAL_PORT_LIST"],
     [0x0611, "SERIAL_PORT_OPEN"],
@@ -93,8 +95,11 @@ export type RangeKind =
 
 /** One row of the range table. */
 export interface OpcodeRange {
+  /** First opcode of the range (u16). */
   readonly first: number;
+  /** Last opcode of the range (u16), inclusive. */
   readonly last: number;
+  /** What the range is for (§13). */
   readonly kind: RangeKind;
   /** False for ranges the profile reserves (answered UNSUPPORTED). */
   readonly served: boolean;

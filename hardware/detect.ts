@@ -20,7 +20,9 @@ import type { BusKind } from "../plugins/manifest.ts";
 
 /** One bus kind and what was found. */
 export interface BusInfo {
+  /** The bus kind. */
   readonly kind: BusKind;
+  /** Whether any evidence of the bus was found. */
   readonly present: boolean;
   /** Device nodes (`/dev/...`), interface names (CAN) or sysfs names (USB, 1-Wire). */
   readonly devices: readonly string[];
@@ -30,7 +32,9 @@ export interface BusInfo {
 
 /** Result of one detection pass. */
 export interface BusReport {
+  /** Filesystem root the pass read below (`/` on a real system). */
   readonly root: string;
+  /** One entry per bus kind (`BUS_KINDS` of `plugins/manifest.ts`). */
   readonly buses: readonly BusInfo[];
 }
 

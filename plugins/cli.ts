@@ -15,7 +15,9 @@ import { offlineStatus, type PluginStatus } from "./runtime/host.ts";
 
 /** What the CLI commands print to and fetch with (tests replace them). */
 export interface PluginCliContext {
+  /** Prints one line of output (default `console.log`). */
   readonly out?: (line: string) => void;
+  /** Fetch used to reach a running node's admin routes (default global `fetch`). */
   readonly fetch?: typeof fetch;
 }
 
@@ -139,6 +141,7 @@ async function admin(
   return body;
 }
 
+// deno-doc-ignore private-type-ref -- Command is commander's own exported class (npm)
 /** Adds `plugin ...` to `program`. */
 export function registerPluginCommands(program: Command, ctx: PluginCliContext = {}): void {
   const out = ctx.out ?? ((l: string) => console.log(l));

@@ -20,6 +20,7 @@ function statusOf(e: unknown): 400 | 404 | 500 | 503 {
   return 500;
 }
 
+// deno-doc-ignore private-type-ref -- Hono is hono's own exported class (npm)
 /** The plugin admin routes over `host` (paths relative to the mount point). */
 export function pluginRoutes(host: PluginHost): Hono {
   const app = new Hono();

@@ -78,7 +78,7 @@ export async function startPlugins(
 }
 
 /** `serve` extension: the plugin host. */
-export const pluginExtension: ServeExtension = async (node: Node) => {
+export const pluginExtension: ServeExtension = async (node: Node): Promise<() => Promise<void>> => {
   const { stop } = await startPlugins(node);
   return stop;
 };

@@ -44,6 +44,7 @@ function tierArg(v: string): Tier {
   return n as Tier;
 }
 
+// deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
 /** Builds the node config from defaults, `--config FILE` and flags. */
 export async function configFromOptions(o: Readonly<Record<string, unknown>>): Promise<NodeConfig> {
   const base: Record<string, unknown> = o.config
@@ -63,6 +64,7 @@ export async function configFromOptions(o: Readonly<Record<string, unknown>>): P
   return validateConfig(merged, o.config ? String(o.config) : "flags");
 }
 
+// deno-doc-ignore private-type-ref -- Command is commander's own exported class (npm)
 /** Adds the core subcommands to `program`; `extensions` run inside `serve`. */
 export function registerCoreCommands(
   program: Command,

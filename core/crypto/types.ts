@@ -11,7 +11,9 @@
 
 /** An X25519 key pair (32-byte private scalar as generated, 32-byte public u-coordinate). */
 export interface KeyPair {
+  /** 32-byte private scalar. */
   readonly privateKey: Uint8Array;
+  /** 32-byte public key (u-coordinate). */
   readonly publicKey: Uint8Array;
 }
 

@@ -59,9 +59,13 @@ export function splitFragments(
 
 /** A parsed fragment prefix. */
 export interface FragmentInfo {
+  /** Fragment id, u16: the same for all fragments of one message. */
   readonly id: number;
+  /** Position of this fragment, u8, 0-based. */
   readonly index: number;
+  /** Number of fragments of the message, u8, 1-255. */
   readonly count: number;
+  /** This fragment's slice of the message payload. */
   readonly data: Uint8Array;
 }
 

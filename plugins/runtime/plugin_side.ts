@@ -12,6 +12,7 @@ import { encodeFrame, FrameDecoder } from "./frames.ts";
 
 /** A bidirectional message channel to the host. */
 export interface PluginPort {
+  /** Sends one message to the host. */
   send(m: PluginMsg): void;
   /** Registers the one receiver of host messages. */
   listen(cb: (m: HostMsg) => void): void;

@@ -27,6 +27,7 @@ import {
   fail,
   field,
   type PluginContext,
+  type PluginDefinition,
 } from "@myclerk/plugin-sdk";
 import { Libc, type LineConfig } from "./termios.ts";
 
@@ -96,6 +97,7 @@ function port(
   return p;
 }
 
+/** The serial plugin: its handlers and the libc it opens at `init`. */
 export default definePlugin({
   init(ctx) {
     ctxRef = ctx;
@@ -193,4 +195,4 @@ export default definePlugin({
       return {};
     },
   },
-});
+}) as PluginDefinition;

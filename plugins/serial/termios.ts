@@ -82,20 +82,31 @@ export const BAUD: ReadonlyMap<number, number> = new Map([
 
 /** Line settings of a port. */
 export interface LineConfig {
+  /** Baud rate: a key of {@link BAUD} (1200 to 921 600). */
   readonly baud: number;
+  /** 6 | 7 | 8;|Data bits per character. */
   readonly dataBits: 5 | 6 | 7 | 8;
+  /** "even" | "odd";|Parity bit. */
   readonly parity: "none" | "even" | "odd";
+  /** 2;|Stop bits. */
   readonly stopBits: 1 | 2;
+  /** "rtscts" | "xonxoff";|Flow control: none, hardware (RTS/CTS) or software (XON/XOFF). */
   readonly flow: "none" | "rtscts" | "xonxoff";
 }
 
 /** Modem control and status lines. */
 export interface ModemLines {
+  /** Data Terminal Ready (output). */
   readonly dtr: boolean;
+  /** Request To Send (output). */
   readonly rts: boolean;
+  /** Clear To Send (input). */
   readonly cts: boolean;
+  /** Data Set Ready (input). */
   readonly dsr: boolean;
+  /** Data Carrier Detect (input). */
   readonly dcd: boolean;
+  /** Ring Indicator (input). */
   readonly ri: boolean;
 }
 
@@ -120,6 +131,7 @@ export class Libc {
     return new DataView(b.buffer).getInt32(0, true);
   }
 
+  /** Returns `r`, or throws `code` with errno when the call failed (`r < 0`). */
   private check(r: number, what: string, code: number = ErrorCode.INTERNAL_ERROR): number {
     if (r < 0) {
       const errno = this.errno();
