@@ -25,6 +25,7 @@ import { nobleBackend } from "../core/crypto/noble.ts";
 import { nodeBackend } from "../core/crypto/node.ts";
 import { libcryptoBackend } from "../core/crypto/libcrypto.ts";
 import type { CryptoBackend } from "../core/crypto/types.ts";
+import { haveOpenssl, opensslSpeed } from "./_openssl.ts";
 
 /** Options of one bench run. */
 export interface CryptoBenchOptions {
@@ -121,28 +122,9 @@ function hmacRate(b: CryptoBackend, ms: number, rounds: number): number {
   return measure(HMAC_SIZE, ms, rounds, () => b.hmacSha256(key, data));
 }
 
-/** Runs `openssl speed` for one size; bytes/s from its `-mr` `+F` line, in MB/s. */
+/** `openssl speed -evp chacha20-poly1305` for one size, in MB/s (see `_openssl.ts`). */
 async function openssl(size: number, seconds: number, aead: boolean): Promise<number> {
-  const args = ["speed", "-mr", "-elapsed", "-seconds", String(seconds), "-bytes", String(size)];
-  if (aead) args.push("-aead");
-  args.push("-evp", "chacha20-poly1305");
-  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  const m = text.match(/^\+F:\d+:[^:]+:([0-9.]+)/m);
-  if (!out.success || !m) {
-    throw new Error(`openssl ${args.join(" ")} failed:\n${text.slice(0, 2000)}`);
-  }
-  return Number(m[1]) / 1e6;
-}
-
-function haveOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
+  return (await opensslSpeed(size, seconds, aead)) / 1e6;
 }
 
 const fmt = (v: number) => (Number.isNaN(v) ? "-" : v.toFixed(1)).padStart(10);

@@ -13,8 +13,11 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+|[0-9a-fA-
   message: 'must be "HOST:PORT", e.g. "0.0.0.0:5657" or "[::1]:5657"',
 });
 const tier = z.number().int().min(0).max(5);
-const keyIdHex = z.string().regex(/^[0-9a-f]{8}$/, { message: "must be 8 lowercase hex digits (a key id)" });
+const keyIdHex = z.string().regex(/^[0-9a-f]{8}$/, {
+  message: "must be 8 lowercase hex digits (a key id)",
+});
 
+// deno-doc-ignore missing-explicit-type -- the zod schema's type is inferred; NodeConfig documents the result
 /** The config file schema (every key optional: defaults fill the rest). */
 export const ConfigSchema = z.object({
   role: z.enum(["node", "relay", "hub", "both"]).default("node"),
@@ -45,11 +48,15 @@ export const ConfigSchema = z.object({
   }).strict().prefault({}),
   federation: z.object({
     /** Relay: peer relays to dial, `HOST:PORT` with the peer's key id or public key pinned. */
-    peers: z.array(z.object({
-      addr: z.string().min(1),
-      keyId: keyIdHex.optional(),
-      key: z.string().regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hex digits (an X25519 public key)" }).optional(),
-    }).strict()).default([]),
+    peers: z.array(
+      z.object({
+        addr: z.string().min(1),
+        keyId: keyIdHex.optional(),
+        key: z.string().regex(/^[0-9a-f]{64}$/, {
+          message: "must be 64 lowercase hex digits (an X25519 public key)",
+        }).optional(),
+      }).strict(),
+    ).default([]),
     /** Relay: key ids of peer relays allowed to connect to us (besides those in `peers`). */
     allowPeers: z.array(keyIdHex).default([]),
     /** Hub: relays to keep a session to (besides the one recorded by `hub join`). */
@@ -88,6 +95,7 @@ export const ConfigSchema = z.object({
   }).strict().prefault({}),
 }).strict();
 
+// deno-doc-ignore private-type-ref -- zod's inferred output type; the keys are documented in README "Configuration" and docs/OPERATOR.md
 /** A validated configuration with every default filled in. */
 export type NodeConfig = z.infer<typeof ConfigSchema>;
 
@@ -105,7 +113,9 @@ export function validateConfig(raw: unknown, source = "config"): NodeConfig {
   if (r.success) {
     if (r.data.tiers.min > r.data.tiers.max) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
-        problems: [`${source}: tiers.min (${r.data.tiers.min}) is above tiers.max (${r.data.tiers.max}): lower tiers.min or raise tiers.max`],
+        problems: [
+          `${source}: tiers.min (${r.data.tiers.min}) is above tiers.max (${r.data.tiers.max}): lower tiers.min or raise tiers.max`,
+        ],
       });
     }
     return r.data;
@@ -113,7 +123,9 @@ export function validateConfig(raw: unknown, source = "config"): NodeConfig {
   const problems = r.error.issues.map((i) => {
     const path = i.path.join(".") || "(top level)";
     if (i.code === "unrecognized_keys") {
-      return `${source}: unknown key ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}: remove it or check its spelling`;
+      return `${source}: unknown key ${
+        i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")
+      }: remove it or check its spelling`;
     }
     return `${source}: "${path}" ${i.message}`;
   });
@@ -126,13 +138,17 @@ export async function loadConfigFile(path: string): Promise<NodeConfig> {
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", { problems: [`${path}: cannot read (${(e as Error).message})`] }, e);
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
+      problems: [`${path}: cannot read (${(e as Error).message})`],
+    }, e);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", { problems: [`${path}: not valid JSON (${(e as Error).message})`] }, e);
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
+      problems: [`${path}: not valid JSON (${(e as Error).message})`],
+    }, e);
   }
   return validateConfig(raw, path);
 }

@@ -53,7 +53,7 @@ export function identityFrom(backend: CryptoBackend, privateKey: Uint8Array): Id
 
 /** Everything both sides hold once the handshake is done. */
 export interface EstablishedState {
-  /** "responder";|Which side of the handshake this end was. */
+  /** Which side of the handshake this end was. */
   readonly role: "initiator" | "responder";
   /** Session id assigned by the responder, 1-65535. */
   readonly sessionId: number;

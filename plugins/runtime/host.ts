@@ -539,7 +539,7 @@ function statusOf(s: Slot, state?: PluginState): PluginStatus {
     },
     refused: g?.refused ?? [],
     failure: m?.failure ?? "",
-    metrics: s.metrics.snapshot(),
+    metrics: { ...s.metrics.snapshot(), inFlight: s.runner?.inFlight ?? 0 },
   };
 }
 

@@ -84,13 +84,13 @@ export const BAUD: ReadonlyMap<number, number> = new Map([
 export interface LineConfig {
   /** Baud rate: a key of {@link BAUD} (1200 to 921 600). */
   readonly baud: number;
-  /** 6 | 7 | 8;|Data bits per character. */
+  /** Data bits per character. */
   readonly dataBits: 5 | 6 | 7 | 8;
-  /** "even" | "odd";|Parity bit. */
+  /** Parity bit. */
   readonly parity: "none" | "even" | "odd";
-  /** 2;|Stop bits. */
+  /** Stop bits. */
   readonly stopBits: 1 | 2;
-  /** "rtscts" | "xonxoff";|Flow control: none, hardware (RTS/CTS) or software (XON/XOFF). */
+  /** Flow control: none, hardware (RTS/CTS) or software (XON/XOFF). */
   readonly flow: "none" | "rtscts" | "xonxoff";
 }
 
