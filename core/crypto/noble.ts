@@ -22,13 +22,13 @@ import {
   checkGcmIv,
   checkHkdfLength,
   checkKey,
-  checkOut,
   checkRandomLength,
   checkSealed,
   checkTag,
   checkX25519Key,
   internal,
   isAllZero,
+  sealIntoVia,
   TAG_SIZE,
 } from "./validate.ts";
 
@@ -166,13 +166,7 @@ export const nobleBackend: CryptoBackend = {
     out: Uint8Array,
     outOffset: number,
   ): number {
-    // generic fallback: same contract as libcrypto's, one extra copy
-    checkKey(key);
-    checkChachaNonce(nonce);
-    checkOut(out, outOffset, plaintext.length + TAG_SIZE);
-    const sealed = nobleBackend.chachaSeal(key, nonce, aad, plaintext);
-    out.set(sealed, outOffset);
-    return sealed.length;
+    return sealIntoVia(nobleBackend.chachaSeal, key, nonce, aad, plaintext, out, outOffset);
   },
 
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {

@@ -42,13 +42,13 @@ import {
   checkGcmIv,
   checkHkdfLength,
   checkKey,
-  checkOut,
   checkRandomLength,
   checkSealed,
   checkTag,
   checkX25519Key,
   internal,
   isAllZero,
+  sealIntoVia,
   TAG_SIZE,
 } from "./validate.ts";
 import { MyClerkError } from "../errors.ts";
@@ -313,13 +313,7 @@ export const nodeBackend: CryptoBackend = {
     out: Uint8Array,
     outOffset: number,
   ): number {
-    // generic fallback: same contract as libcrypto's, one extra copy
-    checkKey(key);
-    checkChachaNonce(nonce);
-    checkOut(out, outOffset, plaintext.length + TAG_SIZE);
-    const sealed = nodeBackend.chachaSeal(key, nonce, aad, plaintext);
-    out.set(sealed, outOffset);
-    return sealed.length;
+    return sealIntoVia(nodeBackend.chachaSeal, key, nonce, aad, plaintext, out, outOffset);
   },
 
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {

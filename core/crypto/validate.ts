@@ -114,3 +114,25 @@ export function isAllZero(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) acc |= b[i];
   return acc === 0;
 }
+
+/**
+ * The generic `chachaSealInto` of back ends without a native in-place seal:
+ * the same checks and contract as libcrypto's (nothing written on a refused
+ * size), via `seal` plus one copy.
+ */
+export function sealIntoVia(
+  seal: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => Uint8Array,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+  outOffset: number,
+): number {
+  checkKey(key);
+  checkChachaNonce(nonce);
+  checkOut(out, outOffset, plaintext.length + 16);
+  const sealed = seal(key, nonce, aad, plaintext);
+  out.set(sealed, outOffset);
+  return sealed.length;
+}

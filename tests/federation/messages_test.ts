@@ -184,3 +184,27 @@ Deno.test("messages: wrong types and ranges are BAD_REQUEST naming the field", (
     proof: new Uint8Array(32),
   }, "family-id-mismatch");
 });
+
+Deno.test("messages: the unchecked FED_DELIVER encoder writes the same bytes as the checked one", () => {
+  const deliver = fc.record({
+    op: fc.constant(FedOp.FED_DELIVER),
+    to: fam,
+    from: fam,
+    fromKey: key,
+    mid,
+    ttl: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 0xffffffff })),
+    hops: fc.integer({ min: 0, max: 8 }),
+    sealed: fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.integer({ min: 0x100, max: 0x10100 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+    ),
+  });
+  fc.assert(
+    fc.property(deliver, (m) => {
+      const fast = encodeFed(m, false);
+      assertEquals(fast, encodeFed(m));
+      assertEquals(decodeFed(be, m.op, fast), m);
+    }),
+    { numRuns: 300 },
+  );
+});
