@@ -344,12 +344,21 @@ export function registerFederationCommands(program: Command): void {
     });
 
   withData(program.command("status"))
-    .description("connected families and peers, queue depths (from the running node)")
+    .description("node health, buses and plugins; connected families and peers, queue depths (from the running node)")
     .option("--json", "one JSON object")
     .action(async (o: Opts) => {
       try {
         const data = await dataDir(o);
-        const r = await admin(data, "/federation/status");
+        // /healthz always exists (node, buses, plugins); /federation/status only
+        // when the node runs as relay, hub or both.
+        const health = await admin(data, "/healthz") as Record<string, unknown>;
+        let federation: unknown;
+        try {
+          federation = await admin(data, "/federation/status");
+        } catch {
+          federation = undefined;
+        }
+        const r = { node: health, ...(federation as Record<string, unknown> | undefined ?? {}) };
         console.log(o.json ? JSON.stringify(r) : JSON.stringify(r, null, 2));
       } catch (e) {
         fail(e);

@@ -109,6 +109,7 @@ Deno.test({
       // status / queue list / family list from the CLI.
       const status = JSON.parse(await cliOk(["status", "--data", c.data("relay"), "--json"]));
       assertEquals(status.relay.hubs.length, 3);
+      assert(Array.isArray(status.node.buses.buses), "status shows the buses found (issue #5)");
       const ql = JSON.parse(await cliOk(["queue", "list", "--data", c.data("alice"), "--json"]));
       assertEquals(ql.hub.outbox.pending, 0);
       const fl = JSON.parse(await cliOk(["family", "list", "--data", c.data("relay"), "--json"]));
