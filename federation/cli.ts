@@ -344,7 +344,9 @@ export function registerFederationCommands(program: Command): void {
     });
 
   withData(program.command("status"))
-    .description("node health, buses and plugins; connected families and peers, queue depths (from the running node)")
+    .description(
+      "node health, buses and plugins; connected families and peers, queue depths (from the running node)",
+    )
     .option("--json", "one JSON object")
     .action(async (o: Opts) => {
       try {

@@ -193,24 +193,41 @@ export function readEnvelopeHeader(sealed: Uint8Array): EnvelopeHeader {
 }
 
 /**
+ * A recipient family key the caller has already verified (e.g. a stored
+ * family record, whose id and key id were checked against its key when it
+ * was decoded): lets {@link checkRouting} skip two SHA-256 per message.
+ */
+export interface KnownFamilyKey {
+  readonly id: FamilyId;
+  readonly keyId: number;
+}
+
+/**
  * Checks that routing fields and envelope agree as far as a relay can tell
  * without keys: `from` is the id of `fromKey`, the header key id is the
- * one of a `to` family whose key the caller knows (pass `toKey` when known).
+ * one of a `to` family whose key the caller knows (pass `toKey` when known,
+ * as raw key bytes or as an already verified {@link KnownFamilyKey}).
+ * `fromId` computes a family id from a key; a relay passes a cached one
+ * (a hub sends from one family key, so hashing it per message is waste).
  */
 export function checkRouting(
   be: CryptoBackend,
   r: EnvelopeRouting,
   sealed: Uint8Array,
-  toKey?: Uint8Array,
+  toKey?: Uint8Array | KnownFamilyKey,
+  fromId: (key: Uint8Array) => FamilyId = (k) => familyId(be, k),
 ): EnvelopeHeader {
   const h = readEnvelopeHeader(sealed);
   if (!FAMILY_ID_RE.test(r.to) || !FAMILY_ID_RE.test(r.from)) throw bad("routing-family-id");
-  if (familyId(be, r.fromKey) !== r.from) throw bad("routing-from-key");
+  if (fromId(r.fromKey) !== r.from) throw bad("routing-from-key");
   if (r.mid.length !== MID_LENGTH) throw bad("field:mid");
   checkTtl(r.ttl);
-  if (toKey !== undefined) {
+  if (toKey instanceof Uint8Array) {
     if (familyId(be, toKey) !== r.to) throw bad("routing-to-key");
     if (familyKeyId(be, toKey) !== h.keyId) throw bad("routing-key-id");
+  } else if (toKey !== undefined) {
+    if (toKey.id !== r.to) throw bad("routing-to-key");
+    if (toKey.keyId !== h.keyId) throw bad("routing-key-id");
   }
   return h;
 }

@@ -82,9 +82,13 @@ export function outboundLink(c: Client, remote: string): Link {
   };
 }
 
-/** Sends a typed federation message. */
-export function sendFed(link: Link, msg: FedMessage, priority = false): boolean {
-  return link.send(msg.op, encodeFed(msg), priority);
+/**
+ * Sends a typed federation message. `check = false` skips the encoder's
+ * decode-back validation: only for messages built from fields already
+ * validated on arrival (the relay's FED_DELIVER pushes and "stored" acks).
+ */
+export function sendFed(link: Link, msg: FedMessage, priority = false, check = true): boolean {
+  return link.send(msg.op, encodeFed(msg, check), priority);
 }
 
 /** Sends ERROR with the federation extras (priority lane, like every ERROR). */

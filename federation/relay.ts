@@ -30,8 +30,8 @@ import {
   encodeRecords,
   ERROR_OP,
 } from "./directory.ts";
-import { checkRouting } from "./envelope.ts";
-import { type FamilyId, familyKeyId } from "./family.ts";
+import { checkRouting, type KnownFamilyKey } from "./envelope.ts";
+import { type FamilyId, familyId, familyKeyId } from "./family.ts";
 import { paths, readHubKeys, writeHubKeys } from "./files.ts";
 import { checkAdmission } from "./invite.ts";
 import { inboundLink, type Link, outboundLink, sendFed, sendFedError } from "./link.ts";
@@ -92,6 +92,13 @@ interface LinkState {
   // mailbox push (hub sessions)
   credit: number;
   cursor: number;
+  /**
+   * True when the store holds nothing for this session past `cursor`: a
+   * message committed now may be pushed from memory (no SQLite read).
+   * Cleared whenever one is left in the store (no credit, full send queue,
+   * byte cap), set again when a store fetch comes back short.
+   */
+  caughtUp: boolean;
   maxBytes?: number;
   readonly inflight: Map<string, number>;
   inflightBytes: number;
@@ -103,6 +110,8 @@ interface LinkState {
   restartAfter?: number;
   timer?: ReturnType<typeof setTimeout>;
   closed: boolean;
+  /** Last sender key seen in a FED_DELIVER and its family id. */
+  fromCache?: { readonly key: Uint8Array; readonly id: FamilyId };
 }
 
 interface Pending {
@@ -201,6 +210,7 @@ export class Relay {
       link,
       credit: 0,
       cursor: 0,
+      caughtUp: false,
       inflight: new Map(),
       inflightBytes: 0,
       pushed: 0,
@@ -231,6 +241,10 @@ export class Relay {
       "Times pushing to a session paused because its send queue was full",
     );
     m.describe("fed_expired_total", "Messages expired undelivered");
+    m.describe(
+      "fed_group_commits_total",
+      "Group commits (one fsync each); fed_stored_total / this = messages per commit",
+    );
     m.gauge("fed_hubs_connected", () => [...this.#hubs.values()].reduce((n, s) => n + s.size, 0));
     m.gauge("fed_peers_connected", () => this.#peerLinks.size);
     m.gauge("fed_queue_messages", () => this.store.stats().queuedMessages);
@@ -316,7 +330,8 @@ export class Relay {
           if (ls.family === undefined || ls.family !== msg.family) {
             throw new MyClerkError(ErrorCode.FORBIDDEN, "ack-other-family", { family: msg.family });
           }
-          const n = this.store.ack({ kind: "mailbox" }, msg.family, msg.mids);
+          // Not fsynced on its own: a lost delete only re-delivers, and the recipient dedupes.
+          const n = this.store.ack({ kind: "mailbox" }, msg.family, msg.mids, { durable: false });
           for (const mid of msg.mids) {
             const k = toHex(mid);
             ls.inflightBytes -= ls.inflight.get(k) ?? 0;
@@ -574,20 +589,34 @@ export class Relay {
     return f ?? undefined;
   }
 
-  #laneFor(to: FamilyId): { lane: Lane; key?: Uint8Array } {
+  #laneFor(to: FamilyId): { lane: Lane; key?: KnownFamilyKey } {
     const f = this.#family(to);
-    if (f?.local) return { lane: { kind: "mailbox" }, key: f.record.key };
+    // The stored record's id and key id were verified against its key when decoded.
+    if (f?.local) return { lane: { kind: "mailbox" }, key: f.record };
     for (const [peer, fams] of this.#routes) {
-      if (fams.has(to)) return { lane: { kind: "peer", peer }, key: f?.record.key };
+      if (fams.has(to)) return { lane: { kind: "peer", peer }, key: f?.record };
     }
     if (f !== undefined) {
       const home = f.record.home;
       if (this.#peerConfigured(home)) {
-        return { lane: { kind: "peer", peer: home }, key: f.record.key };
+        return { lane: { kind: "peer", peer: home }, key: f.record };
       }
       throw new MyClerkError(ErrorCode.FED_NO_ROUTE, "no-route", { family: to });
     }
     throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", { family: to });
+  }
+
+  /** Family id of a sender key, remembered per session (a hub always sends from one key). */
+  #fromId(ls: LinkState, key: Uint8Array): FamilyId {
+    const c = ls.fromCache;
+    if (c !== undefined && c.key.length === key.length) {
+      let d = 0;
+      for (let i = 0; i < key.length; i++) d |= c.key[i] ^ key[i];
+      if (d === 0) return c.id;
+    }
+    const id = familyId(this.node.backend, key);
+    ls.fromCache = { key: key.slice(), id };
+    return id;
   }
 
   #peerConfigured(keyId: number): boolean {
@@ -636,7 +665,7 @@ export class Relay {
       throw e;
     }
     try {
-      checkRouting(this.node.backend, msg, msg.sealed, route.key);
+      checkRouting(this.node.backend, msg, msg.sealed, route.key, (k) => this.#fromId(ls, k));
     } catch (e) {
       if (isMyClerkError(e)) throw new MyClerkError(e.code, e.detail, { ...e.extra, mid: msg.mid });
       throw e;
@@ -690,9 +719,13 @@ export class Relay {
       }
       return;
     }
+    this.node.metrics.inc("fed_group_commits_total");
     const acks = new Map<LinkState, Uint8Array[]>();
     const hubsToPump = new Set<FamilyId>();
     const peersToPump = new Set<number>();
+    const direct: { p: Pending; seq: number }[] = [];
+    let storedMailbox = 0;
+    let storedPeer = 0;
     items.forEach((p, i) => {
       const r = results[i];
       if (r instanceof MyClerkError) {
@@ -706,9 +739,12 @@ export class Relay {
       }
       if (r.status === "duplicate") this.node.metrics.inc("fed_duplicate_total");
       else {
-        this.node.metrics.inc("fed_stored_total", { lane: p.lane.kind });
-        if (p.lane.kind === "mailbox") hubsToPump.add(p.msg.to);
-        else peersToPump.add(p.lane.peer);
+        if (p.lane.kind === "mailbox") storedMailbox++;
+        else storedPeer++;
+        if (p.lane.kind === "mailbox") {
+          hubsToPump.add(p.msg.to);
+          direct.push({ p, seq: r.seq });
+        } else peersToPump.add(p.lane.peer);
       }
       let a = acks.get(p.ls);
       if (a === undefined) acks.set(p.ls, a = []);
@@ -716,16 +752,77 @@ export class Relay {
     });
     for (const [ls, mids] of acks) {
       for (let i = 0; i < mids.length; i += MAX_MIDS) {
-        sendFed(ls.link, {
-          op: FedOp.FED_ACK,
-          kind: "stored",
-          relay: this.node.identity.keyId,
-          mids: mids.slice(i, i + MAX_MIDS),
-        });
+        sendFed(
+          ls.link,
+          {
+            op: FedOp.FED_ACK,
+            kind: "stored",
+            relay: this.node.identity.keyId,
+            mids: mids.slice(i, i + MAX_MIDS),
+          },
+          false,
+          false,
+        );
       }
     }
-    for (const f of hubsToPump) for (const ls of this.#hubs.get(f) ?? []) this.#pumpHub(ls);
+    if (storedMailbox > 0) {
+      this.node.metrics.inc("fed_stored_total", { lane: "mailbox" }, storedMailbox);
+    }
+    if (storedPeer > 0) this.node.metrics.inc("fed_stored_total", { lane: "peer" }, storedPeer);
+    // Online recipients that are caught up get the new messages from memory, in
+    // commit (seq) order; anyone else reads them from the store as before.
+    for (const { p, seq } of direct) {
+      for (const ls of this.#hubs.get(p.msg.to) ?? []) {
+        if (ls.caughtUp && !this.#pushOne(ls, p.msg, seq)) ls.caughtUp = false;
+      }
+    }
+    for (const f of hubsToPump) {
+      for (const ls of this.#hubs.get(f) ?? []) if (!ls.caughtUp) this.#pumpHub(ls);
+    }
     for (const p of peersToPump) this.#pumpPeer(p);
+  }
+
+  /** Pushes one just-committed message to a caught-up hub session; false when it must wait in the store. */
+  #pushOne(ls: LinkState, m: QueueInput, seq: number): boolean {
+    if (
+      ls.closed || this.#stopping || ls.credit <= 0 || ls.maxBytes !== undefined ||
+      ls.link.queuedBytes >= this.#cfg.sendQueueHighBytes
+    ) return false;
+    this.#sendDeliver(ls, m, seq);
+    return true;
+  }
+
+  #sendDeliver(ls: LinkState, m: QueueInput, seq: number): void {
+    ls.cursor = seq;
+    ls.credit--;
+    ls.inflight.set(toHex(m.mid), m.sealed.length);
+    ls.inflightBytes += m.sealed.length;
+    sendFed(
+      ls.link,
+      {
+        op: FedOp.FED_DELIVER,
+        to: m.to,
+        from: m.from,
+        fromKey: m.fromKey,
+        mid: m.mid,
+        ttl: m.ttl,
+        hops: Math.min(m.hops + 1, MAX_HOPS),
+        sealed: m.sealed,
+      },
+      false,
+      false,
+    );
+    ls.pushed++;
+    this.node.metrics.inc("fed_pushed_total", { to: "hub" });
+    if (ls.pushed % 1000 === 0) {
+      const st = this.store.queueStatus({ kind: "mailbox" }, ls.family);
+      this.node.log.info("backlog progress", {
+        family: ls.family,
+        pushed: ls.pushed,
+        waiting: st.depth,
+        waitingBytes: st.bytes,
+      });
+    }
   }
 
   // ---- push to hubs ---------------------------------------------------------
@@ -743,6 +840,7 @@ export class Relay {
     if (family === undefined || ls.closed || this.#stopping) return;
     const high = this.#cfg.sendQueueHighBytes;
     while (ls.credit > 0) {
+      ls.caughtUp = false;
       if (ls.link.queuedBytes >= high) {
         // A slow hub: stop here, its messages stay in the store; others are not held up.
         this.node.metrics.inc("fed_push_paused_total", { to: "hub" });
@@ -751,36 +849,14 @@ export class Relay {
       }
       const budget = ls.maxBytes === undefined ? Infinity : ls.maxBytes - ls.inflightBytes;
       if (budget <= 0) return;
-      const rows = this.store.fetch(family, ls.cursor, Math.min(ls.credit, PUSH_BATCH), budget);
-      if (rows.length === 0) return;
-      for (const m of rows) {
-        ls.cursor = m.seq;
-        ls.credit--;
-        ls.inflight.set(toHex(m.mid), m.sealed.length);
-        ls.inflightBytes += m.sealed.length;
-        sendFed(ls.link, {
-          op: FedOp.FED_DELIVER,
-          to: m.to,
-          from: m.from,
-          fromKey: m.fromKey,
-          mid: m.mid,
-          ttl: m.ttl,
-          hops: Math.min(m.hops + 1, MAX_HOPS),
-          sealed: m.sealed,
-        });
-        ls.pushed++;
-        this.node.metrics.inc("fed_pushed_total", { to: "hub" });
-        if (ls.pushed % 1000 === 0) {
-          const st = this.store.queueStatus({ kind: "mailbox" }, family);
-          this.node.log.info("backlog progress", {
-            family,
-            pushed: ls.pushed,
-            waiting: st.depth,
-            waitingBytes: st.bytes,
-          });
-        }
-      }
+      const limit = Math.min(ls.credit, PUSH_BATCH);
+      const rows = this.store.fetch(family, ls.cursor, limit, budget);
+      // A short read without a byte cap means the store has nothing more past the cursor.
+      ls.caughtUp = rows.length < limit && ls.maxBytes === undefined;
+      for (const m of rows) this.#sendDeliver(ls, m, m.seq);
+      if (ls.caughtUp) return;
     }
+    ls.caughtUp = false;
   }
 
   // ---- push to peers --------------------------------------------------------
@@ -811,16 +887,21 @@ export class Relay {
       for (const m of rows) {
         ls.peerCursor = m.seq;
         ls.peerInflight.set(toHex(m.mid), m.to);
-        sendFed(ls.link, {
-          op: FedOp.FED_DELIVER,
-          to: m.to,
-          from: m.from,
-          fromKey: m.fromKey,
-          mid: m.mid,
-          ttl: m.ttl,
-          hops: Math.min(m.hops + 1, MAX_HOPS),
-          sealed: m.sealed,
-        });
+        sendFed(
+          ls.link,
+          {
+            op: FedOp.FED_DELIVER,
+            to: m.to,
+            from: m.from,
+            fromKey: m.fromKey,
+            mid: m.mid,
+            ttl: m.ttl,
+            hops: Math.min(m.hops + 1, MAX_HOPS),
+            sealed: m.sealed,
+          },
+          false,
+          false,
+        );
         this.node.metrics.inc("fed_pushed_total", { to: "peer" });
       }
     }

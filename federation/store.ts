@@ -133,7 +133,8 @@ CREATE TABLE IF NOT EXISTS queue (
   sealed BLOB NOT NULL, size INTEGER NOT NULL,
   received INTEGER NOT NULL, expires INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS queue_lane ON queue (lane, recipient, seq);
-CREATE INDEX IF NOT EXISTS queue_peer ON queue (lane, seq);
+DROP INDEX IF EXISTS queue_peer;
+CREATE INDEX IF NOT EXISTS queue_peer_lanes ON queue (lane, seq) WHERE lane <> -1;
 CREATE INDEX IF NOT EXISTS queue_expires ON queue (expires);
 CREATE UNIQUE INDEX IF NOT EXISTS queue_mid ON queue (recipient, mid);
 CREATE TABLE IF NOT EXISTS seen (
@@ -224,7 +225,10 @@ export class FedStore {
       fetchMailbox: p(
         "SELECT * FROM queue WHERE lane = -1 AND recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
-      fetchPeer: p("SELECT * FROM queue WHERE lane = ? AND seq > ? ORDER BY seq LIMIT ?"),
+      // "lane <> -1" lets SQLite use the partial index (mailbox rows never touch it).
+      fetchPeer: p(
+        "SELECT * FROM queue WHERE lane = ? AND lane <> -1 AND seq > ? ORDER BY seq LIMIT ?",
+      ),
       delMid: p("DELETE FROM queue WHERE recipient = ? AND mid = ? AND lane = ? RETURNING size"),
       expiredSel: p(
         "SELECT seq, recipient, sender, mid, size, expires FROM queue WHERE expires <= ? ORDER BY expires, seq LIMIT ?",

@@ -6,7 +6,7 @@
  * | bus | evidence |
  * |---|---|
  * | usb | `/sys/bus/usb/devices/*` with `idVendor` (devices, not interfaces) |
- * | serial | `/sys/class/tty/*` with a `device` link: ttyUSB/ttyACM/ttyAMA, and ttyS whose `type` is not 0 (unknown UART) |
+ * | serial | `/sys/class/tty/*` with a `device` link: ttyUSB/ttyACM/ttyAMA, and ttyS whose `type` is not 0 (unknown UART); ttyGS (USB gadget serial, a virtual device with no `device` link) |
  * | gpio | `/dev/gpiochip*` |
  * | i2c | `/dev/i2c-*` |
  * | spi | `/dev/spidev*` |
@@ -93,8 +93,13 @@ export function detectBuses(root = "/"): BusReport {
     exists(r(`/sys/bus/usb/devices/${d}/idVendor`))
   );
 
-  const ttys = list(r("/sys/class/tty")).filter((t) => exists(r(`/sys/class/tty/${t}/device`)));
-  const serial = ttys.filter((t) => {
+  const allTtys = list(r("/sys/class/tty"));
+  const ttys = allTtys.filter((t) => exists(r(`/sys/class/tty/${t}/device`)));
+  const serial = allTtys.filter((t) => {
+    // u_serial registers ttyGS* under /sys/devices/virtual (no `device` link), yet on a
+    // board in USB gadget mode it is the serial line to the USB host (real 6.1 kernel).
+    if (/^ttyGS\d+$/.test(t)) return true;
+    if (!ttys.includes(t)) return false;
     if (/^tty(USB|ACM|AMA|XRUSB|SC)\d+$/.test(t)) return true;
     if (/^ttyS\d+$/.test(t)) return (read(r(`/sys/class/tty/${t}/type`)) ?? "0") !== "0";
     return false;

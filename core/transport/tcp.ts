@@ -9,6 +9,11 @@ import { FrameReader } from "../wire/frame.ts";
 import { isMyClerkError } from "../errors.ts";
 import { type Conn, type ConnHandler, type ConnLimits, DEFAULT_CONN_LIMITS } from "./conn.ts";
 
+/** Read buffer of an idle connection, bytes. */
+const READ_MIN = 2048;
+/** Largest read buffer (a connection that keeps filling its buffer grows to it). */
+const READ_MAX = 262_144;
+
 /** A framed TCP connection. */
 export class TcpConn implements Conn {
   readonly kind = "tcp" as const;
@@ -104,12 +109,18 @@ export class TcpConn implements Conn {
 
   async #readLoop(): Promise<void> {
     const reader = new FrameReader(this.#limits.maxMessage);
-    const buf = new Uint8Array(65536);
+    // The read buffer starts small and follows the traffic: an idle
+    // connection (most of a relay's) holds READ_MIN bytes, not 64 KiB; a busy
+    // one doubles up to READ_MAX, so one read (and the relay's group commit
+    // behind it) takes what piled up. FrameReader copies messages out, so
+    // the buffer is free again as soon as push() returns.
+    let buf = new Uint8Array(READ_MIN);
     let reason = "eof";
     try {
       while (!this.#closed) {
         const n = await this.#c.read(buf);
         if (n === null) break;
+        const full = n === buf.length;
         let msgs: Uint8Array[];
         try {
           msgs = reader.push(buf.subarray(0, n));
@@ -128,6 +139,8 @@ export class TcpConn implements Conn {
           this.onFramingError?.(reason);
           break;
         }
+        if (full && buf.length < READ_MAX) buf = new Uint8Array(buf.length * 4);
+        else if (!full && n <= READ_MIN && buf.length > READ_MIN) buf = new Uint8Array(READ_MIN);
       }
     } catch (e) {
       reason = this.#closed ? "closed" : `read-error: ${(e as Error).name}`;

@@ -13,6 +13,7 @@ import { envelopeAad, sealEnvelope } from "../../federation/envelope.ts";
 import { admissionProof, createInvite } from "../../federation/invite.ts";
 import { encodeFed, type FedMessage, FedOp } from "../../federation/messages.ts";
 import { toHex, utf8 } from "../../federation/bytes.ts";
+import { DirOp, encodeLookup, encodeRecords } from "../../federation/directory.ts";
 import { toJsonValue } from "./_vec.ts";
 
 const be = backend("noble");
@@ -159,5 +160,19 @@ await write("federation_messages.json", {
     message: m,
     payload: encodeFed(m),
   })),
+  // The directory messages (directory.ts): FED_LOOKUP asks for one family's
+  // record, FED_RECORDS answers with records (id and key id verified against the key on decode).
+  directory: [
+    {
+      opcode: `0x${DirOp.FED_LOOKUP.toString(16).padStart(4, "0")}`,
+      family: bobRec.id,
+      payload: encodeLookup(bobRec.id),
+    },
+    {
+      opcode: `0x${DirOp.FED_RECORDS.toString(16).padStart(4, "0")}`,
+      records: [aliceRec, bobRec],
+      payload: encodeRecords([aliceRec, bobRec]),
+    },
+  ],
 });
 console.log("envelope", toHex(env.sealed).slice(0, 32), env.sealed.length);

@@ -203,7 +203,7 @@ Deno.test("messages: the unchecked FED_DELIVER encoder writes the same bytes as 
     fc.property(deliver, (m) => {
       const fast = encodeFed(m, false);
       assertEquals(fast, encodeFed(m));
-      assertEquals(decodeFed(be, m.op, fast), m);
+      assertEquals(decodeFed(be, m.op, fast), { ...m });
     }),
     { numRuns: 300 },
   );

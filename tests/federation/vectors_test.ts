@@ -23,6 +23,13 @@ import {
 } from "../../federation/invite.ts";
 import { decodeFed, encodeFed, type FedMessage } from "../../federation/messages.ts";
 import { utf8 } from "../../federation/bytes.ts";
+import {
+  decodeLookup,
+  decodeRecords,
+  DirOp,
+  encodeLookup,
+  encodeRecords,
+} from "../../federation/directory.ts";
 
 type B = Uint8Array;
 const fam = await readVectors("federation_family.json") as {
@@ -56,6 +63,10 @@ const env = await readVectors("federation_envelope.json") as {
 };
 const msgs = await readVectors("federation_messages.json") as {
   messages: { opcode: string; message: FedMessage; payload: B }[];
+  directory: [
+    { opcode: string; family: string; payload: B },
+    { opcode: string; records: FamilyRecord[]; payload: B },
+  ];
 };
 
 for (const be of backends) {
@@ -112,5 +123,15 @@ for (const be of backends) {
       assertEquals(encodeFed(m.message), m.payload, m.opcode);
       assertEquals(decodeFed(be, m.message.op, m.payload), m.message, m.opcode);
     }
+  });
+
+  Deno.test(`vectors[${be.name}]: FED_LOOKUP and FED_RECORDS payload bytes`, () => {
+    const [lookup, records] = msgs.directory;
+    assertEquals(Number(lookup.opcode), DirOp.FED_LOOKUP);
+    assertEquals(encodeLookup(lookup.family), lookup.payload);
+    assertEquals(decodeLookup(lookup.payload), lookup.family);
+    assertEquals(Number(records.opcode), DirOp.FED_RECORDS);
+    assertEquals(encodeRecords(records.records), records.payload);
+    assertEquals(decodeRecords(be, records.payload), records.records);
   });
 }

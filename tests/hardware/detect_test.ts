@@ -68,6 +68,68 @@ Deno.test("detect: every bus kind from a fake kernel tree", async () => {
   }
 });
 
+/** Symlink `link` (absolute below root) to `target` (relative, as the kernel writes them). */
+async function link(root: string, target: string, at: string): Promise<void> {
+  const full = `${root}${at}`;
+  await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+  await Deno.symlink(target, full);
+}
+
+Deno.test("detect: the layout a real 6.1 kernel shows (as seen in tests/hwvm)", async () => {
+  // Copied from Debian 6.1.0-56 in the hwvm VM: class entries and bus entries are
+  // relative symlinks into /sys/devices; `device` and `driver` are symlinks too.
+  const root = await Deno.makeTempDir({ prefix: "myclerk-sysfs-" });
+  try {
+    const hcd = "/sys/devices/platform/dummy_hcd.0/usb1";
+    await put(root, `${hcd}/idVendor`, "1d6b\n"); // the root hub is a USB device too
+    await put(root, `${hcd}/1-1/idVendor`, "1d6b\n");
+    await put(root, `${hcd}/1-0:1.0/bInterfaceClass`, "09\n");
+    await put(root, `${hcd}/1-1/1-1:1.1/bInterfaceClass`, "0a\n");
+    await Deno.mkdir(`${root}/sys/bus/usb/drivers/cdc_acm`, { recursive: true });
+    for (const d of ["usb1", "1-1", "1-0:1.0", "1-1:1.1"]) {
+      const rel = d === "usb1" ? "" : d === "1-0:1.0" || d === "1-1" ? `/${d}` : `/1-1/${d}`;
+      await link(
+        root,
+        `../../../devices/platform/dummy_hcd.0/usb1${rel}`,
+        `/sys/bus/usb/devices/${d}`,
+      );
+    }
+    await link(root, "../../../../bus/usb/drivers/cdc_acm", `${hcd}/1-1/1-1:1.1/driver`);
+    // ttyACM0 below its USB interface; ttyGS0 (gadget side) virtual, without `device`.
+    await put(root, `${hcd}/1-1/1-1:1.1/tty/ttyACM0/uevent`);
+    await link(root, "../../../1-1:1.1", `${hcd}/1-1/1-1:1.1/tty/ttyACM0/device`);
+    await link(
+      root,
+      "../../devices/platform/dummy_hcd.0/usb1/1-1/1-1:1.1/tty/ttyACM0",
+      "/sys/class/tty/ttyACM0",
+    );
+    await put(root, "/sys/devices/virtual/tty/ttyGS0/uevent");
+    await link(root, "../../devices/virtual/tty/ttyGS0", "/sys/class/tty/ttyGS0");
+    await put(root, "/sys/devices/virtual/tty/tty1/uevent");
+    await link(root, "../../devices/virtual/tty/tty1", "/sys/class/tty/tty1");
+    // ttyS0 a 16550A on PNP (type 4); ttyS3 the unused 8250 placeholder (type 0).
+    await put(root, "/sys/devices/pnp0/00:05/tty/ttyS0/type", "4\n");
+    await link(root, "../../../00:05", "/sys/devices/pnp0/00:05/tty/ttyS0/device");
+    await link(root, "../../devices/pnp0/00:05/tty/ttyS0", "/sys/class/tty/ttyS0");
+    await put(root, "/sys/devices/platform/serial8250/tty/ttyS3/type", "0\n");
+    await link(root, "../../../serial8250", "/sys/devices/platform/serial8250/tty/ttyS3/device");
+    await link(root, "../../devices/platform/serial8250/tty/ttyS3", "/sys/class/tty/ttyS3");
+    // vcan0 (280) next to lo (772).
+    await put(root, "/sys/devices/virtual/net/vcan0/type", "280\n");
+    await link(root, "../../devices/virtual/net/vcan0", "/sys/class/net/vcan0");
+    await put(root, "/sys/devices/virtual/net/lo/type", "772\n");
+    await link(root, "../../devices/virtual/net/lo", "/sys/class/net/lo");
+
+    const r = detectBuses(root);
+    assertEq(busOf(r, "usb").devices, ["1-1", "usb1"], "usb");
+    assertEq(busOf(r, "serial").devices, ["/dev/ttyACM0", "/dev/ttyGS0", "/dev/ttyS0"], "serial");
+    assertEq(busOf(r, "modem").devices, [], "cdc_acm is not a modem driver");
+    assertEq(busOf(r, "can").devices, ["vcan0"], "can");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("detect: an empty root finds nothing", async () => {
   const root = await Deno.makeTempDir({ prefix: "myclerk-sysfs-" });
   try {
