@@ -94,7 +94,7 @@ for (const name of ["node", "noble"] as const) {
     const err = decodeMessage(fromHex(String((file.error as Json).tier1)));
     assert(err.tier === 1 && err.opcode === 0x000f);
     const ep = decodeError(err.payload);
-    assertEquals([ep.code, ep.requiredTier, ep.opcode], [0x12, 4, 0x0300]);
+    assertEquals([ep.code, ep.requiredTier, ep.opcode, ep.re], [0x12, 4, 0x0300, 9]);
   });
 
   Deno.test(`vectors/fragments.json (${name})`, async () => {

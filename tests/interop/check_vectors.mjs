@@ -331,8 +331,9 @@ function checkMessage(where, msgHex, f) {
     });
     if (ept) {
       const e = P.mpDecode(ept);
-      eq("handshake.error.sealed code (FORBIDDEN)", e.code, 0x12);
-      eq("handshake.error.sealed required-tier", e["required-tier"], 4);
+      eq("handshake.error.sealed code (NOT_FOUND)", e.code, 0x13);
+      eq("handshake.error.sealed opcode", e.opcode, 0x0250);
+      eq("handshake.error.sealed detail", e.detail, "no-handler");
       eq("handshake.error.sealed re", e.re, 2);
       eq("handshake.error.sealed (re-encoded payload)", P.mpEncode(e), ept);
     }
@@ -340,6 +341,7 @@ function checkMessage(where, msgHex, f) {
       const e = P.mpDecode(t1);
       eq("handshake.error.tier1 code (FORBIDDEN)", e.code, 0x12);
       eq("handshake.error.tier1 required-tier", e["required-tier"], 4);
+      eq("handshake.error.tier1 re", e.re, 9);
       eq("handshake.error.tier1 sequence", P.decode(P.hex(v.error.tier1)).sequence, 0);
       eq("handshake.error.tier1 (re-encoded payload)", P.mpEncode(e), t1);
       if (process.env.VERBOSE) {

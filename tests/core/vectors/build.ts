@@ -254,12 +254,14 @@ export function buildHandshake(b: CryptoBackend, inp = HANDSHAKE_INPUTS): Json {
   // An ERROR reply on the session: FORBIDDEN with the required tier.
   sR.send(
     Op.ERROR,
-    encodeError({ code: 0x12, opcode: 0x0300, re: 2, detail: "tier", requiredTier: 4 }),
+    // A request to a served range without a handler, answered on the session.
+    encodeError({ code: 0x13, opcode: 0x0250, re: 2, detail: "no-handler" }),
   );
   const errSealed = outR[2];
   const errPlain = encodePlain(
     { tier: 1, opcode: Op.ERROR, sequence: 0 },
-    encodeError({ code: 0x12, opcode: 0x0300, detail: "tier", requiredTier: 4 }),
+    // A session-less Tier 1 request {"id": 9} for a federation opcode (minimum tier 4).
+    encodeError({ code: 0x12, opcode: 0x0300, re: 9, detail: "tier", requiredTier: 4 }),
   );
   // Resumption.
   const ri = new ResumeInitiator(
@@ -356,7 +358,20 @@ export function buildFragments(b: CryptoBackend, inp = FRAGMENT_INPUTS, t = TIER
       p,
     ))
   );
-  return { inputs: inp, keys: t.keys, fragmentPayloads: parts.map(toHex), messages };
+  return {
+    inputs: inp,
+    header: {
+      opcode: 0x0212,
+      sessionId: t.sessionId,
+      timestamp: t.timestamp,
+      keyId: 0,
+      ecdh: t.ecdh,
+      counters: [0, 1, 2],
+    },
+    keys: t.keys,
+    fragmentPayloads: parts.map(toHex),
+    messages,
+  };
 }
 
 /** Counter rebuild examples (profile §4). */
