@@ -18,6 +18,12 @@
  * allocation per message costs about as much as encrypting it. The target
  * line takes the fastest native seal variant at 16 KiB and names it.
  *
+ * A last table gives µs per operation of X25519 agreement, X25519 public
+ * key, HKDF-SHA256 (32-byte IKM and salt, 24-byte info, 64 bytes out: a
+ * handshake / HPKE key schedule step) and SHA-256 of 32 bytes, per back
+ * end, next to `openssl speed ecdhx25519` (one derive on a prepared
+ * context: a lower bound for an agreement from raw bytes).
+ *
  * @module
  */
 
@@ -122,6 +128,60 @@ function hmacRate(b: CryptoBackend, ms: number, rounds: number): number {
   return measure(HMAC_SIZE, ms, rounds, () => b.hmacSha256(key, data));
 }
 
+/** Microseconds per call of `op`, best of `rounds` windows of `ms`. */
+function usPerOp(ms: number, rounds: number, op: () => void): number {
+  for (let i = 0; i < 50; i++) op();
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < ms) {
+      for (let i = 0; i < 8; i++) op();
+      n += 8;
+      t = performance.now();
+    }
+    best = Math.min(best, ((t - t0) * 1000) / n);
+  }
+  return best;
+}
+
+/** The small-operation row of one back end: µs per X25519, public key, HKDF, SHA-256. */
+function opsRow(b: CryptoBackend, ms: number, rounds: number): BenchLine {
+  const a = nobleBackend.x25519Generate(), p = nobleBackend.x25519Generate();
+  const salt = nodeBackend.randomBytes(32), info = nodeBackend.randomBytes(24);
+  // self-check against noble before timing
+  const same = (x: Uint8Array, y: Uint8Array) =>
+    x.length === y.length && x.every((v, i) => v === y[i]);
+  if (
+    !same(b.x25519(a.privateKey, p.publicKey), nobleBackend.x25519(a.privateKey, p.publicKey)) ||
+    !same(b.hkdf(a.publicKey, salt, info, 64), nobleBackend.hkdf(a.publicKey, salt, info, 64))
+  ) {
+    throw new Error(`bench self-check failed (${b.name} x25519/hkdf)`);
+  }
+  return {
+    label: b.name,
+    mbps: [
+      usPerOp(ms, rounds, () => b.x25519(a.privateKey, p.publicKey)),
+      usPerOp(ms, rounds, () => b.x25519Public(a.privateKey)),
+      usPerOp(ms, rounds, () => b.hkdf(a.publicKey, salt, info, 64)),
+      usPerOp(ms, rounds, () => b.sha256(info.subarray(0, 32))),
+    ],
+  };
+}
+
+/** µs per X25519 derive from `openssl speed ecdhx25519`, or NaN. */
+async function opensslX25519(seconds: number): Promise<number> {
+  const r = await new Deno.Command("openssl", {
+    args: ["speed", "-seconds", String(seconds), "ecdhx25519"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  // last line: " 253 bits ecdh (X25519)   0.0000s  33167.8"
+  const m = new TextDecoder().decode(r.stdout).match(/X25519\)\s+\S+\s+([\d.]+)\s*$/m);
+  return m ? 1e6 / Number(m[1]) : NaN;
+}
+
 /** `openssl speed -evp chacha20-poly1305` for one size, in MB/s (see `_openssl.ts`). */
 async function openssl(size: number, seconds: number, aead: boolean): Promise<number> {
   return (await opensslSpeed(size, seconds, aead)) / 1e6;
@@ -188,6 +248,10 @@ export async function runCryptoBench(opts: CryptoBenchOptions): Promise<readonly
     nobleBackend,
   ].map((b) => ({ label: `${b.name} hmacSha256 ${HMAC_SIZE} B`, mbps: [hmacRate(b, ms, rounds)] }));
 
+  const lib2 = lib ? [lib] : [];
+  const ops = [...lib2, nodeBackend, nobleBackend].map((b) => opsRow(b, ms / 2, rounds));
+  const osslX = await opensslX25519(seconds);
+
   const w = 48;
   console.log(
     `ChaCha20-Poly1305 throughput, MB/s (10^6 B/s), ${
@@ -211,6 +275,21 @@ export async function runCryptoBench(opts: CryptoBenchOptions): Promise<readonly
       `${l.label.padEnd(w)}${fmt(v)}${`${(HMAC_SIZE / v * 1000).toFixed(0)} ns`.padStart(10)}`,
     );
   }
+  const OPS = ["x25519", "x25519Pub", "hkdf 64B", "sha256 32B"];
+  console.log(`small operations, µs per call (best of ${rounds})`);
+  console.log(`${"".padEnd(w)}${OPS.map((o) => o.padStart(12)).join("")}`);
+  const us = (v: number) => (Number.isNaN(v) ? "-" : v.toFixed(2)).padStart(12);
+  for (const l of ops) console.log(`${l.label.padEnd(w)}${l.mbps.map(us).join("")}`);
+  console.log(`${"openssl speed ecdhx25519 (derive only)".padEnd(w)}${us(osslX)}`);
+  const nodeOps = ops.find((l) => l.label === "node");
+  const libOps = ops.find((l) => l.label === "libcrypto");
+  if (nodeOps && libOps) {
+    console.log(
+      `${"node / libcrypto (speed-up)".padEnd(w)}${
+        nodeOps.mbps.map((v, i) => `${(v / libOps.mbps[i]).toFixed(2)}x`.padStart(12)).join("")
+      }`,
+    );
+  }
   // the target is met by whichever native seal is fastest at 16 KiB
   const i = SIZES.indexOf(TARGET.size);
   const candidates: ReadonlyArray<readonly [string, number]> = [
@@ -227,7 +306,7 @@ export async function runCryptoBench(opts: CryptoBenchOptions): Promise<readonly
       r.toFixed(2)
     }x ${r >= TARGET.ratio ? "PASS" : "FAIL"}`,
   );
-  return [...lines, ...ratios, ...hmacs];
+  return [...lines, ...ratios, ...hmacs, ...ops];
 }
 
 if (import.meta.main) {

@@ -54,16 +54,24 @@ async function measure(name: string, call: () => Promise<unknown>): Promise<Row>
   };
 }
 
-/** Median RTT in us over a short sequential run. */
-async function rttP50(call: () => Promise<unknown>): Promise<number> {
+/** Median RTTs in us of two paths, called alternately one call at a time. */
+async function rttPairP50(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<[number, number]> {
   const n = QUICK ? 300 : 1000;
-  const lat = new Float64Array(n);
+  const la = new Float64Array(n);
+  const lb = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const s = performance.now();
-    await call();
-    lat[i] = performance.now() - s;
+    let s = performance.now();
+    await a();
+    la[i] = performance.now() - s;
+    s = performance.now();
+    await b();
+    lb[i] = performance.now() - s;
   }
-  return Array.from(lat).sort((a, b) => a - b)[n >> 1] * 1000;
+  const med = (x: Float64Array) => Array.from(x).sort((p, q) => p - q)[n >> 1] * 1000;
+  return [med(la), med(lb)];
 }
 
 async function rawWorker(): Promise<{ row: Row; call: () => Promise<unknown>; stop: () => void }> {
@@ -145,7 +153,16 @@ async function main(): Promise<void> {
     rows.push(raw.row);
     const viaHost = () => h.dispatch({ opcode: 0xf100, tier: 1, payload: PAYLOAD, peer: PEER });
     rows.push(await measure("host -> Worker plugin", viaHost));
-    for (let i = 0; i < 7; i++) rttRounds.push((await rttP50(viaHost)) / (await rttP50(raw.call)));
+    // Thread wake-ups on 2 cores make single-path runs bimodal (~20 or ~80 us
+    // depending on where the scheduler puts the threads), so each round
+    // alternates the two paths call by call: both see the same scheduler state.
+    for (let i = 0; i < 7; i++) {
+      const [a, b] = await rttPairP50(viaHost, raw.call);
+      if (Deno.env.get("BENCH_DEBUG")) {
+        console.error(`round ${i}: plugin ${a.toFixed(1)} us, raw ${b.toFixed(1)} us`);
+      }
+      rttRounds.push(a / b);
+    }
     raw.stop();
     rows.push(
       await measure(
@@ -197,7 +214,8 @@ async function main(): Promise<void> {
   }
   for (const l of starts) console.log(l);
   // RTT on 2 cores is dominated by thread wake-ups and drifts between runs:
-  // the target uses rounds that alternate raw and plugin, and their median ratio.
+  // the target uses rounds that alternate raw and plugin call by call, and
+  // the median of the rounds' ratios.
   const ratio = rttRounds.sort((x, y) => x - y)[rttRounds.length >> 1];
   console.log(`RTT ratio per alternating round: ${rttRounds.map((r) => r.toFixed(2)).join(" ")}`);
   console.log(
