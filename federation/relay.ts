@@ -750,21 +750,27 @@ export class Relay {
       if (a === undefined) acks.set(p.ls, a = []);
       a.push(p.msg.mid);
     });
-    for (const [ls, mids] of acks) {
-      for (let i = 0; i < mids.length; i += MAX_MIDS) {
-        sendFed(
-          ls.link,
-          {
-            op: FedOp.FED_ACK,
-            kind: "stored",
-            relay: this.node.identity.keyId,
-            mids: mids.slice(i, i + MAX_MIDS),
-          },
-          false,
-          false,
-        );
+    // "stored" acks wait until the commit is durable (the WAL sync runs off the
+    // event loop; delivery below may go first: recipients dedupe, and a sender
+    // without its ack resends).
+    this.#afterDurable(() => {
+      for (const [ls, mids] of acks) {
+        if (ls.closed) continue;
+        for (let i = 0; i < mids.length; i += MAX_MIDS) {
+          sendFed(
+            ls.link,
+            {
+              op: FedOp.FED_ACK,
+              kind: "stored",
+              relay: this.node.identity.keyId,
+              mids: mids.slice(i, i + MAX_MIDS),
+            },
+            false,
+            false,
+          );
+        }
       }
-    }
+    });
     if (storedMailbox > 0) {
       this.node.metrics.inc("fed_stored_total", { lane: "mailbox" }, storedMailbox);
     }
@@ -780,6 +786,45 @@ export class Relay {
       for (const ls of this.#hubs.get(f) ?? []) if (!ls.caughtUp) this.#pumpHub(ls);
     }
     for (const p of peersToPump) this.#pumpPeer(p);
+  }
+
+  #durableWaiters: (() => void)[] = [];
+  #syncing?: Promise<void>;
+
+  /**
+   * Runs `f` once everything committed so far is durable. One WAL sync at a
+   * time; callbacks queued while it runs share the next one (group commit of
+   * the syncs themselves).
+   */
+  #afterDurable(f: () => void): void {
+    this.#durableWaiters.push(f);
+    if (!this.#syncing) this.#syncing = this.#runSyncs();
+  }
+
+  async #runSyncs(): Promise<void> {
+    try {
+      while (this.#durableWaiters.length > 0) {
+        const batch = this.#durableWaiters.splice(0);
+        try {
+          await this.store.syncWal();
+        } catch (e) {
+          // Without a durable commit nothing may be acked: senders keep the
+          // messages in their outbox and resend after reconnecting.
+          this.node.log.error("store sync failed: acks withheld", { error: String(e) });
+          this.node.metrics.inc("fed_sync_failures_total");
+          continue;
+        }
+        this.node.metrics.inc("fed_wal_syncs_total");
+        for (const f of batch) f();
+      }
+    } finally {
+      this.#syncing = undefined;
+    }
+  }
+
+  /** Waits until every queued "stored" ack has gone out (shutdown). */
+  async #drainSyncs(): Promise<void> {
+    while (this.#syncing) await this.#syncing;
   }
 
   /** Pushes one just-committed message to a caught-up hub session; false when it must wait in the store. */
@@ -1055,6 +1100,7 @@ export class Relay {
   async stop(reason = "shutdown"): Promise<void> {
     if (this.#stopping) return;
     this.flush();
+    await this.#drainSyncs();
     this.#stopping = true;
     clearInterval(this.#sweepTimer);
     const after = this.#cfg.restartAfterMs;

@@ -136,6 +136,9 @@ export async function startFederation(
     }
     const store = FedStore.open({
       path: paths(data).relayDb,
+      // Commits are made durable off the event loop (Relay.flush -> store.syncWal) before any
+      // "stored" ack; checkpoints stay synced by SQLite (NORMAL in WAL mode).
+      synchronous: "NORMAL",
       defaultQuota: {
         messages: node.config.federation.quotaMessages,
         bytes: node.config.federation.quotaBytes,

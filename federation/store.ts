@@ -35,7 +35,11 @@ export const DEFAULT_QUOTA: Quota = { messages: 100_000, bytes: 1 << 30 };
 export interface StoreOptions {
   /** Database file (e.g. `<data>/federation.db`), or `:memory:` for tests. */
   readonly path: string;
-  /** SQLite `synchronous` level; FULL (default) survives power loss, NORMAL only process crashes. */
+  /**
+   * SQLite `synchronous` level; FULL (default) survives power loss, NORMAL only process crashes —
+   * unless the caller makes each commit durable itself with {@link FedStore.syncWal} before it
+   * relies on it (the relay does: "async-wal" below).
+   */
   readonly synchronous?: "FULL" | "NORMAL";
   /** Quota for families without their own. */
   readonly defaultQuota?: Quota;
@@ -197,6 +201,7 @@ export class FedStore {
   readonly #maxTtl: number;
   readonly #st: Record<string, StatementSync>;
   readonly #sync: "FULL" | "NORMAL";
+  readonly #path: string;
   #closed = false;
 
   private constructor(db: DatabaseSync, o: StoreOptions) {
@@ -205,6 +210,7 @@ export class FedStore {
     this.#dedupeWindow = o.dedupeWindow ?? DEFAULT_TTL;
     this.#maxTtl = o.maxTtl ?? DEFAULT_TTL;
     this.#sync = o.synchronous ?? "FULL";
+    this.#path = o.path;
     const p = (sql: string) => db.prepare(sql);
     this.#st = {
       syncNormal: p("PRAGMA synchronous = NORMAL"),
@@ -269,10 +275,36 @@ export class FedStore {
     return new FedStore(db, o);
   }
 
+  #wal?: Deno.FsFile;
+
+  /**
+   * Makes every transaction committed so far durable: `fdatasync` of the
+   * WAL file, on Deno's blocking-I/O threads, so the event loop keeps
+   * serving while the disk syncs. With `synchronous = NORMAL` (WAL mode:
+   * commits are not synced, checkpoints are), a commit followed by this call
+   * is as durable as a FULL commit; the relay sends "stored" acks only after
+   * it resolves. Commits made while it runs are covered by the next call.
+   */
+  async syncWal(): Promise<void> {
+    if (this.#closed) return;
+    if (!this.#wal) {
+      try {
+        this.#wal = await Deno.open(`${this.#path}-wal`, { read: true });
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return; // nothing written since open: nothing to sync
+        throw e;
+      }
+    }
+    await this.#wal.syncData();
+  }
+
   /** Closes the database. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    try {
+      this.#wal?.close();
+    } catch { /* closed */ }
     this.#db.close();
   }
 
