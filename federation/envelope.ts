@@ -16,7 +16,7 @@ import type { CryptoBackend, KeyPair } from "../core/crypto/types.ts";
 import { bytesEqual, concat, i2osp, readU32, utf8 } from "./bytes.ts";
 import { binField, decodeFedMap, encodeMsgpack, FedMap, textField, uintField } from "./codec.ts";
 import { FAMILY_ID_RE, type FamilyId, familyId, familyIdBytes, familyKeyId } from "./family.ts";
-import { setupAuthR, setupAuthS } from "./hpke.ts";
+import { publicKeyOf, setupAuthR, setupAuthS } from "./hpke.ts";
 import { FedOp } from "./ops.ts";
 
 /** HPKE `info` of every envelope. */
@@ -124,7 +124,7 @@ export function sealEnvelope(be: CryptoBackend, input: SealInput): SealedEnvelop
   if (!Number.isInteger(ts) || ts < 0 || ts > 0xffffffff) throw bad("field:ts");
   const mid = input.mid ?? be.randomBytes(MID_LENGTH);
   if (mid.length !== MID_LENGTH) throw bad("field:mid");
-  const fromKey = be.x25519Public(input.senderSecret);
+  const fromKey = publicKeyOf(be, input.senderSecret);
   const routing: EnvelopeRouting = {
     to: familyId(be, input.recipientKey),
     from: familyId(be, fromKey),
@@ -257,7 +257,7 @@ export function openEnvelope(
   sealed: Uint8Array,
   recipientSecret: Uint8Array,
 ): OpenedMessage {
-  const recipientKey = be.x25519Public(recipientSecret);
+  const recipientKey = publicKeyOf(be, recipientSecret);
   const h = checkRouting(be, routing, sealed);
   if (familyId(be, recipientKey) !== routing.to) throw unauthorized("envelope-not-for-us");
   if (familyKeyId(be, recipientKey) !== h.keyId) throw unauthorized("envelope-key-id");

@@ -1,9 +1,10 @@
-import { assertEquals, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { backends, fromHex, toHex } from "./_backends.ts";
 import {
   deriveKeyPair,
   openAuth,
   openBase,
+  publicKeyOf,
   sealAuth,
   sealBase,
   setupAuthR,
@@ -12,6 +13,7 @@ import {
   setupBaseS,
 } from "../../federation/hpke.ts";
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
+import { nobleBackend } from "../../core/crypto/noble.ts";
 
 interface Vec {
   readonly mode: number;
@@ -125,3 +127,13 @@ for (const be of backends) {
     );
   });
 }
+
+Deno.test("publicKeyOf: memoised per secret, re-derived when the secret changes in place", () => {
+  const be = nobleBackend;
+  const sk = be.x25519Generate().privateKey;
+  const first = publicKeyOf(be, sk);
+  assertEquals(toHex(publicKeyOf(be, sk)), toHex(be.x25519Public(sk)));
+  assert(publicKeyOf(be, sk) === first, "second call served from the cache");
+  sk[0] ^= 0x40; // changed in place: must not return the stale key
+  assertEquals(toHex(publicKeyOf(be, sk)), toHex(be.x25519Public(sk)));
+});
