@@ -366,8 +366,9 @@ export class Relay {
           after: msg.after,
         });
         return;
-      case FedOp.FED_QUEUE_STATUS:
       case FedOp.FED_EXPIRED:
+        return this.#onPeerExpired(ls, msg);
+      case FedOp.FED_QUEUE_STATUS:
       case FedOp.FED_ADMITTED:
         return;
     }
@@ -435,6 +436,8 @@ export class Relay {
       set.add(ls);
       this.#announceTo(ls);
       this.#pumpPeer(keyId);
+      // Expiry notices for families homed at this peer waited for it.
+      for (const sender of this.store.noticeSenders()) this.#routeNotices(sender);
       return;
     }
     ls.role = "hub";
@@ -461,9 +464,48 @@ export class Relay {
     this.#sendNotices(ls);
   }
 
+  /**
+   * Sends the expiry notices waiting for `sender` toward its hub: directly
+   * when the family is homed here, else to the peer relay that homes it (one
+   * hop, FED_EXPIRED relay → relay); they stay stored until someone takes
+   * them.
+   */
+  #routeNotices(sender: FamilyId): void {
+    const f = this.#family(sender);
+    if (f?.local) {
+      for (const ls of this.#hubs.get(sender) ?? []) this.#sendNotices(ls);
+      return;
+    }
+    let peer: number | undefined;
+    for (const [p, fams] of this.#routes) if (fams.has(sender)) peer = p;
+    if (peer === undefined && f !== undefined && this.#peerConfigured(f.record.home)) {
+      peer = f.record.home;
+    }
+    const link = peer === undefined ? undefined : this.#activePeerLink(peer);
+    if (link === undefined) return;
+    this.#sendNoticesTo(link, sender);
+  }
+
+  /** A peer relay forwards expiry notices for a family homed here. */
+  #onPeerExpired(ls: LinkState, msg: Extract<FedMessage, { op: 0x0308 }>): void {
+    if (ls.role !== "relay") throw new MyClerkError(ErrorCode.FORBIDDEN, "not-a-peer");
+    if (!this.#family(msg.family)?.local) {
+      this.#drop("expired-not-homed-here");
+      return;
+    }
+    this.store.addNotices(msg.family, msg.to, msg.mids, nowSec());
+    this.node.metrics.inc("fed_expired_notices_in_total", undefined, msg.mids.length);
+    this.#routeNotices(msg.family);
+  }
+
   #sendNotices(ls: LinkState): void {
     if (ls.family === undefined) return;
-    const notices = this.store.pendingNotices(ls.family);
+    this.#sendNoticesTo(ls, ls.family);
+  }
+
+  /** Sends `sender`'s waiting notices on `ls` (its hub, or the peer that homes it) and clears them. */
+  #sendNoticesTo(ls: LinkState, sender: FamilyId): void {
+    const notices = this.store.pendingNotices(sender);
     if (notices.length === 0) return;
     const byTo = new Map<FamilyId, Uint8Array[]>();
     for (const n of notices) {
@@ -475,13 +517,13 @@ export class Relay {
       for (let i = 0; i < mids.length; i += MAX_MIDS) {
         sendFed(ls.link, {
           op: FedOp.FED_EXPIRED,
-          family: ls.family,
+          family: sender,
           to,
           mids: mids.slice(i, i + MAX_MIDS),
         });
       }
     }
-    this.store.clearNotices(ls.family, notices.map((n) => n.mid));
+    this.store.clearNotices(sender, notices.map((n) => n.mid));
   }
 
   // ---- admission ------------------------------------------------------------
@@ -1051,7 +1093,7 @@ export class Relay {
       this.node.metrics.inc("fed_expired_total", undefined, expired.length);
       this.node.log.info("messages expired", { count: expired.length });
       const senders = new Set(expired.map((e) => e.from));
-      for (const s of senders) for (const ls of this.#hubs.get(s) ?? []) this.#sendNotices(ls);
+      for (const s of senders) this.#routeNotices(s);
     } catch (e) {
       this.node.log.error("expiry sweep failed", { error: String(e) });
     }

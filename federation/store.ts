@@ -672,6 +672,22 @@ export class FedStore {
     }));
   }
 
+  /** Sender families with expiry notices waiting (to route them to their home relay). */
+  noticeSenders(limit = 4096): readonly FamilyId[] {
+    return (this.#db.prepare("SELECT DISTINCT sender FROM notices LIMIT ?").all(limit) as Row[])
+      .map((r) => r.sender as string);
+  }
+
+  /**
+   * Records expiry notices that a peer relay forwarded for a family homed
+   * here (FED_EXPIRED relay → relay), to go to its hub like local ones.
+   */
+  addNotices(sender: FamilyId, to: FamilyId, mids: readonly Uint8Array[], now: number): void {
+    this.#tx(() => {
+      for (const m of mids) this.#st.noticePut.run(sender, to, m, 0, now);
+    });
+  }
+
   /** Drops notices once the sender's hub got them. */
   clearNotices(sender: FamilyId, mids: readonly Uint8Array[]): void {
     this.#tx(() => {

@@ -327,3 +327,18 @@ export class Cluster {
     return out;
   }
 }
+
+/** A loopback TCP port that was free a moment ago (for a relay that must keep its address). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+/** Creates `name`'s node key in its data dir before it starts; returns the key id. */
+export async function keyId(c: Cluster, name: string): Promise<string> {
+  await Deno.mkdir(c.data(name), { recursive: true });
+  const out = await cliOk(["keys", "generate", "--out", `${c.data(name)}/node.key`]);
+  return /key id: ([0-9a-f]{8})/.exec(out)![1];
+}

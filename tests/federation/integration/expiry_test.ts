@@ -5,7 +5,7 @@
  */
 
 import { assertEquals } from "../_assert.ts";
-import { Cluster, metric, readInbox, sleep, until } from "./_harness.ts";
+import { Cluster, freePort, keyId, metric, readInbox, sleep, until } from "./_harness.ts";
 
 Deno.test({
   name: "TTL expiry at the relay: notice to the sender, never delivered",
@@ -46,6 +46,72 @@ Deno.test({
       const inbox = readInbox(c.data("bob"));
       assertEquals(inbox.total, 1);
       assertEquals(inbox.bodies.get(String(long.json.mid)), "long-lived");
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "TTL expiry at a peer relay: the notice crosses back to the sender's home relay",
+  sanitizeOps: false, // child processes are awaited in Cluster.close
+  sanitizeResources: false,
+  fn: async () => {
+    const c = await Cluster.create();
+    try {
+      const k1 = await keyId(c, "r1");
+      const k2 = await keyId(c, "r2");
+      const p1 = `127.0.0.1:${freePort()}`;
+      const p2 = `127.0.0.1:${freePort()}`;
+      await Deno.writeTextFile(
+        `${c.dir}/fast.json`,
+        JSON.stringify({
+          federation: { sweepMs: 200, peerBackoffBaseMs: 100, peerBackoffCapMs: 1000 },
+        }),
+      );
+      const cfg = ["--config", `${c.dir}/fast.json`];
+      const r1 = await c.serve("r1", [
+        "--role",
+        "relay",
+        "--tcp",
+        p1,
+        "--peer",
+        `${p2}@${k2}`,
+        ...cfg,
+      ]);
+      const r2 = await c.serve("r2", [
+        "--role",
+        "relay",
+        "--tcp",
+        p2,
+        "--peer",
+        `${p1}@${k1}`,
+        ...cfg,
+      ]);
+      await r1.waitLog((j) => j.msg === "peer relay up");
+      await r2.waitLog((j) => j.msg === "peer relay up");
+      await c.joinedHub("alice", "r1", p1);
+      const carol = await c.joinedHub("carol", "r2", p2);
+      const ha = await c.serve("alice", ["--role", "hub"]);
+      await ha.waitLog((j) => j.msg === "relay session up");
+      // carol's hub never runs: the message waits in carol's mailbox at r2 and expires there.
+      const short = await ha.send(carol, "short-lived", { wait: 10_000, ttl: 1 });
+      assertEquals(short.json.state, "stored", JSON.stringify(short.json));
+      await until(
+        async () => metric(await r2.metrics(), "fed_expired_total") === 1 ? true : undefined,
+        10_000,
+        "expired at r2",
+      );
+      await until(
+        async () => {
+          const s = await ha.get("/federation/status");
+          const o = (s.hub as { outbox: { expired: number } }).outbox;
+          return o.expired === 1 ? o : undefined;
+        },
+        10_000,
+        "alice's outbox row expired (notice r2 -> r1 -> alice)",
+      );
+      assertEquals(metric(await r1.metrics(), "fed_expired_notices_in_total"), 1);
     } finally {
       await c.close();
     }

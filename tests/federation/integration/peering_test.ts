@@ -8,20 +8,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { cliOk, Cluster, metric, readInbox, until } from "./_harness.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
-}
-
-async function keyId(c: Cluster, name: string): Promise<string> {
-  await Deno.mkdir(c.data(name), { recursive: true });
-  const out = await cliOk(["keys", "generate", "--out", `${c.data(name)}/node.key`]);
-  return /key id: ([0-9a-f]{8})/.exec(out)![1];
-}
+import { Cluster, freePort, keyId, metric, readInbox, until } from "./_harness.ts";
 
 Deno.test({
   name: "two peered relays: cross-relay delivery, peer down then back, unknown peer refused",
