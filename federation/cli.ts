@@ -265,7 +265,10 @@ export function registerFederationCommands(program: Command): void {
             const rows = store.inbox(after, 500);
             for (const r of rows) {
               const mid = toHex(r.mid);
-              if (o.out) await Deno.writeFile(`${o.out}/${mid}`, r.body);
+              if (o.out) {
+                await Deno.mkdir(String(o.out), { recursive: true });
+                await Deno.writeFile(`${o.out}/${mid}`, r.body);
+              }
               if (o.json) {
                 console.log(JSON.stringify({
                   mid,

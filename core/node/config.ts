@@ -64,8 +64,12 @@ export const ConfigSchema = z.object({
     /** Per-family quota at a relay (messages and bytes queued). */
     quotaMessages: z.number().int().min(1).default(100_000),
     quotaBytes: z.number().int().min(1024).default(1 << 30),
-    /** Largest sealed envelope accepted, bytes (>= 256 KiB for trusted families). */
-    maxMessage: z.number().int().min(262_144).max(64 * 1_048_576).default(1_048_576 - 4096),
+    /**
+     * Largest sealed envelope accepted, bytes (>= 256 KiB for trusted families). Envelopes larger
+     * than the wire's `limits.maxMessage` travel as wire fragments (profile §12), which sessions
+     * reassemble up to 16 MiB: hence the 15 MiB ceiling.
+     */
+    maxMessage: z.number().int().min(262_144).max(15 * 1_048_576).default(8 * 1_048_576),
     /** Longest TTL honoured, seconds (default 30 days). */
     maxTtl: z.number().int().min(1).default(30 * 24 * 3600),
     /** Default TTL of messages sent by a hub, seconds. */
