@@ -74,10 +74,17 @@ async function rttPairP50(
   return [med(la), med(lb)];
 }
 
-async function rawWorker(): Promise<{ row: Row; call: () => Promise<unknown>; stop: () => void }> {
+async function rawWorker(
+  permissioned = false,
+): Promise<{ row: Row; call: () => Promise<unknown>; stop: () => void }> {
   const src = `self.onmessage = (e) => self.postMessage(e.data);`;
   const url = URL.createObjectURL(new Blob([src], { type: "application/javascript" }));
-  const w = new Worker(url, { type: "module" });
+  const w = new Worker(
+    url,
+    (permissioned
+      ? { type: "module", deno: { permissions: "none" } }
+      : { type: "module" }) as WorkerOptions,
+  );
   // Same bookkeeping a host needs at minimum: an id -> resolver map.
   const pending = new Map<number, (v: unknown) => void>();
   let id = 0;
@@ -92,7 +99,9 @@ async function rawWorker(): Promise<{ row: Row; call: () => Promise<unknown>; st
       pending.set(i, res);
       w.postMessage({ id: i, payload: PAYLOAD });
     });
-  const row = await measure("raw Worker postMessage echo", call);
+  const row = permissioned
+    ? { name: "control", rttUs: 0, p99Us: 0, tput1: 0, tput64: 0 }
+    : await measure("raw Worker postMessage echo", call);
   return { row, call, stop: () => w.terminate() };
 }
 
@@ -103,6 +112,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const starts: string[] = [];
   const rttRounds: number[] = [];
+  const controlRounds: number[] = [];
   let host: PluginHost | undefined;
   try {
     const pluginsDir = `${root}/data/plugins`;
@@ -156,13 +166,24 @@ async function main(): Promise<void> {
     // Thread wake-ups on 2 cores make single-path runs bimodal (~20 or ~80 us
     // depending on where the scheduler puts the threads), so each round
     // alternates the two paths call by call: both see the same scheduler state.
+    // Control: a second bare Worker (with `deno.permissions`, like a plugin's)
+    // against the same raw echo, in the same kind of rounds. Any ratio it
+    // shows is scheduler noise, not plugin code.
+    const control = await rawWorker(true);
     for (let i = 0; i < 7; i++) {
       const [a, b] = await rttPairP50(viaHost, raw.call);
+      const [c2, d2] = await rttPairP50(control.call, raw.call);
       if (Deno.env.get("BENCH_DEBUG")) {
-        console.error(`round ${i}: plugin ${a.toFixed(1)} us, raw ${b.toFixed(1)} us`);
+        console.error(
+          `round ${i}: plugin ${a.toFixed(1)} us, raw ${b.toFixed(1)} us; control ${
+            c2.toFixed(1)
+          } vs ${d2.toFixed(1)} us`,
+        );
       }
       rttRounds.push(a / b);
+      controlRounds.push(c2 / d2);
     }
+    control.stop();
     raw.stop();
     rows.push(
       await measure(
@@ -218,6 +239,11 @@ async function main(): Promise<void> {
   // the median of the rounds' ratios.
   const ratio = rttRounds.sort((x, y) => x - y)[rttRounds.length >> 1];
   console.log(`RTT ratio per alternating round: ${rttRounds.map((r) => r.toFixed(2)).join(" ")}`);
+  console.log(
+    `control (bare permissioned Worker vs bare Worker, same rounds): ${
+      controlRounds.sort((x, y) => x - y).map((r) => r.toFixed(2)).join(" ")
+    } — ratios well above 1 here are thread-scheduling noise on this machine, not plugin overhead`,
+  );
   console.log(
     `target: Worker plugin RTT <= 1.3x raw Worker echo: ${ratio.toFixed(2)}x ${
       ratio <= 1.3 ? "PASS" : "FAIL"
