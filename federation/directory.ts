@@ -67,8 +67,10 @@ export function decodeRecords(be: CryptoBackend, payload: Uint8Array): readonly 
  * as extra keys. Only JSON-like extras are copied (numbers, strings,
  * bytes); `requiredTier`/`time` keep their core names.
  */
-export function encodeFedError(err: MyClerkError, opcode: number): Uint8Array {
-  const out: Record<string, unknown> = { code: err.code, opcode, detail: err.detail };
+export function encodeFedError(err: MyClerkError, opcode: number, re?: number): Uint8Array {
+  const out: Record<string, unknown> = { code: err.code, opcode };
+  if (re !== undefined) out["re"] = re;
+  out["detail"] = err.detail;
   for (const [k, v] of Object.entries(err.extra)) {
     if (k === "requiredTier") out["required-tier"] = v;
     else if (typeof v === "number" || typeof v === "string" || v instanceof Uint8Array) out[k] = v;

@@ -92,6 +92,6 @@ export function sendFed(link: Link, msg: FedMessage, priority = false, check = t
 }
 
 /** Sends ERROR with the federation extras (priority lane, like every ERROR). */
-export function sendFedError(link: Link, err: MyClerkError, opcode: number): boolean {
-  return link.send(ERROR_OP, encodeFedError(err, opcode), true);
+export function sendFedError(link: Link, err: MyClerkError, opcode: number, re?: number): boolean {
+  return link.send(ERROR_OP, encodeFedError(err, opcode, re), true);
 }

@@ -22,6 +22,7 @@ import { Client } from "../core/node/client.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { Backoff } from "./backoff.ts";
 import { toHex } from "./bytes.ts";
+import { decodeFedMap } from "./codec.ts";
 import {
   decodeFedError,
   decodeLookup,
@@ -300,6 +301,26 @@ export class Relay {
       } catch { /* malformed ERROR from a peer: nothing to do */ }
       return;
     }
+    if (op === FedOp.FED_SEALED) {
+      // Only ever the opcode inside an envelope's header (FEDERATION.md §4.2).
+      this.#drop("fed-sealed-on-session");
+      sendFedError(
+        ls.link,
+        new MyClerkError(ErrorCode.UNSUPPORTED, "fed-sealed-on-session"),
+        op,
+        requestIdOf(payload),
+      );
+      return;
+    }
+    if (!KNOWN_FED_OPS.has(op)) {
+      sendFedError(
+        ls.link,
+        new MyClerkError(ErrorCode.NOT_FOUND, "no-handler"),
+        op,
+        requestIdOf(payload),
+      );
+      return;
+    }
     try {
       if (op === DirOp.FED_LOOKUP) return this.#onLookup(ls, decodeLookup(payload));
       if (op === DirOp.FED_RECORDS) return this.#onRecords(ls, payload);
@@ -313,7 +334,7 @@ export class Relay {
         this.node.log.error("relay handler failed", { op, error: String(e) });
       }
       this.#drop(err.detail.startsWith("field:") ? "bad-request" : err.detail);
-      sendFedError(ls.link, err, op);
+      sendFedError(ls.link, err, op, requestIdOf(payload));
     }
   }
 
@@ -394,12 +415,19 @@ export class Relay {
     );
   }
 
-  #sendHello(ls: LinkState): void {
+  #sendHello(ls: LinkState, hubFamily?: FamilyId): void {
+    // Peer relays learn every family homed here; a hub only its own (an
+    // unadmitted key learns nothing: family ids are not for strangers).
+    const families = ls.role === "relay"
+      ? this.#localFamilies().slice(0, 4096)
+      : hubFamily === undefined
+      ? []
+      : [hubFamily];
     sendFed(ls.link, {
       op: FedOp.FED_HELLO,
       role: "relay",
       keyId: this.node.identity.keyId,
-      families: this.#localFamilies().slice(0, 4096),
+      families,
       version: FED_VERSION,
       maxMessage: this.#cfg.maxMessage,
     });
@@ -424,8 +452,8 @@ export class Relay {
         ls.link.close("peer-not-allowed");
         return;
       }
-      if (ls.link.direction === "in") this.#sendHello(ls);
       ls.role = "relay";
+      if (ls.link.direction === "in") this.#sendHello(ls);
       ls.peer = keyId;
       let set = this.#peerLinks.get(keyId);
       if (set === undefined) {
@@ -441,8 +469,8 @@ export class Relay {
       return;
     }
     ls.role = "hub";
-    if (ls.link.direction === "in") this.#sendHello(ls);
     const fam = ls.link.peerStatic ? this.#hubKeys.get(toHex(ls.link.peerStatic)) : undefined;
+    if (ls.link.direction === "in") this.#sendHello(ls, fam);
     if (fam !== undefined) this.#attachHub(ls, fam);
   }
 
@@ -682,6 +710,9 @@ export class Relay {
           family: msg.from,
           mid: msg.mid,
         });
+      }
+      if (msg.hops !== 0) {
+        throw new MyClerkError(ErrorCode.BAD_REQUEST, "hops", { hops: msg.hops, mid: msg.mid });
       }
     } else if (ls.role !== "relay") {
       throw new MyClerkError(ErrorCode.FORBIDDEN, "no-hello");
@@ -1158,5 +1189,22 @@ export class Relay {
     await sleep(50);
     this.node.removeRoute("federation");
     this.store.close();
+  }
+}
+
+/** Every opcode of the range this relay serves (others answer NOT_FOUND). */
+const KNOWN_FED_OPS: ReadonlySet<number> = new Set<number>([
+  ...Object.values(FedOp).filter((op) => op !== FedOp.FED_SEALED),
+  ...Object.values(DirOp),
+]);
+
+/** The request's `"id"` (echoed as `"re"` in an ERROR), when the payload is a map with one. */
+function requestIdOf(payload: Uint8Array): number | undefined {
+  try {
+    const m = decodeFedMap(payload);
+    const id = m["id"];
+    return typeof id === "number" && Number.isInteger(id) && id >= 0 ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
