@@ -118,6 +118,12 @@ export function registerFederationCommands(program: Command): void {
     .option("--ttl <seconds>", "validity", "604800")
     .action(async (o: Opts) => {
       try {
+        const ttl = Number(o.ttl);
+        if (!Number.isInteger(ttl) || ttl < 1) {
+          throw new MyClerkError(ErrorCode.BAD_REQUEST, "ttl", {
+            fix: "--ttl must be a whole number of seconds >= 1 (default 604800 = 7 days)",
+          });
+        }
         const be = pickBackend();
         const cfg = await configFromOptions({ config: o.config, data: o.data });
         const data = cfg.data;
@@ -127,7 +133,7 @@ export function registerFederationCommands(program: Command): void {
         const now = Math.floor(Date.now() / 1000);
         const inv = createInvite(be, tokenKey, {
           relayKeyId: identity.keyId,
-          expires: now + Number(o.ttl),
+          expires: now + ttl,
           family: o.family ? String(o.family) : undefined,
         });
         const store = FedStore.open({ path: paths(data).relayDb });
