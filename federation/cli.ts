@@ -33,7 +33,7 @@ import { FedStore } from "./store.ts";
 import { startFederation } from "./service.ts";
 
 /** The `serve` extension: starts the roles of `--role` (relay, hub, both). */
-export const federationExtension: ServeExtension = async (node, opts) => {
+export const federationExtension: ServeExtension = async (node, opts): Promise<() => Promise<void>> => {
   const role = node.config.role;
   if (role !== "relay" && role !== "hub" && role !== "both") return () => Promise.resolve();
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
@@ -81,6 +81,7 @@ function withData(c: Command): Command {
     .option("-c, --config <file>", "JSON config file");
 }
 
+// deno-doc-ignore private-type-ref -- Command is commander's own exported class (npm)
 /** Adds the federation subcommands to `program`. */
 export function registerFederationCommands(program: Command): void {
   const family = program.command("family").description("family keys, invites and records");

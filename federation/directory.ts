@@ -100,4 +100,4 @@ export function decodeFedError(payload: Uint8Array): FedErrorPayload {
 }
 
 /** The ERROR opcode (re-exported so callers need only this module). */
-export const ERROR_OP = Op.ERROR;
+export const ERROR_OP: typeof Op.ERROR = Op.ERROR;

@@ -20,9 +20,9 @@ import { publicKeyOf, setupAuthR, setupAuthS } from "./hpke.ts";
 import { FedOp } from "./ops.ts";
 
 /** HPKE `info` of every envelope. */
-export const E2E_INFO = utf8("myclerk-e2e-v0");
+export const E2E_INFO: Uint8Array = utf8("myclerk-e2e-v0");
 /** HPKE exporter context of the envelope's HMAC-256 trailer key. */
-export const E2E_TRAILER_CONTEXT = utf8("myclerk-e2e-trailer-v0");
+export const E2E_TRAILER_CONTEXT: Uint8Array = utf8("myclerk-e2e-trailer-v0");
 
 /** Flags byte of an envelope: version 0, Tier 5, E=1, C=0, F=0. */
 export const ENVELOPE_FLAGS = 0x29;
@@ -31,7 +31,7 @@ export const ENVELOPE_HEADER = 64;
 /** HMAC-256 trailer length. */
 export const ENVELOPE_TRAILER = 32;
 /** Smallest valid envelope (empty ciphertext is impossible, but the bound is header + trailer). */
-export const ENVELOPE_MIN = ENVELOPE_HEADER + ENVELOPE_TRAILER;
+export const ENVELOPE_MIN: number = ENVELOPE_HEADER + ENVELOPE_TRAILER;
 /** Message id length in bytes. */
 export const MID_LENGTH = 16;
 /** Default and maximum TTL: 30 days. */

@@ -338,6 +338,6 @@ export function openBase(
 }
 
 /** Length of `enc` in bytes (the Tier 4/5 header's ECDH field). */
-export const HPKE_ENC_LENGTH = N_ENC;
+export const HPKE_ENC_LENGTH: number = N_ENC;
 /** AEAD tag length in bytes. */
 export const HPKE_TAG_LENGTH = 16;

@@ -1,0 +1,56 @@
+/**
+ * Every benchmark runs from a fresh clone and prints its ratios against the
+ * peer it measures in the same run (issues #3, #4, #5: "the bench prints its
+ * ratios"). Quick mode, real peers (openssl, nats-server, socat): in CI a
+ * missing peer fails the suite instead of skipping it. Targets are reported,
+ * never asserted: speed is not a test verdict.
+ */
+import { assert } from "../core/_assert.ts";
+import { requireBinary } from "../_support/real.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function runBench(name: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${ROOT}bench/${name}`, "--quick"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert(out.code === 0, `bench/${name} exited ${out.code}:\n${text.slice(-3000)}`);
+  return text;
+}
+
+function targetLines(text: string): string[] {
+  return text.split("\n").filter((l) => l.startsWith("target:"));
+}
+
+for (
+  const [name, peers, expected] of [
+    ["crypto.ts", ["openssl"], 1],
+    ["wire.ts", ["openssl"], 1],
+    ["plugins.ts", [], 1],
+    ["store.ts", [], 1],
+    ["relay.ts", ["nats-server", "socat"], 4],
+  ] as const
+) {
+  Deno.test({
+    name: `bench/${name} --quick prints its target ratios`,
+    ...requireBinary(...peers),
+    sanitizeOps: false, // the bench runs in a child process, awaited here
+    sanitizeResources: false,
+    fn: async () => {
+      const text = await runBench(name);
+      const lines = targetLines(text);
+      assert(
+        lines.length >= expected,
+        `bench/${name}: expected >= ${expected} target lines:\n${text.slice(-2000)}`,
+      );
+      for (const l of lines) {
+        assert(/\d+(\.\d+)?x (PASS|FAIL)/.test(l), `bench/${name}: "${l}" has no ratio verdict`);
+      }
+      console.log(lines.join("\n"));
+    },
+  });
+}
