@@ -33,7 +33,10 @@ import { FedStore } from "./store.ts";
 import { startFederation } from "./service.ts";
 
 /** The `serve` extension: starts the roles of `--role` (relay, hub, both). */
-export const federationExtension: ServeExtension = async (node, opts): Promise<() => Promise<void>> => {
+export const federationExtension: ServeExtension = async (
+  node,
+  opts,
+): Promise<() => Promise<void>> => {
   const role = node.config.role;
   if (role !== "relay" && role !== "hub" && role !== "both") return () => Promise.resolve();
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);

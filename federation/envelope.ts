@@ -53,6 +53,7 @@ export interface EnvelopeRouting {
 
 /** A sealed envelope: its routing fields and the Tier 5-form bytes. */
 export interface SealedEnvelope {
+  /** The fields a relay sees, sent next to the sealed bytes. */
   readonly routing: EnvelopeRouting;
   /** Tier 5-form message: header (64) || ciphertext || HMAC-256 trailer (32). */
   readonly sealed: Uint8Array;
@@ -60,11 +61,15 @@ export interface SealedEnvelope {
 
 /** What the recipient gets after {@link openEnvelope}. */
 export interface OpenedMessage {
+  /** Message id, 16 bytes (the recipient's dedupe key). */
   readonly mid: Uint8Array;
+  /** Sender family id, authenticated by HPKE auth mode. */
   readonly from: FamilyId;
+  /** Recipient family id (this family). */
   readonly to: FamilyId;
   /** Sender's creation time, Unix seconds. */
   readonly ts: number;
+  /** Lifetime in seconds from `ts`. */
   readonly ttl: number;
   /** The application bytes. */
   readonly body: Uint8Array;
@@ -76,6 +81,7 @@ export interface SealInput {
   readonly senderSecret: Uint8Array;
   /** Recipient family's public key. */
   readonly recipientKey: Uint8Array;
+  /** The application bytes to seal. */
   readonly body: Uint8Array;
   /** Lifetime in seconds (1..2^32-1). */
   readonly ttl: number;
@@ -198,7 +204,9 @@ export function readEnvelopeHeader(sealed: Uint8Array): EnvelopeHeader {
  * was decoded): lets {@link checkRouting} skip two SHA-256 per message.
  */
 export interface KnownFamilyKey {
+  /** The family id. */
   readonly id: FamilyId;
+  /** The family key id (u32), as in the envelope header. */
   readonly keyId: number;
 }
 

@@ -77,10 +77,15 @@ function checkKey(key: Uint8Array): void {
 
 /** Inputs of {@link createFamilyRecord}. */
 export interface NewFamily {
+  /** Human-readable name (1..64 characters). */
   readonly name: string;
+  /** The family's X25519 public key (32 bytes); id and key id derive from it. */
   readonly key: Uint8Array;
+  /** Key id (u32) of the home relay's static key. */
   readonly home: number;
+  /** Optional address of the home relay (`host:port` or a URL, at most 255 characters), a hint only. */
   readonly homeAddr?: string;
+  /** Creation time, Unix seconds (u32). */
   readonly created: number;
 }
 

@@ -78,19 +78,25 @@ export async function readFamilyKey(be: CryptoBackend, data: string): Promise<Id
 
 /** A relay the hub was admitted to. */
 export interface HubRelay {
+  /** Address the hub dials (`host:port` or `ws://host:port`). */
   readonly addr: string;
   /** The relay's static public key, pinned for every later session. */
   readonly key: Uint8Array;
+  /** Key id (u32) of the relay's static key (= the family record's `home`). */
   readonly keyId: number;
 }
 
 /** What a hub keeps about itself (hub.json). */
 export interface HubState {
+  /** The family's display name (1..64 characters). */
   readonly name: string;
+  /** This hub's family id. */
   readonly id: FamilyId;
+  /** Family creation time, Unix seconds. */
   readonly created: number;
   /** The record as admitted (home = the relay's key id), once joined. */
   readonly record?: FamilyRecord;
+  /** The relay the hub was admitted to, once joined. */
   readonly relay?: HubRelay;
 }
 
@@ -175,8 +181,11 @@ export function writeHubKeys(data: string, m: HubKeys): Promise<void> {
 
 /** Where a running node's admin HTTP listens (written at start, for the CLI). */
 export interface AdminInfo {
+  /** Loopback `host:port` of the admin HTTP (a wildcard bind becomes 127.0.0.1 / [::1]). */
   readonly http: string;
+  /** Process id of the running node. */
   readonly pid: number;
+  /** The node's `--role` (`relay`, `hub` or `both`). */
   readonly role: string;
 }
 

@@ -43,10 +43,15 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** Result of {@link joinRelay}. */
 export interface JoinResult {
+  /** The family record as admitted (`home` = the relay's key id). */
   readonly record: FamilyRecord;
+  /** The relay joined: address and pinned static key, as written to hub.json. */
   readonly relay: HubRelay;
+  /** The relay's quota for the family: most messages queued at once. */
   readonly quotaMessages: number;
+  /** The relay's quota for the family: most sealed bytes queued at once. */
   readonly quotaBytes: number;
+  /** Largest sealed envelope the relay accepts, bytes. */
   readonly maxMessage: number;
 }
 
@@ -157,17 +162,23 @@ interface PendingDelivery {
 
 /** What {@link Hub.send} returns. */
 export interface SendResult {
+  /** Message id, 32 lower-case hex characters. */
   readonly mid: string;
   /** `pending` (queued in the outbox), or the final state when waited for. */
   readonly state: string;
+  /** Size of the sealed envelope, bytes. */
   readonly size: number;
 }
 
 /** The hub of one node. */
 export class Hub {
+  /** The node this hub runs in (its sessions, metrics and config). */
   readonly node: Node;
+  /** The hub's own store (`<data>/hub.db`): outbox, inbox, dedupe, record cache. */
   readonly store: HubStore;
+  /** The family key pair (`<data>/family.key`): seals outgoing and opens incoming messages. */
   readonly family: Identity;
+  /** This hub's family id. */
   readonly familyId: FamilyId;
   readonly #cfg: FedConfig;
   readonly #relays: readonly { readonly addr: string; readonly key?: Uint8Array }[];
@@ -188,6 +199,7 @@ export class Hub {
   readonly #lookups = new Map<FamilyId, ((r: FamilyRecord | MyClerkError) => void)[]>();
   #connects = 0;
   #sweepTimer?: ReturnType<typeof setInterval>;
+  /** Called each time a relay session becomes ready (hello exchanged, first FED_FETCH sent); push a callback to hear of (re)connects. */
   readonly connectedListeners: (() => void)[] = [];
 
   private constructor(node: Node, family: Identity, state: HubState, relays: readonly string[]) {

@@ -24,24 +24,37 @@ export type OutboxState = "pending" | "stored" | "expired" | "refused";
 
 /** One outbox row. */
 export interface OutboxRow {
+  /** Outbox sequence (send order). */
   readonly seq: number;
+  /** Message id, 16 bytes. */
   readonly mid: Uint8Array;
+  /** Recipient family id. */
   readonly to: FamilyId;
   /** The encoded FED_DELIVER payload, resent as is. */
   readonly deliver: Uint8Array;
+  /** Size of the sealed envelope, bytes. */
   readonly size: number;
+  /** When it was queued, Unix seconds. */
   readonly created: number;
+  /** Where the message stands. */
   readonly state: OutboxState;
+  /** Refused: the relay's error; expired: `to <recipient family id>`. */
   readonly detail?: string;
 }
 
 /** One inbox row (an opened message for the application). */
 export interface InboxRow {
+  /** Inbox sequence (arrival order). */
   readonly seq: number;
+  /** Message id, 16 bytes. */
   readonly mid: Uint8Array;
+  /** Sender family id (authenticated by the envelope). */
   readonly from: FamilyId;
+  /** Sender's creation time, Unix seconds. */
   readonly ts: number;
+  /** When this hub stored it, Unix seconds. */
   readonly received: number;
+  /** The application bytes. */
   readonly body: Uint8Array;
 }
 

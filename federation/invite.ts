@@ -63,8 +63,11 @@ function body(inv: Invite): Uint8Array {
 
 /** Inputs of {@link createInvite}. */
 export interface NewInvite {
+  /** Key id (u32) of the relay's static key; only that relay accepts the token. */
   readonly relayKeyId: number;
+  /** Expiry time, Unix seconds (u32); the token is refused from then on. */
   readonly expires: number;
+  /** Restrict the token to this family id; absent: any family may redeem it. */
   readonly family?: FamilyId;
   /** Fixed token id: vectors only (default: 16 random bytes). */
   readonly tokenId?: Uint8Array;
@@ -207,13 +210,19 @@ export function verifyAdmissionProof(
 
 /** Everything the relay checks on FED_ADMIT except single use (the store's job). */
 export interface AdmissionCheck {
+  /** The relay's 32-byte invite MAC key (`token_key`). */
   readonly tokenKey: Uint8Array;
+  /** The relay's static X25519 private key (for the proof's shared secret). */
   readonly relayStaticSecret: Uint8Array;
+  /** Key id (u32) of this relay's static key. */
   readonly relayKeyId: number;
+  /** Current time, Unix seconds (checked against the token's expiry). */
   readonly now: number;
+  /** The invite token from FED_ADMIT (base64url). */
   readonly token: string;
   /** Already decoded and self-verified (familyFromMap). */
   readonly family: FamilyRecord;
+  /** The 32-byte proof of possession from FED_ADMIT (§3.2). */
   readonly proof: Uint8Array;
   /** This session's transcript hash. */
   readonly h: Uint8Array;

@@ -47,6 +47,7 @@ export const MAX_HOPS = 8;
 
 /** FED_HELLO 0x0300. */
 export interface FedHello {
+  /** Opcode FED_HELLO (0x0300). */
   readonly op: typeof FedOp.FED_HELLO;
   /** What the sender is. */
   readonly role: "relay" | "hub";
@@ -62,8 +63,11 @@ export interface FedHello {
 
 /** FED_ADMIT 0x0301 (hub -> relay). */
 export interface FedAdmit {
+  /** Opcode FED_ADMIT (0x0301). */
   readonly op: typeof FedOp.FED_ADMIT;
+  /** The invite token from `family invite` (base64url without padding, at most 128 characters; FEDERATION.md §3.1). */
   readonly token: string;
+  /** The hub's family record; its `home` must be this relay's key id (§3.3). */
   readonly family: FamilyRecord;
   /** Proof of possession, 32 bytes (invite.ts). */
   readonly proof: Uint8Array;
@@ -71,11 +75,15 @@ export interface FedAdmit {
 
 /** FED_ADMITTED 0x0302 (relay -> hub). */
 export interface FedAdmitted {
+  /** Opcode FED_ADMITTED (0x0302). */
   readonly op: typeof FedOp.FED_ADMITTED;
+  /** The admitted family. */
   readonly family: FamilyId;
   /** Relay's static key id. */
   readonly relay: number;
+  /** Most messages the relay queues for the family at once (its quota, both lanes). */
   readonly quotaMessages: number;
+  /** Most sealed bytes the relay queues for the family at once (its quota, both lanes). */
   readonly quotaBytes: number;
   /** Largest sealed envelope accepted, bytes. */
   readonly maxMessage: number;
@@ -85,19 +93,27 @@ export interface FedAdmitted {
 
 /** FED_ROUTE 0x0303: the full set of families reachable via the sender (replaces the previous set). */
 export interface FedRoute {
+  /** Opcode FED_ROUTE (0x0303). */
   readonly op: typeof FedOp.FED_ROUTE;
   /** Increases by one per announcement from one sender; older or equal ones are ignored. */
   readonly seq: number;
+  /** Every family reachable via the sender (at most {@link MAX_FAMILIES}). */
   readonly families: readonly FamilyId[];
 }
 
 /** FED_DELIVER 0x0304: one sealed envelope with the relay-visible fields. */
 export interface FedDeliver {
+  /** Opcode FED_DELIVER (0x0304). */
   readonly op: typeof FedOp.FED_DELIVER;
+  /** Recipient family id. */
   readonly to: FamilyId;
+  /** Sender family id (= familyId(fromKey)). */
   readonly from: FamilyId;
+  /** Sender family public key, 32 bytes (the recipient needs it to open HPKE auth mode). */
   readonly fromKey: Uint8Array;
+  /** Message id, 16 bytes; the dedupe key. */
   readonly mid: Uint8Array;
+  /** Lifetime in seconds (>= 1), passed on unchanged by every relay. */
   readonly ttl: number;
   /** Relays crossed so far (0 from the sending hub). */
   readonly hops: number;
@@ -126,7 +142,9 @@ export type FedAck =
 
 /** FED_QUEUE_STATUS 0x0306. */
 export interface FedQueueStatus {
+  /** Opcode FED_QUEUE_STATUS (0x0306). */
   readonly op: typeof FedOp.FED_QUEUE_STATUS;
+  /** The hub's family whose mailbox this describes. */
   readonly family: FamilyId;
   /** Messages waiting. */
   readonly depth: number;
@@ -138,7 +156,9 @@ export interface FedQueueStatus {
 
 /** FED_FETCH 0x0307 (hub -> relay). */
 export interface FedFetch {
+  /** Opcode FED_FETCH (0x0307). */
   readonly op: typeof FedOp.FED_FETCH;
+  /** The hub's family whose mailbox to fetch from. */
   readonly family: FamilyId;
   /** Additional messages the relay may send (added to the remaining credit). */
   readonly credit: number;
@@ -148,19 +168,23 @@ export interface FedFetch {
 
 /** FED_EXPIRED 0x0308 (relay -> sender family's hub). */
 export interface FedExpired {
+  /** Opcode FED_EXPIRED (0x0308). */
   readonly op: typeof FedOp.FED_EXPIRED;
   /** The sender family being told. */
   readonly family: FamilyId;
   /** The recipient the messages were for. */
   readonly to: FamilyId;
+  /** Ids of the messages that expired undelivered (at most {@link MAX_MIDS}). */
   readonly mids: readonly Uint8Array[];
 }
 
 /** FED_RESTART 0x0309. */
 export interface FedRestart {
+  /** Opcode FED_RESTART (0x0309). */
   readonly op: typeof FedOp.FED_RESTART;
   /** Reconnect after this many milliseconds. */
   readonly after: number;
+  /** Why the relay restarts, for logs (at most 256 characters). */
   readonly reason?: string;
 }
 

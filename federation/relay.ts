@@ -58,8 +58,11 @@ type FedConfig = NodeConfig["federation"];
 
 /** A configured peer relay: address and pinned identity. */
 export interface PeerSpec {
+  /** Address to dial (`host:port`). */
   readonly addr: string;
+  /** Pinned key id (u32) of the peer's static key (`HOST:PORT@KEYID`). */
   readonly keyId?: number;
+  /** Pinned static public key of the peer, 32 bytes (`HOST:PORT@PUBKEY`). */
   readonly key?: Uint8Array;
 }
 
@@ -139,7 +142,9 @@ const FLUSH_AT = 512;
 
 /** The relay of one node. */
 export class Relay {
+  /** The node this relay runs in (its sessions, metrics and config). */
   readonly node: Node;
+  /** The relay's store (`<data>/federation.db`). */
   readonly store: FedStore;
   readonly #cfg: FedConfig;
   readonly #data: string;

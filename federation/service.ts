@@ -24,8 +24,11 @@ import { toHex } from "./bytes.ts";
 
 /** The running federation roles of a node. */
 export interface Federation {
+  /** The relay role, when `--role` is relay or both. */
   readonly relay?: Relay;
+  /** The hub role, when `--role` is hub or both. */
   readonly hub?: Hub;
+  /** Stops the relay, then the hub. */
   stop(): Promise<void>;
 }
 
@@ -57,6 +60,7 @@ function errorJson(
   return { body: { error: errorName(e.code), detail: e.detail, ...extra }, status };
 }
 
+// deno-doc-ignore private-type-ref -- Hono is hono's own exported class (npm); Env is its bindings type for Deno.serve (remoteAddr)
 /** Builds the `/federation` admin app. */
 export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
   const app = new Hono<Env>();

@@ -24,7 +24,9 @@ import type { Invite } from "./invite.ts";
 
 /** A per-family quota on queued messages and bytes. */
 export interface Quota {
+  /** Most messages queued for the family at once (mailbox and peer lanes). */
   readonly messages: number;
+  /** Most sealed bytes queued for the family at once (mailbox and peer lanes). */
   readonly bytes: number;
 }
 
@@ -51,12 +53,19 @@ export interface StoreOptions {
 
 /** What a relay enqueues: the FED_DELIVER fields. */
 export interface QueueInput {
+  /** Recipient family id. */
   readonly to: FamilyId;
+  /** Sender family id. */
   readonly from: FamilyId;
+  /** Sender family public key, 32 bytes. */
   readonly fromKey: Uint8Array;
+  /** Message id, 16 bytes; dedupe key with `to`. */
   readonly mid: Uint8Array;
+  /** Lifetime in seconds (the store cuts it to its max TTL). */
   readonly ttl: number;
+  /** Relays crossed so far (0..8). */
   readonly hops: number;
+  /** The Tier 5-form envelope; its length is the message size for quotas. */
   readonly sealed: Uint8Array;
 }
 
@@ -82,9 +91,13 @@ export type Lane =
 
 /** An expired message (for FED_EXPIRED to its sender). */
 export interface ExpiredMessage {
+  /** Recipient family id. */
   readonly to: FamilyId;
+  /** Sender family id (the family to notify). */
   readonly from: FamilyId;
+  /** Message id, 16 bytes. */
   readonly mid: Uint8Array;
+  /** Size of the sealed envelope, bytes. */
   readonly size: number;
   /** When it expired (its expiry time). */
   readonly expired: number;
@@ -92,7 +105,9 @@ export interface ExpiredMessage {
 
 /** Queue depth of one mailbox or peer queue. */
 export interface QueueStatus {
+  /** Messages waiting. */
   readonly depth: number;
+  /** Bytes waiting (sum of sealed sizes). */
   readonly bytes: number;
   /** Receive time of the oldest message, 0 when empty. */
   readonly oldest: number;
@@ -100,9 +115,11 @@ export interface QueueStatus {
 
 /** A family as stored. */
 export interface StoredFamily {
+  /** The verified family record. */
   readonly record: FamilyRecord;
   /** True when homed at this relay (its hub was admitted here). */
   readonly local: boolean;
+  /** The family's quota (its own, or the default). */
   readonly quota: Quota;
   /** Admission time, Unix seconds. */
   readonly admitted: number;
@@ -110,14 +127,23 @@ export interface StoredFamily {
 
 /** Numbers for `/metrics`, `queue list` and `status`. */
 export interface StoreStats {
+  /** Family records stored (homed here or learned). */
   readonly families: number;
+  /** Families homed at this relay. */
   readonly localFamilies: number;
+  /** Messages queued, all lanes. */
   readonly queuedMessages: number;
+  /** Sealed bytes queued, all lanes. */
   readonly queuedBytes: number;
+  /** Per-recipient mailbox status (non-empty mailboxes only), by family id. */
   readonly mailboxes: readonly ({ readonly family: FamilyId } & QueueStatus)[];
+  /** Per-peer outbound queue status (non-empty only), by peer relay key id. */
   readonly peers: readonly ({ readonly peer: number } & QueueStatus)[];
+  /** Invite tokens created and not yet redeemed (expired ones included). */
   readonly invitesOpen: number;
+  /** Rows in the relay dedupe table (`seen`). */
   readonly dedupeEntries: number;
+  /** Expiry notices waiting for the sender's hub. */
   readonly pendingNotices: number;
 }
 

@@ -1,12 +1,12 @@
 /**
- * `deno doc --lint` stays clean for the public modules of core/, plugins/ and
- * hardware/: every export and member documented, explicit types, no public
+ * `deno doc --lint` stays clean for the public modules of core/, federation/,
+ * plugins/ and hardware/: every export and member documented, explicit types, no public
  * type referring to a private one. Runs the real `deno doc --lint` (same
  * binary as the test runner) over a fixed file list, from the repo root so
  * the import map resolves `hono`, `zod`, ...
  *
  * Not listed: plugins/examples/ (sample code, not an API). References to
- * npm types (Hono, commander's Command, zod's inferred config type) carry a
+ * npm types (Hono and its Env, commander's Command, zod's inferred config type) carry a
  * `// deno-doc-ignore ...` line with the reason.
  */
 import { assert } from "./core/_assert.ts";
@@ -52,6 +52,25 @@ const FILES: readonly string[] = [
   "core/wire/message.ts",
   "core/wire/payload.ts",
   "core/wire/protect.ts",
+  "federation/backoff.ts",
+  "federation/bytes.ts",
+  "federation/cli.ts",
+  "federation/codec.ts",
+  "federation/directory.ts",
+  "federation/envelope.ts",
+  "federation/family.ts",
+  "federation/files.ts",
+  "federation/hpke.ts",
+  "federation/hub.ts",
+  "federation/hubstore.ts",
+  "federation/invite.ts",
+  "federation/link.ts",
+  "federation/messages.ts",
+  "federation/ops.ts",
+  "federation/ratelimit.ts",
+  "federation/relay.ts",
+  "federation/service.ts",
+  "federation/store.ts",
   "hardware/detect.ts",
   "plugins/cli.ts",
   "plugins/http.ts",
@@ -72,7 +91,7 @@ const FILES: readonly string[] = [
   "plugins/service.ts",
 ];
 
-Deno.test("doc lint: core, plugins and hardware public modules pass deno doc --lint", async () => {
+Deno.test("doc lint: core, federation, plugins and hardware public modules pass deno doc --lint", async () => {
   const root = ROOT.pathname;
   for (const f of FILES) {
     // A renamed or deleted module must fail here with its name, not inside deno doc.
