@@ -16,6 +16,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { requireBinary } from "../_support/real.ts";
+import { type NodeProc, startServe } from "../_support/proc.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -69,72 +70,21 @@ function ev(events: readonly PeerEvent[], kind: string): PeerEvent {
   return e;
 }
 
-/** A spawned node with its stderr (JSON log) being drained. */
+/** A running `serve` child (tests/_support/proc.ts) and its TCP address. */
 interface Node {
-  readonly child: Deno.ChildProcess;
   readonly tcp: string;
-  readonly rest: Promise<void>;
+  readonly proc: NodeProc;
 }
 
-/** Starts `main.ts serve ARGS --log json` and waits for the "node ready" line; returns its tcp address. */
+/** Starts `main.ts serve ARGS` on loopback and waits for "node ready". */
 async function serve(args: readonly string[]): Promise<Node> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "serve", ...args, "--log", "json"],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`node did not log 'node ready': ${buf}`)), 30_000);
-  });
-  try {
-    for (;;) {
-      const r = await Promise.race([reader.read(), timeout]);
-      if (r.done) throw new Error(`node exited before ready; output: ${buf}`);
-      buf += r.value;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let rec: { msg?: unknown; tcp?: unknown } | undefined;
-        try {
-          rec = JSON.parse(line);
-        } catch { /* not a JSON line */ }
-        if (rec?.msg === "node ready" && typeof rec.tcp === "string") {
-          // keep draining so the child never blocks on a full pipe
-          const rest = (async () => {
-            try {
-              while (!(await reader.read()).done) { /* drain */ }
-            } catch { /* cancelled at kill */ }
-          })();
-          return { child, tcp: rec.tcp, rest };
-        }
-      }
-    }
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await reader.cancel().catch(() => {});
-    await child.status;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+  const proc = await startServe(args, 30_000);
+  return { tcp: `127.0.0.1:${proc.tcpPort}`, proc };
 }
 
-/** SIGTERM, wait, and let the log drain finish. */
+/** SIGTERM and wait. */
 async function stop(n: Node | undefined): Promise<void> {
-  if (!n) return;
-  try {
-    n.child.kill("SIGTERM");
-  } catch { /* already exited */ }
-  await n.child.status;
-  await n.rest;
+  await n?.proc.stop();
 }
 
 Deno.test({

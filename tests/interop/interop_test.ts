@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { requireBinary } from "../_support/real.ts";
+import { startServe } from "../_support/proc.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -29,46 +30,6 @@ async function run(
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Reads JSON log lines from the node's log stream until "node ready"; returns its tcp address. */
-async function waitReady(
-  stream: ReadableStream<Uint8Array>,
-  timeoutMs: number,
-): Promise<{ tcp: string; rest: Promise<void> }> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("node did not log 'node ready' in time")), timeoutMs);
-  });
-  try {
-    for (;;) {
-      const r = await Promise.race([reader.read(), timeout]);
-      if (r.done) throw new Error(`node exited before ready; output: ${buf}`);
-      buf += r.value;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let rec: { msg?: unknown; tcp?: unknown } | undefined;
-        try {
-          rec = JSON.parse(line);
-        } catch { /* not a JSON line */ }
-        if (rec?.msg === "node ready" && typeof rec.tcp === "string") {
-          // keep draining so the child never blocks on a full pipe
-          const rest = (async () => {
-            try {
-              while (!(await reader.read()).done) { /* drain */ }
-            } catch { /* stream cancelled at kill */ }
-          })();
-          return { tcp: rec.tcp, rest };
-        }
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test({
@@ -110,32 +71,11 @@ Deno.test({
   ...requireBinary("node"),
   async fn() {
     const data = await Deno.makeTempDir({ prefix: "mcp0-interop-" });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "main.ts",
-        "serve",
-        "--data",
-        data,
-        "--tcp",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--log",
-        "json",
-      ],
-      cwd: ROOT,
-      // the JSON log goes to stderr
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    let rest: Promise<void> | undefined;
+    const node = await startServe(["--data", data], 30_000);
     try {
-      const ready = await waitReady(child.stderr, 30_000);
-      rest = ready.rest;
+      const addr = `127.0.0.1:${node.tcpPort}`;
       for (const tier of [3, 4, 5]) {
-        const r = await run("node", ["tests/interop/client.mjs", ready.tcp, String(tier)]);
+        const r = await run("node", ["tests/interop/client.mjs", addr, String(tier)]);
         assert.deepEqual(r.code, 0, `tier ${tier}: ${r.stdout}${r.stderr}`);
         const res = JSON.parse(r.stdout.trim());
         assert.deepEqual(res.tier, tier);
@@ -145,11 +85,7 @@ Deno.test({
         assert.deepEqual(res.dropped, [], `tier ${tier}: our receiver dropped node messages`);
       }
     } finally {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already exited */ }
-      await child.status;
-      await rest;
+      await node.stop();
       await Deno.remove(data, { recursive: true });
     }
   },

@@ -342,3 +342,33 @@ export async function keyId(c: Cluster, name: string): Promise<string> {
   const out = await cliOk(["keys", "generate", "--out", `${c.data(name)}/node.key`]);
   return /key id: ([0-9a-f]{8})/.exec(out)![1];
 }
+
+/**
+ * Two relays peered with pinned keys (`--peer ADDR@KEYID` both ways) and
+ * fast peer backoff; `federation` adds keys to both relays' config. Waits
+ * until both see the peering up.
+ */
+export async function peeredRelays(
+  c: Cluster,
+  federation: Record<string, unknown> = {},
+): Promise<
+  { r1: Proc; r2: Proc; p1: string; p2: string; k1: string; k2: string; r2Args: string[] }
+> {
+  const k1 = await keyId(c, "r1");
+  const k2 = await keyId(c, "r2");
+  const p1 = `127.0.0.1:${freePort()}`;
+  const p2 = `127.0.0.1:${freePort()}`;
+  await Deno.writeTextFile(
+    `${c.dir}/peered.json`,
+    JSON.stringify({
+      federation: { peerBackoffBaseMs: 100, peerBackoffCapMs: 1000, ...federation },
+    }),
+  );
+  const cfg = ["--config", `${c.dir}/peered.json`];
+  const r1 = await c.serve("r1", ["--role", "relay", "--tcp", p1, "--peer", `${p2}@${k2}`, ...cfg]);
+  const r2Args = ["--role", "relay", "--tcp", p2, "--peer", `${p1}@${k1}`, ...cfg];
+  const r2 = await c.serve("r2", r2Args);
+  await r1.waitLog((j) => j.msg === "peer relay up");
+  await r2.waitLog((j) => j.msg === "peer relay up");
+  return { r1, r2, p1, p2, k1, k2, r2Args };
+}

@@ -5,7 +5,7 @@
  */
 
 import { assertEquals } from "../_assert.ts";
-import { Cluster, freePort, keyId, metric, readInbox, sleep, until } from "./_harness.ts";
+import { Cluster, metric, peeredRelays, readInbox, sleep, until } from "./_harness.ts";
 
 Deno.test({
   name: "TTL expiry at the relay: notice to the sender, never delivered",
@@ -59,37 +59,7 @@ Deno.test({
   fn: async () => {
     const c = await Cluster.create();
     try {
-      const k1 = await keyId(c, "r1");
-      const k2 = await keyId(c, "r2");
-      const p1 = `127.0.0.1:${freePort()}`;
-      const p2 = `127.0.0.1:${freePort()}`;
-      await Deno.writeTextFile(
-        `${c.dir}/fast.json`,
-        JSON.stringify({
-          federation: { sweepMs: 200, peerBackoffBaseMs: 100, peerBackoffCapMs: 1000 },
-        }),
-      );
-      const cfg = ["--config", `${c.dir}/fast.json`];
-      const r1 = await c.serve("r1", [
-        "--role",
-        "relay",
-        "--tcp",
-        p1,
-        "--peer",
-        `${p2}@${k2}`,
-        ...cfg,
-      ]);
-      const r2 = await c.serve("r2", [
-        "--role",
-        "relay",
-        "--tcp",
-        p2,
-        "--peer",
-        `${p1}@${k1}`,
-        ...cfg,
-      ]);
-      await r1.waitLog((j) => j.msg === "peer relay up");
-      await r2.waitLog((j) => j.msg === "peer relay up");
+      const { r1, r2, p1, p2 } = await peeredRelays(c, { sweepMs: 200 });
       await c.joinedHub("alice", "r1", p1);
       const carol = await c.joinedHub("carol", "r2", p2);
       const ha = await c.serve("alice", ["--role", "hub"]);

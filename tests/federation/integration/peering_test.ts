@@ -8,7 +8,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { Cluster, freePort, keyId, metric, readInbox, until } from "./_harness.ts";
+import { Cluster, keyId, metric, peeredRelays, readInbox, until } from "./_harness.ts";
 
 Deno.test({
   name: "two peered relays: cross-relay delivery, peer down then back, unknown peer refused",
@@ -17,38 +17,9 @@ Deno.test({
   fn: async () => {
     const c = await Cluster.create();
     try {
-      const k1 = await keyId(c, "r1");
-      const k2 = await keyId(c, "r2");
-      const p1 = `127.0.0.1:${freePort()}`;
-      const p2 = `127.0.0.1:${freePort()}`;
-      await Deno.writeTextFile(
-        `${c.dir}/fast.json`,
-        JSON.stringify({ federation: { peerBackoffBaseMs: 100, peerBackoffCapMs: 1000 } }),
-      );
-      const r1Args = [
-        "--role",
-        "relay",
-        "--tcp",
-        p1,
-        "--peer",
-        `${p2}@${k2}`,
-        "--config",
-        `${c.dir}/fast.json`,
-      ];
-      const r2Args = [
-        "--role",
-        "relay",
-        "--tcp",
-        p2,
-        "--peer",
-        `${p1}@${k1}`,
-        "--config",
-        `${c.dir}/fast.json`,
-      ];
-      const r1 = await c.serve("r1", r1Args);
-      let r2 = await c.serve("r2", r2Args);
-      await r1.waitLog((j) => j.msg === "peer relay up");
-      await r2.waitLog((j) => j.msg === "peer relay up");
+      const peered = await peeredRelays(c);
+      const { r1, p1, p2, k1, k2, r2Args } = peered;
+      let r2 = peered.r2;
 
       const a = await c.joinedHub("alice", "r1", p1);
       const b = await c.joinedHub("bob", "r1", p1);
