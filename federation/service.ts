@@ -4,8 +4,8 @@
  * admin HTTP routes under `/federation` and writes `<data>/admin.json` so
  * the CLI finds the running node.
  *
- * Admin routes (docs/OPERATOR.md): `GET /federation/status` (JSON, anyone
- * who can reach the admin port), and loopback-only `POST /federation/send`,
+ * Admin routes (docs/OPERATOR.md), all for loopback callers only:
+ * `GET /federation/status` (JSON), `POST /federation/send`,
  * `GET /federation/lookup`.
  *
  * @module
@@ -72,6 +72,14 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
     }
   };
   app.get("/federation/status", (c) => {
+    // Family ids, queue depths and peers are not for whoever reaches the port.
+    if (!isLoopback(c.env?.remoteAddr?.hostname)) {
+      return c.json({
+        error: "FORBIDDEN",
+        detail: "loopback-only",
+        fix: "run `status` on the node's machine",
+      }, 403);
+    }
     const f = fed();
     return c.json({
       role: node.config.role,
