@@ -16,6 +16,56 @@ function isLoopback(host: string | undefined): boolean {
   return host === "127.0.0.1" || host === "::1" || host === "::ffff:127.0.0.1";
 }
 
+/** Prometheus text for every plugin: requests, errors by reason, latency, restarts, state. */
+export function pluginMetricsText(host: PluginHost): string {
+  const esc = (v: string) => v.replace(/["\\\n]/g, "_");
+  const out: string[] = [
+    "# HELP myclerk_plugin_requests_total Requests dispatched to a plugin",
+    "# TYPE myclerk_plugin_requests_total counter",
+  ];
+  const rows = host.list();
+  for (const p of rows) {
+    out.push(`myclerk_plugin_requests_total{plugin="${esc(p.name)}"} ${p.metrics.requests}`);
+  }
+  out.push("# HELP myclerk_plugin_errors_total Plugin requests answered with an error, by code");
+  out.push("# TYPE myclerk_plugin_errors_total counter");
+  for (const p of rows) {
+    for (const [code, n] of Object.entries(p.metrics.errors)) {
+      out.push(`myclerk_plugin_errors_total{plugin="${esc(p.name)}",code="${esc(code)}"} ${n}`);
+    }
+  }
+  out.push("# TYPE myclerk_plugin_restarts_total counter");
+  for (const p of rows) {
+    out.push(`myclerk_plugin_restarts_total{plugin="${esc(p.name)}"} ${p.metrics.restarts}`);
+  }
+  out.push("# TYPE myclerk_plugin_in_flight gauge");
+  for (const p of rows) {
+    out.push(`myclerk_plugin_in_flight{plugin="${esc(p.name)}"} ${p.metrics.inFlight}`);
+  }
+  out.push(
+    "# HELP myclerk_plugin_latency_us Latency of answered requests over the last 1024, microseconds",
+  );
+  out.push("# TYPE myclerk_plugin_latency_us gauge");
+  for (const p of rows) {
+    for (const q of ["p50", "p99"] as const) {
+      out.push(
+        `myclerk_plugin_latency_us{plugin="${esc(p.name)}",quantile="${q}"} ${
+          p.metrics.latencyUs[q]
+        }`,
+      );
+    }
+  }
+  out.push("# TYPE myclerk_plugin_up gauge");
+  for (const p of rows) {
+    out.push(
+      `myclerk_plugin_up{plugin="${esc(p.name)}",state="${esc(p.state)}"} ${
+        p.state === "running" ? 1 : 0
+      }`,
+    );
+  }
+  return out.join("\n");
+}
+
 /** Starts the plugin host for `node`; returns it and its shutdown. */
 export async function startPlugins(
   node: Node,
@@ -57,6 +107,7 @@ export async function startPlugins(
   });
   app.route("/plugins", pluginRoutes(host));
   node.mount("/plugins", app);
+  node.metrics.addCollector(() => pluginMetricsText(host));
   node.addHealth(() => ({
     buses: host.buses(),
     plugins: host.list().map((p) => ({ name: p.name, version: p.version, state: p.state })),

@@ -25,6 +25,17 @@ export class Metrics {
   readonly #counters = new Map<string, number>();
   readonly #help = new Map<string, string>();
   readonly #gauges = new Map<string, () => number>();
+  readonly #collectors: (() => string)[] = [];
+
+  /**
+   * Adds a collector: a function returning complete Prometheus text lines
+   * (with their `# TYPE` lines) for metrics whose label sets change at run
+   * time, e.g. one series per installed plugin. A collector that throws is
+   * skipped.
+   */
+  addCollector(render: () => string): void {
+    this.#collectors.push(render);
+  }
 
   /** Adds a HELP line for a metric family. */
   describe(name: string, help: string): void {
@@ -70,6 +81,12 @@ export class Metrics {
         v = this.#gauges.get(k)!();
       } catch { /* a gauge that fails reads NaN */ }
       lines.push(`${k} ${v}`);
+    }
+    for (const c of this.#collectors) {
+      try {
+        const t = c().trimEnd();
+        if (t) lines.push(t);
+      } catch { /* a failing collector must not break /metrics */ }
     }
     return lines.join("\n") + "\n";
   }

@@ -85,6 +85,16 @@ Deno.test({
         text.stdout,
       );
 
+      const metrics = await (await fetch(`http://127.0.0.1:${node.httpPort}/metrics`)).text();
+      const reqs = /myclerk_plugin_requests_total\{plugin="vendor-echo"\} (\d+)/.exec(metrics);
+      assert(reqs && Number(reqs[1]) >= 3, `per-plugin requests in /metrics:\n${metrics}`);
+      assert(
+        /myclerk_plugin_errors_total\{plugin="vendor-echo",code="BAD_REQUEST"\} [1-9]/.test(
+          metrics,
+        ),
+        "per-plugin errors by code in /metrics",
+      );
+      assert(metrics.includes('myclerk_plugin_up{plugin="serial",state="running"} 1'));
       const health = await (await fetch(`http://127.0.0.1:${node.httpPort}/healthz`)).json();
       assert(
         health.buses.buses.some((b: { kind: string; present: boolean }) =>
