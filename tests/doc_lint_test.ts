@@ -26,6 +26,7 @@ const FILES: readonly string[] = [
   "core/crypto/types.ts",
   "core/crypto/validate.ts",
   "core/errors.ts",
+  "core/slab.ts",
   "core/node/client.ts",
   "core/node/config.ts",
   "core/node/connection.ts",

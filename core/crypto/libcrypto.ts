@@ -34,6 +34,7 @@
  * @module
  */
 
+import { Slab } from "../slab.ts";
 import { gcm as nobleGcm } from "@noble/ciphers/aes.js";
 import type { CryptoBackend } from "./types.ts";
 import type { MyClerkError } from "../errors.ts";
@@ -648,6 +649,10 @@ function build(lib: Lib): CryptoBackend | undefined {
     return out;
   }
 
+  // Plaintexts of opened messages are cut from slabs (core/slab.ts): a
+  // separate ~1 KiB allocation per message costs more than the decryption.
+  const plainSlab = new Slab();
+
   function openAttached(
     a: Aead,
     detail: string,
@@ -658,7 +663,7 @@ function build(lib: Lib): CryptoBackend | undefined {
   ): Uint8Array {
     const split = sealed.length - TAG_SIZE;
     loadTag(sealed, split);
-    const out = new Uint8Array(split);
+    const out = plainSlab.take(split);
     // `sealed` is passed whole with length `split`: no subarray per message
     open(a, detail, key, iv, aad, sealed, split, out);
     return out;
@@ -703,7 +708,7 @@ function build(lib: Lib): CryptoBackend | undefined {
       checkChachaNonce(nonce);
       checkTag(tag);
       loadTag(tag, 0);
-      const out = new Uint8Array(ciphertext.length);
+      const out = plainSlab.take(ciphertext.length);
       open(chacha, "chacha", key, nonce, aad, ciphertext, ciphertext.length, out);
       return out;
     },

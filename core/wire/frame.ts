@@ -7,6 +7,7 @@
  */
 
 import { badRequest, type MyClerkError } from "../errors.ts";
+import { Slab } from "../slab.ts";
 
 /** Default maximum message size on streams (profile §3). */
 export const DEFAULT_MAX_MESSAGE = 1_048_576;
@@ -39,6 +40,7 @@ export class FrameReader {
   #len = 0;
   readonly #max: number;
   #failed?: MyClerkError;
+  readonly #slab = new Slab();
 
   /** `max` is the largest accepted message length. */
   constructor(max = DEFAULT_MAX_MESSAGE) {
@@ -92,7 +94,12 @@ export class FrameReader {
         return out;
       }
       if (data.length - off - 4 < len) break;
-      if (len > 0) out.push(data.slice(off + 4, off + 4 + len));
+      if (len > 0) {
+        // Copied out (the caller reuses its read buffer), into a slab region.
+        const m = this.#slab.take(len);
+        m.set(data.subarray(off + 4, off + 4 + len));
+        out.push(m);
+      }
       off += 4 + len;
     }
     const rest = data.length - off;

@@ -15,6 +15,7 @@ import type { CryptoBackend } from "../crypto/types.ts";
 import { timingSafeEqual } from "../crypto/ct.ts";
 import { HEADER_LENGTH, Offset, TRAILER_LENGTH } from "./header.ts";
 import { type HeaderFields, type ProtectedMessage, writeHeader } from "./message.ts";
+import type { Slab } from "../slab.ts";
 
 /** AEAD tag length (ChaCha20-Poly1305). */
 export const TAG_LENGTH = 16;
@@ -69,7 +70,8 @@ export function counterFields(counter: number): { sequence: number; nonce: numbe
 
 /**
  * Seals a Tier 3-5 message: header, payload (AEAD when `encrypted`), HMAC
- * trailer. With `framed`, the result starts with the u32 length (§3).
+ * trailer. With `framed`, the result starts with the u32 length (§3). With
+ * `slab`, the message is cut from it instead of allocated on its own.
  *
  * @example sealMessage(nodeBackend, { tier: 4, opcode: 1, timestamp, encrypted: true }, 0, keys, pt)
  */
@@ -80,6 +82,7 @@ export function sealMessage(
   keys: DirectionKeys,
   plaintext: Uint8Array,
   framed = false,
+  slab?: Slab,
 ): Uint8Array {
   const tier = h.tier;
   const hl = HEADER_LENGTH[tier];
@@ -88,7 +91,7 @@ export function sealMessage(
   const bodyLen = plaintext.length + (enc && tier !== 5 ? TAG_LENGTH : 0);
   const pre = framed ? 4 : 0;
   const total = hl + bodyLen + tl;
-  const buf = new Uint8Array(pre + total);
+  const buf = slab ? slab.take(pre + total) : new Uint8Array(pre + total);
   if (framed) {
     buf[0] = total >>> 24;
     buf[1] = (total >>> 16) & 0xff;
