@@ -34,7 +34,7 @@
  * @module
  */
 
-import { Slab } from "../slab.ts";
+import { SHARED_SLAB } from "../slab.ts";
 import { gcm as nobleGcm } from "@noble/ciphers/aes.js";
 import type { CryptoBackend } from "./types.ts";
 import type { MyClerkError } from "../errors.ts";
@@ -651,7 +651,7 @@ function build(lib: Lib): CryptoBackend | undefined {
 
   // Plaintexts of opened messages are cut from slabs (core/slab.ts): a
   // separate ~1 KiB allocation per message costs more than the decryption.
-  const plainSlab = new Slab();
+  const plainSlab = SHARED_SLAB;
 
   function openAttached(
     a: Aead,

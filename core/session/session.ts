@@ -21,7 +21,7 @@ import {
 import { type DirectionKeys, openPayload, sealMessage, verifyTrailer } from "../wire/protect.ts";
 import { compress, decompress, DEFAULT_MAX_PAYLOAD } from "../wire/compress.ts";
 import { Reassembler, splitFragments } from "../wire/fragment.ts";
-import { Slab } from "../slab.ts";
+import { SHARED_SLAB } from "../slab.ts";
 import { DEFAULT_MAX_MESSAGE, encodeFrame } from "../wire/frame.ts";
 import type { EstablishedState } from "./handshake.ts";
 import { rebuildCounter, ReplayWindow } from "./replay.ts";
@@ -122,8 +122,8 @@ export class Session {
   #resume: Uint8Array;
   #pendingRekey?: { readonly priv: Uint8Array; readonly pub: Uint8Array; readonly epoch: number };
   readonly #reasm: Reassembler;
-  // Outgoing messages are cut from slabs: one allocation per ~60 messages.
-  readonly #slab = new Slab();
+  // Outgoing messages are cut from the shared slab: one allocation per ~60 messages.
+  readonly #slab = SHARED_SLAB;
   #fragId = 0;
   #closed = false;
   /** The last ticket received from the responder (initiator side). */

@@ -7,7 +7,7 @@
  */
 
 import { badRequest, type MyClerkError } from "../errors.ts";
-import { Slab } from "../slab.ts";
+import { SHARED_SLAB } from "../slab.ts";
 
 /** Default maximum message size on streams (profile §3). */
 export const DEFAULT_MAX_MESSAGE = 1_048_576;
@@ -40,7 +40,7 @@ export class FrameReader {
   #len = 0;
   readonly #max: number;
   #failed?: MyClerkError;
-  readonly #slab = new Slab();
+  readonly #slab = SHARED_SLAB;
 
   /** `max` is the largest accepted message length. */
   constructor(max = DEFAULT_MAX_MESSAGE) {
