@@ -119,9 +119,10 @@ export class HubStore {
   static open(path: string): HubStore {
     try {
       const db = new DatabaseSync(path);
+      // First, so later statements (journal_mode too) wait for a busy writer instead of failing.
+      db.exec("PRAGMA busy_timeout = 5000");
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = FULL");
-      db.exec("PRAGMA busy_timeout = 5000");
       db.exec(SCHEMA);
       return new HubStore(db);
     } catch (e) {

@@ -291,9 +291,10 @@ export class FedStore {
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(o.path);
+      // First, so later statements (journal_mode too) wait for a busy writer instead of failing.
+      db.exec("PRAGMA busy_timeout = 5000");
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${o.synchronous ?? "FULL"}`);
-      db.exec("PRAGMA busy_timeout = 5000");
       db.exec(SCHEMA);
     } catch (e) {
       throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "store-open", { path: o.path }, e);

@@ -91,7 +91,10 @@ for (const bk of BACKENDS) {
     const f = pair(bk, 4, { framed: true });
     f.a.send(APP, Uint8Array.of(1, 2, 3));
     const framed = f.outA.splice(0)[0];
-    assert(new DataView(framed.buffer).getUint32(0) === framed.length - 4, "length prefix");
+    assert(
+      new DataView(framed.buffer, framed.byteOffset).getUint32(0) === framed.length - 4,
+      "length prefix",
+    );
     assert(same(msg(f.b.receive(framed.subarray(4))).payload, Uint8Array.of(1, 2, 3)));
   });
 
