@@ -14,35 +14,8 @@ export function utf8(s: string): Uint8Array {
   return ENC.encode(s);
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Lower-case hex of `b` (table lookup: mids are hexed per message on the relay's hot path). */
-export function toHex(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
-  return s;
-}
-
-/** Bytes of a hex string; throws BAD_REQUEST `hex` when malformed. */
-export function fromHex(h: string): Uint8Array {
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw badRequest("hex");
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-/** Concatenation of byte arrays. */
-export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** Hex and concatenation have one home in the core. */
+export { concat, fromHex, toHex } from "../core/bytes.ts";
 
 /** `n` as a big-endian unsigned integer of `width` bytes (I2OSP of RFC 8017). */
 export function i2osp(n: number, width: number): Uint8Array {

@@ -920,21 +920,7 @@ export class Relay {
     ls.credit--;
     ls.inflight.set(toHex(m.mid), m.sealed.length);
     ls.inflightBytes += m.sealed.length;
-    sendFed(
-      ls.link,
-      {
-        op: FedOp.FED_DELIVER,
-        to: m.to,
-        from: m.from,
-        fromKey: m.fromKey,
-        mid: m.mid,
-        ttl: m.ttl,
-        hops: Math.min(m.hops + 1, MAX_HOPS),
-        sealed: m.sealed,
-      },
-      false,
-      false,
-    );
+    sendFed(ls.link, forwarded(m), false, false);
     ls.pushed++;
     this.node.metrics.inc("fed_pushed_total", { to: "hub" });
     if (ls.pushed % 1000 === 0) {
@@ -1010,21 +996,7 @@ export class Relay {
       for (const m of rows) {
         ls.peerCursor = m.seq;
         ls.peerInflight.set(toHex(m.mid), m.to);
-        sendFed(
-          ls.link,
-          {
-            op: FedOp.FED_DELIVER,
-            to: m.to,
-            from: m.from,
-            fromKey: m.fromKey,
-            mid: m.mid,
-            ttl: m.ttl,
-            hops: Math.min(m.hops + 1, MAX_HOPS),
-            sealed: m.sealed,
-          },
-          false,
-          false,
-        );
+        sendFed(ls.link, forwarded(m), false, false);
         this.node.metrics.inc("fed_pushed_total", { to: "peer" });
       }
     }
@@ -1212,4 +1184,18 @@ function requestIdOf(payload: Uint8Array): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The FED_DELIVER a relay sends on for a stored message: one more hop (capped at 8). */
+function forwarded(m: QueueInput): FedMessage {
+  return {
+    op: FedOp.FED_DELIVER,
+    to: m.to,
+    from: m.from,
+    fromKey: m.fromKey,
+    mid: m.mid,
+    ttl: m.ttl,
+    hops: Math.min(m.hops + 1, MAX_HOPS),
+    sealed: m.sealed,
+  };
 }

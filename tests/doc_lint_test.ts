@@ -27,6 +27,7 @@ const FILES: readonly string[] = [
   "core/crypto/validate.ts",
   "core/errors.ts",
   "core/slab.ts",
+  "core/bytes.ts",
   "core/node/client.ts",
   "core/node/config.ts",
   "core/node/connection.ts",

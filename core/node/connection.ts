@@ -466,7 +466,6 @@ export class NodeConnection implements RawConnection {
     reply: (b: Uint8Array) => void,
   ): Promise<void> {
     const range = rangeOf(op);
-    let id: number | undefined;
     let payload: unknown;
     try {
       payload = decodePayload(raw);
@@ -474,10 +473,7 @@ export class NodeConnection implements RawConnection {
       this.sendError(e as MyClerkError, op);
       return;
     }
-    if (payload && typeof payload === "object" && !Array.isArray(payload)) {
-      const v = (payload as Record<string, unknown>)["id"];
-      if (typeof v === "number") id = v;
-    }
+    const id = idOf(payload);
     if (!range.served) {
       this.sendError(new MyClerkError(ErrorCode.UNSUPPORTED, `range-${range.kind}`), op, id);
       return;
@@ -523,7 +519,11 @@ export class NodeConnection implements RawConnection {
 
 /** The `id` of a request payload, when it is a map with one. */
 function requestId(raw: Uint8Array): number | undefined {
-  const v = safe(() => decodePayload(raw));
+  return idOf(safe(() => decodePayload(raw)));
+}
+
+/** The `id` of a decoded request map, if it has one. */
+function idOf(v: unknown): number | undefined {
   if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
   const id = (v as Record<string, unknown>)["id"];
   return typeof id === "number" ? id : undefined;

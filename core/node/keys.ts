@@ -117,18 +117,5 @@ export async function loadOrCreateKeyFile(
   return { identity: await generateKeyFile(backend, path), created: true };
 }
 
-/** Lowercase hex of bytes. */
-export function toHex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** Bytes of a hex string (BAD_REQUEST `hex` when malformed). */
-export function fromHex(s: string): Uint8Array {
-  const t = s.replace(/\s+/g, "").replace(/^0x/i, "");
-  if (t.length % 2 !== 0 || /[^0-9a-f]/i.test(t)) {
-    throw new MyClerkError(ErrorCode.BAD_REQUEST, "hex");
-  }
-  const out = new Uint8Array(t.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(t.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
+/** Hex helpers, re-exported from their one home for the CLI. */
+export { fromHex, toHex } from "../bytes.ts";

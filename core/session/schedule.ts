@@ -7,22 +7,13 @@
  */
 
 import type { CryptoBackend } from "../crypto/types.ts";
+import { concat } from "../bytes.ts";
 import type { DirectionKeys } from "../wire/protect.ts";
 
 const te = new TextEncoder();
 
-/** Concatenates byte arrays. */
-export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** Concatenates byte arrays (re-exported from `core/bytes.ts`). */
+export { concat } from "../bytes.ts";
 
 /** Big-endian u32 as 4 bytes. */
 export function u32be(n: number): Uint8Array {
