@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { BusKind } from "../plugins/manifest.ts";
+import type { BusKind } from "./bus.ts";
 
 /** One bus kind and what was found. */
 export interface BusInfo {
@@ -34,7 +34,7 @@ export interface BusInfo {
 export interface BusReport {
   /** Filesystem root the pass read below (`/` on a real system). */
   readonly root: string;
-  /** One entry per bus kind (`BUS_KINDS` of `plugins/manifest.ts`). */
+  /** One entry per bus kind (`BUS_KINDS` of `hardware/bus.ts`). */
   readonly buses: readonly BusInfo[];
 }
 

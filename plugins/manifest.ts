@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
+import { BUS_KINDS, type BusKind } from "../hardware/bus.ts";
 
 /** The host-plugin interface version this host implements (semver major.minor). */
 export const HOST_API_VERSION = "1.0";
@@ -31,20 +32,8 @@ export interface Permissions {
   readonly buses: readonly BusKind[];
 }
 
-/** Bus kinds the host can detect (hardware/detect.ts). */
-export const BUS_KINDS = [
-  "usb",
-  "serial",
-  "gpio",
-  "i2c",
-  "spi",
-  "can",
-  "onewire",
-  "modem",
-] as const;
-
-/** One bus kind. */
-export type BusKind = typeof BUS_KINDS[number];
+// The bus vocabulary lives in hardware/bus.ts; re-exported so existing imports keep working.
+export { BUS_KINDS, type BusKind } from "../hardware/bus.ts";
 
 /** An inclusive opcode range. */
 export interface ManifestRange {
@@ -93,6 +82,8 @@ export interface Manifest {
   readonly limits: Limits;
   /** What the host does when the plugin dies (default `restart`). */
   readonly failure: FailurePolicy;
+  /** Opcode ranges of other plugins this plugin calls and subscribes to (`ctx.call`, `ctx.subscribe`). */
+  readonly calls: readonly ManifestRange[];
 }
 
 /** Defaults applied to absent `limits` fields. */
@@ -110,6 +101,24 @@ const opcode = z.union([
 
 function toOpcode(v: number | string): number {
   return typeof v === "number" ? v : parseInt(v.slice(2), 16);
+}
+
+/** `"0x0670-0x067F"` or a single `"0x0670"`. */
+const CALL_RANGE = /^0x[0-9a-fA-F]{1,4}(?:-0x[0-9a-fA-F]{1,4})?$/;
+
+/**
+ * Parses one `calls` entry (`"0xAAAA-0xBBBB"`, `"0xAAAA"` or `{ first, last }`).
+ *
+ * @example parseCallRange("0x0670-0x067F") // { first: 0x0670, last: 0x067f }
+ */
+export function parseCallRange(
+  v: string | { first: number | string; last: number | string },
+): ManifestRange {
+  if (typeof v === "string") {
+    const [a, b] = v.split("-");
+    return { first: toOpcode(a), last: toOpcode(b ?? a) };
+  }
+  return { first: toOpcode(v.first), last: toOpcode(v.last) };
 }
 
 const strList = z.array(z.string().min(1)).default([]);
@@ -139,6 +148,10 @@ const schema = z.object({
     heartbeatMs: z.number().int().min(50).max(60_000).optional(),
   }).strict().default({}),
   failure: z.enum(["restart", "fail-closed"]).default("restart"),
+  calls: z.array(z.union([
+    z.string().regex(CALL_RANGE),
+    z.object({ first: opcode, last: opcode }).strict(),
+  ])).default([]),
 }).strict();
 
 /** How to fix a bad value, per top-level field (the part of the message a vendor acts on). */
@@ -157,6 +170,7 @@ const FIXES: Readonly<Record<string, string>> = {
   limits:
     "allowed keys: queue (1-65536), timeoutMs (10-600000), memoryMb (16-16384), heartbeatMs (50-60000)",
   failure: 'use "restart" (restart with backoff) or "fail-closed" (stay down until reload)',
+  calls: 'list the ranges of other plugins it calls, e.g. ["0x0670-0x067F"]',
 };
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -221,6 +235,16 @@ export function parseManifest(raw: unknown): Manifest {
       'invalid-manifest: manifest field isolation: a plugin that uses FFI must run in its own process; fix: set "isolation": "process"',
     );
   }
+  const calls = m.calls.map((x, i) => {
+    const r = parseCallRange(x);
+    if (r.first > r.last) {
+      throw new MyClerkError(
+        ErrorCode.BAD_REQUEST,
+        `invalid-manifest: manifest field calls[${i}]: first is above last; fix: swap them`,
+      );
+    }
+    return r;
+  });
   return {
     name: m.name,
     version: m.version,
@@ -233,6 +257,7 @@ export function parseManifest(raw: unknown): Manifest {
     permissions: m.permissions,
     limits: { ...DEFAULT_LIMITS, ...m.limits },
     failure: m.failure,
+    calls,
   };
 }
 

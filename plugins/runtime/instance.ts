@@ -69,6 +69,7 @@ export interface Instance {
 
 const SIDE_URL = new URL("./plugin_side.ts", import.meta.url).href;
 const SDK_URL = new URL("../sdk/mod.ts", import.meta.url).href;
+const HARDWARE_URL = new URL("../../hardware/", import.meta.url).href;
 
 let generation = 0;
 
@@ -80,6 +81,7 @@ async function importMap(runDir: string): Promise<string> {
     JSON.stringify({
       imports: {
         "@myclerk/plugin-sdk": SDK_URL,
+        "@myclerk/hardware/": HARDWARE_URL,
         "@msgpack/msgpack": "npm:@msgpack/msgpack@3.1.3",
       },
     }),
