@@ -151,9 +151,29 @@ export class Node {
   /**
    * Serves `app` for every path under `prefix` (e.g. `/federation`), at any
    * time after start. `app` registers its routes with the full path.
+   * `mount("/", app)` serves the root page `/` only.
    */
   mount(prefix: string, app: Hono): void {
     this.#mounts.set(prefix.replace(/\/+$/, ""), app);
+  }
+
+  /**
+   * Answers an HTTP request as the listener does (mounts first, then the
+   * node's own routes); `remoteAddr` is what loopback checks see. Layers use
+   * it to read other layers' JSON in-process (the status page).
+   */
+  handleHttp(req: Request, remoteAddr: Deno.NetAddr): Response | Promise<Response> {
+    const env = { remoteAddr };
+    if (this.#mounts.size) {
+      const path = new URL(req.url).pathname;
+      for (const [p, sub] of this.#mounts) {
+        // prefix "" (mount("/")) is the root page only, never a catch-all
+        if (p === "" ? path === "/" : path === p || path.startsWith(p + "/")) {
+          return sub.fetch(req, env);
+        }
+      }
+    }
+    return this.http.fetch(req, env);
   }
 
   /** Adds fields to `/healthz` (merged with any given at start). */
@@ -273,16 +293,7 @@ export class Node {
         hostname: h.hostname,
         port: h.port,
         onListen: () => resolve(),
-      }, (req, info) => {
-        const env = { remoteAddr: info.remoteAddr };
-        if (this.#mounts.size) {
-          const path = new URL(req.url).pathname;
-          for (const [p, sub] of this.#mounts) {
-            if (path === p || path.startsWith(p + "/")) return sub.fetch(req, env);
-          }
-        }
-        return app.fetch(req, env);
-      });
+      }, (req, info) => this.handleHttp(req, info.remoteAddr));
     });
     const ta = this.#tcp.addr as Deno.NetAddr;
     const ha = this.#httpServer!.addr;
