@@ -97,6 +97,13 @@ export async function startPlugins(
   const off = host.onEvent((ev) => {
     if (ev.sessionId !== undefined) node.session(ev.sessionId)?.push(ev.opcode, ev.payload);
   });
+  // Session end releases what the session held in plugins (devices, CAN sockets).
+  const sessionOf = new WeakMap<object, number>();
+  node.hooks.onEstablished.push((c) => sessionOf.set(c, c.peer.sessionId));
+  node.hooks.onClosed.push((c) => {
+    const id = sessionOf.get(c);
+    if (id !== undefined && id !== 0) host.sessionClosed(id);
+  });
   const app = new Hono();
   app.use("/plugins/*", async (c, next) => {
     const remote = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname;

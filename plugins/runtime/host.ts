@@ -439,6 +439,11 @@ export class PluginHost {
     return r.request(op, req.tier, req.payload, req.peer);
   }
 
+  /** A session ended: every running plugin is told, so it releases what the session held. */
+  sessionClosed(sessionId: number): void {
+    for (const s of this.slots.values()) s.runner?.sessionClosed(sessionId);
+  }
+
   /** Subscribes to plugin events; returns the unsubscribe function. */
   onEvent(cb: (ev: PluginEvent) => void): () => void {
     this.listeners.add(cb);

@@ -108,6 +108,13 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
       case "ping":
         port.send({ t: "pong", id: m.id, heapUsed: heapUsed() });
         break;
+      case "session-closed":
+        try {
+          await def.sessionClosed?.(m.sessionId);
+        } catch (e) {
+          log("sessionClosed failed:", e);
+        }
+        break;
       case "close":
         try {
           await def.close?.();

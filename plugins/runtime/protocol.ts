@@ -55,6 +55,8 @@ export type HostMsg =
     readonly peer: PeerInfo;
   }
   | { readonly t: "ping"; readonly id: number }
+  /** A session ended: release what it held (devices, subscriptions). */
+  | { readonly t: "session-closed"; readonly sessionId: number }
   | { readonly t: "close" };
 
 /** Plugin -> host. */

@@ -83,6 +83,13 @@ export class Runner {
     return r;
   }
 
+  /** Tells the plugin that a session ended (it releases what the session held). */
+  sessionClosed(sessionId: number): void {
+    if (this.state === "ready" || this.state === "draining") {
+      this.instance?.send({ t: "session-closed", sessionId });
+    }
+  }
+
   /** Number of requests in flight. */
   get inFlight(): number {
     return this.pending.size;

@@ -65,6 +65,8 @@ export interface PluginDefinition {
   init?(ctx: PluginContext): void | Promise<void>;
   /** Called on shutdown (reload, node stop); release devices here. */
   close?(): void | Promise<void>;
+  /** Called when a session ends (every plugin is told); release what it held. */
+  sessionClosed?(sessionId: number): void | Promise<void>;
 }
 
 /**
