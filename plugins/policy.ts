@@ -9,7 +9,14 @@
  */
 import { z } from "zod";
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
-import { BUS_KINDS, type BusKind, type IsolationMode, type Manifest } from "./manifest.ts";
+import {
+  BUS_KINDS,
+  type BusKind,
+  type IsolationMode,
+  type Manifest,
+  type ManifestRange,
+  parseCallRange,
+} from "./manifest.ts";
 
 /** What the policy allows one plugin (or every plugin, as `default`). */
 export interface PolicyEntry {
@@ -29,6 +36,10 @@ export interface PolicyEntry {
   readonly isolation: readonly IsolationMode[];
   /** Trusted (first-party) plugins may claim resource and hardware ranges. */
   readonly trusted: boolean;
+  /** Opcode ranges of other plugins it may call and subscribe to. */
+  readonly calls: readonly ManifestRange[];
+  /** Tier its calls present to the node's gate (default 1). */
+  readonly callTier: number;
 }
 
 /** The policy file. */
@@ -49,6 +60,9 @@ const entrySchema = z.object({
   buses: z.array(z.enum(BUS_KINDS)).default([]),
   isolation: z.array(z.enum(["process", "worker", "inproc"])).min(1).default(["process"]),
   trusted: z.boolean().default(false),
+  calls: z.array(z.string().regex(/^0x[0-9a-fA-F]{1,4}(?:-0x[0-9a-fA-F]{1,4})?$/)).default([])
+    .transform((l) => l.map((x) => parseCallRange(x))),
+  callTier: z.number().int().min(0).max(5).default(1),
 }).strict();
 const policySchema = z.object({
   version: z.literal(1),
@@ -67,6 +81,8 @@ export const DENY_ALL: Policy = {
     buses: [],
     isolation: ["process"],
     trusted: false,
+    calls: [],
+    callTier: 1,
   },
   plugins: new Map(),
 };
@@ -103,7 +119,16 @@ export async function readPolicy(path?: string): Promise<Policy> {
 /** One thing a plugin asked for and did not get. */
 export interface Refusal {
   /** Which permission the refused item belongs to. */
-  readonly kind: "net" | "read" | "write" | "env" | "ffi" | "buses" | "isolation" | "library";
+  readonly kind:
+    | "net"
+    | "read"
+    | "write"
+    | "env"
+    | "ffi"
+    | "buses"
+    | "isolation"
+    | "library"
+    | "calls";
   /** The requested item (host, path, name, mode...). */
   readonly value: string;
   /** Why it was refused (human-readable). */
@@ -136,6 +161,10 @@ export interface Grant {
   readonly isolation: IsolationMode;
   /** Whether the plugin may claim resource and hardware ranges. */
   readonly trusted: boolean;
+  /** Ranges of other plugins it may call/subscribe to (each inside a requested and a policy range). */
+  readonly calls: readonly ManifestRange[];
+  /** Tier its calls present to the node's gate. */
+  readonly callTier: number;
   /** Everything requested and not granted. */
   readonly refused: readonly Refusal[];
 }
@@ -238,7 +267,30 @@ export function computeGrant(
     });
     isolation = "process";
   }
-  return { net, read, write, env, ffi, buses, isolation, trusted: p.trusted, refused };
+  const calls: ManifestRange[] = [];
+  for (const r of m.calls) {
+    // A requested range is granted only where it lies inside a policy range (no partial grants).
+    if (p.calls.some((a) => r.first >= a.first && r.last <= a.last)) calls.push(r);
+    else refused.push({ kind: "calls", value: rangeText(r), reason: "not in policy" });
+  }
+  return {
+    net,
+    read,
+    write,
+    env,
+    ffi,
+    buses,
+    isolation,
+    trusted: p.trusted,
+    calls,
+    callTier: p.callTier,
+    refused,
+  };
+}
+
+function rangeText(r: ManifestRange): string {
+  const h = (n: number) => `0x${n.toString(16).toUpperCase().padStart(4, "0")}`;
+  return `${h(r.first)}-${h(r.last)}`;
 }
 
 /** Sonames of the libraries plugins may name by short name. */

@@ -31,6 +31,7 @@ import type { InstanceSpec } from "./instance.ts";
 import { LogRing, Metrics, type MetricsSnapshot } from "./metrics.ts";
 import type { GrantInfo, PeerInfo } from "./protocol.ts";
 import { type DispatchResult, Runner } from "./runner.ts";
+import { CallRouter } from "./calls.ts";
 
 export type { BusReport, DispatchResult, PeerInfo };
 
@@ -151,6 +152,19 @@ export class PluginHost {
   private readonly listeners = new Set<(ev: PluginEvent) => void>();
   private closed = false;
   private readonly runDir: string;
+  /** Plugin-to-plugin calls and subscriptions (same gate as sessions). */
+  private readonly calls = new CallRouter({
+    grantOf: (n) => {
+      const s = this.slots.get(n);
+      // Also while starting: init() subscribes before the runner is in the slot.
+      return s?.state === "running" || s?.state === "starting" ? s.grant : undefined;
+    },
+    ownerOf: (op) => this.table.lookup(op),
+    dispatch: (req, chain) => this.dispatch(req, chain),
+    notify: (n, m) => this.slots.get(n)?.runner?.notify(m),
+    log: (rec) => this.log(rec),
+    pluginLog: (n, line) => this.slots.get(n)?.logs.push(line),
+  });
 
   private constructor(private readonly o: HostOptions, private readonly policy: Policy) {
     this.runDir = `${o.dataDir}/.plugin-run`;
@@ -320,6 +334,8 @@ export class PluginHost {
   /** Starts a runner; its crashes are reported only while it is the slot's current one. */
   private async newRunner(s: Slot, m: Manifest, g: Grant): Promise<Runner> {
     await Deno.mkdir(this.vars(s).data, { recursive: true });
+    // The new generation subscribes again from its init().
+    this.calls.forget(s.name);
     let runner: Runner | undefined = undefined;
     const r = await Runner.start({
       spec: this.spec(s, m, g),
@@ -330,6 +346,7 @@ export class PluginHost {
       logs: s.logs,
       startTimeoutMs: this.o.startTimeoutMs ?? 15_000,
       onEvent: (op, payload, sessionId) => this.event(s, m, op, payload, sessionId),
+      onCall: (msg, chain) => this.calls.handle(s.name, msg, chain),
       onDown: (reason) => {
         if (runner !== undefined && s.runner === runner) this.crashed(s, reason);
       },
@@ -397,6 +414,7 @@ export class PluginHost {
       return;
     }
     s.metrics.events++;
+    this.calls.deliver(s.name, op, payload, sessionId);
     const ev: PluginEvent = sessionId === undefined
       ? { plugin: s.name, opcode: op, payload }
       : { plugin: s.name, opcode: op, payload, sessionId };
@@ -414,7 +432,7 @@ export class PluginHost {
    * reserved/unassigned -> UNSUPPORTED; tier below minimum -> FORBIDDEN
    * with `requiredTier`; no plugin -> NOT_FOUND; then the plugin.
    */
-  dispatch(req: DispatchRequest): Promise<DispatchResult> {
+  dispatch(req: DispatchRequest, chain: readonly string[] = []): Promise<DispatchResult> {
     const op = req.opcode;
     const fail = (code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}) =>
       Promise.resolve<DispatchResult>({ ok: false, error: new MyClerkError(code, detail, extra) });
@@ -436,7 +454,7 @@ export class PluginHost {
       s.metrics.record(ErrorCode.SERVICE_UNAVAILABLE, 0);
       return fail(ErrorCode.SERVICE_UNAVAILABLE, `plugin-${s.state}`, { plugin: s.name });
     }
-    return r.request(op, req.tier, req.payload, req.peer);
+    return r.request(op, req.tier, req.payload, req.peer, chain);
   }
 
   /** A session ended: every running plugin is told, so it releases what the session held. */

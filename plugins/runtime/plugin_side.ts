@@ -5,8 +5,14 @@
  *
  * @module
  */
-import { ErrorCode, isMyClerkError } from "../../core/errors.ts";
-import type { PluginContext, PluginDefinition, RequestContext } from "../sdk/mod.ts";
+import { ErrorCode, type ErrorCodeValue, isMyClerkError, MyClerkError } from "../../core/errors.ts";
+import type {
+  CallOptions,
+  PluginContext,
+  PluginDefinition,
+  PluginEventHandler,
+  RequestContext,
+} from "../sdk/mod.ts";
 import type { HostMsg, PluginMsg } from "./protocol.ts";
 import { encodeFrame, FrameDecoder } from "./frames.ts";
 
@@ -38,6 +44,36 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
   const log = (...parts: unknown[]) => port.send({ t: "log", line: fmt(parts) });
   for (const k of ["log", "info", "warn", "error", "debug"] as const) console[k] = log;
   let base: PluginContext | undefined;
+  // Outgoing calls and subscriptions: ids are ours, answers come back as call-res/sub-res.
+  let nextCall = 1;
+  const calls = new Map<number, (m: Extract<HostMsg, { t: "call-res" | "sub-res" }>) => void>();
+  const subs = new Map<number, PluginEventHandler[]>();
+  const call =
+    (parent: number) => (op: number, payload: unknown, opts?: CallOptions): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        const id = nextCall++;
+        calls.set(id, (r) => {
+          if (r.ok && r.t === "call-res") resolve(r.payload);
+          else if (!r.ok) {
+            const extra = "extra" in r ? { ...r.extra } : {};
+            reject(new MyClerkError(r.code as ErrorCodeValue, r.detail ?? "call-failed", extra));
+          }
+        });
+        port.send({ t: "call", id, op, payload, timeoutMs: opts?.timeoutMs ?? 5000, parent });
+      });
+  const subscribe = (ops: readonly number[], cb: PluginEventHandler): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const id = nextCall++;
+      calls.set(id, (r) => {
+        if (!r.ok) {
+          reject(new MyClerkError(r.code as ErrorCodeValue, r.detail ?? "subscribe-failed"));
+          return;
+        }
+        for (const op of ops) subs.set(op, [...(subs.get(op) ?? []), cb]);
+        resolve();
+      });
+      port.send({ t: "sub", id, ops: [...ops] });
+    });
   const handlers = new Map<number, PluginDefinition["handlers"][number]>();
   for (const [k, h] of Object.entries(def.handlers)) handlers.set(Number(k), h);
 
@@ -54,7 +90,13 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
       });
       return;
     }
-    const ctx: RequestContext = { ...base, opcode: m.op, tier: m.tier, peer: m.peer };
+    const ctx: RequestContext = {
+      ...base,
+      call: call(m.id),
+      opcode: m.op,
+      tier: m.tier,
+      peer: m.peer,
+    };
     try {
       const payload = await h(m.payload, ctx);
       port.send({ t: "res", id: m.id, ok: true, payload: payload ?? null });
@@ -92,6 +134,8 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
           grant: m.grant,
           emit: (op, payload, sessionId) => port.send({ t: "event", op, payload, sessionId }),
           log,
+          call: call(0),
+          subscribe,
         };
         try {
           await def.init?.(base);
@@ -113,6 +157,22 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
           await def.sessionClosed?.(m.sessionId);
         } catch (e) {
           log("sessionClosed failed:", e);
+        }
+        break;
+      case "call-res":
+      case "sub-res": {
+        const w = calls.get(m.id);
+        calls.delete(m.id);
+        w?.(m);
+        break;
+      }
+      case "pevent":
+        for (const cb of subs.get(m.op) ?? []) {
+          try {
+            cb(m.op, m.payload, m.from);
+          } catch (e) {
+            log("event handler threw:", e);
+          }
         }
         break;
       case "close":

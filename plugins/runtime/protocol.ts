@@ -57,7 +57,27 @@ export type HostMsg =
   | { readonly t: "ping"; readonly id: number }
   /** A session ended: release what it held (devices, subscriptions). */
   | { readonly t: "session-closed"; readonly sessionId: number }
-  | { readonly t: "close" };
+  | { readonly t: "close" }
+  /** Answer to a plugin's {@link PluginMsg} `call` (same shape as `res`). */
+  | { readonly t: "call-res"; readonly id: number; readonly ok: true; readonly payload: unknown }
+  | {
+    readonly t: "call-res";
+    readonly id: number;
+    readonly ok: false;
+    readonly code: number;
+    readonly detail: string;
+    readonly extra: Readonly<Record<string, unknown>>;
+  }
+  /** Answer to a `sub`: the opcodes now subscribed, or why not. */
+  | {
+    readonly t: "sub-res";
+    readonly id: number;
+    readonly ok: boolean;
+    readonly code?: number;
+    readonly detail?: string;
+  }
+  /** An event of another plugin this plugin subscribed to. */
+  | { readonly t: "pevent"; readonly op: number; readonly payload: unknown; readonly from: string };
 
 /** Plugin -> host. */
 export type PluginMsg =
@@ -80,4 +100,18 @@ export type PluginMsg =
   }
   | { readonly t: "pong"; readonly id: number; readonly heapUsed: number }
   | { readonly t: "log"; readonly line: string }
-  | { readonly t: "closed" };
+  | { readonly t: "closed" }
+  /**
+   * Calls another plugin's opcode. `parent` is the id of the request being
+   * handled when the call was made (for cycle detection), 0 outside a request.
+   */
+  | {
+    readonly t: "call";
+    readonly id: number;
+    readonly op: number;
+    readonly payload: unknown;
+    readonly timeoutMs: number;
+    readonly parent: number;
+  }
+  /** Subscribes to other plugins' events for these opcodes. */
+  | { readonly t: "sub"; readonly id: number; readonly ops: readonly number[] };

@@ -10,7 +10,7 @@ import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.
 import type { Limits } from "../manifest.ts";
 import { type Instance, type InstanceSpec, startInstance } from "./instance.ts";
 import type { LogRing, Metrics } from "./metrics.ts";
-import type { GrantInfo, PeerInfo, PluginMsg } from "./protocol.ts";
+import type { GrantInfo, HostMsg, PeerInfo, PluginMsg } from "./protocol.ts";
 
 /** Result of one dispatch (never a throw). */
 export type DispatchResult =
@@ -37,12 +37,23 @@ export interface RunnerOptions {
   onEvent(op: number, payload: unknown, sessionId?: number): void;
   /** The instance is gone (crash, watchdog); called once, never after `drain`/`kill`. */
   onDown(reason: string): void;
+  /**
+   * The plugin calls another plugin (`call`) or subscribes (`sub`); `chain`
+   * lists the plugins whose requests led to it (for cycle detection). The
+   * answer is sent back to the plugin. Absent: refused with UNSUPPORTED.
+   */
+  onCall?(
+    m: Extract<PluginMsg, { t: "call" | "sub" }>,
+    chain: readonly string[],
+  ): Promise<HostMsg>;
 }
 
 interface Pending {
   readonly resolve: (r: DispatchResult) => void;
   /** performance.now() when the request was sent. */
   readonly t0: number;
+  /** Plugins whose calls led to this request (empty for a session's request). */
+  readonly chain: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -104,6 +115,8 @@ export class Runner {
       onMessage: (m) => this.onMessage(m),
       onLog: (l) => this.o.logs.push(l),
       onExit: (reason) => this.down(reason),
+      onInvalid: (reason) => this.o.metrics.count("invalid", reason),
+      onOutputLimited: (kind, n) => this.o.metrics.output(kind, n),
     });
     this.instance.send({
       t: "init",
@@ -230,6 +243,25 @@ export class Runner {
         return;
       case "closed":
         return;
+      case "call":
+      case "sub": {
+        const chain = m.t === "call" ? this.pending.get(m.parent)?.chain ?? [] : [];
+        const answer = this.o.onCall?.(m, chain) ??
+          Promise.resolve<HostMsg>(
+            m.t === "call"
+              ? {
+                t: "call-res",
+                id: m.id,
+                ok: false,
+                code: ErrorCode.UNSUPPORTED,
+                detail: "calls-unavailable",
+                extra: {},
+              }
+              : { t: "sub-res", id: m.id, ok: false, code: ErrorCode.UNSUPPORTED },
+          );
+        void answer.then((r) => this.instance?.send(r));
+        return;
+      }
     }
   }
 
@@ -237,7 +269,13 @@ export class Runner {
    * Sends one request. Never throws: a full queue is SERVICE_UNAVAILABLE,
    * a passed deadline TIMEOUT, a crash INTERNAL_ERROR.
    */
-  request(op: number, tier: number, payload: unknown, peer: PeerInfo): Promise<DispatchResult> {
+  request(
+    op: number,
+    tier: number,
+    payload: unknown,
+    peer: PeerInfo,
+    chain: readonly string[] = [],
+  ): Promise<DispatchResult> {
     const m = this.o.metrics;
     m.requests++;
     if (this.state !== "ready") {
@@ -252,9 +290,14 @@ export class Runner {
     }
     const id = this.nextId++;
     return new Promise<DispatchResult>((resolve) => {
-      this.pending.set(id, { resolve, t0: performance.now() });
+      this.pending.set(id, { resolve, t0: performance.now(), chain });
       this.instance!.send({ t: "req", id, op, tier, payload, peer });
     });
+  }
+
+  /** Sends a host message (a subscribed event) to the plugin while it serves or drains. */
+  notify(m: HostMsg): void {
+    if (this.state === "ready" || this.state === "draining") this.instance?.send(m);
   }
 
   /** Answers INTERNAL_ERROR to every pending request. */

@@ -40,7 +40,31 @@ export interface PluginContext {
   emit(opcode: number, payload: unknown, sessionId?: number): void;
   /** Writes a line to the plugin's log (`plugin logs NAME`). */
   log(...parts: unknown[]): void;
+  /**
+   * Calls an opcode served by another plugin, under the same rules as a
+   * session: the manifest's `calls` must list it, the policy must grant it,
+   * and the node's tier gate applies (the policy's `callTier`). Resolves to
+   * the response payload; rejects with {@link MyClerkError} (FORBIDDEN
+   * `call-not-granted`, `call-cycle`, TIMEOUT `call-deadline`,
+   * SERVICE_UNAVAILABLE `calls-full`, or the callee's own error).
+   */
+  call(opcode: number, payload: unknown, opts?: CallOptions): Promise<unknown>;
+  /**
+   * Subscribes to events another plugin pushes for `opcodes` (node-wide
+   * events, and events it addresses to this plugin's calls). Same grant as
+   * {@link PluginContext.call}; rejects with FORBIDDEN when not granted.
+   */
+  subscribe(opcodes: readonly number[], cb: PluginEventHandler): Promise<void>;
 }
+
+/** Options of {@link PluginContext.call}. */
+export interface CallOptions {
+  /** Deadline in ms (capped by the callee's `limits.timeoutMs`); default 5000. */
+  readonly timeoutMs?: number;
+}
+
+/** Receives another plugin's event: opcode, payload and the emitting plugin's name. */
+export type PluginEventHandler = (opcode: number, payload: unknown, from: string) => void;
 
 /** What a handler gets besides the payload. */
 export interface RequestContext extends PluginContext {
