@@ -145,7 +145,7 @@ async function main(): Promise<void> {
       `${root}/policy.json`,
       JSON.stringify({
         version: 1,
-        default: { isolation: ["worker", "process"] },
+        default: { isolation: ["worker", "process"], trusted: true },
         plugins: { "bench-i": { isolation: ["inproc"], trusted: true } },
       }),
     );

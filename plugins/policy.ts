@@ -258,6 +258,18 @@ export function computeGrant(
     });
     isolation = p.isolation[0];
   }
+  // Only a child process confines memory: a Worker's heap cannot be capped on Deno 2.9.6 (one that
+  // runs out aborts the whole node) and in-process code shares the node's isolate. Both are for
+  // code the operator marked trusted.
+  if (isolation !== "process" && !p.trusted) {
+    refused.push({
+      kind: "isolation",
+      value: isolation,
+      reason:
+        `${isolation} isolation needs "trusted": true in the policy (no heap cap outside a process)`,
+    });
+    isolation = "process";
+  }
   // FFI code can crash the process that holds it: never next to the node.
   if (ffi.length > 0 && isolation !== "process") {
     refused.push({

@@ -19,30 +19,74 @@ export function encodeFrame(value: unknown): Uint8Array {
   return out;
 }
 
-/** Incremental decoder: push chunks, get whole decoded values back. */
+/**
+ * Incremental decoder: push chunks, get whole decoded values back. Holds at
+ * most one frame (`MAX_FRAME`) plus one chunk, and copies each byte at most
+ * once (a large frame arriving in small chunks is not re-concatenated per
+ * chunk). Throws only {@link MyClerkError}: TOO_LARGE for a frame over
+ * `MAX_FRAME`, BAD_REQUEST `plugin-frame-msgpack` for a body that is not
+ * exactly one MessagePack value; the stream cannot be resynchronised after
+ * either.
+ */
 export class FrameDecoder {
-  private buf: Uint8Array = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  /** Body length of the frame being read; -1 while its header is incomplete. */
+  private need = -1;
 
-  /** Appends `chunk` and returns every complete value. Throws TOO_LARGE on an oversized frame. */
+  /** Appends `chunk` and returns every complete value. */
   push(chunk: Uint8Array): unknown[] {
-    if (this.buf.length === 0) this.buf = chunk;
-    else {
-      const b = new Uint8Array(this.buf.length + chunk.length);
-      b.set(this.buf);
-      b.set(chunk, this.buf.length);
-      this.buf = b;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
     }
     const out: unknown[] = [];
-    let off = 0;
-    while (this.buf.length - off >= 4) {
-      const dv = new DataView(this.buf.buffer, this.buf.byteOffset + off, 4);
-      const len = dv.getUint32(0);
-      if (len > MAX_FRAME) throw new MyClerkError(ErrorCode.TOO_LARGE, "plugin-frame-too-large");
-      if (this.buf.length - off - 4 < len) break;
-      out.push(decode(this.buf.subarray(off + 4, off + 4 + len)));
-      off += 4 + len;
+    for (;;) {
+      if (this.need < 0) {
+        if (this.size < 4) break;
+        const h = this.take(4);
+        const len = new DataView(h.buffer, h.byteOffset, 4).getUint32(0);
+        if (len > MAX_FRAME) throw new MyClerkError(ErrorCode.TOO_LARGE, "plugin-frame-too-large");
+        this.need = len;
+      }
+      if (this.size < this.need) break;
+      const body = this.take(this.need);
+      this.need = -1;
+      try {
+        out.push(decode(body));
+      } catch (e) {
+        throw new MyClerkError(ErrorCode.BAD_REQUEST, "plugin-frame-msgpack", {}, e);
+      }
     }
-    this.buf = off === this.buf.length ? new Uint8Array(0) : this.buf.slice(off);
+    return out;
+  }
+
+  /** Bytes buffered and not yet returned as values. */
+  get buffered(): number {
+    return this.size;
+  }
+
+  /** Removes and returns the next `n` bytes (n <= size). */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0];
+    if (n === 0) return new Uint8Array(0);
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.size -= n;
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.chunks[0];
+      const k = Math.min(c.length, n - off);
+      out.set(c.subarray(0, k), off);
+      off += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.size -= n;
     return out;
   }
 }

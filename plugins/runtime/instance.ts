@@ -18,8 +18,10 @@ import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 import type { IsolationMode } from "../manifest.ts";
 import type { PluginDefinition } from "../sdk/mod.ts";
 import { encodeFrame, FrameDecoder } from "./frames.ts";
+import { OutputLimiter } from "./output.ts";
 import { type PluginPort, servePlugin } from "./plugin_side.ts";
 import type { HostMsg, PluginMsg } from "./protocol.ts";
+import { validatePluginMsg } from "./validate.ts";
 
 /** Everything needed to start an instance. */
 export interface InstanceSpec {
@@ -55,6 +57,46 @@ export interface InstanceSink {
   onLog(line: string): void;
   /** Called once when the instance is gone for any reason other than `kill`. */
   onExit(reason: string): void;
+  /** A message failed validation (the instance is then stopped: `onExit("protocol: ...")`). */
+  onInvalid?(reason: string): void;
+  /** Output was cut (`truncated`, n bytes) or dropped over the rate (`dropped`, n bytes). */
+  onOutputLimited?(kind: "truncated" | "dropped", n: number): void;
+}
+
+/**
+ * The host side of one instance's message stream: validates each message,
+ * routes `log` through the output limiter, and never lets an exception reach
+ * the node's event loop. Returns the reason when the message is refused.
+ */
+function intake(
+  sink: InstanceSink,
+  out: OutputLimiter,
+  checkValues: boolean,
+): (raw: unknown) => string | undefined {
+  return (raw) => {
+    const v = validatePluginMsg(raw, { checkValues });
+    if (!v.ok) {
+      sink.onInvalid?.(v.reason);
+      sink.onLog(`protocol: invalid message from plugin (${v.reason}), stopping it`);
+      return v.reason;
+    }
+    if (v.truncated) sink.onOutputLimited?.("truncated", 0);
+    try {
+      if (v.msg.t === "log") out.line(v.msg.line, performance.now());
+      else sink.onMessage(v.msg);
+    } catch (e) {
+      // A bug on the host side must not take the node down with it.
+      sink.onLog(`host: handling a ${v.msg.t} message threw: ${(e as Error)?.message ?? e}`);
+    }
+    return undefined;
+  };
+}
+
+function limiter(sink: InstanceSink): OutputLimiter {
+  return new OutputLimiter({
+    line: (l) => sink.onLog(l),
+    limited: (kind, n) => sink.onOutputLimited?.(kind, n),
+  });
 }
 
 /** A running instance. */
@@ -140,8 +182,12 @@ async function startWorker(spec: InstanceSpec, sink: InstanceSink): Promise<Inst
   }
   let dead = false;
   const cleanup = () => Deno.remove(entry).catch(() => {});
-  worker.onmessage = (e: MessageEvent<PluginMsg>) => {
-    if (!dead) sink.onMessage(e.data);
+  // Structured clone can carry anything (Map, BigInt, cycles): check payload values too.
+  const take = intake(sink, limiter(sink), true);
+  worker.onmessage = (e: MessageEvent<unknown>) => {
+    if (dead) return;
+    const refused = take(e.data);
+    if (refused !== undefined) die(`protocol: invalid message (${refused})`);
   };
   const die = (reason: string) => {
     if (dead) return;
@@ -174,6 +220,12 @@ async function startWorker(spec: InstanceSpec, sink: InstanceSink): Promise<Inst
 /** The exact `deno run` arguments of a process plugin (exported for `plugin list` and tests). */
 export function processArgs(spec: InstanceSpec, entry: string, importMapPath: string): string[] {
   const args = ["run", "--no-prompt", "--no-config", `--import-map=${importMapPath}`];
+  // No code from outside, in three layers (docs/PLUGINS.md "Imports"): every remote import
+  // is a permission error (--deny-import alone still lets Deno's default import hosts be
+  // fetched before the check on 2.9.6), nothing is fetched (--cached-only also stops the
+  // prefetch of literal import() calls and npm: packages not already in the cache), and
+  // remote specifiers are not resolved at all (--no-remote).
+  args.push("--deny-import", "--cached-only", "--no-remote");
   if (spec.read.length) args.push(`--allow-read=${spec.read.join(",")}`);
   if (spec.write.length) args.push(`--allow-write=${spec.write.join(",")}`);
   if (spec.net.length) args.push(`--allow-net=${spec.net.join(",")}`);
@@ -211,35 +263,49 @@ async function startProcess(spec: InstanceSpec, sink: InstanceSink): Promise<Ins
   const stdin = child.stdin.getWriter();
   let dead = false;
   let killed = false;
+  /** Set when the host stops the child for breaking the protocol. */
+  let violation: string | undefined;
+  const stop = (reason: string) => {
+    violation ??= reason;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  };
+  const out = limiter(sink);
+  const take = intake(sink, out, false);
   (async () => {
     const dec = new FrameDecoder();
     try {
       for await (const chunk of child.stdout) {
-        for (const m of dec.push(chunk)) if (!dead) sink.onMessage(m as PluginMsg);
+        if (violation !== undefined) continue; // drain until the kill lands
+        for (const m of dec.push(chunk)) {
+          if (dead || violation !== undefined) break;
+          const refused = take(m);
+          if (refused !== undefined) stop(`protocol: invalid message (${refused})`);
+        }
       }
     } catch (e) {
-      sink.onLog(`bad frame from plugin: ${(e as Error).message}`);
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
+      sink.onInvalid?.("bad-frame");
+      sink.onLog(`protocol: bad frame from plugin: ${(e as Error).message}, stopping it`);
+      stop(`protocol: bad frame (${(e as Error).message})`);
     }
   })();
   (async () => {
-    const dec = new TextDecoder();
-    let rest = "";
-    for await (const chunk of child.stderr) {
-      const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
-      rest = lines.pop() ?? "";
-      for (const l of lines) if (l !== "") sink.onLog(l);
-    }
-    if (rest !== "") sink.onLog(rest);
+    // Bounded: lines cut at 4 KiB, bytes over the rate dropped, both counted.
+    try {
+      for await (const chunk of child.stderr) out.push(chunk, performance.now());
+    } catch { /* pipe closed with the child */ }
+    out.end();
   })();
   const status = child.status.then((s) => {
     dead = true;
     Deno.remove(entry).catch(() => {});
     stdin.close().catch(() => {});
     if (!killed) {
-      sink.onExit(s.signal ? `crash: killed by ${s.signal}` : `crash: exited with code ${s.code}`);
+      sink.onExit(
+        violation ??
+          (s.signal ? `crash: killed by ${s.signal}` : `crash: exited with code ${s.code}`),
+      );
     }
   });
   return {
@@ -266,9 +332,15 @@ async function startInProcess(spec: InstanceSpec, sink: InstanceSink): Promise<I
   }
   let toPlugin: ((m: HostMsg) => void) | undefined;
   let dead = false;
+  // Trusted code, but the same one decoder: a refused message is logged and dropped (there is
+  // no separate instance to stop).
+  const take = intake(sink, limiter(sink), false);
   const port: PluginPort = {
     // Same asynchrony as a real port, so handlers never run inside dispatch().
-    send: (m) => queueMicrotask(() => !dead && sink.onMessage(m)),
+    send: (m) =>
+      queueMicrotask(() => {
+        if (!dead) take(m);
+      }),
     listen: (cb) => {
       toPlugin = cb;
     },

@@ -21,6 +21,14 @@ export interface MetricsSnapshot {
   readonly inFlight: number;
   /** Latency of answered requests in microseconds, over the last 1024. */
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** Messages from the plugin refused by the host's decoder, by reason (`not-a-map`, `field:id`...). */
+  readonly invalid: Readonly<Record<string, number>>;
+  /** Events dropped by the host, by reason (`outside-range`, `not-subscribed`, `unauthorized`). */
+  readonly eventsDropped: Readonly<Record<string, number>>;
+  /** Output lines cut at the line bound. */
+  readonly outputTruncated: number;
+  /** Output bytes dropped over the rate bound. */
+  readonly outputDroppedBytes: number;
 }
 
 const WINDOW = 1024;
@@ -37,7 +45,25 @@ export class Metrics {
   restarts = 0;
   /** Requests waiting or running now. */
   inFlight = 0;
+  /** Output lines cut at the line bound. */
+  outputTruncated = 0;
+  /** Output bytes dropped over the rate bound. */
+  outputDroppedBytes = 0;
   private readonly errors = new Map<string, number>();
+  private readonly invalid = new Map<string, number>();
+  private readonly eventsDropped = new Map<string, number>();
+
+  /** Counts one refused message (`invalid`) or dropped event (`eventsDropped`) by reason. */
+  count(what: "invalid" | "eventsDropped", reason: string): void {
+    const m = what === "invalid" ? this.invalid : this.eventsDropped;
+    m.set(reason, (m.get(reason) ?? 0) + 1);
+  }
+
+  /** Counts one cut line (`truncated`) or `n` bytes dropped over the rate (`dropped`). */
+  output(kind: "truncated" | "dropped", n: number): void {
+    if (kind === "truncated") this.outputTruncated++;
+    else this.outputDroppedBytes += n;
+  }
   private readonly lat = new Float64Array(WINDOW);
   private n = 0;
 
@@ -64,22 +90,32 @@ export class Metrics {
       restarts: this.restarts,
       inFlight: this.inFlight,
       latencyUs: { p50: q(0.5), p99: q(0.99), max: k === 0 ? 0 : Math.round(s[k - 1] * 1000) },
+      invalid: Object.fromEntries(this.invalid),
+      eventsDropped: Object.fromEntries(this.eventsDropped),
+      outputTruncated: this.outputTruncated,
+      outputDroppedBytes: this.outputDroppedBytes,
     };
   }
 }
 
-/** A bounded ring of log lines. */
+/** A bounded ring of log lines (O(1) per line: a flood of lines costs no shifting). */
 export class LogRing {
   private readonly lines: string[] = [];
+  private next = 0;
   /** Creates a ring keeping the last `cap` lines. */
   constructor(private readonly cap = 1000) {}
   /** Appends a line with an ISO timestamp. */
   push(line: string): void {
-    this.lines.push(`${new Date().toISOString()} ${line}`);
-    if (this.lines.length > this.cap) this.lines.splice(0, this.lines.length - this.cap);
+    const l = `${new Date().toISOString()} ${line}`;
+    if (this.lines.length < this.cap) this.lines.push(l);
+    else this.lines[this.next] = l;
+    this.next = (this.next + 1) % this.cap;
   }
-  /** The last `n` lines. */
+  /** The last `n` lines, oldest first. */
   tail(n = 100): readonly string[] {
-    return this.lines.slice(-n);
+    const ordered = this.lines.length < this.cap
+      ? this.lines
+      : [...this.lines.slice(this.next), ...this.lines.slice(0, this.next)];
+    return ordered.slice(-n);
   }
 }

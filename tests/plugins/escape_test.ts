@@ -5,6 +5,11 @@
  * and in process isolation, while the node and the other plugins keep
  * serving. A granted read in the same plugin succeeds (so the test can
  * tell "denied" from "broken").
+ *
+ * Remote imports (issue #9 case 3): `import()` from Deno's default import
+ * hosts (deno.land, jsr.io, esm.sh, raw.githubusercontent.com) fails with a
+ * permission error ("Requires import access"), not a network error, and a
+ * process plugin's start does not prefetch a literal remote `import()`.
  */
 import {
   assert,
@@ -29,8 +34,21 @@ export default { handlers: {
   [0xF204]: () => attempt(() => new Deno.Command("true").output()),
   [0xF205]: () => attempt(() => Deno.dlopen("libc.so.6", { getpid: { parameters: [], result: "i32" } }).close()),
   [0xF206]: (p) => attempt(() => Deno.readTextFile(p.path)),
+  [0xF207]: async (p) => { try { await import(p.url); return "allowed"; } catch (e) { return \`\${e?.name}: \${e?.message}\`; } },
+  [0xF208]: async () => { try { const u = URL.createObjectURL(new Blob(["export default 2"], { type: "text/javascript" })); return (await import(u)).default; } catch (e) { return \`\${e?.name}: \${e?.message}\`; } },
+  // Never runs: only here so that a start which prefetches literal imports would try it.
+  [0xF209]: () => import("https://deno.land/x/myclerk_prefetch_probe/mod.ts"),
 } };
 `;
+
+/** Remote import targets: Deno 2.9.6's default --allow-import hosts. */
+const REMOTE = [
+  "https://deno.land/x/myclerk_escape_probe/mod.ts",
+  "https://jsr.io/@myclerk/escape-probe/1.0.0/mod.ts",
+  "https://esm.sh/myclerk-escape-probe@1.0.0",
+  "https://raw.githubusercontent.com/myclerk/escape-probe/main/mod.js",
+  "https://cdn.jsdelivr.net/npm/myclerk-escape-probe/mod.js",
+];
 
 function manifest(name: string, first: number, isolation: string) {
   return {
@@ -75,6 +93,8 @@ Deno.test("escape attempts are denied in worker and process plugins; others keep
       net: ["127.0.0.1:1"],
       env: ["MYCLERK_ESCAPE_OK"],
       isolation: ["worker", "process"],
+      // Worker mode needs trust (no heap cap); the permission sandbox is the same.
+      trusted: true,
     };
     await writePolicy(w, {
       plugins: { "escape-w": allowed, "escape-p": allowed, "vendor-echo": allowed },
@@ -108,10 +128,28 @@ Deno.test("escape attempts are denied in worker and process plugins; others keep
         denied(await call(3), "env read");
         denied(await call(4), "spawn");
         denied(await call(5), "ffi dlopen");
+        for (const url of REMOTE) {
+          const r = String(await call(7, { url }));
+          assert(
+            /Requires import access/.test(r) && !/dns|error sending request|connect/i.test(r),
+            `${name} import ${url}: expected a permission error, got ${r}`,
+          );
+        }
+        if (name === "escape-p") {
+          // npm: is not an import permission: --cached-only keeps it from fetching anything.
+          const r = String(await call(7, { url: "npm:myclerk-escape-probe-not-cached@9.9.9" }));
+          assert(/cache/i.test(r), `${name} npm import: expected a cache-only refusal, got ${r}`);
+        }
+        // data: and blob: fetch nothing (a plugin can eval code anyway): documented as allowed.
+        assertEq(await call(7, { url: "data:text/javascript,export default 1" }), "allowed");
+        assertEq(await call(8), 2, `${name} blob: import`);
         // The plugin itself is still alive after all that.
         assertEq(await call(6, { path: own }), "allowed", `${name} still serving`);
       }
       assertEq(accepted, 0, "no connection reached the listener");
+      // Starting a process plugin fetched nothing: no literal import() was prefetched.
+      const pl = host.logs("escape-p", 1000).join("\n");
+      assert(!/Download|myclerk_prefetch_probe/.test(pl), `process plugin start fetched:\n${pl}`);
       assert(
         !(await Deno.stat(`${w.root}/dropped.txt`).then(() => true, () => false)),
         "no file written",

@@ -40,7 +40,8 @@ for (const isolation of ["worker", "process"] as const) {
       isolation,
       ranges: [{ first: "0xF700", last: "0xF70F" }],
     }, OTHER);
-    await writePolicy(w, { default: { isolation: ["worker", "process"] } });
+    // Worker mode is for trusted plugins only (no per-Worker heap cap).
+    await writePolicy(w, { default: { isolation: ["worker", "process"], trusted: true } });
     const host = await startHost(w);
     try {
       const results: DispatchResult[] = [];

@@ -57,7 +57,8 @@ async function withHost(o: Opts, fn: (h: PluginHost, w: World) => Promise<void>)
     isolation: "worker",
     ranges: [{ first: "0xF500", last: "0xF50F" }],
   }, GOOD_SRC);
-  await writePolicy(w, { default: { isolation: ["worker", "process"] } });
+  // Worker mode is for trusted plugins only (no per-Worker heap cap).
+  await writePolicy(w, { default: { isolation: ["worker", "process"], trusted: true } });
   const host = await startHost(w);
   try {
     for (const s of host.list()) assertEq(s.state, "running", `${s.name} (${s.reason})`);

@@ -136,6 +136,27 @@ Deno.test("policy: grant is the intersection, refusals listed", () => {
   );
   assertEq([none.net, none.write, none.isolation], [[], [], "process"]);
   assertEq(none.refused.map((r) => r.kind), ["net", "isolation"]);
+  // Worker (no heap cap) and in-process need "trusted": an untrusted plugin falls back to process.
+  for (const iso of [["worker"], ["inproc"], ["worker", "process"]]) {
+    const g = computeGrant(
+      wm,
+      parsePolicy({ version: 1, default: { isolation: iso } }),
+      { plugin: "/p/acme", data: "/d/acme" },
+      () => undefined,
+    );
+    assertEq(g.isolation, "process", `untrusted with policy isolation ${iso}`);
+    assert(
+      g.refused.some((r) => r.kind === "isolation" && r.reason.includes("trusted")),
+      `refusal names trust: ${JSON.stringify(g.refused)}`,
+    );
+  }
+  const trustedWorker = computeGrant(
+    wm,
+    parsePolicy({ version: 1, default: { isolation: ["worker"], trusted: true } }),
+    { plugin: "/p/acme", data: "/d/acme" },
+    () => undefined,
+  );
+  assertEq(trustedWorker.isolation, "worker", "trusted plugin may run in a Worker");
   assert(!pathWithin("/d/acme/../etc", "/d/acme"), "no .. escapes");
   assert(!pathWithin("/d/acmex", "/d/acme"), "prefix is not containment");
   throwsWith(() => parsePolicy({ version: 2 }), "policy field version");
@@ -239,6 +260,10 @@ Deno.test("process plugin: the child gets exactly the granted flags and nothing 
     "--no-prompt",
     "--no-config",
     "--import-map=/d/.plugin-run/import_map.json",
+    // no remote code: denied, never fetched, never resolved (issue #9 case 3)
+    "--deny-import",
+    "--cached-only",
+    "--no-remote",
     "--allow-read=/d/plugin-data/acme",
     "--allow-write=/d/plugin-data/acme",
     "--allow-net=api.acme.example:443",

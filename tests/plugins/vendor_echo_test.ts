@@ -27,6 +27,8 @@ for (const mode of ["process", "worker"] as const) {
           read: ["$DATA"],
           write: ["$DATA"],
           isolation: mode === "worker" ? ["worker", "process"] : ["process"],
+          // Worker mode is for plugins the operator trusts (a Worker's heap has no cap).
+          trusted: mode === "worker",
         },
       },
     });
