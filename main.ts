@@ -11,6 +11,8 @@ import { registerCoreCommands } from "./core/cli/mod.ts";
 import { federationExtension, registerFederationCommands } from "./federation/cli.ts";
 import { pluginExtension } from "./plugins/service.ts";
 import { registerPluginCommands } from "./plugins/cli.ts";
+import { statusExtension } from "./status/service.ts";
+import { registerStatusCommands } from "./status/cli.ts";
 
 /** Builds the command tree (exported for tests of `--help` output). */
 export function buildProgram(): Command {
@@ -19,9 +21,10 @@ export function buildProgram(): Command {
     .description("MyClerk node: relay, hub, or both (profile mcp0, see docs/PROTOCOL.md)")
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run with --help for usage)");
-  registerCoreCommands(program, [pluginExtension, federationExtension]);
+  registerCoreCommands(program, [pluginExtension, federationExtension, statusExtension]);
   registerPluginCommands(program);
   registerFederationCommands(program);
+  registerStatusCommands(program);
   return program;
 }
 
