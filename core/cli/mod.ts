@@ -12,6 +12,15 @@ import { Client } from "../node/client.ts";
 import { fromHex, generateKeyFile, keyIdHex, readKeyFile, toHex } from "../node/keys.ts";
 import type { Tier } from "../wire/header.ts";
 import { inspectBytes } from "./inspect.ts";
+import {
+  grant,
+  loadAcl,
+  parseRange,
+  parseSubject,
+  rangeText,
+  revoke,
+  saveAcl,
+} from "../node/acl.ts";
 
 /** A layer that extends a serving node (plugins, relay); returns its shutdown. */
 export type ServeExtension = (
@@ -62,6 +71,32 @@ export async function configFromOptions(o: Readonly<Record<string, unknown>>): P
   if (o.log) merged.log = { ...sub("log"), format: o.log };
   if (o.logLevel) merged.log = { ...sub("log"), level: o.logLevel };
   return validateConfig(merged, o.config ? String(o.config) : "flags");
+}
+
+/**
+ * `serve`'s SIGHUP: rebuilds the config from the same `--config` file and
+ * flags, and applies it (`Node#reload`). An invalid config is refused, logged
+ * with every problem, and the old one stays in force.
+ */
+export async function reloadServe(node: Node, o: Readonly<Record<string, unknown>>): Promise<void> {
+  let next: NodeConfig;
+  try {
+    next = await configFromOptions(o);
+  } catch (e) {
+    const problems = isMyClerkError(e) && Array.isArray(e.extra.problems)
+      ? e.extra.problems.map(String)
+      : [e instanceof Error ? e.message : String(e)];
+    node.metrics.inc("myclerk_config_reloads_total", { result: "refused" });
+    node.log.error("config reload refused", { problems, kept: "previous config" });
+    return;
+  }
+  const r = await node.reload(next);
+  if (!r.ok) {
+    node.metrics.inc("myclerk_config_reloads_total", { result: "refused" });
+    node.log.error("config reload refused", { problems: r.problems, kept: "previous config" });
+    return;
+  }
+  node.log.info("config reloaded", { changed: r.changed, hookErrors: r.hookErrors });
 }
 
 // deno-doc-ignore private-type-ref -- Command is commander's own exported class (npm)
@@ -124,6 +159,89 @@ export function registerCoreCommands(
       };
       Deno.addSignalListener("SIGINT", stop);
       Deno.addSignalListener("SIGTERM", stop);
+      // SIGHUP re-reads the config file (and acl.json) and applies it without dropping sessions.
+      let reloading = Promise.resolve();
+      Deno.addSignalListener("SIGHUP", () => {
+        reloading = reloading.then(() => reloadServe(node, o));
+      });
+    });
+
+  const acl = program
+    .command("acl")
+    .description(
+      "who may call which opcode ranges beyond the node's own family (DATA/acl.json, 0600; a running serve applies changes on SIGHUP)",
+    );
+  const subjectHelp =
+    "KEYID (8 hex digits, from `keys show FILE`) or FAMILY_ID (32 hex digits, from `family create`)";
+  const rangeHelp = 'opcode range "0xFIRST-0xLAST" or one opcode "0xNNNN", e.g. 0xF100-0xF10F';
+  acl
+    .command("grant")
+    .description("let a key or a family call an opcode range")
+    .argument("<subject>", subjectHelp)
+    .argument("<range>", rangeHelp)
+    .option("-d, --data <dir>", "data directory of the node", "./data")
+    .action(async (subject: string, range: string, o: { data: string }) => {
+      try {
+        const g = { subject: parseSubject(subject), ...parseRange(range) };
+        const path = await saveAcl(o.data, grant(await loadAcl(o.data), g));
+        console.log(
+          `granted ${g.subject} ${rangeText(g.first, g.last)} in ${path}\n` +
+            "a running serve applies it on SIGHUP (kill -HUP PID) or restart",
+        );
+      } catch (e) {
+        fail(e);
+      }
+    });
+  acl
+    .command("revoke")
+    .description("take an opcode range away from a key or a family (splits wider grants)")
+    .argument("<subject>", subjectHelp)
+    .argument("<range>", rangeHelp)
+    .option("-d, --data <dir>", "data directory of the node", "./data")
+    .action(async (subject: string, range: string, o: { data: string }) => {
+      try {
+        const g = { subject: parseSubject(subject), ...parseRange(range) };
+        const r = revoke(await loadAcl(o.data), g);
+        if (!r.changed) {
+          console.error(
+            `error: ${g.subject} holds no grant inside ${
+              rangeText(g.first, g.last)
+            }: see \`acl list --data ${o.data}\``,
+          );
+          Deno.exit(1);
+        }
+        const path = await saveAcl(o.data, r.acl);
+        console.log(
+          `revoked ${g.subject} ${rangeText(g.first, g.last)} in ${path}\n` +
+            "a running serve applies it on SIGHUP (kill -HUP PID) or restart",
+        );
+      } catch (e) {
+        fail(e);
+      }
+    });
+  acl
+    .command("list")
+    .description("print every grant")
+    .option("-d, --data <dir>", "data directory of the node", "./data")
+    .option("--json", "print JSON")
+    .action(async (o: { data: string; json?: boolean }) => {
+      try {
+        const a = await loadAcl(o.data);
+        if (o.json) {
+          console.log(JSON.stringify(a.grants.map((g) => ({
+            subject: g.subject,
+            range: rangeText(g.first, g.last),
+          }))));
+          return;
+        }
+        if (a.grants.length === 0) {
+          console.log("no grants (only the node's own family may call plugin ranges)");
+          return;
+        }
+        for (const g of a.grants) console.log(`${g.subject}  ${rangeText(g.first, g.last)}`);
+      } catch (e) {
+        fail(e);
+      }
     });
 
   const keys = program.command("keys").description("static X25519 identity keys");

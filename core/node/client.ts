@@ -206,7 +206,7 @@ export class Client {
     if (!t) return undefined;
     return {
       ticket: t.ticket,
-      resume: this.session.resumeSecret.slice(),
+      resume: (this.session.ticketSecret ?? this.session.resumeSecret).slice(),
       oldSessionId: this.session.state.sessionId,
       peerStatic: this.session.state.peerStatic,
       peerKeyId: this.session.state.peerKeyId,

@@ -30,6 +30,10 @@ export const ConfigSchema = z.object({
   tiers: z.object({ min: tier.default(0), max: tier.default(5) }).strict().prefault({}),
   limits: z.object({
     maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Unauthenticated connections (no session yet) per source address; the oldest is evicted. */
+    maxUnauthPerAddress: z.number().int().min(1).max(1_000_000).default(64),
+    /** Share of `maxConnections` kept for established sessions (0 to 0.9). */
+    reservedShare: z.number().min(0).max(0.9).default(0.1),
     maxMessage: z.number().int().min(65_536).max(64 * 1_048_576).default(1_048_576),
     maxQueueBytes: z.number().int().min(65_536).default(8 * 1_048_576),
     handshakeTimeoutMs: z.number().int().min(100).default(10_000),
@@ -41,6 +45,14 @@ export const ConfigSchema = z.object({
     }).default(1024),
   }).strict().prefault({}),
   admit: z.array(keyIdHex).optional(),
+  gate: z.object({
+    /** Opcode ranges anyone may call, even without a session ("0xF100-0xF10F" or "0xF100"). */
+    public: z.array(
+      z.string().regex(/^0x[0-9a-fA-F]{1,4}(-0x[0-9a-fA-F]{1,4})?$/, {
+        message: 'must be an opcode range "0xFIRST-0xLAST" or one opcode "0xNNNN"',
+      }),
+    ).default([]),
+  }).strict().prefault({}),
   revokedKeys: z.array(keyIdHex).default([]),
   log: z.object({
     format: z.enum(["text", "json"]).default("text"),
@@ -115,12 +127,29 @@ export function defaultConfig(): NodeConfig {
 export function validateConfig(raw: unknown, source = "config"): NodeConfig {
   const r = ConfigSchema.safeParse(raw);
   if (r.success) {
+    for (const [i, g] of r.data.gate.public.entries()) {
+      const [a, b = a] = g.split("-").map((x) => parseInt(x, 16));
+      if (b < a || a <= 0xff) {
+        throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
+          problems: [
+            `${source}: "gate.public.${i}" (${g}) must be ascending and above the core range 0x0000-0x00FF: core opcodes are never gated`,
+          ],
+        });
+      }
+    }
     if (r.data.tiers.min > r.data.tiers.max) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
         problems: [
           `${source}: tiers.min (${r.data.tiers.min}) is above tiers.max (${r.data.tiers.max}): lower tiers.min or raise tiers.max`,
         ],
       });
+    }
+    if (r.data.role === "relay" || r.data.role === "both") {
+      // A relay's send queue must hold one FED_DELIVER of the largest envelope it accepts
+      // (wire-fragmented) next to 1 MiB of other traffic, or that message could never be pushed
+      // (federation/relay.ts deliverWireBytes; docs/OPERATOR.md "Data directory and store").
+      const need = r.data.federation.maxMessage + 2 * 1_048_576;
+      if (r.data.limits.maxQueueBytes < need) r.data.limits.maxQueueBytes = need;
     }
     return r.data;
   }

@@ -23,17 +23,21 @@ import { type EstablishedState, type Identity, Responder } from "../session/hand
 import { type Inbound, Session } from "../session/session.ts";
 import { acceptResume, type TicketIssuer } from "../session/ticket.ts";
 import {
+  decodeError,
   decodeKeepalive,
+  decodeReason,
   encodeError,
   encodeKeepalive,
   encodeTicket,
   type ErrorPayload,
 } from "../session/payloads.ts";
+import { decodeMap } from "../wire/payload.ts";
 import type { Tier } from "../wire/header.ts";
 import type { NodeConfig } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./log.ts";
-import type { PeerInfo, RawConnection, Route } from "./dispatch.ts";
+import type { PeerInfo, RawConnection, Route, RouteAccess } from "./dispatch.ts";
+import type { Gate, GateResult } from "./gate.ts";
 import { keyIdHex } from "./keys.ts";
 
 /** What a connection needs from its node. */
@@ -53,10 +57,12 @@ export interface NodeContext {
   readonly tickets: TicketIssuer;
   /** Current dispatch routes (read per request: layers add routes at run time). */
   readonly routes: () => readonly Route[];
-  /** Revoked static key ids (config `revoked-keys`). */
+  /** Revoked static key ids (config `revoked-keys`; read per handshake: reload replaces it). */
   readonly revoked: ReadonlySet<number>;
-  /** Allow-list of peer static key ids; absent = admit any key. */
+  /** Allow-list of peer static key ids; absent = admit any key (read per handshake). */
   readonly admit?: ReadonlySet<number>;
+  /** The node's gate, checked before every request outside the core range. */
+  readonly gate: Gate;
   /** Allocates a free session id (1-65535), or 0 when none is left. */
   allocSession(c: NodeConnection): number;
   /** Frees a session id from {@link NodeContext.allocSession}. */
@@ -304,47 +310,56 @@ export class NodeConnection implements RawConnection {
       if (this.#ctx.revoked.has(state.peerKeyId)) {
         throw new MyClerkError(ErrorCode.UNAUTHORIZED, "revoked");
       }
+      if (this.#ctx.admit && !this.#ctx.admit.has(state.peerKeyId)) {
+        throw new MyClerkError(ErrorCode.UNAUTHORIZED, "not-admitted");
+      }
       this.#write(this.conn.framed ? encodeFrame(reply) : reply);
       this.#establish(state);
       this.#ctx.metrics.inc("myclerk_sessions_resumed_total");
       return;
     }
-    if (m.tier === 1) {
-      // Session-less Tier 1: only opcodes whose minimum tier is at most 1.
-      const need = this.#minTier(op);
-      if (need > 1) {
-        this.sendError(
-          new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }),
-          op,
-          requestId(m.payload),
-        );
-        return;
-      }
-      if (op === Op.KEEPALIVE) {
-        const ka = safe(() => decodeKeepalive(m.payload));
-        sendMessage(
-          this.conn,
-          encodePlain({ tier: 1, opcode: Op.KEEPALIVE_ACK }, encodeKeepalive({ re: ka?.id })),
-          true,
-        );
-        return;
-      }
-      if (op <= 0x00ff) {
-        this.sendError(new MyClerkError(ErrorCode.INVALID_SESSION, "no-session"), op);
-        return;
-      }
-      await this.#dispatch(
-        op,
-        m.payload,
-        1,
-        (reply) => sendMessage(this.conn, encodePlain({ tier: 1, opcode: op }, reply)),
-      );
-      return;
-    }
+    if (m.tier === 1) return await this.#sessionless(m.opcode, m.payload);
     if (m.tier === 4 && (op === Op.SESSION_INIT || op === Op.SESSION_RESUME)) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "handshake-in-progress");
     }
     this.sendError(new MyClerkError(ErrorCode.INVALID_SESSION, "no-session"), op);
+  }
+
+  /**
+   * A Tier 1 message without a session (profile §10 "Without a session"):
+   * KEEPALIVE is answered, an ERROR is dropped (never answer an error with
+   * one), other core opcodes get INVALID_SESSION, everything else passes
+   * the gate (tier, admit, public opcodes) first. Replies go back on this
+   * connection at Tier 1 with sequence 0: the connection is the only thing
+   * that ties them to the request.
+   */
+  async #sessionless(op: number, payload: Uint8Array): Promise<void> {
+    if (op === Op.KEEPALIVE) {
+      let id: number | undefined;
+      try {
+        id = decodeKeepalive(payload).id;
+      } catch (e) {
+        this.sendError(asError(e), op);
+        return;
+      }
+      sendMessage(
+        this.conn,
+        encodePlain({ tier: 1, opcode: Op.KEEPALIVE_ACK }, encodeKeepalive({ re: id })),
+        true,
+      );
+      return;
+    }
+    if (op === Op.ERROR) return this.#drop("sessionless-error");
+    if (op <= 0x00ff) {
+      this.sendError(new MyClerkError(ErrorCode.INVALID_SESSION, "no-session"), op);
+      return;
+    }
+    await this.#request(
+      op,
+      payload,
+      1,
+      (reply) => sendMessage(this.conn, encodePlain({ tier: 1, opcode: op }, reply)),
+    );
   }
 
   #establish(st: EstablishedState): void {
@@ -366,14 +381,19 @@ export class NodeConnection implements RawConnection {
       tier: st.tier,
       peer: keyIdHex(st.peerKeyId),
     });
-    if (st.tier >= 3 && st.peerStatic.length === 32) {
-      const ticket = this.#ctx.tickets.issue(st.keys.resume, st.peerStatic, nowSec());
-      this.session.send(
-        Op.SESSION_TICKET,
-        encodeTicket({ ticket, lifetime: this.#ctx.tickets.lifetime }),
-      );
-    }
+    this.#issueTicket();
     this.#ctx.onEstablished?.(this);
+  }
+
+  /**
+   * Sends SESSION_TICKET sealing the session's current resumption secret
+   * (after the handshake, and again after each re-key: §8).
+   */
+  #issueTicket(): void {
+    const s = this.session;
+    if (!s || s.closed || s.tier < 3 || s.state.peerStatic.length !== 32) return;
+    const ticket = this.#ctx.tickets.issue(s.resumeSecret, s.state.peerStatic, nowSec());
+    s.send(Op.SESSION_TICKET, encodeTicket({ ticket, lifetime: this.#ctx.tickets.lifetime }));
   }
 
   #minTier(op: number): number {
@@ -387,13 +407,51 @@ export class NodeConnection implements RawConnection {
     return need;
   }
 
+  /** How `op`'s route is gated (core/node/gate.ts). */
+  #access(op: number): RouteAccess {
+    const r = this.#ctx.routes().find((x) => op >= x.first && op <= x.last);
+    return r?.access ?? (rangeOf(op).kind === "federation" ? "self" : "gate");
+  }
+
+  /** The gate's verdict for `op` from this connection (session or not). */
+  #gate(op: number, tier: number): GateResult {
+    const s = this.session?.state;
+    const established = this.#state === "established" && s !== undefined;
+    return this.#ctx.gate.check(
+      {
+        opcode: op,
+        keyId: established ? s.peerKeyId : 0,
+        sessionId: established ? s.sessionId : 0,
+        tier,
+      },
+      this.#access(op),
+      this.#minTier(op),
+    );
+  }
+
+  /**
+   * True when this connection's session is established and may call `op`
+   * now (the gate with the policy in force: reloads and ACL changes apply).
+   */
+  authorize(op: number): boolean {
+    const s = this.session;
+    if (!s || this.#state !== "established" || s.closed) return false;
+    if (op <= 0x00ff) return true;
+    return this.#gate(op, s.tier).ok;
+  }
+
   async #onSession(r: Inbound): Promise<void> {
     const s = this.session!;
     switch (r.kind) {
       case "drop":
         return this.#drop(r.reason);
       case "partial":
+        return;
       case "control":
+        // A re-key replaced the resumption secret: hand out a ticket sealing the new one (§8).
+        if (r.opcode === Op.KEY_EXCHANGE_INIT || r.opcode === Op.KEY_EXCHANGE_RESPONSE) {
+          this.#issueTicket();
+        }
         return;
       case "tunnel":
         return this.#drop("tier0");
@@ -408,34 +466,51 @@ export class NodeConnection implements RawConnection {
         break;
     }
     const op = r.opcode;
-    const need = this.#minTier(op);
+    if (op <= 0x00ff) return this.#core(s, op, r.payload);
+    await this.#request(op, r.payload, s.tier, (reply) => s.send(op, reply));
+  }
+
+  /** A core opcode on an established session (profile §10, "Core opcodes"). */
+  #core(s: Session, op: number, payload: Uint8Array): void {
+    const need = minimumTier(op);
     if (s.tier < need) {
-      this.sendError(
-        new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }),
-        op,
-        requestId(r.payload),
-      );
+      this.sendError(new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }), op);
       return;
     }
-    switch (op) {
-      case Op.NOP:
-      case Op.KEEPALIVE_ACK:
-      case Op.SESSION_CLOSE_ACK:
-        return;
-      case Op.KEEPALIVE: {
-        const ka = safe(() => decodeKeepalive(r.payload));
-        this.#write(s.seal(Op.KEEPALIVE_ACK, encodeKeepalive({ re: ka?.id })), true);
-        return;
+    try {
+      switch (op) {
+        case Op.NOP:
+        case Op.SESSION_CLOSE_ACK:
+          decodeMap(payload);
+          return;
+        case Op.KEEPALIVE_ACK:
+          decodeKeepalive(payload);
+          return;
+        case Op.KEEPALIVE: {
+          const ka = decodeKeepalive(payload);
+          this.#write(s.seal(Op.KEEPALIVE_ACK, encodeKeepalive({ re: ka.id })), true);
+          return;
+        }
+        case Op.SESSION_CLOSE:
+          decodeReason(payload);
+          this.#write(s.seal(Op.SESSION_CLOSE_ACK, encodePayload({})), true);
+          this.conn.close("peer-close");
+          return;
+        case Op.ERROR:
+          try {
+            decodeError(payload);
+          } catch {
+            // Never answer an ERROR with an ERROR: two peers could bounce them forever.
+            return this.#drop("error-payload");
+          }
+          this.#ctx.log.debug("peer sent ERROR", { remote: this.conn.remote });
+          return;
       }
-      case Op.SESSION_CLOSE:
-        this.#write(s.seal(Op.SESSION_CLOSE_ACK, encodePayload({})), true);
-        this.conn.close("peer-close");
-        return;
-      case Op.ERROR:
-        this.#ctx.log.debug("peer sent ERROR", { remote: this.conn.remote });
-        return;
+    } catch (e) {
+      this.sendError(asError(e), op);
+      return;
     }
-    if (op <= 0x00ff) {
+    if (CORE_DEFINED.has(op)) {
       this.sendError(
         new MyClerkError(ErrorCode.BAD_REQUEST, "unexpected-core-opcode", {
           opcode: opcodeName(op),
@@ -444,28 +519,68 @@ export class NodeConnection implements RawConnection {
       );
       return;
     }
-    const raw = this.#ctx.routes().find((x) => op >= x.first && op <= x.last && x.raw);
-    if (raw?.raw) {
-      try {
-        await raw.raw(this, op, r.payload);
-      } catch (e) {
-        const err = isMyClerkError(e)
-          ? e
-          : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e);
-        this.sendError(err, op, requestId(r.payload));
-      }
-      return;
-    }
-    await this.#dispatch(op, r.payload, s.tier, (reply) => s.send(op, reply));
+    this.sendError(new MyClerkError(ErrorCode.UNSUPPORTED, "core-unassigned"), op);
   }
 
-  async #dispatch(
+  /**
+   * A request outside the core range, in the profile's order (§6 step 10):
+   * tier, range, gate, handler, payload.
+   */
+  async #request(
     op: number,
     raw: Uint8Array,
     tier: number,
     reply: (b: Uint8Array) => void,
   ): Promise<void> {
+    const need = Math.max(this.#minTier(op), this.#ctx.config.tiers.min, 1);
+    if (tier < need) {
+      this.sendError(
+        new MyClerkError(ErrorCode.FORBIDDEN, "tier", { requiredTier: need }),
+        op,
+        requestId(raw),
+      );
+      return;
+    }
     const range = rangeOf(op);
+    if (!range.served) {
+      this.sendError(
+        new MyClerkError(ErrorCode.UNSUPPORTED, `range-${range.kind}`),
+        op,
+        requestId(raw),
+      );
+      return;
+    }
+    const g = this.#gate(op, tier);
+    if (!g.ok) {
+      this.#ctx.metrics.inc("myclerk_gate_denied_total", { reason: g.error.detail });
+      this.sendError(g.error, op, requestId(raw));
+      return;
+    }
+    const rawRoute = this.#ctx.routes().find((x) => op >= x.first && op <= x.last && x.raw);
+    if (rawRoute?.raw) {
+      if (this.#state !== "established") {
+        this.sendError(new MyClerkError(ErrorCode.UNAUTHORIZED, "session-required"), op);
+        return;
+      }
+      try {
+        await rawRoute.raw(this, op, raw);
+      } catch (e) {
+        const err = isMyClerkError(e)
+          ? e
+          : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e);
+        this.sendError(err, op, requestId(raw));
+      }
+      return;
+    }
+    const route = this.#ctx.routes().find((r) => op >= r.first && op <= r.last && r.dispatch);
+    if (!route?.dispatch) {
+      this.sendError(
+        new MyClerkError(ErrorCode.NOT_FOUND, "no-handler", { opcode: opcodeName(op) }),
+        op,
+        requestId(raw),
+      );
+      return;
+    }
     let payload: unknown;
     try {
       payload = decodePayload(raw);
@@ -474,19 +589,6 @@ export class NodeConnection implements RawConnection {
       return;
     }
     const id = idOf(payload);
-    if (!range.served) {
-      this.sendError(new MyClerkError(ErrorCode.UNSUPPORTED, `range-${range.kind}`), op, id);
-      return;
-    }
-    const route = this.#ctx.routes().find((r) => op >= r.first && op <= r.last && r.dispatch);
-    if (!route?.dispatch) {
-      this.sendError(
-        new MyClerkError(ErrorCode.NOT_FOUND, "no-handler", { opcode: opcodeName(op) }),
-        op,
-        id,
-      );
-      return;
-    }
     const peer = { ...this.peer, tier };
     let res;
     try {
@@ -515,6 +617,30 @@ export class NodeConnection implements RawConnection {
     }
     reply(encodePayload(out ?? {}));
   }
+}
+
+/** Core opcodes the profile defines (§10 table); the rest of 0x0000-0x00FF is unassigned. */
+const CORE_DEFINED: ReadonlySet<number> = new Set([
+  0x0000,
+  0x0001,
+  0x0002,
+  0x0003,
+  0x0004,
+  0x0005,
+  0x0006,
+  0x0007,
+  0x0008,
+  0x0009,
+  0x000f,
+  0x0010,
+  0x0011,
+  0x0012,
+  0x0016,
+  0x0017,
+]);
+
+function asError(e: unknown): MyClerkError {
+  return isMyClerkError(e) ? e : new MyClerkError(ErrorCode.BAD_REQUEST, "payload", {}, e);
 }
 
 /** The `id` of a request payload, when it is a map with one. */

@@ -7,6 +7,9 @@
  */
 
 import type { MyClerkError } from "../errors.ts";
+import type { RouteAccess } from "./gate.ts";
+
+export type { RouteAccess } from "./gate.ts";
 
 /** Who sent a request. */
 export interface PeerInfo {
@@ -60,6 +63,15 @@ export interface Route {
   readonly raw?: (conn: RawConnection, opcode: number, payload: Uint8Array) => void | Promise<void>;
   /** Raises an opcode's minimum tier above the profile's (never lowers it). */
   readonly minTier?: (opcode: number) => number | undefined;
+  /**
+   * How the node gates this range before the handler runs (core/node/gate.ts):
+   * `"gate"` = the node's policy (own family, ACL grants, public opcodes,
+   * deciders); `"self"` = the layer admits callers itself (the federation
+   * range: invites and pinned peers). Tier, `tiers.min`, `revokedKeys` and
+   * `admit` apply either way. Default: `"self"` for a route inside the
+   * federation range 0x0300-0x03FF, `"gate"` for every other.
+   */
+  readonly access?: RouteAccess;
 }
 
 /** What a raw route sees of a connection. */

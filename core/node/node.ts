@@ -16,6 +16,8 @@ import { WsConn } from "../transport/ws.ts";
 import type { Conn } from "../transport/conn.ts";
 import { PROFILE, VERSION } from "../version.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
+import { type Acl, loadAcl } from "./acl.ts";
+import { Gate, type GatePolicy } from "./gate.ts";
 import { NodeConnection, type NodeContext } from "./connection.ts";
 import type { Route } from "./dispatch.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -37,7 +39,32 @@ export interface NodeOptions {
   readonly http?: (app: Hono) => void;
   /** Extra fields for `/healthz` (buses, plugins, relay state). */
   readonly health?: () => Record<string, unknown>;
+  /** Access grants; default: read from `<data>/acl.json` (core/node/acl.ts). */
+  readonly acl?: Acl;
 }
+
+/**
+ * A layer's reload hook (`Node#onReload`). Called on `serve`'s SIGHUP after
+ * the new config was validated and the core applied its part (limits,
+ * tiers, admit, revoked keys, public opcodes, ACL); `config` is the new
+ * config, `previous` the one it replaced. A hook applies its own part
+ * (quotas, peers, plugin policy) and may throw or reject to report that it
+ * could not: the node logs `reload hook failed` with the hook's name and the
+ * error, and the other hooks still run (the core's part stays applied).
+ */
+export type ReloadHook = (config: NodeConfig, previous: NodeConfig) => void | Promise<void>;
+
+/** What {@link Node.reload} did. */
+export type ReloadResult =
+  | {
+    readonly ok: true;
+    readonly changed: readonly string[];
+    readonly hookErrors: readonly string[];
+  }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** Config keys that need a restart: a reload that changes them is refused. */
+const RESTART_KEYS = ["role", "data", "key", "listen", "plugins"] as const;
 
 /** Bound addresses of a started node. */
 export interface NodeAddresses {
@@ -53,9 +80,7 @@ export interface NodeAddresses {
  * @example const node = await Node.start(defaultConfig()); ...; await node.close();
  */
 export class Node {
-  // deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
-  /** Validated configuration the node was started with. */
-  readonly config: NodeConfig;
+  #config: NodeConfig;
   /** Crypto back end in use. */
   readonly backend: CryptoBackend;
   /** The node's static key pair. */
@@ -68,6 +93,13 @@ export class Node {
   readonly http = new Hono();
   /** Open connections (handshaking or established). */
   readonly connections = new Set<NodeConnection>();
+  /** Connections without a session yet, oldest first (eviction order). */
+  readonly #unauth = new Set<NodeConnection>();
+  readonly #unauthByAddr = new Map<string, Set<NodeConnection>>();
+  readonly #addrOf = new WeakMap<NodeConnection, string>();
+  /** The gate in front of every range outside the core (core/node/gate.ts). */
+  readonly gate: Gate;
+  readonly #reloadHooks = new Map<string, ReloadHook>();
   readonly #sessions = new Map<number, NodeConnection>();
   #nextSession = 1;
   #routes: Route[] = [];
@@ -95,7 +127,7 @@ export class Node {
     identity: Identity,
     o: NodeOptions,
   ) {
-    this.config = config;
+    this.#config = config;
     this.backend = backend;
     this.identity = identity;
     this.log = o.log ?? createLogger({ format: config.log.format, level: config.log.level });
@@ -103,22 +135,35 @@ export class Node {
     this.#health = o.health;
     this.#mount = o.http;
     this.tickets = new TicketIssuer(backend);
-    const admit = config.admit ? new Set(config.admit.map((h) => parseInt(h, 16))) : undefined;
+    this.gate = new Gate(identity.keyId, policyOf(config, o.acl ?? { grants: [] }));
+    // deno-lint-ignore no-this-alias -- the context's getters read the config in force (reload)
+    const node = this;
     this.#ctx = {
       backend,
       identity,
-      config,
+      get config() {
+        return node.#config;
+      },
       metrics: this.metrics,
       log: this.log,
       tickets: this.tickets,
       routes: () => this.#routes,
-      revoked: new Set(config.revokedKeys.map((h) => parseInt(h, 16))),
-      admit,
+      get revoked() {
+        return node.gate.policy.revoked;
+      },
+      get admit() {
+        return node.gate.policy.admit;
+      },
+      gate: this.gate,
       allocSession: (c) => this.#alloc(c),
       releaseSession: (id) => this.#sessions.delete(id),
-      onEstablished: (c) => this.hooks.onEstablished.forEach((f) => f(c)),
+      onEstablished: (c) => {
+        this.#forgetUnauth(c);
+        this.hooks.onEstablished.forEach((f) => f(c));
+      },
       onClosed: (c) => {
         this.connections.delete(c);
+        this.#forgetUnauth(c);
         this.hooks.onClosed.forEach((f) => f(c));
       },
     };
@@ -140,12 +185,96 @@ export class Node {
       identity = r.identity;
       if (r.created) log.info("generated node key", { path, keyId: keyIdHex(identity.keyId) });
     }
-    const node = new Node(config, backend, identity, { ...o, log });
+    const acl = o.acl ?? await loadAcl(config.data);
+    const node = new Node(config, backend, identity, { ...o, log, acl });
     await node.#listen();
     return node;
   }
 
   readonly #mounts = new Map<string, Hono>();
+
+  // deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
+  /** The configuration in force (the start config, replaced by {@link Node.reload}). */
+  get config(): NodeConfig {
+    return this.#config;
+  }
+
+  /**
+   * True when `sessionId` names an established session that may call
+   * `opcode` now, by the gate with the policy in force (tiers.min, admit,
+   * revoked keys, ACL, public opcodes, deciders). Layers use it before
+   * pushing to a session (plugin events go only to authorized sessions).
+   */
+  authorize(sessionId: number, opcode: number): boolean {
+    const c = this.#sessions.get(sessionId);
+    return c !== undefined && c.authorize(opcode);
+  }
+
+  /**
+   * Registers (or replaces) the reload hook `name`; see {@link ReloadHook}.
+   * Returns a function that removes it.
+   */
+  onReload(name: string, hook: ReloadHook): () => void {
+    this.#reloadHooks.set(name, hook);
+    return () => {
+      if (this.#reloadHooks.get(name) === hook) this.#reloadHooks.delete(name);
+    };
+  }
+
+  /**
+   * Applies a new, already validated config without dropping sessions:
+   * re-reads `<data>/acl.json`, then replaces limits, tiers, admit, revoked
+   * keys and public opcodes (new handshakes and every later request see
+   * them; sessions of keys now revoked are closed), then runs the reload
+   * hooks. Refused, with the old config kept, when a key that needs a
+   * restart changed or the ACL file is invalid.
+   */
+  async reload(next: NodeConfig): Promise<ReloadResult> {
+    const prev = this.#config;
+    const problems: string[] = [];
+    for (const k of RESTART_KEYS) {
+      if (JSON.stringify(prev[k]) !== JSON.stringify(next[k])) {
+        problems.push(`"${k}" cannot change on reload: restart serve to apply it, or put it back`);
+      }
+    }
+    let acl: Acl | undefined;
+    try {
+      acl = await loadAcl(next.data);
+    } catch (e) {
+      const extra = (e as { extra?: { problems?: unknown } }).extra;
+      if (Array.isArray(extra?.problems)) problems.push(...extra.problems.map(String));
+      else problems.push(String(e));
+    }
+    if (problems.length || !acl) return { ok: false, problems };
+    const changed = Object.keys(next).filter((k) =>
+      JSON.stringify((prev as Record<string, unknown>)[k]) !==
+        JSON.stringify((next as Record<string, unknown>)[k])
+    );
+    if (JSON.stringify(acl) !== JSON.stringify(this.gate.policy.acl)) changed.push("acl");
+    this.#config = next;
+    this.gate.setPolicy(policyOf(next, acl));
+    for (const c of this.connections) {
+      const kid = c.established?.peerKeyId;
+      if (kid !== undefined && this.gate.policy.revoked.has(kid)) {
+        this.metrics.inc("myclerk_sessions_revoked_total");
+        c.close("revoked");
+      }
+    }
+    const hookErrors: string[] = [];
+    for (const [name, hook] of this.#reloadHooks) {
+      try {
+        await hook(next, prev);
+      } catch (e) {
+        hookErrors.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+        this.log.error("reload hook failed", {
+          hook: name,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    }
+    this.metrics.inc("myclerk_config_reloads_total", { result: "ok" });
+    return { ok: true, changed, hookErrors };
+  }
 
   // deno-doc-ignore private-type-ref -- Hono is hono's own exported class (npm)
   /**
@@ -222,40 +351,98 @@ export class Node {
     m.describe("myclerk_errors_sent_total", "ERROR replies sent, by code");
     m.describe("myclerk_connections_total", "Connections accepted, by transport");
     m.describe("myclerk_connections_rejected_total", "Connections refused, by reason");
+    m.describe(
+      "myclerk_connections_evicted_total",
+      "Unauthenticated connections closed to make room, by reason (per-address, unauthenticated-full, table-full)",
+    );
+    m.describe("myclerk_gate_denied_total", "Requests refused by the gate, by detail");
+    m.describe("myclerk_config_reloads_total", "Config reloads (SIGHUP), by result");
     m.describe("myclerk_connections_closed_total", "Connections closed, by reason");
     m.describe("myclerk_sessions_established_total", "Sessions established, by tier");
     m.describe("myclerk_handshakes_failed_total", "Handshakes refused, by detail");
     m.describe("myclerk_messages_received_total", "Messages received");
     m.describe("myclerk_requests_total", "Requests dispatched, by route and result");
     m.gauge("myclerk_connections", () => this.connections.size);
+    m.gauge("myclerk_connections_unauthenticated", () => this.#unauth.size);
     m.gauge("myclerk_sessions", () => this.#sessions.size);
     m.gauge("myclerk_uptime_seconds", () => Math.floor((Date.now() - this.started) / 1000));
   }
 
+  /**
+   * Admits a new connection fairly (docs/OPERATOR.md "Connection limits"):
+   * a full table evicts the oldest connection without a session (refuses
+   * only when every slot holds a session); connections without a session
+   * may fill at most `maxConnections * (1 - reservedShare)` slots and at
+   * most `maxUnauthPerAddress` per source address, the oldest being evicted
+   * beyond that.
+   */
   #accept(conn: Conn): void {
-    if (this.#closing || this.connections.size >= this.config.limits.maxConnections) {
-      this.metrics.inc("myclerk_connections_rejected_total", {
-        reason: this.#closing ? "closing" : "limit",
-      });
+    const l = this.#config.limits;
+    const refuse = (reason: string) => {
+      this.metrics.inc("myclerk_connections_rejected_total", { reason });
       conn.start({ onMessage: () => {}, onClose: () => {} });
       conn.close("connection-limit");
-      return;
+    };
+    if (this.#closing) return refuse("closing");
+    if (
+      this.connections.size >= l.maxConnections && !this.#evictOldest(this.#unauth, "table-full")
+    ) {
+      return refuse("limit");
     }
+    const addr = hostOf(conn.remote);
+    const mine = this.#unauthByAddr.get(addr);
+    if (mine && mine.size >= l.maxUnauthPerAddress) this.#evictOldest(mine, "per-address");
+    const unauthCap = Math.max(1, Math.floor(l.maxConnections * (1 - l.reservedShare)));
+    if (this.#unauth.size >= unauthCap) this.#evictOldest(this.#unauth, "unauthenticated-full");
     this.metrics.inc("myclerk_connections_total", { transport: conn.kind });
     const nc = new NodeConnection(conn, this.#ctx);
     this.connections.add(nc);
+    this.#unauth.add(nc);
+    this.#addrOf.set(nc, addr);
+    const set = mine ?? new Set<NodeConnection>();
+    set.add(nc);
+    if (!mine) this.#unauthByAddr.set(addr, set);
     if (conn instanceof TcpConn) conn.onFramingError = (d) => nc.framingError(d);
   }
 
+  /** Closes the oldest connection of `pool` that has no session, preferring those that sent nothing. */
+  #evictOldest(pool: ReadonlySet<NodeConnection>, reason: string): boolean {
+    let victim: NodeConnection | undefined;
+    for (const c of pool) {
+      if (c.state === "new") {
+        victim = c;
+        break;
+      }
+      victim ??= c;
+    }
+    if (!victim) return false;
+    this.metrics.inc("myclerk_connections_evicted_total", { reason });
+    this.#forgetUnauth(victim);
+    // Leave the table now: the transport finishes closing asynchronously.
+    this.connections.delete(victim);
+    victim.conn.close(`evicted: ${reason}`);
+    return true;
+  }
+
+  #forgetUnauth(c: NodeConnection): void {
+    if (!this.#unauth.delete(c)) return;
+    const addr = this.#addrOf.get(c);
+    if (addr === undefined) return;
+    const set = this.#unauthByAddr.get(addr);
+    set?.delete(c);
+    if (set && set.size === 0) this.#unauthByAddr.delete(addr);
+  }
+
   async #listen(): Promise<void> {
-    const limits = {
+    // Read per connection: a reload's limits apply to connections accepted after it.
+    const limits = () => ({
       maxMessage: this.config.limits.maxMessage,
       maxQueue: this.config.limits.maxQueueBytes,
-    };
+    });
     const t = splitHostPort(this.config.listen.tcp);
     this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
     (async () => {
-      for await (const c of this.#tcp!) this.#accept(new TcpConn(c, limits));
+      for await (const c of this.#tcp!) this.#accept(new TcpConn(c, limits()));
     })().catch(() => {/* listener closed */});
 
     const app = this.http;
@@ -283,7 +470,7 @@ export class Node {
       const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
       const info = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
       const remote = info ? `${info.hostname}:${info.port}` : "ws";
-      socket.onopen = () => this.#accept(new WsConn(socket, remote, limits));
+      socket.onopen = () => this.#accept(new WsConn(socket, remote, limits()));
       return response;
     });
     this.#mount?.(app);
@@ -344,4 +531,24 @@ export class Node {
     await this.#httpServer?.shutdown();
     this.log.info("node stopped");
   }
+}
+
+/** The source host of a transport's `remote` ("HOST:PORT", "[V6]:PORT"). */
+function hostOf(remote: string): string {
+  const m = /^\[?([^\]]*?)\]?:\d+$/.exec(remote);
+  return m ? m[1] : remote;
+}
+
+/** The gate policy a config and an ACL make. */
+function policyOf(cfg: NodeConfig, acl: Acl): GatePolicy {
+  return {
+    minTier: cfg.tiers.min,
+    admit: cfg.admit ? new Set(cfg.admit.map((h) => parseInt(h, 16))) : undefined,
+    revoked: new Set(cfg.revokedKeys.map((h) => parseInt(h, 16))),
+    public: cfg.gate.public.map((g) => {
+      const [a, b = a] = g.split("-").map((x) => parseInt(x, 16));
+      return { first: a, last: b };
+    }),
+    acl,
+  };
 }

@@ -45,7 +45,9 @@ export type DropReason =
   | "key"
   | "tier"
   | "tier0"
-  | "fragment";
+  | "fragment"
+  | "session-id"
+  | "header";
 
 /** What {@link Session.receive} made of one message. */
 export type Inbound =
@@ -128,6 +130,7 @@ export class Session {
   #closed = false;
   /** The last ticket received from the responder (initiator side). */
   ticket?: TicketPayload;
+  #ticketResume?: Uint8Array;
   /** Drop counters by reason. */
   readonly drops: Record<DropReason, number> = {
     crc: 0,
@@ -139,6 +142,8 @@ export class Session {
     tier: 0,
     tier0: 0,
     fragment: 0,
+    "session-id": 0,
+    header: 0,
   };
 
   /** Wraps an established handshake state. */
@@ -198,6 +203,14 @@ export class Session {
   /** The current resumption secret (replaced by a re-key). */
   get resumeSecret(): Uint8Array {
     return this.#resume;
+  }
+
+  /**
+   * The resumption secret that keys the binder for {@link Session.ticket}:
+   * the one current when that ticket arrived (the ticket seals it, §8).
+   */
+  get ticketSecret(): Uint8Array | undefined {
+    return this.#ticketResume;
   }
 
   /** True once revoked or closed: nothing more is sent or accepted. */
@@ -326,6 +339,8 @@ export class Session {
     } catch (e) {
       const err = e as MyClerkError;
       if (err.detail === "crc") return this.#drop("crc");
+      // On a protected session nothing unauthenticated is answered (§6 receive order).
+      if (this.state.tier >= 3) return this.#drop("header");
       return {
         kind: "error",
         error: err,
@@ -337,23 +352,12 @@ export class Session {
     }
     if (m.tier !== this.state.tier) return this.#drop("tier");
     if (m.tier < 3) {
-      if (m.tier === 2 && m.sessionId !== this.state.sessionId) {
-        return {
-          kind: "error",
-          error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"),
-          opcode: m.opcode,
-        };
-      }
+      if (m.tier === 2 && m.sessionId !== this.state.sessionId) return this.#drop("session-id");
       return this.#deliver(m.opcode, m.payload, m.fragment, m.compressed);
     }
     const pm = m as ProtectedMessage;
-    if (pm.sessionId !== this.state.sessionId) {
-      return {
-        kind: "error",
-        error: new MyClerkError(ErrorCode.INVALID_SESSION, "session-id"),
-        opcode: pm.opcode,
-      };
-    }
+    // Not this session's id: nothing to verify it with, so never answered (§6 step 4).
+    if (pm.sessionId !== this.state.sessionId) return this.#drop("session-id");
     const dir = this.#pick(pm);
     if (!dir) return this.#drop(pm.tier === 3 ? "mac" : "key");
     if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
@@ -387,6 +391,7 @@ export class Session {
           return this.#onRekeyResponse(plain, (pm as { ecdh: Uint8Array }).ecdh);
         case Op.SESSION_TICKET:
           this.ticket = decodeTicket(plain);
+          this.#ticketResume = this.#resume.slice();
           return { kind: "control", opcode: pm.opcode };
         case Op.SESSION_REVOKE:
           this.destroy();

@@ -9,6 +9,8 @@ import { assert, assertEquals, assertRejects } from "../core/_assert.ts";
 import { runCli, startServe } from "../_support/proc.ts";
 import { Client } from "../../core/node/client.ts";
 import { ErrorCode, type MyClerkError } from "../../core/errors.ts";
+import { readKeyFile } from "../../core/node/keys.ts";
+import { backend } from "../../core/crypto/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const opts = { sanitizeOps: false, sanitizeResources: false }; // child processes are awaited in finally
@@ -35,9 +37,21 @@ Deno.test({
       ]);
       assertEquals(r.code, 0, r.stderr + r.stdout);
     }
+    // The gate (docs/OPERATOR.md): plugin ranges serve the node's own family and granted keys only.
+    const keyFile = `${data}/client.key`;
+    const gen = await runCli(["keys", "generate", "--out", keyFile]);
+    assertEquals(gen.code, 0, gen.stderr);
+    const clientKeyId = /key id: ([0-9a-f]{8})/.exec(gen.stdout)![1];
+    for (const range of ["0xF100-0xF2FF", "0x0610-0x061F"]) {
+      const g = await runCli(["acl", "grant", clientKeyId, range, "--data", data]);
+      assertEquals(g.code, 0, g.stderr);
+    }
     const node = await startServe(["--config", cfg]);
     try {
-      const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 4 });
+      const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, {
+        tier: 4,
+        identity: await readKeyFile(backend(), keyFile),
+      });
       const echo = await c.request(0xf100, { hello: "world" }) as Record<string, unknown>;
       assertEquals((echo.echo as Record<string, unknown>).hello, "world");
       const events: unknown[] = [];

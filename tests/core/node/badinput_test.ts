@@ -161,9 +161,18 @@ Deno.test({
           assertEquals(e1.code, ErrorCode.UNSUPPORTED);
           const e2 = await assertRejects(c.request(0x0100)) as MyClerkError;
           assertEquals(e2.code, ErrorCode.UNSUPPORTED);
+          // a key the node's policy does not know: stopped at the gate (issue #9 case 1)
           const e3 = await assertRejects(c.request(0x0250)) as MyClerkError;
-          assertEquals(e3.code, ErrorCode.NOT_FOUND);
+          assertEquals([e3.code, e3.message.includes("not-granted")], [ErrorCode.FORBIDDEN, true]);
           c.close();
+          // the node's own key passes the gate: no handler there
+          const own = await Client.connect(`127.0.0.1:${port}`, {
+            tier: 5,
+            identity: node.identity,
+          });
+          const e4 = await assertRejects(own.request(0x0250)) as MyClerkError;
+          assertEquals(e4.code, ErrorCode.NOT_FOUND);
+          own.close();
         },
       );
 

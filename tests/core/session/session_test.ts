@@ -155,7 +155,7 @@ for (const bk of BACKENDS) {
     assert(kind(p5.b.receive(p4.outA[0])) === "drop:tier");
   });
 
-  T("wrong session id is INVALID_SESSION; wrong keys are dropped as mac/key", () => {
+  T("wrong session id is a silent drop (session-id); wrong keys are dropped as mac/key", () => {
     const p = pair(bk, 4);
     const q = pair(bk, 4);
     q.a.send(APP, Uint8Array.of(1));
@@ -165,7 +165,25 @@ for (const bk of BACKENDS) {
     const t2 = pair(bk, 2);
     const bad = encodePlain({ tier: 2, opcode: APP, sessionId: 5 }, new Uint8Array());
     const e = t2.b.receive(bad);
-    assert(e.kind === "error" && e.error.code === ErrorCode.INVALID_SESSION, kind(e));
+    assert(kind(e) === "drop:session-id", kind(e));
+    // Tier 3-5: another session id with a bad trailer, or random bytes after it: never answered
+    for (const tier of [3, 4, 5] as Tier[]) {
+      const t = pair(bk, tier);
+      t.a.send(APP, Uint8Array.of(9));
+      const m = t.outA.splice(0)[0].slice();
+      m[4] ^= 0xff; // session id
+      m[m.length - 1] ^= 1; // trailer
+      assert(kind(t.b.receive(m)) === "drop:session-id", `tier ${tier}: ${kind(t.b.receive(m))}`);
+      const rnd = new Uint8Array(80);
+      rnd.set(m.subarray(0, 6));
+      rnd.set(bk.randomBytes(74), 6);
+      rnd[4] ^= 0xff;
+      assert(
+        kind(t.b.receive(rnd)).startsWith("drop:"),
+        `tier ${tier} random: ${kind(t.b.receive(rnd))}`,
+      );
+      assert(t.b.drops["session-id"] >= 2, "counted");
+    }
   });
 
   T("reordering within the window is accepted once; older than the window is dropped", () => {
