@@ -103,7 +103,8 @@ interface LinkState {
    * byte cap), set again when a store fetch comes back short.
    */
   caughtUp: boolean;
-  maxBytes?: number;
+  /** Byte window (FED_FETCH `max-bytes`, else {@link DEFAULT_WINDOW_BYTES}): most unacked sealed bytes. */
+  window: number;
   readonly inflight: Map<string, number>;
   inflightBytes: number;
   pushed: number;
@@ -137,6 +138,19 @@ export interface RelayOptions {
 const nowSec = () => Math.floor(Date.now() / 1000);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const PUSH_BATCH = 64;
+/**
+ * Byte window of a hub session that never sent FED_FETCH `max-bytes`
+ * (FEDERATION.md §5 "Delivery credit"): 4 MiB of unacked sealed bytes.
+ */
+export const DEFAULT_WINDOW_BYTES = 4 * 1_048_576;
+/**
+ * Upper bound of the bytes one FED_DELIVER of `sealed` bytes adds to a send
+ * queue: the map around the envelope, plus the header and trailer of every
+ * wire fragment (at most one per 64 KiB even with the smallest allowed wire limit).
+ */
+export function deliverWireBytes(sealed: number): number {
+  return sealed + 1024 + Math.ceil(sealed / 65_536) * 128;
+}
 const PEER_WINDOW = 1024;
 const FLUSH_AT = 512;
 
@@ -217,6 +231,7 @@ export class Relay {
       credit: 0,
       cursor: 0,
       caughtUp: false,
+      window: DEFAULT_WINDOW_BYTES,
       inflight: new Map(),
       inflightBytes: 0,
       pushed: 0,
@@ -375,7 +390,7 @@ export class Relay {
           throw new MyClerkError(ErrorCode.FORBIDDEN, "fetch-other-family", { family: msg.family });
         }
         ls.credit = Math.min(ls.credit + msg.credit, 1 << 20);
-        if (msg.maxBytes !== undefined) ls.maxBytes = msg.maxBytes;
+        if (msg.maxBytes !== undefined) ls.window = msg.maxBytes;
         this.#pumpHub(ls);
         return;
       case FedOp.FED_ROUTE:
@@ -907,12 +922,29 @@ export class Relay {
 
   /** Pushes one just-committed message to a caught-up hub session; false when it must wait in the store. */
   #pushOne(ls: LinkState, m: QueueInput, seq: number): boolean {
-    if (
-      ls.closed || this.#stopping || ls.credit <= 0 || ls.maxBytes !== undefined ||
-      ls.link.queuedBytes >= this.#cfg.sendQueueHighBytes
-    ) return false;
+    if (ls.closed || this.#stopping || !this.#mayPush(ls, m.sealed.length)) return false;
     this.#sendDeliver(ls, m, seq);
     return true;
+  }
+
+  /**
+   * The delivery credit rule (FEDERATION.md §5 "Delivery credit"): one
+   * message of credit, and the sealed bytes fit the session's byte window
+   * (or nothing is unacked, so a message larger than the window still
+   * goes, alone); and the relay's own send queue has room for it.
+   */
+  #mayPush(ls: LinkState, size: number): boolean {
+    if (ls.credit <= 0) return false;
+    if (ls.inflightBytes > 0 && ls.inflightBytes + size > ls.window) return false;
+    return this.#queueRoom(ls.link, size);
+  }
+
+  /** True when the link's send queue can take a FED_DELIVER of `size` sealed bytes now. */
+  #queueRoom(link: Link, size: number): boolean {
+    const q = link.queuedBytes;
+    if (q === 0) return true;
+    return q < this.#cfg.sendQueueHighBytes &&
+      q + deliverWireBytes(size) <= this.node.config.limits.maxQueueBytes;
   }
 
   #sendDeliver(ls: LinkState, m: QueueInput, seq: number): void {
@@ -947,23 +979,40 @@ export class Relay {
   #pumpHub(ls: LinkState): void {
     const family = ls.family;
     if (family === undefined || ls.closed || this.#stopping) return;
-    const high = this.#cfg.sendQueueHighBytes;
     while (ls.credit > 0) {
       ls.caughtUp = false;
-      if (ls.link.queuedBytes >= high) {
+      if (ls.inflightBytes > 0 && ls.inflightBytes >= ls.window) return; // acks reopen the window
+      if (!this.#queueRoom(ls.link, 0)) {
         // A slow hub: stop here, its messages stay in the store; others are not held up.
         this.node.metrics.inc("fed_push_paused_total", { to: "hub" });
         this.#later(ls, () => this.#pumpHub(ls), 20);
         return;
       }
-      const budget = ls.maxBytes === undefined ? Infinity : ls.maxBytes - ls.inflightBytes;
-      if (budget <= 0) return;
       const limit = Math.min(ls.credit, PUSH_BATCH);
-      const rows = this.store.fetch(family, ls.cursor, limit, budget);
-      // A short read without a byte cap means the store has nothing more past the cursor.
-      ls.caughtUp = rows.length < limit && ls.maxBytes === undefined;
-      for (const m of rows) this.#sendDeliver(ls, m, m.seq);
-      if (ls.caughtUp) return;
+      const budget = Math.min(
+        ls.inflightBytes === 0 ? Infinity : ls.window - ls.inflightBytes,
+        this.node.config.limits.maxQueueBytes - ls.link.queuedBytes,
+      );
+      const { rows, cut } = this.store.fetchWindow(family, ls.cursor, limit, budget);
+      let sent = 0;
+      for (const m of rows) {
+        if (!this.#mayPush(ls, m.sealed.length)) break;
+        this.#sendDeliver(ls, m, m.seq);
+        sent++;
+      }
+      if (sent < rows.length) {
+        // The window or the send queue is full: acks or the drain timer resume.
+        if (!this.#queueRoom(ls.link, rows[sent].sealed.length) && ls.credit > 0) {
+          this.node.metrics.inc("fed_push_paused_total", { to: "hub" });
+          this.#later(ls, () => this.#pumpHub(ls), 20);
+        }
+        return;
+      }
+      // A short read that was not cut by the byte budget: nothing more past the cursor.
+      if (rows.length < limit && !cut) {
+        ls.caughtUp = true;
+        return;
+      }
     }
     ls.caughtUp = false;
   }
@@ -991,9 +1040,20 @@ export class Relay {
         this.#later(ls, () => this.#pumpPeer(peer), 20);
         return;
       }
-      const rows = this.store.fetchPeer(peer, ls.peerCursor, PUSH_BATCH);
+      const rows = this.store.fetchPeer(
+        peer,
+        ls.peerCursor,
+        PUSH_BATCH,
+        this.node.config.limits.maxQueueBytes - ls.link.queuedBytes,
+      );
       if (rows.length === 0) return;
       for (const m of rows) {
+        if (!this.#queueRoom(ls.link, m.sealed.length)) {
+          // Never overfill our own send queue (it would close the link): resume when it drains.
+          this.node.metrics.inc("fed_push_paused_total", { to: "peer" });
+          this.#later(ls, () => this.#pumpPeer(peer), 20);
+          return;
+        }
         ls.peerCursor = m.seq;
         ls.peerInflight.set(toHex(m.mid), m.to);
         sendFed(ls.link, forwarded(m), false, false);

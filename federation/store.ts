@@ -257,9 +257,15 @@ export class FedStore {
       fetchMailbox: p(
         "SELECT * FROM queue WHERE lane = -1 AND recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
+      fetchSizes: p(
+        "SELECT size FROM queue WHERE lane = -1 AND recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
       // "lane <> -1" lets SQLite use the partial index (mailbox rows never touch it).
       fetchPeer: p(
         "SELECT * FROM queue WHERE lane = ? AND lane <> -1 AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      fetchPeerSizes: p(
+        "SELECT size FROM queue WHERE lane = ? AND lane <> -1 AND seq > ? ORDER BY seq LIMIT ?",
       ),
       delMid: p("DELETE FROM queue WHERE recipient = ? AND mid = ? AND lane = ? RETURNING size"),
       expiredSel: p(
@@ -575,13 +581,56 @@ export class FedStore {
     return this.#bounded(this.#st.fetchMailbox.all(family, after, limit) as Row[], maxBytes);
   }
 
-  /** Like {@link fetch} for the outbound queue to peer relay `peer` (all recipients). */
+  /**
+   * Like {@link fetch}, and says whether the byte budget cut the read
+   * short (`cut`): a read with fewer than `limit` rows and no cut means the
+   * mailbox holds nothing more past the last row.
+   */
+  fetchWindow(
+    family: FamilyId,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): { readonly rows: readonly QueuedMessage[]; readonly cut: boolean } {
+    // Sizes first: rows past the budget are never loaded (64 envelopes of 8 MiB would be 512 MiB).
+    const sizes = this.#st.fetchSizes.all(family, after, limit) as Row[];
+    let n = 0;
+    let bytes = 0;
+    for (const r of sizes) {
+      const size = num(r.size);
+      if (n > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      n++;
+    }
+    const rows = n === 0 ? [] : (this.#st.fetchMailbox.all(family, after, n) as Row[]).map(
+      rowToQueued,
+    );
+    return { rows, cut: n < sizes.length };
+  }
+
+  /**
+   * Like {@link fetch} for the outbound queue to peer relay `peer` (all
+   * recipients); rows past `maxBytes` are never loaded.
+   */
   fetchPeer(
     peer: number,
     after: number,
     limit: number,
     maxBytes = Infinity,
   ): readonly QueuedMessage[] {
+    if (maxBytes !== Infinity) {
+      const sizes = this.#st.fetchPeerSizes.all(peer, after, limit) as Row[];
+      let n = 0;
+      let bytes = 0;
+      for (const r of sizes) {
+        const size = num(r.size);
+        if (n > 0 && bytes + size > maxBytes) break;
+        bytes += size;
+        n++;
+      }
+      limit = n;
+      if (n === 0) return [];
+    }
     return this.#bounded(this.#st.fetchPeer.all(peer, after, limit) as Row[], maxBytes);
   }
 
