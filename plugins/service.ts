@@ -55,6 +55,35 @@ export function pluginMetricsText(host: PluginHost): string {
       );
     }
   }
+  out.push("# HELP myclerk_plugin_events_dropped_total Plugin events not delivered, by reason");
+  out.push("# TYPE myclerk_plugin_events_dropped_total counter");
+  for (const p of rows) {
+    for (const [reason, n] of Object.entries(p.metrics.eventsDropped)) {
+      out.push(
+        `myclerk_plugin_events_dropped_total{plugin="${esc(p.name)}",reason="${esc(reason)}"} ${n}`,
+      );
+    }
+  }
+  out.push("# HELP myclerk_plugin_invalid_messages_total Plugin messages refused by the host");
+  out.push("# TYPE myclerk_plugin_invalid_messages_total counter");
+  for (const p of rows) {
+    for (const [reason, n] of Object.entries(p.metrics.invalid)) {
+      out.push(
+        `myclerk_plugin_invalid_messages_total{plugin="${esc(p.name)}",reason="${
+          esc(reason)
+        }"} ${n}`,
+      );
+    }
+  }
+  out.push("# HELP myclerk_plugin_output_truncated_total Plugin output lines cut at 4 KiB");
+  out.push("# TYPE myclerk_plugin_output_truncated_total counter");
+  out.push("# HELP myclerk_plugin_output_dropped_bytes_total Plugin output bytes over the rate");
+  out.push("# TYPE myclerk_plugin_output_dropped_bytes_total counter");
+  for (const p of rows) {
+    const l = `{plugin="${esc(p.name)}"}`;
+    out.push(`myclerk_plugin_output_truncated_total${l} ${p.metrics.outputTruncated}`);
+    out.push(`myclerk_plugin_output_dropped_bytes_total${l} ${p.metrics.outputDroppedBytes}`);
+  }
   out.push("# TYPE myclerk_plugin_up gauge");
   for (const p of rows) {
     out.push(
@@ -84,6 +113,8 @@ export async function startPlugins(
     policyFile,
     busRoot: cfg.plugins.busRoot,
     dataDir: cfg.data,
+    // Plugin events reach a session only while the node's gate lets it use the opcode.
+    authorize: (sessionId, opcode) => node.authorize(sessionId, opcode),
     log: (rec) => {
       const { event, ...rest } = rec as { event?: string } & Record<string, unknown>;
       node.log.info(String(event ?? "plugin"), rest);

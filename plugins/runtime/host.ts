@@ -125,7 +125,16 @@ export interface HostOptions {
   readonly restartBaseMs?: number;
   /** Longest wait for a plugin to become ready. Default 15000 ms. */
   readonly startTimeoutMs?: number;
+  /**
+   * Whether session `sessionId` exists and may use `opcode` now (the node's
+   * gate, `Node#authorize`). Checked for every event a plugin addresses to a
+   * session; absent: every session that called the plugin may get its events.
+   */
+  readonly authorize?: (sessionId: number, opcode: number) => boolean;
 }
+
+/** Why the host dropped an event a plugin pushed (label of `eventsDropped`). */
+export type EventDropReason = "outside-range" | "not-subscribed" | "unauthorized";
 
 interface Slot {
   readonly name: string;
@@ -139,6 +148,10 @@ interface Slot {
   readonly logs: LogRing;
   failures: number;
   restartTimer?: ReturnType<typeof setTimeout>;
+  /** Sessions that called this plugin and have not closed: the only ones its events may reach. */
+  readonly sessions: Set<number>;
+  /** Drop reasons already logged (one log record per plugin and reason). */
+  readonly dropsLogged: Set<EventDropReason>;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -203,6 +216,8 @@ export class PluginHost {
         metrics: new Metrics(),
         logs: new LogRing(),
         failures: 0,
+        sessions: new Set(),
+        dropsLogged: new Set(),
       };
       this.slots.set(name, s);
     }
@@ -406,15 +421,52 @@ export class PluginHost {
     }, delay);
   }
 
-  /** Forwards a plugin-pushed event, dropping opcodes outside its ranges. */
+  /** Counts a dropped event; logs the first drop of each reason per plugin. */
+  private dropEvent(s: Slot, reason: EventDropReason, op: number, sessionId?: number): void {
+    s.metrics.count("eventsDropped", reason);
+    if (s.dropsLogged.has(reason)) return;
+    s.dropsLogged.add(reason);
+    const to = sessionId === undefined ? "" : ` to session ${sessionId}`;
+    s.logs.push(`dropped event ${hex4(op)}${to}: ${reason} (further drops are only counted)`);
+    this.log({
+      event: "plugin.event-dropped",
+      plugin: s.name,
+      reason,
+      opcode: hex4(op),
+      sessionId,
+    });
+  }
+
+  /**
+   * Forwards a plugin-pushed event. Dropped (and counted by reason): opcodes
+   * outside the plugin's ranges; events addressed to a session that never
+   * called this plugin (or has closed since); events to a session the node's
+   * gate no longer authorizes for that opcode.
+   */
   private event(s: Slot, m: Manifest, op: number, payload: unknown, sessionId?: number): void {
     // A plugin may only speak for its own opcodes (it must not forge core messages).
     if (!m.ranges.some((r) => op >= r.first && op <= r.last)) {
-      s.logs.push(`dropped event ${hex4(op)}: outside the plugin's ranges`);
+      this.dropEvent(s, "outside-range", op, sessionId);
       return;
     }
     s.metrics.events++;
+    // Plugin subscribers first: calls.ts delivers only what is addressed to no session or to
+    // the subscriber's own (plugin-peer) session.
     this.calls.deliver(s.name, op, payload, sessionId);
+    if (sessionId !== undefined) {
+      // Ids above the u16 range are plugin peers (calls.ts): nothing to push to the node.
+      if (sessionId > 0xffff) return;
+      // A session id is a u16 anyone can guess: only sessions that asked this plugin for
+      // something may hear from it, and only while the gate still lets them use the opcode.
+      if (!s.sessions.has(sessionId)) {
+        this.dropEvent(s, "not-subscribed", op, sessionId);
+        return;
+      }
+      if (this.o.authorize !== undefined && !this.o.authorize(sessionId, op)) {
+        this.dropEvent(s, "unauthorized", op, sessionId);
+        return;
+      }
+    }
     const ev: PluginEvent = sessionId === undefined
       ? { plugin: s.name, opcode: op, payload }
       : { plugin: s.name, opcode: op, payload, sessionId };
@@ -454,11 +506,16 @@ export class PluginHost {
       s.metrics.record(ErrorCode.SERVICE_UNAVAILABLE, 0);
       return fail(ErrorCode.SERVICE_UNAVAILABLE, `plugin-${s.state}`, { plugin: s.name });
     }
+    // Calling a plugin is what subscribes a session to its events (until the session closes).
+    const sid = req.peer.sessionId;
+    if (sid > 0 && sid <= 0xffff) s.sessions.add(sid);
     return r.request(op, req.tier, req.payload, req.peer, chain);
   }
 
   /** A session ended: every running plugin is told, so it releases what the session held. */
   sessionClosed(sessionId: number): void {
+    // The id can be handed to a new session: it must not inherit this one's subscriptions.
+    for (const s of this.slots.values()) s.sessions.delete(sessionId);
     for (const s of this.slots.values()) s.runner?.sessionClosed(sessionId);
   }
 
@@ -590,6 +647,8 @@ export async function offlineStatus(
       metrics: new Metrics(),
       logs: new LogRing(1),
       failures: 0,
+      sessions: new Set(),
+      dropsLogged: new Set(),
     };
     try {
       s.manifest = await readManifest(s.dir);

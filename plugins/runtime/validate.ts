@@ -190,7 +190,8 @@ function check(v: unknown, values: boolean): Validation {
     }
     case "event": {
       if (!isU16(v.op)) return bad("field:op");
-      if (v.sessionId !== undefined && v.sessionId !== null && !isU16(v.sessionId)) {
+      // Not only u16: plugin peers of plugin-to-plugin calls have ids above 0xFFFF (calls.ts).
+      if (v.sessionId !== undefined && v.sessionId !== null && !isId(v.sessionId)) {
         return bad("field:sessionId");
       }
       if (!payloadOk(v.payload)) return bad("field:payload");
