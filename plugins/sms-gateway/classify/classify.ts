@@ -1,0 +1,219 @@
+/**
+ * SMS classification into the seven classes of draft §6.4.2 with rules:
+ * per-language keyword scores plus structural evidence (a code next to a
+ * code word, a carrier with a tracking number, a date with a time, a link
+ * to a look-alike domain, an informal sender). Pure and synchronous.
+ *
+ * Decision order, strongest evidence first: alert > spam (phishing, scam)
+ * > TAN > delivery > appointment > spam (marketing) > personal > unknown.
+ * Phishing goes before TAN and delivery on purpose: a fake parcel notice
+ * names a carrier and a fake bank message names a TAN.
+ *
+ * @module
+ */
+import {
+  CARRIERS,
+  extractCode,
+  extractDate,
+  extractDelivery,
+  extractTime,
+  extractValidity,
+  hasTanKeyword,
+} from "./extract.ts";
+
+/** Class names. */
+export type SmsClass =
+  | "tan"
+  | "delivery"
+  | "appointment"
+  | "spam"
+  | "alert"
+  | "personal"
+  | "unknown";
+
+/** Wire values of the classes (draft §6.4.2). */
+export const CLASS_CODE: Readonly<Record<SmsClass, number>> = {
+  tan: 0x01,
+  delivery: 0x02,
+  appointment: 0x03,
+  spam: 0x04,
+  alert: 0x05,
+  personal: 0x06,
+  unknown: 0x07,
+};
+
+/** What was extracted, by class. */
+export interface Extraction {
+  /** TAN: the code. */
+  readonly code?: string;
+  /** TAN: validity in seconds, null when not stated. */
+  readonly validitySec?: number | null;
+  /** Delivery: carrier id, null when unknown. */
+  readonly carrier?: string | null;
+  /** Delivery: tracking number, null when absent. */
+  readonly tracking?: string | null;
+  /** Appointment: ISO date. */
+  readonly date?: string;
+  /** Appointment: HH:MM. */
+  readonly time?: string;
+}
+
+/** The classifier's answer. */
+export interface Classification {
+  /** The class. */
+  readonly cls: SmsClass;
+  /** Its wire value (1-7). */
+  readonly code: number;
+  /** Which rule decided (for logs and the bench). */
+  readonly rule: string;
+  /** Extracted fields of that class. */
+  readonly extracted: Extraction;
+  /** Detected language. */
+  readonly lang: "de" | "en";
+}
+
+/** Input of {@link classify}. */
+export interface SmsInput {
+  /** Text. */
+  readonly text: string;
+  /** Sender (number or alphanumeric id). */
+  readonly from?: string;
+  /** When it arrived (relative dates and absolute expiry resolve against it). */
+  readonly received?: Date;
+}
+
+const ALERT = [
+  /amtliche\s+(?:unwetter)?warnung/,
+  /unwetterwarnung|hitzewarnung|sturmwarnung|hochwasserwarnung/,
+  /\bwarnung vor\b/,
+  /\bdwd\b/,
+  /katwarn/,
+  /\bnina\b/,
+  /eu-?alert/,
+  /emergency alert|presidential alert|extreme alert|severe alert|amber alert/,
+  /probewarnung|warntag/,
+  /evakuierung|evacuate|evacuation/,
+  /gefahrenmitteilung|gefahreninformation|gefahrenlage|extreme gefahr/,
+  /tornado warning|flood warning|amber warning|yellow warning|red warning|weather warning/,
+  /hochwasserzentrale|meldestufe|abkochgebot/,
+  /major incident|take shelter|danger to life|wildfire/,
+];
+
+const SHORTENERS = /\b(?:bit\.ly|tinyurl\.com|t\.co|is\.gd|cutt\.ly|rb\.gy|shorturl\.at|wa\.me)\b/;
+const BAD_TLD =
+  /\.(?:top|xyz|info|click|icu|live|buzz|cyou|rest|sbs|shop|online|site|vip)(?:\/|$|\s)/;
+const LOOKALIKE =
+  /(?:paket|sendung|zoll|verify|verifizieren|sicher|secure|account|track|redelivery|fee|payment|login|status|konto|update|refund)/;
+
+/** Links in the text and whether any points to a look-alike or shortened address. */
+function suspiciousLink(lower: string): boolean {
+  for (const m of lower.matchAll(/(?:https?:\/\/)?((?:[a-z0-9-]+\.)+[a-z]{2,})(\/\S*)?/g)) {
+    const host = m[1];
+    if (!/[a-z]/.test(host.replace(/\.[a-z]+$/, ""))) continue;
+    if (SHORTENERS.test(host + (m[2] ?? ""))) return true;
+    if (BAD_TLD.test(host + "/")) return true;
+    const name = host.split(".").slice(0, -1).join(".");
+    if (name.includes("-") && LOOKALIKE.test(name)) return true;
+  }
+  return false;
+}
+
+const SCAM = [
+  /\b(?:hallo|hi|hey)\s+(?:mama|papa|mum|mom|dad|mami|papi)\b.*\b(?:neue nummer|new number|handy|phone)\b/s,
+  /\b(?:ich habe|i have|this is my|das ist meine)\b.*\b(?:neue nummer|new number)\b.*\b(?:whatsapp|helfen|help|rechnung|bezahlen)\b/s,
+  /\b(?:gewonnen|you(?:'ve| have)? won|glückwunsch|congratulations)\b/,
+  /\b(?:verdienen sie|earn)\s+\$?\d+/,
+  /\bpart[- ]time job\b|\brecruiter\b/,
+  /\bbitcoin\b|\bcrypto\b.*\b(?:turn|verdopp)/,
+  /\b(?:steuerrückerstattung|tax refund)\b/,
+];
+
+const MARKETING = [
+  /\d+\s?%/,
+  /\brabatt|gutschein|coupon|angebot|deal\b|\bsale\b|black week|gratis|\bfree\b|bonus|spins|upgrade/,
+  /\bstop\b.*\b(?:an|to)\s+\d{4,6}|\b(?:abmelden|abmeldung|opt out|unsubscribe|txt stop|text stop|reply stop|antworte stop)\b/,
+  /\bnur (?:heute|bis|noch)|\bonly\b|\btonight only|this weekend/,
+  /jetzt (?:mitglied|upgraden|shoppen|sichern)|order at|shop now|jetzt shoppen/,
+];
+
+const DELIVERY_WORDS =
+  /\b(?:sendung|sendungsnummer|paket|pakets|paketnummer|zugestellt|zustellung|zustellversuch|zustellen|packstation|paketshop|filiale|abholung|abholbereit|einschreiben|versandt|verschickt|unterwegs|parcel|package|shipment|shipped|delivered|delivery|out for delivery|tracking|left at|safe place|access point|zollabfertigung|zielland)\b/;
+
+const APPT_WORDS =
+  /\b(?:termin|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b/;
+
+const INFORMAL =
+  /\b(?:du|dich|dir|ich|mir|mich|hab|bin|komm|kommst|schatz|haha|lol|xx|sorry|danke|mum|mama|oma|opa|i'm|i'll|i've|me|my|we're|love you|omg|ok|okay)\b|[\u{1F300}-\u{1FAFF}\u2764]/u;
+
+/** True for a phone-number sender (personal messages come from numbers; services from names). */
+function isNumberSender(from: string): boolean {
+  return /^\+?\d{9,15}$/.test(from.replace(/[\s-]/g, ""));
+}
+
+/** German or English, by function-word counts. */
+export function detectLang(text: string): "de" | "en" {
+  const t = ` ${text.toLowerCase()} `;
+  const de = (t.match(
+    /\b(?:der|die|das|und|ist|ihr|ihre|sie|dein|nicht|für|mit|bei|wird|wurde|am|um|uhr|bitte|heute|zu|von|ein|eine|auf|den|dem|lautet)\b/g,
+  ) ??
+    []).length;
+  const en = (t.match(
+    /\b(?:the|and|is|your|you|not|for|with|at|will|was|on|please|today|to|of|a|an|this|it|code|be)\b/g,
+  ) ?? [])
+    .length;
+  return de >= en ? "de" : "en";
+}
+
+/** Classifies one message and extracts its class's fields. */
+export function classify(input: SmsInput): Classification {
+  const text = input.text;
+  const from = input.from ?? "";
+  const received = input.received ?? new Date();
+  const lower = text.toLowerCase();
+  const lang = detectLang(text);
+  const done = (cls: SmsClass, rule: string, extracted: Extraction = {}): Classification => ({
+    cls,
+    code: CLASS_CODE[cls],
+    rule,
+    extracted,
+    lang,
+  });
+
+  const alertHits = ALERT.filter((re) => re.test(lower)).length;
+  if (alertHits >= 1 && !/\b(?:rabatt|sale|deal)\b/.test(lower)) {
+    return done("alert", `alert:${alertHits}`);
+  }
+
+  if (suspiciousLink(lower)) return done("spam", "phishing-link");
+  if (SCAM.some((re) => re.test(lower))) return done("spam", "scam-phrase");
+
+  const numberSender = isNumberSender(from);
+  const informal = INFORMAL.test(lower) && !/\b(?:ihr|ihre|ihren|your)\b/.test(lower);
+  const code = extractCode(text);
+  const pickup = /abholcode|packstation|paketshop/.test(lower);
+  if (code !== undefined && hasTanKeyword(text) && !pickup && !(numberSender && informal)) {
+    return done("tan", "code+keyword", { code, validitySec: extractValidity(text, received) });
+  }
+
+  const delivery = extractDelivery(text, from);
+  const carrierInText = CARRIERS.some((c) => c.re.test(text)) ||
+    (delivery.tracking !== null && delivery.carrier !== null);
+  const carrierSender = CARRIERS.some((c) => c.re.test(from));
+  if (DELIVERY_WORDS.test(lower) && (carrierInText || (carrierSender && !numberSender))) {
+    return done("delivery", "carrier+words", delivery);
+  }
+
+  const date = extractDate(text, received);
+  const time = extractTime(text);
+  if (APPT_WORDS.test(lower) && date !== undefined && time !== undefined) {
+    return done("appointment", "words+date+time", { date, time });
+  }
+
+  const mk = MARKETING.filter((re) => re.test(lower)).length;
+  if (mk >= 2) return done("spam", `marketing:${mk}`);
+
+  if (numberSender || informal) {
+    return done("personal", numberSender ? "number-sender" : "informal");
+  }
+  return done("unknown", "fallback");
+}
