@@ -292,8 +292,16 @@ async function startProcess(spec: InstanceSpec, sink: InstanceSink): Promise<Ins
   })();
   (async () => {
     // Bounded: lines cut at 4 KiB, bytes over the rate dropped, both counted.
+    // One reused 64 KiB buffer (BYOB): a flood allocates nothing per chunk.
+    let buf = new Uint8Array(64 * 1024);
     try {
-      for await (const chunk of child.stderr) out.push(chunk, performance.now());
+      const reader = child.stderr.getReader({ mode: "byob" });
+      for (;;) {
+        const { value, done } = await reader.read(buf);
+        if (done || value === undefined) break;
+        out.push(value, performance.now());
+        buf = new Uint8Array(value.buffer);
+      }
     } catch { /* pipe closed with the child */ }
     out.end();
   })();
