@@ -148,7 +148,7 @@ export async function joinRelay(
 }
 
 interface Waiter {
-  readonly resolve: (state: string) => void;
+  readonly resolve: (r: { state: string; error?: string }) => void;
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
@@ -166,6 +166,11 @@ export interface SendResult {
   readonly mid: string;
   /** `pending` (queued in the outbox), or the final state when waited for. */
   readonly state: string;
+  /**
+   * While still `pending`: why the relay could not take it yet, e.g.
+   * `SERVICE_UNAVAILABLE storage-full` (the hub resends it by itself).
+   */
+  readonly error?: string;
   /** Size of the sealed envelope, bytes. */
   readonly size: number;
 }
@@ -432,10 +437,18 @@ export class Hub {
       ...error.extra,
     });
     if (opcode === FedOp.FED_DELIVER && mid instanceof Uint8Array) {
-      const transient = error.code === ErrorCode.INTERNAL_ERROR;
+      // The relay could not take it now (its store failed or its disk is full): keep it
+      // pending and resend; the sender hears why.
+      const transient = error.code === ErrorCode.INTERNAL_ERROR ||
+        error.code === ErrorCode.SERVICE_UNAVAILABLE;
       const k = toHex(mid);
       this.#outInflight.delete(k);
-      if (!transient) {
+      if (transient) {
+        const why = `${errorName(error.code)} ${error.detail}`;
+        this.store.noteRetry(mid, why, nowSec());
+        this.#resolve(k, "pending", why);
+        this.#scheduleRetry();
+      } else {
         const why = `${errorName(error.code)} ${error.detail}` +
           (error.extra.quota
             ? ` quota=${error.extra.quota} used=${error.extra.used} limit=${error.extra.limit}`
@@ -588,16 +601,17 @@ export class Hub {
     const mid = toHex(env.routing.mid);
     const waited = o.waitMs ? this.#wait(mid, o.waitMs) : undefined;
     this.#pumpOutbox();
-    return { mid, state: waited ? await waited : "pending", size: env.sealed.length };
+    const r = waited ? await waited : { state: "pending" };
+    return { mid, ...r, size: env.sealed.length };
   }
 
-  #wait(mid: string, ms: number): Promise<string> {
+  #wait(mid: string, ms: number): Promise<{ state: string; error?: string }> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         const l = this.#waiters.get(mid)?.filter((w) => w.timer !== timer) ?? [];
         if (l.length) this.#waiters.set(mid, l);
         else this.#waiters.delete(mid);
-        resolve("pending");
+        resolve({ state: "pending" });
       }, ms);
       const list = this.#waiters.get(mid) ?? [];
       list.push({ resolve, timer });
@@ -605,12 +619,24 @@ export class Hub {
     });
   }
 
-  #resolve(mid: string, state: string): void {
+  #resolve(mid: string, state: string, error?: string): void {
     for (const w of this.#waiters.get(mid) ?? []) {
       clearTimeout(w.timer);
-      w.resolve(state);
+      w.resolve(error === undefined ? { state } : { state, error });
     }
     this.#waiters.delete(mid);
+  }
+
+  #retryTimer?: ReturnType<typeof setTimeout>;
+
+  /** Resends the pending outbox from its start after a transient refusal (once per second at most). */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#stopping) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#outCursor = 0;
+      this.#pumpOutbox();
+    }, 1000);
   }
 
   /** Sends pending outbox rows in order, bounded by the in-flight window and the send queue. */
@@ -659,6 +685,7 @@ export class Hub {
     this.#stopping = true;
     clearInterval(this.#sweepTimer);
     clearTimeout(this.#pumpTimer);
+    clearTimeout(this.#retryTimer);
     if (this.#flushTimer !== undefined) {
       clearTimeout(this.#flushTimer);
       this.#flushDeliveries();

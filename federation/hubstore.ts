@@ -14,10 +14,16 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
 import type { CryptoBackend } from "../core/crypto/types.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "./family.ts";
+import type { Manifest } from "./manifest.ts";
+import { openStore, readHwm } from "./storeopen.ts";
+import { storeError } from "./store.ts";
+
+/** Schema version of `hub.db` this code writes (meta `schema`). */
+export const HUB_SCHEMA_VERSION = 1;
 
 /** Outbox states: waiting for "stored", stored, expired undelivered, refused by a relay. */
 export type OutboxState = "pending" | "stored" | "expired" | "refused";
@@ -59,6 +65,7 @@ export interface InboxRow {
 }
 
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, record BLOB NOT NULL, learned INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, mid BLOB NOT NULL UNIQUE, recipient TEXT NOT NULL,
@@ -92,12 +99,32 @@ function outboxRow(r: Row): OutboxRow {
 export class HubStore {
   readonly #db: DatabaseSync;
   readonly #st: Record<string, StatementSync>;
+  readonly #manifest?: Manifest;
+  readonly #path: string;
+  #hwm: number;
   #closed = false;
+  /** Whether {@link HubStore.open} created the store, and the schema version it migrated from. */
+  readonly opened: {
+    readonly created: boolean;
+    readonly migratedFrom?: number;
+    readonly id: string;
+  };
 
-  private constructor(db: DatabaseSync) {
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    manifest: Manifest | undefined,
+    opened: HubStore["opened"],
+  ) {
     this.#db = db;
+    this.#path = path;
+    this.#manifest = manifest;
+    this.opened = opened;
+    this.#hwm = readHwm(db);
     const p = (sql: string) => db.prepare(sql);
     this.#st = {
+      hwmBump: p("UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'hwm' RETURNING v"),
+      outRetry: p("UPDATE outbox SET detail = ?, updated = ? WHERE mid = ? AND state = 'pending'"),
       seenPut: p("INSERT OR IGNORE INTO seen (mid, expires) VALUES (?, ?)"),
       inboxPut: p("INSERT INTO inbox (mid, sender, ts, received, body) VALUES (?, ?, ?, ?, ?)"),
       outPut: p(
@@ -115,37 +142,66 @@ export class HubStore {
     };
   }
 
-  /** Opens (creating) `path`. */
+  /**
+   * Opens (creating when new) `path`, checked against its manifest and
+   * migrated to {@link HUB_SCHEMA_VERSION} (storeopen.ts): SERVICE_UNAVAILABLE
+   * `store-*` with `path` and `fix` for a store that is missing, empty,
+   * truncated, damaged, rolled back or newer.
+   */
   static open(path: string): HubStore {
+    let r;
     try {
-      const db = new DatabaseSync(path);
-      // First, so later statements (journal_mode too) wait for a busy writer instead of failing.
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
-      db.exec(SCHEMA);
-      return new HubStore(db);
+      r = openStore(path, {
+        kind: "hub",
+        version: HUB_SCHEMA_VERSION,
+        schema: SCHEMA,
+        // 0 -> 1: the meta table and rows (schema, store-id, hwm), added by openStore.
+        migrations: [() => {}],
+        synchronous: "FULL",
+      });
     } catch (e) {
+      if (e instanceof MyClerkError) throw e;
       throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "hub-store-open", { path }, e);
     }
+    return new HubStore(r.db, path, r.manifest, {
+      created: r.created,
+      id: r.id,
+      ...(r.migratedFrom === undefined ? {} : { migratedFrom: r.migratedFrom }),
+    });
+  }
+
+  /** The store's commit counter: bumped by every durable transaction. */
+  get hwm(): number {
+    return this.#hwm;
   }
 
   /** Closes the database. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#manifest?.closeSync();
     this.#db.close();
   }
 
+  /**
+   * One transaction, durable on return (FULL), its commit counter recorded
+   * in the manifest before returning: whatever the caller acknowledges
+   * next (an ack "delivered", "pending" to the application) is accounted for.
+   */
   #tx<T>(f: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const r = f();
+      this.#hwm = Number((this.#st.hwmBump.get() as Row).v);
       this.#db.exec("COMMIT");
+      this.#manifest?.recordSync(this.#hwm);
       return r;
     } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
+      // A failed COMMIT (disk full, I/O error) may already have rolled back: keep the real error.
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* no transaction left */ }
+      throw storeError(e, this.#path);
     }
   }
 
@@ -176,7 +232,14 @@ export class HubStore {
 
   /** Durably adds a sealed message to the outbox (state pending). */
   addOutbox(mid: Uint8Array, to: FamilyId, deliver: Uint8Array, size: number, now: number): number {
-    return num(this.#st.outPut.run(mid, to, deliver, size, now, now).lastInsertRowid);
+    return this.#tx(() =>
+      num(this.#st.outPut.run(mid, to, deliver, size, now, now).lastInsertRowid)
+    );
+  }
+
+  /** Notes on a pending row why the last attempt failed (it stays pending and is resent). */
+  noteRetry(mid: Uint8Array, detail: string, now: number): void {
+    this.#st.outRetry.run(detail, now, mid);
   }
 
   /** Pending rows after `afterSeq`, in send order. */

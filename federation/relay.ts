@@ -52,6 +52,7 @@ import {
   type Lane,
   type QueueInput,
   type StoredFamily,
+  storeError,
 } from "./store.ts";
 
 type FedConfig = NodeConfig["federation"];
@@ -802,11 +803,23 @@ export class Relay {
         nowSec(),
       );
     } catch (e) {
-      this.node.log.error("store write failed", { error: String(e), messages: items.length });
+      // Nothing of the batch is stored (one transaction): every sender hears why, and keeps
+      // the message in its outbox to resend (SERVICE_UNAVAILABLE and INTERNAL_ERROR are transient).
+      const err = storeError(e, paths(this.#data).relayDb);
+      if (err.detail === "storage-full") {
+        this.node.log.error("storage full: messages refused", {
+          path: err.extra.path,
+          messages: items.length,
+          fix: err.extra.fix,
+        });
+        this.#drop("storage-full");
+      } else {
+        this.node.log.error("store write failed", { error: String(e), messages: items.length });
+      }
       for (const p of items) {
         sendFedError(
           p.ls.link,
-          new MyClerkError(ErrorCode.INTERNAL_ERROR, "store", { mid: p.msg.mid }),
+          new MyClerkError(err.code, err.detail, { mid: p.msg.mid }),
           FedOp.FED_DELIVER,
         );
       }
@@ -898,8 +911,11 @@ export class Relay {
     try {
       while (this.#durableWaiters.length > 0) {
         const batch = this.#durableWaiters.splice(0);
+        // Commits up to here are covered by the sync below: the manifest mark follows it.
+        const hwm = this.store.hwm;
         try {
           await this.store.syncWal();
+          await this.store.recordAcked(hwm);
         } catch (e) {
           // Without a durable commit nothing may be acked: senders keep the
           // messages in their outbox and resend after reconnecting.

@@ -16,7 +16,7 @@ import { ErrorCode, errorName, isMyClerkError, MyClerkError } from "../core/erro
 import type { Node } from "../core/node/node.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { familyToMap } from "./family.ts";
-import { loadOrCreateTokenKey, paths, writeAdmin } from "./files.ts";
+import { loadOrCreateTokenKey, paths, readHubKeys, writeAdmin } from "./files.ts";
 import { Hub } from "./hub.ts";
 import { parsePeer, type PeerSpec, Relay } from "./relay.ts";
 import { FedStore } from "./store.ts";
@@ -125,6 +125,17 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
   return app;
 }
 
+function logOpened(
+  node: Node,
+  path: string,
+  o: { readonly created: boolean; readonly migratedFrom?: number; readonly id: string },
+): void {
+  if (o.created) node.log.info("store created", { path, store: o.id });
+  if (o.migratedFrom !== undefined) {
+    node.log.info("store migrated", { path, store: o.id, from: o.migratedFrom });
+  }
+}
+
 /** Starts the roles the node's config asks for. */
 export async function startFederation(
   node: Node,
@@ -146,8 +157,11 @@ export async function startFederation(
           : Uint8Array.from(p.key.match(/../g)!.map((h) => parseInt(h, 16))),
       });
     }
+    const hubs = await readHubKeys(data);
     const store = FedStore.open({
       path: paths(data).relayDb,
+      // Admitted hubs are on record: an empty store now means a lost one, not a new relay.
+      evidence: hubs.size > 0 ? `${paths(data).hubs} lists ${hubs.size} admitted hubs` : undefined,
       // Commits are made durable off the event loop (Relay.flush -> store.syncWal) before any
       // "stored" ack; checkpoints stay synced by SQLite (NORMAL in WAL mode).
       synchronous: "NORMAL",
@@ -157,6 +171,7 @@ export async function startFederation(
       },
       maxTtl: node.config.federation.maxTtl,
     });
+    logOpened(node, paths(data).relayDb, store.opened);
     relay = await Relay.start(node, {
       peers,
       tokenKey: await loadOrCreateTokenKey(node.backend, data),
@@ -165,6 +180,7 @@ export async function startFederation(
   }
   if (role === "hub" || role === "both") {
     hub = await Hub.start(node, o.relays ?? []);
+    logOpened(node, paths(data).hubDb, hub.store.opened);
   }
   const fed: Federation = {
     relay,

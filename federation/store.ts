@@ -14,13 +14,15 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
 import type { CryptoBackend } from "../core/crypto/types.ts";
 import { toHex } from "./bytes.ts";
 import { DEFAULT_TTL } from "./envelope.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "./family.ts";
 import type { Invite } from "./invite.ts";
+import type { Manifest } from "./manifest.ts";
+import { openStore, readHwm } from "./storeopen.ts";
 
 /** A per-family quota on queued messages and bytes. */
 export interface Quota {
@@ -49,7 +51,15 @@ export interface StoreOptions {
   readonly dedupeWindow?: number;
   /** Longest TTL honoured, seconds (default 30 days); longer ones are cut. */
   readonly maxTtl?: number;
+  /**
+   * Set when other files prove the store held data (see storeopen.ts
+   * `StoreSpec.evidence`): an empty store without a manifest is refused.
+   */
+  readonly evidence?: string;
 }
+
+/** Schema version of `federation.db` this code writes (meta `schema`). */
+export const FED_SCHEMA_VERSION = 1;
 
 /** What a relay enqueues: the FED_DELIVER fields. */
 export interface QueueInput {
@@ -219,6 +229,29 @@ function rowToQueued(r: Row): QueuedMessage {
   };
 }
 
+/** True when `e` (a SQLite or file system error) says the disk is full. */
+export function isDiskFull(e: unknown): boolean {
+  if (e instanceof MyClerkError) return e.detail === "storage-full";
+  const m = e instanceof Error ? `${e.message} ${(e as { code?: unknown }).code ?? ""}` : String(e);
+  return /SQLITE_FULL|database or disk is full|ENOSPC|No space left|os error 28/i.test(m);
+}
+
+/**
+ * Maps a store failure to a typed error: disk full is SERVICE_UNAVAILABLE
+ * `storage-full` (FEDERATION.md §5, errors), typed errors pass, anything
+ * else is INTERNAL_ERROR `store` with the cause.
+ */
+export function storeError(e: unknown, path: string): MyClerkError {
+  if (e instanceof MyClerkError) return e;
+  if (isDiskFull(e)) {
+    return new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "storage-full", {
+      path,
+      fix: "free space on the file system of the data directory",
+    }, e);
+  }
+  return new MyClerkError(ErrorCode.INTERNAL_ERROR, "store", { path, error: String(e) }, e);
+}
+
 /** The federation store. One instance per process; not safe for two writers without busy waits. */
 export class FedStore {
   readonly #db: DatabaseSync;
@@ -228,10 +261,26 @@ export class FedStore {
   readonly #st: Record<string, StatementSync>;
   readonly #sync: "FULL" | "NORMAL";
   readonly #path: string;
+  readonly #manifest?: Manifest;
+  #hwm: number;
   #closed = false;
+  /** Set when {@link FedStore.open} created the store, or the schema version it migrated from. */
+  readonly opened: {
+    readonly created: boolean;
+    readonly migratedFrom?: number;
+    readonly id: string;
+  };
 
-  private constructor(db: DatabaseSync, o: StoreOptions) {
+  private constructor(
+    db: DatabaseSync,
+    o: StoreOptions,
+    manifest: Manifest | undefined,
+    opened: FedStore["opened"],
+  ) {
     this.#db = db;
+    this.#manifest = manifest;
+    this.opened = opened;
+    this.#hwm = readHwm(db);
     this.#defaultQuota = o.defaultQuota ?? DEFAULT_QUOTA;
     this.#dedupeWindow = o.dedupeWindow ?? DEFAULT_TTL;
     this.#maxTtl = o.maxTtl ?? DEFAULT_TTL;
@@ -240,6 +289,7 @@ export class FedStore {
     const p = (sql: string) => db.prepare(sql);
     this.#st = {
       syncNormal: p("PRAGMA synchronous = NORMAL"),
+      hwmBump: p("UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'hwm' RETURNING v"),
       syncFull: p("PRAGMA synchronous = FULL"),
       seenGet: p("SELECT 1 FROM seen WHERE family = ? AND mid = ?"),
       seenPut: p("INSERT OR IGNORE INTO seen (family, mid, expires) VALUES (?, ?, ?)"),
@@ -292,20 +342,41 @@ export class FedStore {
     };
   }
 
-  /** Opens (creating when needed) the store at `o.path`. */
+  /**
+   * Opens (creating when new) the store at `o.path`, checked against its
+   * manifest and migrated to {@link FED_SCHEMA_VERSION} (storeopen.ts):
+   * throws SERVICE_UNAVAILABLE `store-*` with `path` and `fix` for a store
+   * that is missing, empty, truncated, damaged, rolled back or newer.
+   */
   static open(o: StoreOptions): FedStore {
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(o.path);
-      // First, so later statements (journal_mode too) wait for a busy writer instead of failing.
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${o.synchronous ?? "FULL"}`);
-      db.exec(SCHEMA);
-    } catch (e) {
-      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "store-open", { path: o.path }, e);
-    }
-    return new FedStore(db, o);
+    const r = openStore(o.path, {
+      kind: "federation",
+      version: FED_SCHEMA_VERSION,
+      schema: SCHEMA,
+      // 0 -> 1: the meta rows (schema, store-id, hwm), added by openStore.
+      migrations: [() => {}],
+      synchronous: o.synchronous ?? "FULL",
+      evidence: o.evidence,
+    });
+    return new FedStore(r.db, o, r.manifest, {
+      created: r.created,
+      id: r.id,
+      ...(r.migratedFrom === undefined ? {} : { migratedFrom: r.migratedFrom }),
+    });
+  }
+
+  /** The store's commit counter: bumped by every durable transaction. */
+  get hwm(): number {
+    return this.#hwm;
+  }
+
+  /**
+   * Records in the manifest that everything up to commit `hwm` is durable
+   * and about to be acknowledged (call after {@link FedStore.syncWal}, before
+   * the acks leave): a store later found behind this mark is refused at open.
+   */
+  recordAcked(hwm: number): Promise<void> {
+    return this.#manifest?.record(hwm) ?? Promise.resolve();
   }
 
   #wal?: Deno.FsFile;
@@ -338,6 +409,7 @@ export class FedStore {
     try {
       this.#wal?.close();
     } catch { /* closed */ }
+    this.#manifest?.closeSync();
     this.#db.close();
   }
 
@@ -353,11 +425,17 @@ export class FedStore {
       this.#db.exec("BEGIN IMMEDIATE");
       try {
         const r = f();
+        if (durable) this.#hwm = Number((this.#st.hwmBump.get() as Row).v);
         this.#db.exec("COMMIT");
+        // A store that makes each commit durable itself (FULL) records it at once.
+        if (durable && this.#sync === "FULL") this.#manifest?.recordSync(this.#hwm);
         return r;
       } catch (e) {
-        this.#db.exec("ROLLBACK");
-        throw e;
+        // A failed COMMIT (disk full, I/O error) may already have rolled back: keep the real error.
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch { /* no transaction left to roll back */ }
+        throw storeError(e, this.#path);
       }
     } finally {
       if (relax) this.#st.syncFull.run();

@@ -1,0 +1,267 @@
+/**
+ * Opening a node store safely (docs/OPERATOR.md "Store checks at start"):
+ * the SQLite file is checked against its manifest (manifest.ts) before
+ * anything is written to it, its schema is versioned and migrated forward,
+ * and a store that is missing, empty, truncated, damaged, swapped, rolled
+ * back (a lost `-wal`) or newer than this code is refused with an error
+ * that names the file and the fix, instead of starting empty.
+ *
+ * Every refusal is SERVICE_UNAVAILABLE with `extra.path` and `extra.fix`;
+ * the details are `store-missing`, `store-empty`, `store-truncated`,
+ * `store-damaged`, `store-other`, `store-behind`, `store-newer` and
+ * `store-manifest-damaged`.
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { ErrorCode, MyClerkError } from "../core/errors.ts";
+import { toHex } from "./bytes.ts";
+import { Manifest, manifestPath, readManifest } from "./manifest.ts";
+
+/** What {@link openStore} needs to know about one store kind. */
+export interface StoreSpec {
+  /** `federation` (relay, federation.db) or `hub` (hub.db). */
+  readonly kind: string;
+  /** Schema version this code writes. */
+  readonly version: number;
+  /** Creates the tables of the current version (idempotent `CREATE ... IF NOT EXISTS`). */
+  readonly schema: string;
+  /**
+   * Forward migrations: `migrations[v]` turns a version-`v` store into
+   * version `v + 1` (version 0 = a store from before versioning).
+   */
+  readonly migrations: readonly ((db: DatabaseSync) => void)[];
+  /** `synchronous` level (FULL or NORMAL). */
+  readonly synchronous: "FULL" | "NORMAL";
+  /**
+   * Set when other files prove this store held data before (the relay's
+   * `federation-hubs.json` lists admitted hubs): an empty store without a
+   * manifest is then refused as lost instead of created.
+   */
+  readonly evidence?: string;
+  /** Stores up to this size get `PRAGMA quick_check` at open (default 256 MiB). */
+  readonly quickCheckMax?: number;
+}
+
+/** An opened, checked store. */
+export interface OpenedStore {
+  /** The database, schema current. */
+  readonly db: DatabaseSync;
+  /** Its manifest (undefined for `:memory:`). */
+  readonly manifest?: Manifest;
+  /** The store's identity (meta `store-id`). */
+  readonly id: string;
+  /** Set when the store was created now. */
+  readonly created: boolean;
+  /** Set when the schema was migrated: from which version. */
+  readonly migratedFrom?: number;
+}
+
+/** The meta row keys every versioned store has. */
+export const META = { schema: "schema", id: "store-id", hwm: "hwm" } as const;
+
+function refuse(detail: string, path: string, fix: string, extra: Record<string, unknown> = {}) {
+  return new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, detail, { path, ...extra, fix });
+}
+
+function statSize(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).size;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Checks the SQLite header against the file size: a file cut short (or
+ * not a database at all) is refused before SQLite sees it.
+ */
+function checkHeader(path: string, size: number, fix: string): void {
+  const f = Deno.openSync(path, { read: true });
+  const h = new Uint8Array(100);
+  let n = 0;
+  try {
+    while (n < 100) {
+      const r = f.readSync(h.subarray(n));
+      if (r === null || r === 0) break;
+      n += r;
+    }
+  } finally {
+    f.close();
+  }
+  if (n < 100) throw refuse("store-truncated", path, fix, { size });
+  const magic = new TextDecoder().decode(h.subarray(0, 16));
+  if (magic !== "SQLite format 3\0") throw refuse("store-damaged", path, fix, { why: "header" });
+  const dv = new DataView(h.buffer);
+  const ps = dv.getUint16(16);
+  const pageSize = ps === 1 ? 65_536 : ps;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
+    throw refuse("store-damaged", path, fix, { why: "page-size" });
+  }
+  const pages = dv.getUint32(28);
+  const validFor = dv.getUint32(92);
+  const changes = dv.getUint32(24);
+  if (size % pageSize !== 0 || (validFor === changes && size < pages * pageSize)) {
+    throw refuse("store-truncated", path, fix, { size, expected: pages * pageSize });
+  }
+}
+
+function metaGet(db: DatabaseSync, k: string): string | undefined {
+  const r = db.prepare("SELECT v FROM meta WHERE k = ?").get(k) as { v: string } | undefined;
+  return r?.v;
+}
+
+/** Reads the store's commit counter (meta `hwm`). */
+export function readHwm(db: DatabaseSync): number {
+  return Number(metaGet(db, META.hwm) ?? 0);
+}
+
+/**
+ * Opens `path` for `spec` with every check of the module doc. `:memory:`
+ * skips the file checks and the manifest.
+ */
+export function openStore(path: string, spec: StoreSpec): OpenedStore {
+  const restore = `restore ${path} (with its -wal file, if any) and ${
+    manifestPath(path)
+  } together from a backup`;
+  const startOver = `or, to give up its contents and start empty, move ${path}* aside`;
+  const memory = path === ":memory:";
+  const manifest = memory ? undefined : readManifest(path);
+  const size = memory ? undefined : statSize(path);
+  if (manifest !== undefined && size === undefined) {
+    throw refuse("store-missing", path, `${restore}, ${startOver}`, { store: manifest.id });
+  }
+  if (size !== undefined && size > 0) checkHeader(path, size, `${restore}, ${startOver}`);
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+  } catch (e) {
+    throw refuse("store-damaged", path, restore, { why: String(e) });
+  }
+  try {
+    return setUp(db, path, spec, manifest, size, restore, startOver);
+  } catch (e) {
+    try {
+      db.close();
+    } catch { /* closing anyway */ }
+    throw e;
+  }
+}
+
+function setUp(
+  db: DatabaseSync,
+  path: string,
+  spec: StoreSpec,
+  manifest: ReturnType<typeof readManifest>,
+  size: number | undefined,
+  restore: string,
+  startOver: string,
+): OpenedStore {
+  let tables: number;
+  try {
+    // First, so later statements (journal_mode too) wait for a busy writer instead of failing.
+    db.exec("PRAGMA busy_timeout = 5000");
+    // Read before anything writes (journal_mode = WAL writes a header into an empty file).
+    tables = Number(
+      (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+        n: number;
+      }).n,
+    );
+  } catch (e) {
+    throw refuse("store-damaged", path, restore, { why: String(e) });
+  }
+  const wal = path === ":memory:" ? undefined : statSize(`${path}-wal`);
+  if (tables === 0 && manifest !== undefined) {
+    throw refuse("store-empty", path, `${restore}, ${startOver}`, {
+      store: manifest.id,
+      acknowledged: manifest.hwm,
+      size: size ?? 0,
+      wal: wal ?? "missing",
+    });
+  }
+  if (tables === 0 && spec.evidence !== undefined) {
+    throw refuse("store-empty", path, `${restore}, ${startOver}`, { evidence: spec.evidence });
+  }
+  const created = tables === 0;
+  let version = 0;
+  try {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${spec.synchronous}`);
+    db.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+    const v = metaGet(db, META.schema);
+    version = created ? spec.version : v === undefined ? 0 : Number(v);
+  } catch (e) {
+    throw refuse("store-damaged", path, restore, { why: String(e) });
+  }
+  if (!Number.isInteger(version) || version > spec.version) {
+    throw refuse("store-newer", path, "run the newer version of myclerk-relay that wrote it", {
+      version,
+      supported: spec.version,
+    });
+  }
+  const from = version;
+  try {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      if (!created) { for (; version < spec.version; version++) spec.migrations[version](db); }
+      db.exec(spec.schema);
+      const put = db.prepare("INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)");
+      put.run(META.id, toHex(crypto.getRandomValues(new Uint8Array(16))));
+      put.run(META.hwm, "0");
+      db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)").run(
+        META.schema,
+        String(spec.version),
+      );
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof MyClerkError) throw e;
+    throw refuse("store-damaged", path, restore, { why: String(e) });
+  }
+  const id = metaGet(db, META.id)!;
+  const hwm = readHwm(db);
+  if (manifest !== undefined) {
+    if (manifest.id !== id || manifest.kind !== spec.kind) {
+      throw refuse("store-other", path, `${restore}, ${startOver}`, {
+        store: id,
+        manifest: manifest.id,
+      });
+    }
+    if (hwm < manifest.hwm) {
+      throw refuse("store-behind", path, `${restore}, ${startOver}`, {
+        store: id,
+        commits: hwm,
+        acknowledged: manifest.hwm,
+        wal: wal === undefined ? "missing" : wal,
+      });
+    }
+  }
+  if (size !== undefined && size <= (spec.quickCheckMax ?? 256 * 1_048_576)) {
+    let r: string;
+    try {
+      r = String(
+        (db.prepare("PRAGMA quick_check").get() as Record<string, unknown>).quick_check,
+      );
+    } catch (e) {
+      r = String(e);
+    }
+    if (r !== "ok") throw refuse("store-damaged", path, restore, { why: r.slice(0, 200) });
+  }
+  if (path === ":memory:") return { db, id, created };
+  const state = { kind: spec.kind, id, created: Math.floor(Date.now() / 1000), hwm };
+  const m = manifest === undefined
+    ? Manifest.create(path, state)
+    : Manifest.open(path, { ...manifest, hwm: Math.max(manifest.hwm, hwm) });
+  return {
+    db,
+    manifest: m,
+    id,
+    created,
+    ...(from < spec.version && !created ? { migratedFrom: from } : {}),
+  };
+}
