@@ -651,8 +651,14 @@ export class Modem {
     for (let i = 0; i < lines.length; i++) {
       const p = params(lines[i], prefix);
       if (p === undefined) continue;
-      const body = lines[i + 1] ?? "";
-      i++;
+      // The body is the next line that can be one: a URC or junk may sit in between.
+      let j = i + 1;
+      while (
+        j < lines.length &&
+        (text ? /^\+[A-Z]+:/.test(lines[j]) : !/^[0-9A-Fa-f]+$/.test(lines[j]))
+      ) j++;
+      const body = lines[j] ?? "";
+      i = j;
       const index = prefix === "+CMGL:" ? Number(p.shift()) : knownIndex ?? -1;
       if (text) {
         const st = TEXT_STATUS.indexOf(String(p[0]));
@@ -836,7 +842,7 @@ export class Modem {
 
   /** VOICE_DIAL. */
   async dial(number: string): Promise<Record<string, unknown>> {
-    this.ready();
+    const d = this.ready();
     if (this.calls.current !== "ended") throw err(ErrorCode.RATE_LIMITED, "call-in-progress");
     this.calls.set("dialing", { number, direction: "out" });
     try {
@@ -847,13 +853,32 @@ export class Modem {
       });
       throw e;
     }
+    if (!d.clccUrc) void this.pollCall();
     return { state: "dialing", number };
+  }
+
+  /** Dialects without +CLCC reports: poll AT+CLCC until the outgoing call is up or over. */
+  private async pollCall(): Promise<void> {
+    const end = performance.now() + 120_000;
+    while (!this.closed && performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 250));
+      const s = this.calls.current;
+      if (s !== "dialing" && s !== "alerting") return;
+      const r = await this.at("AT+CLCC").catch(() => undefined);
+      if (r === undefined) return;
+      for (const l of r.lines) this.calls.urc(l);
+    }
   }
 
   /** VOICE_HANGUP. */
   async hangup(): Promise<Record<string, unknown>> {
     const d = this.ready();
-    await this.at(d.hangup, 10_000);
+    this.calls.endingBecause("hangup");
+    try {
+      await this.at(d.hangup, 10_000);
+    } finally {
+      this.calls.endingBecause(undefined);
+    }
     this.calls.set("ended", { reason: "hangup" });
     return { hungUp: true };
   }

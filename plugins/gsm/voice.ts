@@ -66,6 +66,13 @@ export class CallTracker {
     return this.number;
   }
 
+  private endReason?: string;
+
+  /** While our own hang-up runs, an end the modem reports is ours (`undefined` clears it). */
+  endingBecause(reason: string | undefined): void {
+    this.endReason = reason;
+  }
+
   /** Sets a state (no event when unchanged, unless the number became known). */
   set(
     state: CallState,
@@ -74,6 +81,9 @@ export class CallTracker {
     const newNumber = extra.number !== undefined && extra.number !== this.number;
     if (state === this.state && !newNumber) return;
     if (this.state === "ended" && state === "ended") return;
+    if (state === "ended" && this.endReason !== undefined) {
+      extra = { ...extra, reason: this.endReason };
+    }
     if (extra.number !== undefined) this.number = extra.number;
     if (extra.direction !== undefined) this.direction = extra.direction;
     this.state = state;
