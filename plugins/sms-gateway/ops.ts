@@ -1,0 +1,52 @@
+/**
+ * Opcodes of the SMS gateway vendor extension (draft §6.4) and the modem
+ * opcodes it calls (draft §6.3.8, payloads in docs/PLUGINS.md §14).
+ *
+ * @module
+ */
+
+/** Gateway, parsing and emergency opcodes (0xF350-0xF37A). */
+export const SmsOp = {
+  SMS_CREATE: 0xf350,
+  SMS_SEND: 0xf351,
+  SMS_RECEIVE: 0xf352,
+  SMS_STATUS: 0xf353,
+  SMS_LIST: 0xf354,
+  SMS_DELETE: 0xf355,
+  SMS_ROUTE_ADD: 0xf356,
+  SMS_ROUTE_REMOVE: 0xf357,
+  SMS_ROUTE_LIST: 0xf358,
+  SMS_GATEWAY_STATUS: 0xf359,
+  SMS_PARSED: 0xf360,
+  SMS_CLASSIFY: 0xf361,
+  SMS_TAN_RECEIVED: 0xf362,
+  SMS_TAN_ANNOUNCE: 0xf363,
+  SMS_TAN_CLAIM: 0xf364,
+  SMS_TAN_EXPIRE: 0xf365,
+  SMS_DELIVERY_RECEIVED: 0xf366,
+  SMS_APPOINTMENT_RECEIVED: 0xf367,
+  SMS_SPAM_DETECTED: 0xf368,
+  SMS_ALERT_RECEIVED: 0xf369,
+  EMERGENCY_GATEWAY_STATUS: 0xf370,
+  EMERGENCY_INTERNET_DOWN: 0xf371,
+  EMERGENCY_INTERNET_UP: 0xf372,
+  EMERGENCY_SMS_ALERT: 0xf373,
+  EMERGENCY_SMS_COMMAND: 0xf374,
+  EMERGENCY_LOCATION_REQUEST: 0xf375,
+  EMERGENCY_LOCATION_RESPONSE: 0xf376,
+  EMERGENCY_HEALTH_CHECK: 0xf377,
+  EMERGENCY_HEALTH_RESPONSE: 0xf378,
+  EMERGENCY_MODE_ACTIVATE: 0xf379,
+  EMERGENCY_MODE_DEACTIVATE: 0xf37a,
+} as const;
+
+/** Modem plugin opcodes the gateway calls or subscribes to. */
+export const GsmOp = {
+  MODEM_INIT: 0x0670,
+  MODEM_STATUS: 0x0671,
+  SIGNAL_QUALITY: 0x0673,
+  SMS_SEND: 0x0674,
+  SMS_RECEIVE: 0x0675,
+  GNSS_ENABLE: 0x067a,
+  GNSS_POSITION: 0x067b,
+} as const;
