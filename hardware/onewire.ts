@@ -121,7 +121,7 @@ export class OwClient {
         if (h.ret < 0) throw new OwError(op, req.path, -h.ret);
         return {
           ret: h.ret,
-          data: h.ret >= 0 && h.ret < data.length ? data.subarray(0, h.ret) : data,
+          data,
         };
       }
     } catch (e) {
