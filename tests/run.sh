@@ -13,6 +13,10 @@ command -v cansend >/dev/null 2>&1 || need_pkgs+=(can-utils)
 [ -e /usr/lib/x86_64-linux-gnu/libusb-1.0.so.0 ] || need_pkgs+=(libusb-1.0-0)
 [ -e /usr/lib/x86_64-linux-gnu/libgpiod.so.2 ] || need_pkgs+=(libgpiod2)
 [ -e /usr/lib/x86_64-linux-gnu/libcrypto.so.3 ] || need_pkgs+=(libssl3)
+command -v owserver >/dev/null 2>&1 || need_pkgs+=(owserver)
+command -v owread >/dev/null 2>&1 || need_pkgs+=(ow-shell)
+command -v lsusb >/dev/null 2>&1 || need_pkgs+=(usbutils)
+command -v gpioset >/dev/null 2>&1 || need_pkgs+=(gpiod)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]} from Debian" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
