@@ -23,6 +23,8 @@ import { buildTargets, type Target } from "./targets.ts";
 export interface FuzzOptions {
   /** Total inputs, split evenly across targets. */
   readonly inputs: number;
+  /** Inputs per target instead (overrides the split of `inputs`). */
+  readonly perTarget?: number;
   readonly seed?: number;
   readonly backend?: BackendName;
   /** An input slower than this is a hang (ms). */
@@ -127,7 +129,7 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
   const targets = buildTargets(o.backend ?? "node").filter((t) =>
     !o.only || t.name.includes(o.only)
   );
-  const per = Math.ceil(o.inputs / Math.max(1, targets.length));
+  const per = o.perTarget ?? Math.ceil(o.inputs / Math.max(1, targets.length));
   const findings: Finding[] = [];
   const reports: TargetReport[] = [];
   let complete = true;
@@ -261,6 +263,9 @@ if (import.meta.main) {
   if (rp) Deno.exit(replay(rp, backend) ? 0 : 1);
   const r = runFuzz({
     inputs: Number(arg(args, "--inputs") ?? 100_000),
+    perTarget: arg(args, "--per-target") === undefined
+      ? undefined
+      : Number(arg(args, "--per-target")),
     seed: Number(arg(args, "--seed") ?? Date.now() % 1_000_000),
     backend,
     only: arg(args, "--only"),

@@ -28,6 +28,7 @@ import { Session } from "../../core/session/session.ts";
 import { acceptResume, ResumeInitiator, TicketIssuer } from "../../core/session/ticket.ts";
 import { isMyClerkError } from "../../core/errors.ts";
 import type { Rng } from "./mutate.ts";
+import { pluginTargets } from "./targets_plugins.ts";
 
 /** One fuzz target. */
 export interface Target {
@@ -545,5 +546,5 @@ export function buildTargets(backendName: BackendName = "node"): Target[] {
       run: (x) => (inspectBytes(x, bk).ok ? "ok" : "invalid"),
     },
   ];
-  return targets;
+  return [...targets, ...pluginTargets()];
 }
