@@ -374,26 +374,37 @@ export class Node {
    * only when every slot holds a session); connections without a session
    * may fill at most `maxConnections * (1 - reservedShare)` slots and at
    * most `maxUnauthPerAddress` per source address, the oldest being evicted
-   * beyond that.
+   * beyond that. Returns true when it had to evict or refuse (the node is
+   * under pressure).
    */
-  #accept(conn: Conn): void {
+  #accept(conn: Conn): boolean {
     const l = this.#config.limits;
     const refuse = (reason: string) => {
       this.metrics.inc("myclerk_connections_rejected_total", { reason });
       conn.start({ onMessage: () => {}, onClose: () => {} });
       conn.close("connection-limit");
     };
-    if (this.#closing) return refuse("closing");
-    if (
-      this.connections.size >= l.maxConnections && !this.#evictOldest(this.#unauth, "table-full")
-    ) {
-      return refuse("limit");
+    if (this.#closing) {
+      refuse("closing");
+      return false;
+    }
+    let evicted = false;
+    if (this.connections.size >= l.maxConnections) {
+      if (!this.#evictOldest(this.#unauth, "table-full")) {
+        refuse("limit");
+        return true;
+      }
+      evicted = true;
     }
     const addr = hostOf(conn.remote);
     const mine = this.#unauthByAddr.get(addr);
-    if (mine && mine.size >= l.maxUnauthPerAddress) this.#evictOldest(mine, "per-address");
+    if (mine && mine.size >= l.maxUnauthPerAddress) {
+      evicted = this.#evictOldest(mine, "per-address") || evicted;
+    }
     const unauthCap = Math.max(1, Math.floor(l.maxConnections * (1 - l.reservedShare)));
-    if (this.#unauth.size >= unauthCap) this.#evictOldest(this.#unauth, "unauthenticated-full");
+    if (this.#unauth.size >= unauthCap) {
+      evicted = this.#evictOldest(this.#unauth, "unauthenticated-full") || evicted;
+    }
     this.metrics.inc("myclerk_connections_total", { transport: conn.kind });
     const nc = new NodeConnection(conn, this.#ctx);
     this.connections.add(nc);
@@ -403,6 +414,7 @@ export class Node {
     set.add(nc);
     if (!mine) this.#unauthByAddr.set(addr, set);
     if (conn instanceof TcpConn) conn.onFramingError = (d) => nc.framingError(d);
+    return evicted;
   }
 
   /** Closes the oldest connection of `pool` that has no session, preferring those that sent nothing. */
@@ -442,7 +454,15 @@ export class Node {
     const t = splitHostPort(this.config.listen.tcp);
     this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
     (async () => {
-      for await (const c of this.#tcp!) this.#accept(new TcpConn(c, limits()));
+      let pressed = 0;
+      for await (const c of this.#tcp!) {
+        // Under a flood (evictions) give the event loop a turn every 16 accepts, so connections
+        // already accepted get their first bytes read: a client whose M1 waits in the socket is
+        // then handshaking, and no longer among the next to evict (16 < maxUnauthPerAddress).
+        if (this.#accept(new TcpConn(c, limits())) && ++pressed % 16 === 0) {
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      }
     })().catch(() => {/* listener closed */});
 
     const app = this.http;

@@ -1,0 +1,139 @@
+/**
+ * Fair under load (issue #9 case 6): 10,000 attacker sockets that never
+ * handshake (and reconnect when closed), first from one source address,
+ * then spread over 127.0.0.2-127.0.0.9, against a real `serve` with the
+ * default limits; meanwhile a legitimate client connects, handshakes and
+ * pings. The attacker is a separate Node.js process (Deno cannot choose a
+ * source address), so this process needs only a few descriptors.
+ */
+import { assert } from "../_assert.ts";
+import { startServe } from "../../_support/proc.ts";
+import { requireBinary } from "../../_support/real.ts";
+import { Client } from "../../../core/node/client.ts";
+
+const FLOOD = new URL("./_flood.mjs", import.meta.url).pathname;
+const opts = { sanitizeOps: false, sanitizeResources: false }; // children are stopped in finally
+
+interface Flood {
+  readonly lines: Record<string, number | boolean>[];
+  stop(): Promise<void>;
+}
+
+function flood(port: number, count: number, addrs: string[]): Flood {
+  const child = new Deno.Command("node", {
+    args: [FLOOD, String(port), String(count), addrs.join(","), "1"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: Record<string, number | boolean>[] = [];
+  const pump = (async () => {
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        lines.push(JSON.parse(buf.slice(0, i)));
+        buf = buf.slice(i + 1);
+      }
+    }
+  })();
+  return {
+    lines,
+    stop: async () => {
+      await child.stdin.close().catch(() => {});
+      await child.status;
+      await pump;
+    },
+  };
+}
+
+async function metric(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  let sum = 0;
+  for (const l of text.split("\n")) {
+    if (l.startsWith(name + " ") || l.startsWith(name + "{")) sum += Number(l.split(" ").pop());
+  }
+  return sum;
+}
+
+async function until(f: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await f()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return await f();
+}
+
+Deno.test({
+  name:
+    "fair under load: a legitimate client handshakes and pings while 10,000 never-handshaking sockets (one address, then eight) keep reconnecting",
+  ...opts,
+  ...requireBinary("node"),
+  fn: async () => {
+    const data = await Deno.makeTempDir({ prefix: "myclerk-flood-" });
+    // Default limits, but a handshake timeout long enough that the flood is never freed by it:
+    // only the connection table's own rules can keep the node reachable.
+    const cfg = `${data}/config.json`;
+    await Deno.writeTextFile(
+      cfg,
+      JSON.stringify({ data, limits: { handshakeTimeoutMs: 120_000, idleTimeoutMs: 120_000 } }),
+    );
+    const node = await startServe(["--config", cfg]);
+    try {
+      const spreads = [["127.0.0.1"], [2, 3, 4, 5, 6, 7, 8, 9].map((i) => `127.0.0.${i}`)];
+      for (const addrs of spreads) {
+        const t0 = Date.now();
+        const f = flood(node.tcpPort, 10_000, addrs);
+        try {
+          // While the flood is being opened...
+          const during = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+          assert((await during.ping()) >= 0, "ping during the flood");
+          // ...and once all 10,000 have been connected (the node evicts, the attacker redials).
+          assert(
+            await until(() => f.lines.some((l) => l.established !== undefined), 60_000),
+            `attacker connected 10,000 (${addrs.length} addresses): ${
+              JSON.stringify(f.lines.at(-1))
+            }`,
+          );
+          // Five fresh clients in a row, each must get in at once (no retries).
+          for (let i = 0; i < 4; i++) {
+            const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+            assert((await c.ping()) >= 0, `client ${i} pings while the attacker redials`);
+            c.close();
+          }
+          const after = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+          for (let i = 0; i < 3; i++) assert((await after.ping()) >= 0, "ping after the flood");
+          assert((await during.ping()) >= 0, "the early session survived the flood");
+          const evicted = await metric(node.httpPort, "myclerk_connections_evicted_total");
+          const unauth = await metric(node.httpPort, "myclerk_connections_unauthenticated");
+          assert(evicted > 0, "evictions counted");
+          assert(
+            unauth <= 64 * addrs.length,
+            `at most maxUnauthPerAddress (64) per address held: ${unauth}`,
+          );
+          console.log(
+            `${addrs.length} address(es): ${
+              Date.now() - t0
+            } ms, evicted so far ${evicted}, unauthenticated held ${unauth}`,
+          );
+          during.close();
+          after.close();
+        } finally {
+          await f.stop();
+        }
+        assert(
+          await until(
+            async () => (await metric(node.httpPort, "myclerk_connections_unauthenticated")) === 0,
+            20_000,
+          ),
+          "every attacker socket is gone from the node after the flood",
+        );
+      }
+    } finally {
+      await node.stop();
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
