@@ -205,6 +205,67 @@ export function registerFederationCommands(program: Command): void {
       }
     });
 
+  withData(family.command("quota"))
+    .description(
+      "relay: set an admitted family's own quota, applied live (the running relay reads it at its next commit); without limits: show it",
+    )
+    .argument("<id>", "family id (32 hex digits, from `family list`)")
+    .option("--max-messages <n>", "most messages queued for the family at once")
+    .option("--max-bytes <n>", "most sealed bytes queued for the family at once")
+    .option("--clear", "drop the family's own quota: follow federation.quotaMessages/quotaBytes")
+    .action(async (id: string, o: Opts) => {
+      try {
+        const data = await dataDir(o);
+        const cfg = await configFromOptions({ config: o.config, data: o.data });
+        const num = (v: unknown, name: string, min: number): number | undefined => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isSafeInteger(n) || n < min) {
+            throw new MyClerkError(ErrorCode.BAD_REQUEST, `field:${name}`, {
+              value: String(v),
+              fix: `${name} must be an integer >= ${min}`,
+            });
+          }
+          return n;
+        };
+        const messages = num(o.maxMessages, "max-messages", 1);
+        const bytes = num(o.maxBytes, "max-bytes", 1024);
+        if (!(await exists(paths(data).relayDb))) {
+          throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-a-relay", {
+            path: paths(data).relayDb,
+            fix: "run this on the relay's data directory",
+          });
+        }
+        const st = FedStore.open({
+          path: paths(data).relayDb,
+          defaultQuota: {
+            messages: cfg.federation.quotaMessages,
+            bytes: cfg.federation.quotaBytes,
+          },
+        });
+        try {
+          const change = o.clear ? { messages: null, bytes: null } : {
+            ...(messages === undefined ? {} : { messages }),
+            ...(bytes === undefined ? {} : { bytes }),
+          };
+          if (!st.setQuota(id, change)) {
+            throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", {
+              family: id,
+              fix: "`family list` shows the families stored here",
+            });
+          }
+          const u = st.usage(id);
+          console.log(
+            `family ${id}: quota ${u.quota.messages} messages, ${u.quota.bytes} bytes; queued ${u.messages} messages, ${u.bytes} bytes`,
+          );
+        } finally {
+          st.close();
+        }
+      } catch (e) {
+        fail(e);
+      }
+    });
+
   const hub = program.command("hub").description("hub: admission to a relay");
   withData(hub.command("join"))
     .description("redeem an invite token at RELAY (HOST:PORT) with this hub's family key")

@@ -55,7 +55,8 @@ import {
   storeError,
 } from "./store.ts";
 
-type FedConfig = NodeConfig["federation"];
+/** The `federation` section of the node config (docs/OPERATOR.md, config keys). */
+export type FedConfig = NodeConfig["federation"];
 
 /** A configured peer relay: address and pinned identity. */
 export interface PeerSpec {
@@ -161,10 +162,13 @@ export class Relay {
   readonly node: Node;
   /** The relay's store (`<data>/federation.db`). */
   readonly store: FedStore;
-  readonly #cfg: FedConfig;
+  #cfg: FedConfig;
   readonly #data: string;
   readonly #tokenKey: Uint8Array;
-  readonly #peers: readonly PeerSpec[];
+  /** Peers from `--peer` (fixed for the process). */
+  readonly #cliPeers: readonly PeerSpec[];
+  /** Every peer dialed: `--peer` and config `federation.peers` (replaced on reload). */
+  #peers: readonly PeerSpec[];
   readonly #links = new Map<RawConnection, LinkState>();
   readonly #outLinks = new Set<LinkState>();
   readonly #hubs = new Map<FamilyId, Set<LinkState>>();
@@ -174,13 +178,14 @@ export class Relay {
   #hubKeys = new Map<string, FamilyId>();
   /** Decoded family records (decoding verifies two hashes: too slow per message). */
   readonly #families = new Map<FamilyId, StoredFamily | null>();
-  readonly #limiter: RateLimiter;
+  #limiter: RateLimiter;
   #batch: Pending[] = [];
   #flushTimer?: ReturnType<typeof setTimeout>;
   #sweepTimer?: ReturnType<typeof setInterval>;
   #routeSeq = 0;
   #stopping = false;
-  readonly #dialers: { stop: () => void; done: Promise<void> }[] = [];
+  readonly #dialers = new Map<string, { stop: () => void; done: Promise<void> }>();
+  #unhookReload?: () => void;
 
   private constructor(node: Node, o: RelayOptions) {
     this.node = node;
@@ -188,7 +193,8 @@ export class Relay {
     this.#cfg = node.config.federation;
     this.#data = node.config.data;
     this.#tokenKey = o.tokenKey;
-    this.#peers = o.peers;
+    this.#cliPeers = o.peers;
+    this.#peers = mergePeers(o.peers, this.#cfg);
     this.#limiter = new RateLimiter({ rate: this.#cfg.rate, burst: this.#cfg.burst });
   }
 
@@ -200,13 +206,67 @@ export class Relay {
     node.hooks.onClosed.push((c) => r.#onClosed(c));
     r.#describe();
     r.#sweepTimer = setInterval(() => r.sweep(), r.#cfg.sweepMs);
-    for (const p of o.peers) r.#dialers.push(r.#dial(p));
+    for (const p of r.#peers) r.#dialers.set(peerKey(p), r.#dial(p));
+    r.#unhookReload = node.onReload("federation", (cfg) => {
+      r.applyConfig(cfg.federation);
+    });
     node.log.info("relay started", {
       store: paths(node.config.data).relayDb,
       families: r.store.stats().localFamilies,
       peers: o.peers.map((p) => p.addr),
     });
     return r;
+  }
+
+  /**
+   * Applies a reloaded `federation` config (SIGHUP, `Node#onReload`) without
+   * dropping sessions: rate limits, default quota and max TTL, limits
+   * (max message, send queue mark, credit rules see it at the next push),
+   * the sweep period, and peers (new ones dialed, removed ones stopped and
+   * their sessions closed; allow-lists checked at the next FED_HELLO).
+   * Families' own quotas (`family quota`) are in the store and apply at
+   * once without a reload. Returns what changed.
+   */
+  applyConfig(next: FedConfig): string[] {
+    const prev = this.#cfg;
+    const changed = Object.keys(next).filter((k) =>
+      JSON.stringify((prev as Record<string, unknown>)[k]) !==
+        JSON.stringify((next as Record<string, unknown>)[k])
+    );
+    this.#cfg = next;
+    if (prev.rate !== next.rate || prev.burst !== next.burst) {
+      this.#limiter = new RateLimiter({ rate: next.rate, burst: next.burst });
+    }
+    this.store.setDefaultQuota({ messages: next.quotaMessages, bytes: next.quotaBytes });
+    this.store.setMaxTtl(next.maxTtl);
+    if (prev.sweepMs !== next.sweepMs && !this.#stopping) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = setInterval(() => this.sweep(), next.sweepMs);
+    }
+    const wanted = mergePeers(this.#cliPeers, next);
+    const keys = new Set(wanted.map(peerKey));
+    for (const [k, d] of this.#dialers) {
+      if (keys.has(k)) continue;
+      d.stop();
+      this.#dialers.delete(k);
+    }
+    this.#peers = wanted;
+    if (!this.#stopping) {
+      for (const p of wanted) {
+        const k = peerKey(p);
+        if (!this.#dialers.has(k)) this.#dialers.set(k, this.#dial(p));
+      }
+    }
+    // Inbound peer sessions no longer allowed end; hubs get pushes under the new limits.
+    for (const ls of this.#links.values()) {
+      if (ls.role === "relay" && !this.#peerAllowed(ls.link)) ls.link.close("peer-removed");
+    }
+    for (const set of this.#hubs.values()) for (const ls of set) this.#pumpHub(ls);
+    this.node.log.info("federation config applied", {
+      changed,
+      peers: wanted.map((p) => p.addr),
+    });
+    return changed;
   }
 
   /** The raw route for 0x0300-0x03FF. */
@@ -417,14 +477,9 @@ export class Relay {
   }
 
   #peerAllowed(link: Link): boolean {
-    const cfgPeers = this.#cfg.peers.map((p) => ({
-      keyId: p.keyId === undefined ? undefined : parseInt(p.keyId, 16),
-      key: p.key,
-    }));
-    for (const p of [...this.#peers, ...cfgPeers]) {
+    for (const p of this.#peers) {
       if (p.key !== undefined) {
-        const hex = typeof p.key === "string" ? p.key : toHex(p.key);
-        if (link.peerStatic && toHex(link.peerStatic) === hex) return true;
+        if (link.peerStatic && toHex(link.peerStatic) === toHex(p.key)) return true;
       } else if (p.keyId === link.keyId) return true;
     }
     return this.#cfg.allowPeers.some((k) => parseInt(k, 16) === link.keyId);
@@ -597,10 +652,9 @@ export class Relay {
       });
       this.store.redeemInvite(inv.tokenId, msg.family.id, now);
       this.#families.delete(msg.family.id);
-      this.store.putFamily(msg.family, true, now, {
-        messages: this.#cfg.quotaMessages,
-        bytes: this.#cfg.quotaBytes,
-      });
+      // No own quota: the family follows the configured default (reloadable); `family quota`
+      // gives it its own. A re-admission keeps an own quota set before.
+      this.store.putFamily(msg.family, true, now);
       this.#hubKeys.set(toHex(peerStatic), msg.family.id);
       await writeHubKeys(this.#data, this.#hubKeys);
     } catch (e) {
@@ -618,12 +672,13 @@ export class Relay {
       name: msg.family.name,
       hub: keyIdHex(ls.link.keyId),
     });
+    const quota = this.store.usage(msg.family.id).quota;
     sendFed(ls.link, {
       op: FedOp.FED_ADMITTED,
       family: msg.family.id,
       relay: this.node.identity.keyId,
-      quotaMessages: this.#cfg.quotaMessages,
-      quotaBytes: this.#cfg.quotaBytes,
+      quotaMessages: quota.messages,
+      quotaBytes: quota.bytes,
       maxMessage: this.#cfg.maxMessage,
       maxTtl: this.#cfg.maxTtl,
     });
@@ -1228,6 +1283,7 @@ export class Relay {
     this.flush();
     await this.#drainSyncs();
     this.#stopping = true;
+    this.#unhookReload?.();
     clearInterval(this.#sweepTimer);
     const after = this.#cfg.restartAfterMs;
     const all = [...this.#links.values(), ...this.#outLinks];
@@ -1236,13 +1292,34 @@ export class Relay {
       sendFed(ls.link, { op: FedOp.FED_RESTART, after, reason }, true);
     }
     this.node.log.info("relay stopping", { sessions: all.length, restartAfterMs: after });
-    for (const d of this.#dialers) d.stop();
-    await Promise.all(this.#dialers.map((d) => d.done));
+    for (const d of this.#dialers.values()) d.stop();
+    await Promise.all([...this.#dialers.values()].map((d) => d.done));
     // Give the restart notices a moment to leave before the node closes sessions.
     await sleep(50);
     this.node.removeRoute("federation");
     this.store.close();
   }
+}
+
+/** `--peer` specs plus the config's `federation.peers`, without duplicates. */
+export function mergePeers(cli: readonly PeerSpec[], cfg: FedConfig): PeerSpec[] {
+  const out: PeerSpec[] = [...cli];
+  for (const p of cfg.peers) {
+    const spec: PeerSpec = {
+      addr: p.addr,
+      ...(p.keyId === undefined ? {} : { keyId: parseInt(p.keyId, 16) }),
+      ...(p.key === undefined
+        ? {}
+        : { key: Uint8Array.from(p.key.match(/../g)!.map((h) => parseInt(h, 16))) }),
+    };
+    if (!out.some((q) => peerKey(q) === peerKey(spec))) out.push(spec);
+  }
+  return out;
+}
+
+/** Identity of a peer spec (address and pin) for reload diffs. */
+function peerKey(p: PeerSpec): string {
+  return `${p.addr}@${p.key ? toHex(p.key) : p.keyId ?? ""}`;
 }
 
 /** Every opcode of the range this relay serves (others answer NOT_FOUND). */

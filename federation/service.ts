@@ -147,16 +147,8 @@ export async function startFederation(
   let relay: Relay | undefined;
   let hub: Hub | undefined;
   if (role === "relay" || role === "both") {
+    // `--peer` only: the relay adds config `federation.peers` itself (they change on reload).
     const peers: PeerSpec[] = (o.peers ?? []).map(parsePeer);
-    for (const p of node.config.federation.peers) {
-      peers.push({
-        addr: p.addr,
-        keyId: p.keyId === undefined ? undefined : parseInt(p.keyId, 16),
-        key: p.key === undefined
-          ? undefined
-          : Uint8Array.from(p.key.match(/../g)!.map((h) => parseInt(h, 16))),
-      });
-    }
     const hubs = await readHubKeys(data);
     const store = FedStore.open({
       path: paths(data).relayDb,

@@ -255,9 +255,9 @@ export function storeError(e: unknown, path: string): MyClerkError {
 /** The federation store. One instance per process; not safe for two writers without busy waits. */
 export class FedStore {
   readonly #db: DatabaseSync;
-  readonly #defaultQuota: Quota;
+  #defaultQuota: Quota;
   readonly #dedupeWindow: number;
-  readonly #maxTtl: number;
+  #maxTtl: number;
   readonly #st: Record<string, StatementSync>;
   readonly #sync: "FULL" | "NORMAL";
   readonly #path: string;
@@ -461,10 +461,41 @@ export class FedStore {
     );
   }
 
-  /** Sets a family's own quota (null fields fall back to the default). */
-  setQuota(id: FamilyId, quota: Quota): void {
-    this.#db.prepare("UPDATE families SET quota_messages = ?, quota_bytes = ? WHERE id = ?")
-      .run(quota.messages, quota.bytes, id);
+  /**
+   * Sets a family's own quota: a number sets that limit, `null` makes it
+   * follow the default again (config `federation.quotaMessages/quotaBytes`),
+   * an absent field stays as it is. Applies to the next enqueue (the relay
+   * reads quotas per group commit), also from another process. False when
+   * the family is not stored here.
+   */
+  setQuota(
+    id: FamilyId,
+    quota: { readonly messages?: number | null; readonly bytes?: number | null },
+  ): boolean {
+    return this.#tx(() => {
+      const r = this.#db.prepare("SELECT 1 FROM families WHERE id = ?").get(id);
+      if (r === undefined) return false;
+      if (quota.messages !== undefined) {
+        this.#db.prepare("UPDATE families SET quota_messages = ? WHERE id = ?").run(
+          quota.messages,
+          id,
+        );
+      }
+      if (quota.bytes !== undefined) {
+        this.#db.prepare("UPDATE families SET quota_bytes = ? WHERE id = ?").run(quota.bytes, id);
+      }
+      return true;
+    });
+  }
+
+  /** Replaces the quota of families without their own (a config reload). */
+  setDefaultQuota(q: Quota): void {
+    this.#defaultQuota = q;
+  }
+
+  /** Replaces the longest TTL honoured (a config reload); applies to messages stored from now. */
+  setMaxTtl(seconds: number): void {
+    this.#maxTtl = seconds;
   }
 
   /** A stored family, or undefined. */

@@ -18,6 +18,7 @@ import { DatabaseSync } from "node:sqlite";
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
 import { toHex } from "./bytes.ts";
 import { Manifest, manifestPath, readManifest } from "./manifest.ts";
+import { securePrivateFile } from "../core/node/datadir.ts";
 
 /** What {@link openStore} needs to know about one store kind. */
 export interface StoreSpec {
@@ -253,6 +254,8 @@ function setUp(
     if (r !== "ok") throw refuse("store-damaged", path, restore, { why: r.slice(0, 200) });
   }
   if (path === ":memory:") return { db, id, created };
+  // SQLite creates the file (and its -wal/-shm, with the file's mode) under the umask.
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) securePrivateFile(f);
   const state = { kind: spec.kind, id, created: Math.floor(Date.now() / 1000), hwm };
   const m = manifest === undefined
     ? Manifest.create(path, state)

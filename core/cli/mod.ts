@@ -12,6 +12,7 @@ import { Client } from "../node/client.ts";
 import { fromHex, generateKeyFile, keyIdHex, readKeyFile, toHex } from "../node/keys.ts";
 import type { Tier } from "../wire/header.ts";
 import { inspectBytes } from "./inspect.ts";
+import { lockDataDir } from "../node/datadir.ts";
 import {
   grant,
   loadAcl,
@@ -136,9 +137,13 @@ export function registerCoreCommands(
       const stops: (() => Promise<void>)[] = [];
       try {
         const cfg = await configFromOptions(o);
+        // One serve per data directory, private modes (core/node/datadir.ts); before anything
+        // in it is read or written.
+        const lock = lockDataDir(cfg.data);
         node = await Node.start(cfg, {
           backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined,
         });
+        if (lock.fixed.length) node.log.warn("data dir modes fixed", { fixed: lock.fixed });
         for (const ext of extensions) stops.push(await ext(node, o));
         node.log.info("node ready", {
           tcp: `${node.addresses.tcp.hostname}:${node.addresses.tcp.port}`,
