@@ -33,6 +33,7 @@ for (
     ["plugins.ts", [], 1],
     ["store.ts", [], 1],
     ["relay.ts", ["nats-server", "socat"], 4],
+    ["sms.ts", [], 1],
   ] as const
 ) {
   Deno.test({
