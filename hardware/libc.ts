@@ -50,6 +50,7 @@ const SYMBOLS = {
   },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
   memmove: { parameters: ["buffer", "buffer", "usize"], result: "usize" },
@@ -328,6 +329,29 @@ export class Libc {
   /** prctl(2); result or -errno. */
   sysPrctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): number {
     return this.neg(this.lib.symbols.prctl(option, a, b, c, d));
+  }
+
+  /**
+   * execve(2): replaces this process with `path` (argv, envp as given).
+   * Returns only on failure, with -errno.
+   */
+  sysExecve(path: string, argv: readonly string[], envp: readonly string[]): number {
+    const keep: Uint8Array<ArrayBuffer>[] = [];
+    const table = (items: readonly string[]) => {
+      const t = alloc((items.length + 1) * 8);
+      const dv = new DataView(t.buffer);
+      items.forEach((s, i) => {
+        const c = cstr(s);
+        keep.push(c);
+        dv.setBigUint64(i * 8, this.addressOf(c), true);
+      });
+      return t;
+    };
+    const a = table(argv);
+    const e = table(envp);
+    const r = this.neg(this.lib.symbols.execve(cstr(path), a, e));
+    keep.length = 0; // the strings had to live until execve returned
+    return r;
   }
 
   /** getpid(2). */

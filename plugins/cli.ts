@@ -103,6 +103,7 @@ export function formatList(rows: readonly PluginStatus[]): string[] {
       ...g.buses.map((x) => `bus ${x}`),
     ];
     out.push(`  granted: ${granted.length ? granted.join("; ") : "(nothing)"}`);
+    out.push(`  confinement: ${s.confinement}`);
     if (s.refused.length) {
       out.push(
         `  refused: ${s.refused.map((r) => `${r.kind} ${r.value} (${r.reason})`).join("; ")}`,

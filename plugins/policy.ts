@@ -48,6 +48,11 @@ export interface Policy {
   readonly default: PolicyEntry;
   /** Per-plugin entries, by plugin name. */
   readonly plugins: ReadonlyMap<string, PolicyEntry>;
+  /**
+   * Start FFI plugins even where the kernel has no Landlock (then they run
+   * with Deno's permissions only, which FFI can bypass). Default false: refused.
+   */
+  readonly allowUnconfinedFfi?: boolean;
 }
 
 const list = z.array(z.string().min(1)).default([]);
@@ -68,6 +73,7 @@ const policySchema = z.object({
   version: z.literal(1),
   default: entrySchema.optional(),
   plugins: z.record(z.string(), entrySchema).default({}),
+  allowUnconfinedFfi: z.boolean().default(false),
 }).strict();
 
 /** The policy used when no policy file is given: nothing beyond the plugin's own folder, process isolation. */
@@ -101,6 +107,7 @@ export function parsePolicy(raw: unknown): Policy {
   return {
     default: r.data.default ?? DENY_ALL.default,
     plugins: new Map(Object.entries(r.data.plugins)),
+    allowUnconfinedFfi: r.data.allowUnconfinedFfi,
   };
 }
 

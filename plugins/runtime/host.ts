@@ -11,6 +11,7 @@
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
 import { minimumTier, rangeOf } from "../../core/opcodes.ts";
 import { busOf, type BusReport, detectBuses } from "../../hardware/detect.ts";
+import { confinementDecision } from "../../hardware/confine/mod.ts";
 import {
   hex4,
   HOST_API_VERSION,
@@ -107,6 +108,8 @@ export interface PluginStatus {
   readonly failure: string;
   /** Counters and latencies of this plugin. */
   readonly metrics: MetricsSnapshot;
+  /** Kernel confinement of the plugin process, e.g. `landlock abi 7, net denied, seccomp`. */
+  readonly confinement: string;
 }
 
 /** Options of {@link PluginHost.start}. */
@@ -300,6 +303,13 @@ export class PluginHost {
         `ffi-unavailable: ${missingLib.value} (${missingLib.reason})`,
       );
     }
+    const conf = confinementDecision(
+      grant.ffi.length > 0,
+      grant.net,
+      this.policy.allowUnconfinedFfi === true,
+      resolveLibrary("libc"),
+    );
+    if (conf.refuse !== undefined) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, conf.refuse);
     checkClaim(s.name, manifest.ranges, grant.trusted);
     return { manifest, grant, table: table.without(s.name).with(s.name, manifest.ranges) };
   }
@@ -343,6 +353,20 @@ export class PluginHost {
       env: g.env,
       ffi: g.ffi.map((f) => f.path),
       memoryMb: m.limits.memoryMb,
+      ...(confinementDecision(
+          g.ffi.length > 0,
+          g.net,
+          this.policy.allowUnconfinedFfi === true,
+          resolveLibrary("libc"),
+        ).confine
+        ? {
+          confine: {
+            libc: resolveLibrary("libc")!,
+            pluginDir: s.dir,
+            devices: this.grantInfo(s, g).devices,
+          },
+        }
+        : {}),
     };
   }
 
@@ -604,6 +628,12 @@ function statusOf(s: Slot, state?: PluginState): PluginStatus {
     state: state ?? s.state,
     ...(s.reason !== undefined ? { reason: s.reason } : {}),
     isolation: g?.isolation ?? m?.isolation ?? "",
+    confinement: confinementDecision(
+      (g?.ffi.length ?? 0) > 0,
+      g?.net ?? [],
+      true,
+      resolveLibrary("libc"),
+    ).label,
     hostApi: m?.hostApi ?? "",
     ranges: (m?.ranges ?? []).map((r) => `${hex4(r.first)}-${hex4(r.last)}`),
     minTier: Object.fromEntries(

@@ -18,6 +18,7 @@ import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 import type { IsolationMode } from "../manifest.ts";
 import type { PluginDefinition } from "../sdk/mod.ts";
 import { encodeFrame, FrameDecoder } from "./frames.ts";
+import { buildPlan, launcherArgs } from "../../hardware/confine/mod.ts";
 import { OutputLimiter } from "./output.ts";
 import { type PluginPort, servePlugin } from "./plugin_side.ts";
 import type { HostMsg, PluginMsg } from "./protocol.ts";
@@ -47,6 +48,15 @@ export interface InstanceSpec {
   readonly ffi: readonly string[];
   /** V8 heap ceiling in MiB (`--max-old-space-size`, process mode). */
   readonly memoryMb: number;
+  /** Set for FFI process plugins: confine the child (hardware/confine) with these grants. */
+  readonly confine?: {
+    /** The granted libc (the launcher's own FFI). */
+    readonly libc: string;
+    /** The plugin's folder. */
+    readonly pluginDir: string;
+    /** Granted device nodes. */
+    readonly devices: readonly string[];
+  };
 }
 
 /** Callbacks an instance reports to. */
@@ -251,11 +261,28 @@ async function startProcess(spec: InstanceSpec, sink: InstanceSink): Promise<Ins
   const entry = await writeEntry(spec, "serveProcess");
   const map = await importMap(spec.runDir);
   await Deno.mkdir(spec.cwd, { recursive: true });
+  const env = childEnv(spec.env);
+  let args = processArgs(spec, entry, map);
+  // FFI plugins start through the launcher: kernel confinement before their code loads.
+  if (spec.confine !== undefined) {
+    args = launcherArgs(
+      buildPlan({
+        ...spec.confine,
+        dataDir: spec.cwd,
+        runFiles: [entry, map],
+        read: spec.read,
+        write: spec.write,
+        net: spec.net,
+        env,
+      }),
+      args,
+    );
+  }
   const child = new Deno.Command(Deno.execPath(), {
-    args: processArgs(spec, entry, map),
+    args,
     cwd: spec.cwd,
     clearEnv: true,
-    env: childEnv(spec.env),
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,162 @@
+/**
+ * Node side of FFI plugin confinement: probes the kernel once (Landlock ABI,
+ * seccomp), builds each plugin's {@link ConfinePlan} from its grant, and
+ * turns a plugin's `deno run` command into one that goes through the
+ * launcher (hardware/confine/launcher.ts), which confines itself and then
+ * execs that same command.
+ *
+ * @module
+ */
+import { Libc } from "../libc.ts";
+import { landlockAbi, seccompSupported } from "./apply.ts";
+import { type ConfinePlan, describeConfinement, netRules, type PathRule } from "./plan.ts";
+
+export type { ConfinePlan, PathRule };
+export { describeConfinement, netRules };
+
+/** What this kernel offers. */
+export interface ConfineSupport {
+  /** Landlock ABI version; 0 = no Landlock. */
+  readonly abi: number;
+  /** Whether the seccomp filter can be installed (x86_64). */
+  readonly seccomp: boolean;
+}
+
+let cached: ConfineSupport | undefined;
+
+/** Probes the kernel once per process (needs FFI to `libcPath`). */
+export function confineSupport(libcPath: string): ConfineSupport {
+  if (cached !== undefined) return cached;
+  let abi = 0;
+  try {
+    const libc = new Libc(libcPath);
+    abi = landlockAbi(libc);
+    libc.unload();
+  } catch {
+    abi = 0;
+  }
+  cached = { abi, seccomp: seccompSupported() };
+  return cached;
+}
+
+const LAUNCHER = new URL("./launcher.ts", import.meta.url).pathname;
+/** Repository folders whose modules a plugin process imports (runtime, SDK, core, bindings). */
+const CODE_DIRS = ["../../core", "../../plugins/runtime", "../../plugins/sdk", "../../hardware"]
+  .map((p) => new URL(p, import.meta.url).pathname);
+
+function realOr(p: string): string {
+  try {
+    return Deno.realPathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** The Deno cache directory the plugin's deno uses (DENO_DIR, else the XDG/HOME default). */
+export function denoDir(env: Readonly<Record<string, string>>): string {
+  if (env.DENO_DIR) return env.DENO_DIR;
+  const base = env.XDG_CACHE_HOME || `${env.HOME ?? "/root"}/.cache`;
+  return `${base}/deno`;
+}
+
+/** Inputs of {@link buildPlan}. */
+export interface PlanInputs {
+  /** The granted libc file. */
+  readonly libc: string;
+  /** The plugin's folder (read). */
+  readonly pluginDir: string;
+  /** Its data directory (the process's cwd; read/write). */
+  readonly dataDir: string;
+  /** Generated entry module and import map (read). */
+  readonly runFiles: readonly string[];
+  /** Granted read paths. */
+  readonly read: readonly string[];
+  /** Granted write paths. */
+  readonly write: readonly string[];
+  /** Granted device nodes. */
+  readonly devices: readonly string[];
+  /** Granted net entries (`host` or `host:port`). */
+  readonly net: readonly string[];
+  /** The environment the plugin process gets. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * The confinement of one FFI plugin: its own files, the code it imports,
+ * the deno binary, shared libraries and Deno cache it needs, its granted
+ * paths and device nodes; TCP connect only to granted ports; nothing else.
+ */
+export function buildPlan(i: PlanInputs): ConfinePlan {
+  const deno = realOr(Deno.execPath());
+  const paths: PathRule[] = [
+    { path: deno, access: "rx" },
+    // The dynamic loader and shared libraries deno links (and the granted libc).
+    { path: "/lib", access: "rx" },
+    { path: "/lib64", access: "rx" },
+    { path: "/usr/lib", access: "rx" },
+    { path: "/etc/ld.so.cache", access: "ro" },
+    { path: realOr(denoDir(i.env)), access: "rw" },
+    ...CODE_DIRS.map((path): PathRule => ({ path: realOr(path), access: "ro" })),
+    { path: realOr(i.pluginDir), access: "ro" },
+    ...i.runFiles.map((path): PathRule => ({ path, access: "ro" })),
+    { path: realOr(i.dataDir), access: "rw" },
+    ...i.read.map((path): PathRule => ({ path, access: "ro" })),
+    ...i.write.map((path): PathRule => ({ path, access: "rw" })),
+    ...i.devices.map((path): PathRule => ({ path, access: "dev" })),
+  ];
+  return { libc: i.libc, paths, ...netRules(i.net), env: i.env };
+}
+
+/** Whether and how an FFI plugin is confined, and what `plugin list` says about it. */
+export interface ConfineDecision {
+  /** Start it through the launcher. */
+  readonly confine: boolean;
+  /** The `plugin list` text. */
+  readonly label: string;
+  /** Set when the plugin must not start (no Landlock and not allowed unconfined). */
+  readonly refuse?: string;
+}
+
+/**
+ * The decision for one plugin: no FFI, Deno's permissions suffice; FFI on a
+ * kernel with Landlock, confined; FFI without Landlock, refused unless the
+ * policy says `allowUnconfinedFfi`.
+ */
+export function confinementDecision(
+  hasFfi: boolean,
+  net: readonly string[],
+  allowUnconfined: boolean,
+  libcPath: string | undefined,
+): ConfineDecision {
+  if (!hasFfi) return { confine: false, label: "deno permissions (no FFI)" };
+  const sup = libcPath === undefined ? { abi: 0, seccomp: false } : confineSupport(libcPath);
+  if (sup.abi === 0) {
+    return allowUnconfined
+      ? {
+        confine: false,
+        label: "none: kernel has no Landlock (allowed by policy allowUnconfinedFfi)",
+      }
+      : {
+        confine: false,
+        label: "refused: kernel has no Landlock",
+        refuse:
+          "confinement-unavailable: the kernel has no Landlock, so an FFI plugin could bypass its permissions; fix: a kernel with CONFIG_SECURITY_LANDLOCK and lsm=landlock, or policy allowUnconfinedFfi: true",
+      };
+  }
+  return { confine: true, label: describeConfinement(sup.abi, netRules(net), sup.seccomp) };
+}
+
+/** The `deno` arguments that run `args` (a plugin's `deno run ...`) through the launcher. */
+export function launcherArgs(plan: ConfinePlan, args: readonly string[]): string[] {
+  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(plan))));
+  return [
+    "run",
+    "--no-prompt",
+    "--no-config",
+    `--allow-ffi=${plan.libc}`,
+    LAUNCHER,
+    b64,
+    Deno.execPath(),
+    ...args,
+  ];
+}
