@@ -12,7 +12,7 @@
  * | spi | `/dev/spidev*` |
  * | can | `/sys/class/net/*` whose `type` is 280 (ARPHRD_CAN) |
  * | onewire | `/sys/bus/w1/devices/w1_bus_master*` |
- * | modem | tty whose driver is option/qcserial/sierra, or `/sys/class/usbmisc/cdc-wdm*` |
+ * | modem | tty whose driver is option/qcserial/sierra, ttyUSB/ttyACM of a USB device with a modem vendor id (SIMCom 1e0e, Quectel 2c7c, Qualcomm 05c6), paths listed in `/etc/myclerk/modem-ports` (operator-configured, e.g. a UART modem), or `/sys/class/usbmisc/cdc-wdm*` |
  *
  * @module
  */
@@ -77,6 +77,24 @@ function driverOf(root: string, tty: string): string | undefined {
 }
 
 const MODEM_DRIVERS = new Set(["option", "qcserial", "sierra", "huawei_cdc_ncm", "cdc_mbim"]);
+/** USB vendor ids of cellular modem makers: SIMCom (SIM7600), Quectel (EC25), Qualcomm. */
+const MODEM_VENDORS = new Set(["1e0e", "2c7c", "05c6"]);
+
+/** idVendor of the USB device above a tty (port dir -> interface -> device), if any. */
+function usbVendorOf(root: string, tty: string): string | undefined {
+  let dir: string;
+  try {
+    dir = Deno.realPathSync(join(root, `/sys/class/tty/${tty}/device`));
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < 4 && dir.length > 1; i++) {
+    const v = read(`${dir}/idVendor`);
+    if (v !== undefined) return v.toLowerCase();
+    dir = dir.replace(/\/[^/]+$/, "");
+  }
+  return undefined;
+}
 
 function bus(kind: BusKind, devices: string[], source: string): BusInfo {
   return { kind, present: devices.length > 0, devices, source };
@@ -110,6 +128,15 @@ export function detectBuses(root = "/"): BusReport {
   const wdm = list(r("/sys/class/usbmisc")).filter((d) => d.startsWith("cdc-wdm")).map((d) =>
     `/dev/${d}`
   );
+  const vendorTtys = ttys.filter((t) =>
+    /^tty(USB|ACM)\d+$/.test(t) && MODEM_VENDORS.has(usbVendorOf(root, t) ?? "")
+  ).map((t) => `/dev/${t}`);
+  // The operator's own modem ports (a SIM800 on a UART has no USB ids), when they exist.
+  const configured = (read(r("/etc/myclerk/modem-ports")) ?? "").split("\n").map((l) => l.trim())
+    .filter((l) =>
+      /^\/dev\/[A-Za-z0-9_./-]+$/.test(l) && !l.split("/").includes("..") && exists(r(l))
+    );
+  const modems = [...new Set([...modemTtys, ...vendorTtys, ...configured, ...wdm])];
 
   const dev = list(r("/dev"));
   const can = list(r("/sys/class/net")).filter((n) =>
@@ -137,8 +164,8 @@ export function detectBuses(root = "/"): BusReport {
       bus("onewire", w1, "/sys/bus/w1/devices/w1_bus_master*"),
       bus(
         "modem",
-        [...modemTtys, ...wdm],
-        "tty driver option/qcserial/sierra, /sys/class/usbmisc/cdc-wdm*",
+        modems,
+        "tty driver option/qcserial/sierra, USB vendor 1e0e/2c7c/05c6, /etc/myclerk/modem-ports, /sys/class/usbmisc/cdc-wdm*",
       ),
     ],
   };
