@@ -443,7 +443,10 @@ export class Hub {
         error.code === ErrorCode.SERVICE_UNAVAILABLE;
       const k = toHex(mid);
       this.#outInflight.delete(k);
-      if (transient) {
+      if (error.code === ErrorCode.FED_EXPIRED) {
+        this.store.setState([mid], "expired", nowSec(), `${errorName(error.code)} ${error.detail}`);
+        this.#resolve(k, `expired: ${errorName(error.code)} ${error.detail}`);
+      } else if (transient) {
         const why = `${errorName(error.code)} ${error.detail}`;
         this.store.noteRetry(mid, why, nowSec());
         this.#resolve(k, "pending", why);
@@ -475,6 +478,10 @@ export class Hub {
     }
     try {
       const opened = openEnvelope(this.node.backend, m, m.sealed, this.family.privateKey);
+      if (opened.ts + opened.ttl + this.node.config.limits.maxSkewSeconds <= nowSec()) {
+        // Past its lifetime (a relay that kept it too long): never handed to the application.
+        throw new MyClerkError(ErrorCode.FED_EXPIRED, "expired");
+      }
       this.#deliveries.push({
         mid: m.mid,
         from: opened.from,

@@ -819,6 +819,16 @@ export class Relay {
       if (isMyClerkError(e)) throw new MyClerkError(e.code, e.detail, { ...e.extra, mid: msg.mid });
       throw e;
     }
+    // Expired already (its own creation time + lifetime, with the clock-skew grace): refused,
+    // never stored or delivered (FEDERATION.md §6.2 "Expiry at ingest").
+    const expiresBy = envelopeExpiry(msg.sealed, msg.ttl) + this.node.config.limits.maxSkewSeconds;
+    if (expiresBy <= nowSec()) {
+      // Counted fed_drop_total{reason="expired-at-ingest"} by #handle, like every refusal.
+      throw new MyClerkError(ErrorCode.FED_EXPIRED, "expired-at-ingest", {
+        mid: msg.mid,
+        expired: expiresBy - this.node.config.limits.maxSkewSeconds,
+      });
+    }
     this.#batch.push({
       ls,
       lane: route.lane,
@@ -830,6 +840,7 @@ export class Relay {
         ttl: msg.ttl,
         hops: msg.hops,
         sealed: msg.sealed,
+        expiresBy,
       },
     });
     if (this.#batch.length >= FLUSH_AT) this.flush();
@@ -1066,7 +1077,14 @@ export class Relay {
       );
       const { rows, cut } = this.store.fetchWindow(family, ls.cursor, limit, budget);
       let sent = 0;
+      const now = nowSec();
       for (const m of rows) {
+        if (m.expires <= now) {
+          // Past its expiry: never pushed; the next sweep deletes it and tells the sender.
+          ls.cursor = m.seq;
+          sent++;
+          continue;
+        }
         if (!this.#mayPush(ls, m.sealed.length)) break;
         this.#sendDeliver(ls, m, m.seq);
         sent++;
@@ -1337,6 +1355,15 @@ function requestIdOf(payload: Uint8Array): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The envelope's own expiry: header timestamp (bytes 6..10, the sender's
+ * creation time) + `ttl`, capped at 2^32 - 1 (FEDERATION.md §4.2, §5).
+ */
+export function envelopeExpiry(sealed: Uint8Array, ttl: number): number {
+  const ts = ((sealed[6] << 24) | (sealed[7] << 16) | (sealed[8] << 8) | sealed[9]) >>> 0;
+  return Math.min(ts + ttl, 0xffffffff);
 }
 
 /** The FED_DELIVER a relay sends on for a stored message: one more hop (capped at 8). */

@@ -77,6 +77,12 @@ export interface QueueInput {
   readonly hops: number;
   /** The Tier 5-form envelope; its length is the message size for quotas. */
   readonly sealed: Uint8Array;
+  /**
+   * Latest expiry, Unix seconds (the envelope's own `ts + ttl` plus the
+   * clock-skew grace, FEDERATION.md §6.2): the stored expiry is the earlier
+   * of this and `received + min(ttl, max-ttl)`.
+   */
+  readonly expiresBy?: number;
 }
 
 /** A queued message as fetched. */
@@ -608,7 +614,7 @@ export class FedStore {
       throw new MyClerkError(ErrorCode.FED_QUOTA_EXCEEDED, "quota", { ...over, family: m.to });
     }
     const ttl = Math.min(m.ttl, this.#maxTtl);
-    const expires = now + ttl;
+    const expires = Math.min(now + ttl, m.expiresBy ?? Infinity);
     // The dedupe insert is the duplicate check: one statement instead of a read and a write.
     const fresh = st.seenPut.run(m.to, m.mid, now + Math.max(ttl, this.#dedupeWindow));
     if (num(fresh.changes) === 0) return { status: "duplicate" };
