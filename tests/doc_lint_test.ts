@@ -101,6 +101,18 @@ const FILES: readonly string[] = [
   "plugins/serial/mod.ts",
   "plugins/serial/termios.ts",
   "plugins/service.ts",
+  "plugins/gsm/at/codes.ts",
+  "plugins/gsm/at/engine.ts",
+  "plugins/gsm/at/parse.ts",
+  "plugins/gsm/dialects.ts",
+  "plugins/gsm/gnss.ts",
+  "plugins/gsm/mod.ts",
+  "plugins/gsm/modem.ts",
+  "plugins/gsm/pdu.ts",
+  "plugins/gsm/port.ts",
+  "plugins/gsm/sms.ts",
+  "plugins/gsm/ussd.ts",
+  "plugins/gsm/voice.ts",
 ];
 
 Deno.test("doc lint: core, federation, plugins and hardware public modules pass deno doc --lint", async () => {

@@ -113,6 +113,7 @@ export class Modem {
     this.calls = new CallTracker((e) => this.emit(GsmOp.VOICE_ANSWER, { ...e }));
   }
 
+  /** A fresh AT engine writing to the current port. */
   private newEngine(timeoutMs: number): AtEngine {
     return new AtEngine({
       write: (t) => {
@@ -144,6 +145,7 @@ export class Modem {
     }
   }
 
+  /** INIT proper: (re)opens the port when it changed, then runs the sequence. */
   private async doInit(cfg: ModemConfig): Promise<Record<string, unknown>> {
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -166,6 +168,7 @@ export class Modem {
     return await this.sequence("init");
   }
 
+  /** Opens the configured port and feeds it to the engine. */
   private openPort(cfg: ModemConfig): void {
     this.port = ModemPort.open(
       this.libcPath,
@@ -176,6 +179,7 @@ export class Modem {
     );
   }
 
+  /** Closes the port if one is open. */
   private async closePort(): Promise<void> {
     const p = this.port;
     this.port = undefined;
@@ -239,6 +243,7 @@ export class Modem {
     throw last instanceof MyClerkError ? last : err(ErrorCode.TIMEOUT, "at-timeout");
   }
 
+  /** Reads the SIM state and enters the PIN when asked for one. */
   private async unlock(): Promise<void> {
     this.sim = await this.cpin();
     const pin = this.cfg?.pin;
@@ -253,6 +258,7 @@ export class Modem {
     }
   }
 
+  /** The `AT+CPIN?` state (`NOT INSERTED` for +CME ERROR 10). */
   private async cpin(): Promise<string> {
     try {
       const r = await this.at("AT+CPIN?");
@@ -264,6 +270,7 @@ export class Modem {
     }
   }
 
+  /** SMS mode, new-message and report routing, URCs on (needs a ready SIM). */
   private async smsSetup(): Promise<void> {
     const d = this.d!;
     await this.at(`AT+CMGF=${this.cfg!.mode === "pdu" ? 0 : 1}`);
@@ -276,6 +283,7 @@ export class Modem {
     for (const c of d.setup) await this.at(c).catch(() => {});
   }
 
+  /** Changes the state and pushes the `modem` event. */
   private setState(s: ModemState, reason?: string): void {
     const changed = s !== this.state;
     this.state = s;
@@ -284,6 +292,7 @@ export class Modem {
     }
   }
 
+  /** The port went away: fail what is waiting, report, start reconnecting. */
   private portLost(why: string): void {
     if (this.closed) return;
     this.log("port lost:", why);
@@ -299,6 +308,7 @@ export class Modem {
     this.scheduleReconnect(250);
   }
 
+  /** Arms one reconnect attempt after `ms`. */
   private scheduleReconnect(ms: number): void {
     if (this.closed || this.reconnectTimer !== undefined) return;
     this.reconnectTimer = setTimeout(() => {
@@ -307,6 +317,7 @@ export class Modem {
     }, ms);
   }
 
+  /** Reopens the port and re-initializes; on failure tries again later. */
   private async tryReconnect(): Promise<void> {
     if (this.closed || this.port !== undefined || this.cfg === undefined) return;
     try {
@@ -338,6 +349,7 @@ export class Modem {
 
   // ------------------------------------------------------------ AT helpers
 
+  /** Sends one command, or fails at once when no port is open. */
   private at(cmd: string, timeoutMs?: number, pdu?: string): Promise<AtResult> {
     if (this.port === undefined) {
       return Promise.reject(
@@ -360,6 +372,7 @@ export class Modem {
     return (plain ?? r.lines[0]?.replace(/^\+[A-Z]+:\s*/, "") ?? "").trim();
   }
 
+  /** The dialect, or the error that says why the modem cannot serve yet. */
   private ready(): Dialect {
     if (this.state === "ready") return this.d!;
     if (this.state === "reconnecting") {
@@ -382,12 +395,14 @@ export class Modem {
 
   // ------------------------------------------------------------ URCs
 
+  /** Runs a URC follow-up after the earlier ones (their errors go to the log). */
   private later(f: () => Promise<void>): void {
     this.chain = this.chain.then(f).catch((e) =>
       this.log("urc follow-up failed:", e instanceof Error ? e.message : String(e))
     );
   }
 
+  /** Dispatches one URC to SMS, USSD, calls, registration, SIM or reboot handling. */
   private urc(u: Urc): void {
     const line = u.line;
     const d = this.d;
@@ -453,6 +468,7 @@ export class Modem {
     }
   }
 
+  /** Reads a message announced by +CMTI/+CDSI and delivers it. */
   private async readStored(index: number): Promise<void> {
     if (this.state !== "ready") return;
     const r = await this.at(`AT+CMGR=${index}`);
@@ -464,6 +480,7 @@ export class Modem {
     if (this.cfg?.deleteOnReceive) await this.at(`AT+CMGD=${index}`).catch(() => {});
   }
 
+  /** A decoded message to reassembly, a status report to its event. */
   private deliverParsed(sms: Sms, index?: number): void {
     if (sms.type === "deliver") {
       this.reasm.add(index === undefined ? { sms } : { sms, index });
@@ -472,6 +489,7 @@ export class Modem {
     }
   }
 
+  /** A +CMT message (PDU, or text mode header + text). */
   private incomingDirect(head: string, body: string): void {
     if (this.cfg?.mode === "text" && !/^\+CMT:\s*"?[^,]*"?,\d+$/.test(head.replace(/,,/, ","))) {
       const p = params(head, "+CMT:") ?? [];
@@ -492,6 +510,7 @@ export class Modem {
     }
   }
 
+  /** A +CDS status report (PDU body, or text-mode fields). */
   private incomingReport(head: string, body?: string): void {
     if (body !== undefined) {
       try {
@@ -535,6 +554,7 @@ export class Modem {
     };
   }
 
+  /** The INIT answer. */
   private describe(): Record<string, unknown> {
     const d = this.d!;
     return {
@@ -774,6 +794,7 @@ export class Modem {
     return { cancelled: true };
   }
 
+  /** The dialect's GNSS commands, or UNSUPPORTED `gnss-not-in-dialect`. */
   private gnss(): NonNullable<Dialect["gnss"]> {
     const d = this.identified();
     if (d.gnss === undefined) {

@@ -62,7 +62,7 @@ export interface InfoElement {
 }
 
 /** Fields every decoded TPDU has. */
-interface Common {
+export interface Common {
   /** SMSC address from the PDU's prefix, `undefined` when the prefix was `00`. */
   readonly smsc?: string;
   /** The first octet (flags), for diagnostics. */

@@ -57,6 +57,7 @@ export class ModemPort {
     return new ModemPort(libc, pollLib, fd, path, onData, onLost);
   }
 
+  /** The reader: poll, read, hand bytes over; detects hang-ups and vanished nodes. */
   private async run(): Promise<void> {
     const pfd = new Uint8Array(8);
     const dv = new DataView(pfd.buffer);
@@ -94,6 +95,7 @@ export class ModemPort {
     }
   }
 
+  /** Marks the port lost once and tells the owner. */
   private lost(why: string): void {
     if (this.closed) return;
     this.closed = true;
@@ -102,6 +104,7 @@ export class ModemPort {
   }
 
   private released = false;
+  /** Closes the fd once. */
   private release(): void {
     if (this.released) return;
     this.released = true;

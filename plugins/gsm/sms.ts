@@ -146,6 +146,7 @@ export class Reassembler {
     for (const k of [...this.groups.keys()]) this.flush(k);
   }
 
+  /** Delivers a group (complete, timed out or evicted) and forgets it. */
   private flush(key: string): void {
     const g = this.groups.get(key);
     if (g === undefined) return;
@@ -155,6 +156,7 @@ export class Reassembler {
     this.deliver(this.event(ordered, g.total, ordered[0].sms.concat?.ref, g));
   }
 
+  /** The `sms` event of parts in order, with what is missing. */
   private event(ps: readonly Part[], total: number, ref?: number, g?: Group): SmsEvent {
     const first = ps[0].sms;
     const missing: number[] = [];

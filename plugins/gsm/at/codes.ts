@@ -7,6 +7,9 @@
  */
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "@myclerk/plugin-sdk";
 
+export { ErrorCode, MyClerkError };
+export type { ErrorCodeValue };
+
 /** Final result codes that end a command successfully. */
 export const FINAL_OK: ReadonlySet<string> = new Set(["OK", "CONNECT"]);
 

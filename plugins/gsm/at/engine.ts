@@ -72,10 +72,15 @@ export interface EngineStats {
   garbage: number;
 }
 
-interface Pending {
+/** A queued command and its promise. */
+export interface Pending {
+  /** The command line (without CR). */
   readonly cmd: string;
+  /** Its options. */
   readonly opts: CommandOptions;
+  /** Settles the caller's promise with the answer. */
   readonly resolve: (r: AtResult) => void;
+  /** Settles the caller's promise with the error. */
   readonly reject: (e: MyClerkError) => void;
 }
 
@@ -163,6 +168,7 @@ export class AtEngine {
     }
   }
 
+  /** Answers the `> ` prompt with the pending PDU and Ctrl-Z. */
   private prompt(): void {
     const c = this.current;
     if (c === undefined || c.opts.pdu === undefined || c.prompted) return;
@@ -171,6 +177,7 @@ export class AtEngine {
     void Promise.resolve(this.o.write(`${c.opts.pdu}\x1a`)).catch(() => {});
   }
 
+  /** Puts the next queued command on the line when the line is free. */
   private next(): void {
     if (this.current !== undefined) return;
     const p = this.queue.shift();
@@ -188,6 +195,7 @@ export class AtEngine {
     );
   }
 
+  /** Fails the running command with TIMEOUT (and cancels a pending prompt). */
   private timedOut(): void {
     const c = this.current;
     if (c === undefined) return;
@@ -203,6 +211,7 @@ export class AtEngine {
     );
   }
 
+  /** Ends the running command with its final line or error, then starts the next. */
   private finish(final: string | undefined, err?: MyClerkError): void {
     const c = this.current;
     if (c === undefined) return;
@@ -215,6 +224,7 @@ export class AtEngine {
     this.next();
   }
 
+  /** Whether `line` is unsolicited, given what the running command asks for. */
   private isUrc(line: string): boolean {
     const t = this.urcTable;
     const c = this.current;
@@ -226,6 +236,7 @@ export class AtEngine {
     return false;
   }
 
+  /** Routes one complete line: URC body, URC, echo, final result or answer line. */
   private line(line: string): void {
     if (this.urcHead !== undefined) {
       const head = this.urcHead;
@@ -257,6 +268,7 @@ export class AtEngine {
     if (c.lines.length < 4096) c.lines.push(line);
   }
 
+  /** Counts and hands a URC to the owner; its exceptions stay there. */
   private emit(u: Urc): void {
     this.stats.urcs++;
     try {
