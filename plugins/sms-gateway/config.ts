@@ -110,6 +110,7 @@ export function parseConfig(raw: unknown): GatewayConfig {
       numbers: strs(o, "numbers", `members[${i}]`).map((n) => normalizeNumber(n, cc)),
       tan: bool(o, "tan", true, `members[${i}]`),
       emergency: bool(o, "emergency", false, `members[${i}]`),
+      admin: bool(o, "admin", false, `members[${i}]`),
     };
   });
   const ids = new Set<string>();

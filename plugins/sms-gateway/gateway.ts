@@ -35,8 +35,8 @@ import { type Tan, TanBoard, type TanNotice } from "./tan.ts";
 
 /** A subscribed session. */
 interface Sub {
-  /** Member id, undefined for an admin session (tier >= 3) that is no member. */
-  readonly member?: string;
+  /** Member id. */
+  readonly member: string;
   /** Session tier. */
   readonly tier: number;
   /** Also wants spam notices. */
@@ -175,6 +175,20 @@ export class Gateway {
     return m;
   }
 
+  /** True when the session belongs to an admin member. */
+  isAdmin(peer: PeerInfo): boolean {
+    return this.memberOf(peer)?.admin === true;
+  }
+
+  /** The member, which must be an admin (or, with `emergency`, an emergency member), or FORBIDDEN. */
+  requireRole(peer: PeerInfo, role: "admin" | "emergency"): Member {
+    const m = this.requireMember(peer);
+    if (!(m.admin === true || (role === "emergency" && m.emergency))) {
+      fail(ErrorCode.FORBIDDEN, `not-${role}`, { member: m.id });
+    }
+    return m;
+  }
+
   /** Members. */
   get members(): readonly Member[] {
     return this.cfg.members;
@@ -198,9 +212,9 @@ export class Gateway {
 
   /** Pushes emergency events: members with `emergency`, and admin sessions. */
   emitEmergency(op: number, payload: unknown): number {
-    const em = new Set(this.cfg.members.filter((m) => m.emergency).map((m) => m.id));
+    const em = new Set(this.cfg.members.filter((m) => m.emergency || m.admin).map((m) => m.id));
     return this.emitTo(
-      (s) => (s.member !== undefined && em.has(s.member)) || s.tier >= 3,
+      (s) => em.has(s.member),
       op,
       payload,
     );
@@ -211,7 +225,7 @@ export class Gateway {
   private tanView(t: Tan): Record<string, unknown> {
     return {
       tanId: t.id,
-      id: t.inboxId,
+      msgId: t.inboxId,
       from: t.from,
       masked: t.masked,
       expiresAt: new Date(t.expiresAt).toISOString(),
@@ -327,7 +341,7 @@ export class Gateway {
       held: r.held,
     };
     await this.store.commit({ t: "in", m });
-    const base = { id: m.id, from, timestamp, cls: c.cls, classCode: c.code, lang: c.lang };
+    const base = { msgId: m.id, from, timestamp, cls: c.cls, classCode: c.code, lang: c.lang };
     if (c.cls === "tan" && c.extracted.code !== undefined) {
       const tan = this.tans.announce({
         inboxId: m.id,
@@ -339,7 +353,7 @@ export class Gateway {
       // Node-wide notice without the code (other plugins, the node's listeners).
       this.ctx.emit(SmsOp.SMS_TAN_RECEIVED, {
         tanId: tan.id,
-        id: m.id,
+        msgId: m.id,
         from,
         recipients: r.to,
         expiresAt: new Date(tan.expiresAt).toISOString(),
@@ -420,7 +434,7 @@ export class Gateway {
 
   private notifyOwner(m: OutMsg): void {
     const payload = {
-      id: m.id,
+      msgId: m.id,
       status: m.status,
       to: m.to,
       refs: m.refs,
@@ -589,19 +603,25 @@ export class Gateway {
     };
   }
 
-  /** GNSS position through the modem (enables GNSS once when it is off). */
+  /** GNSS position through the modem: enables GNSS when there is no fix, then polls a few seconds. */
   async position(): Promise<Position | undefined> {
     const ask = async () =>
       await this.ctx.call(GsmOp.GNSS_POSITION, {}, { timeoutMs: 10_000 }) as Position;
     try {
-      let p: Position;
+      let p: Position | undefined;
       try {
         p = await ask();
       } catch (e) {
-        if (e instanceof MyClerkError && e.code === ErrorCode.UNSUPPORTED) throw e;
-        await this.ctx.call(GsmOp.GNSS_ENABLE, { enable: true }, { timeoutMs: 10_000 });
-        p = await ask();
+        if (e instanceof MyClerkError && e.code === ErrorCode.UNSUPPORTED) throw e; // no GNSS (SIM800)
       }
+      if (p === undefined || !p.fix) {
+        await this.ctx.call(GsmOp.GNSS_ENABLE, { enable: true }, { timeoutMs: 10_000 });
+        for (let i = 0; i < 6 && !(p?.fix); i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, 500));
+          p = await ask().catch(() => p);
+        }
+      }
+      if (p === undefined) return undefined;
       this.lastPosition = { ...p, at: Date.now() };
       this.emitEmergency(SmsOp.EMERGENCY_LOCATION_RESPONSE, { ...p, at: new Date().toISOString() });
       return p;

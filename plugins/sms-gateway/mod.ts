@@ -66,7 +66,7 @@ function optInt(
 
 function outView(m: OutMsg): Record<string, unknown> {
   return {
-    id: m.id,
+    msgId: m.id,
     to: m.to,
     text: m.text,
     status: m.status,
@@ -83,7 +83,7 @@ function outView(m: OutMsg): Record<string, unknown> {
 
 function inView(m: InMsg, withText: boolean): Record<string, unknown> {
   return {
-    id: m.id,
+    msgId: m.id,
     from: m.from,
     timestamp: m.timestamp,
     cls: m.cls,
@@ -96,18 +96,18 @@ function inView(m: InMsg, withText: boolean): Record<string, unknown> {
   };
 }
 
-/** Outbox messages the caller may see: its own, or all at tier >= 3. */
+/** Outbox messages the caller may see: its own, or all for an admin member. */
 function ownOut(ctx: RequestContext, id: string): OutMsg {
   const m = g().store.outbox.get(id);
-  if (m === undefined || (ctx.tier < 3 && m.owner !== ctx.peer.keyId)) {
+  if (m === undefined || (!g().isAdmin(ctx.peer) && m.owner !== ctx.peer.keyId)) {
     fail(ErrorCode.NOT_FOUND, "no-such-message");
   }
   return m;
 }
 
-/** Inbox messages the caller may see: routed to its member, or all at tier >= 3. */
+/** Inbox messages the caller may see: routed to its member, or all for an admin member. */
 function visibleIn(ctx: RequestContext, m: InMsg): boolean {
-  if (ctx.tier >= 3) return true;
+  if (g().isAdmin(ctx.peer)) return true;
   const mem = g().memberOf(ctx.peer);
   return mem !== undefined && m.routedTo.includes(mem.id);
 }
@@ -195,8 +195,8 @@ export default definePlugin({
     },
     [SmsOp.SMS_SEND]: async (payload, ctx) => {
       const p = asMap(payload);
-      if (typeof p.id === "string") {
-        const m = ownOut(ctx, p.id);
+      if (typeof p.msgId === "string") {
+        const m = ownOut(ctx, p.msgId);
         if (m.status !== "draft") fail(ErrorCode.BAD_REQUEST, "not-a-draft", { status: m.status });
         const next: OutMsg = { ...m, status: "queued", updated: Date.now() };
         await g().store.commit({ t: "out", m: next });
@@ -217,21 +217,18 @@ export default definePlugin({
     [SmsOp.SMS_RECEIVE]: (payload, ctx) => {
       const p = asMap(payload ?? {});
       const on = optBool(p, "subscribe", true);
-      const member = g().memberOf(ctx.peer);
-      if (member === undefined && ctx.tier < 3) {
-        fail(ErrorCode.FORBIDDEN, "not-a-member", { keyId: ctx.peer.keyId });
-      }
+      const member = g().requireMember(ctx.peer);
       if (on) {
         g().subs.set(ctx.peer.sessionId, {
-          member: member?.id,
+          member: member.id,
           tier: ctx.tier,
           spam: optBool(p, "spam", false),
         });
       } else g().subs.delete(ctx.peer.sessionId);
-      const pending = member === undefined ? [] : g().tans.openFor(member.id).map((t) => t.id);
-      return { subscribed: on, member: member?.id ?? null, pendingTans: pending };
+      const pending = g().tans.openFor(member.id).map((t) => t.id);
+      return { subscribed: on, member: member.id, pendingTans: pending };
     },
-    [SmsOp.SMS_STATUS]: (payload, ctx) => outView(ownOut(ctx, text(asMap(payload), "id", 32))),
+    [SmsOp.SMS_STATUS]: (payload, ctx) => outView(ownOut(ctx, text(asMap(payload), "msgId", 32))),
     [SmsOp.SMS_LIST]: (payload, ctx) => {
       const p = asMap(payload ?? {});
       const box = p.box ?? "inbox";
@@ -239,7 +236,7 @@ export default definePlugin({
       const limit = optInt(p, "limit", 50, 1, 500);
       if (box === "outbox") {
         const rows = [...g().store.outbox.values()].filter((m) =>
-          ctx.tier >= 3 || m.owner === ctx.peer.keyId
+          g().isAdmin(ctx.peer) || m.owner === ctx.peer.keyId
         )
           .sort((a, b) => b.created - a.created).slice(0, limit);
         return { box, messages: rows.map(outView) };
@@ -253,7 +250,7 @@ export default definePlugin({
       return { box, messages: rows.map((m) => inView(m, true)) };
     },
     [SmsOp.SMS_DELETE]: async (payload, ctx) => {
-      const id = text(asMap(payload), "id", 32);
+      const id = text(asMap(payload), "msgId", 32);
       const s = g().store;
       if (s.outbox.has(id)) ownOut(ctx, id);
       else if (s.inbox.has(id)) {
@@ -262,7 +259,8 @@ export default definePlugin({
       await s.commit({ t: "del", id });
       return { deleted: id };
     },
-    [SmsOp.SMS_ROUTE_ADD]: async (payload) => {
+    [SmsOp.SMS_ROUTE_ADD]: async (payload, ctx) => {
+      g().requireRole(ctx.peer, "admin");
       const s = g().store;
       let rule;
       try {
@@ -276,8 +274,9 @@ export default definePlugin({
       await s.commit({ t: "route+", r: rule });
       return { rule };
     },
-    [SmsOp.SMS_ROUTE_REMOVE]: async (payload) => {
-      const id = text(asMap(payload), "id", 32);
+    [SmsOp.SMS_ROUTE_REMOVE]: async (payload, ctx) => {
+      g().requireRole(ctx.peer, "admin");
+      const id = text(asMap(payload), "ruleId", 32);
       if (!g().store.routes.has(id)) fail(ErrorCode.NOT_FOUND, "no-such-rule");
       await g().store.commit({ t: "route-", id });
       return { removed: id };
@@ -308,7 +307,7 @@ export default definePlugin({
     },
     // ---------------------------------------------------------------- parsing
     [SmsOp.SMS_PARSED]: (payload, ctx) => {
-      const id = text(asMap(payload), "id", 32);
+      const id = text(asMap(payload), "msgId", 32);
       const m = g().store.inbox.get(id);
       if (m === undefined || !visibleIn(ctx, m)) fail(ErrorCode.NOT_FOUND, "no-such-message");
       return { ...inView(m, true) };
@@ -330,7 +329,7 @@ export default definePlugin({
       return {
         tans: g().tans.openFor(member.id).map((t) => ({
           tanId: t.id,
-          id: t.inboxId,
+          msgId: t.inboxId,
           from: t.from,
           masked: t.masked,
           expiresAt: new Date(t.expiresAt).toISOString(),
@@ -345,7 +344,7 @@ export default definePlugin({
       }
       return {
         tanId: t.id,
-        id: t.inboxId,
+        msgId: t.inboxId,
         from: t.from,
         masked: t.masked,
         state: t.state,
@@ -384,7 +383,8 @@ export default definePlugin({
       g().lastDown ?? fail(ErrorCode.NOT_FOUND, "no-outage-seen"),
     [SmsOp.EMERGENCY_INTERNET_UP]: () =>
       g().lastUp ?? fail(ErrorCode.NOT_FOUND, "no-recovery-seen"),
-    [SmsOp.EMERGENCY_SMS_ALERT]: async (payload) => {
+    [SmsOp.EMERGENCY_SMS_ALERT]: async (payload, ctx) => {
+      g().requireRole(ctx.peer, "emergency");
       const p = asMap(payload);
       const body = text(p, "text", 459);
       let numbers: string[] | undefined;
@@ -421,12 +421,14 @@ export default definePlugin({
     [SmsOp.EMERGENCY_HEALTH_CHECK]: () => g().health(),
     [SmsOp.EMERGENCY_HEALTH_RESPONSE]: () =>
       g().lastHealth ?? fail(ErrorCode.NOT_FOUND, "no-health-check-yet"),
-    [SmsOp.EMERGENCY_MODE_ACTIVATE]: (payload) => {
+    [SmsOp.EMERGENCY_MODE_ACTIVATE]: (payload, ctx) => {
+      g().requireRole(ctx.peer, "emergency");
       const p = asMap(payload ?? {});
       const reason = p.reason === undefined ? "manual" : text(p, "reason", 64);
       return g().activate(reason, true);
     },
-    [SmsOp.EMERGENCY_MODE_DEACTIVATE]: (payload) => {
+    [SmsOp.EMERGENCY_MODE_DEACTIVATE]: (payload, ctx) => {
+      g().requireRole(ctx.peer, "emergency");
       const p = asMap(payload ?? {});
       const reason = p.reason === undefined ? "manual" : text(p, "reason", 64);
       return g().deactivate(reason, true);

@@ -23,6 +23,8 @@ export interface Member {
   readonly tan: boolean;
   /** May send emergency SMS commands and gets emergency events (default false). */
   readonly emergency: boolean;
+  /** Sees every message, manages routing rules and emergency mode (default false). */
+  readonly admin?: boolean;
 }
 
 /** One rule. */
