@@ -409,6 +409,98 @@ function checkMessage(where, msgHex, f) {
   }
 }
 
+// core_answers.json (§10, §10.1, §10.2): what a node answers to a session-less Tier 1 request,
+// derived here from the profile's rules and compared with the file's bytes.
+{
+  let file;
+  try {
+    file = load("core_answers.json");
+  } catch {
+    file = undefined; // an older vector set (e.g. a test's copy) without the file
+  }
+  const RANGES = [
+    [0x0000, 0x00ff, "core", true],
+    [0x0100, 0x01ff, "standard", false],
+    [0x0200, 0x02ff, "resource", true],
+    [0x0300, 0x03ff, "federation", true],
+    [0x0400, 0x04ff, "billing", false],
+    [0x0500, 0x05ff, "vfs", false],
+    [0x0600, 0x06ff, "hardware", true],
+    [0xf000, 0xfffe, "vendor", true],
+    [0xffff, 0xffff, "reserved", false],
+  ];
+  const rangeOf = (op) =>
+    RANGES.find(([a, b]) => op >= a && op <= b) ?? [op, op, "unassigned", false];
+  const minTier = (op) =>
+    op <= 0x000f
+      ? 0
+      : op <= 0x0012 && op >= 0x0010
+      ? 4
+      : op === 0x16 || op === 0x17
+      ? 3
+      : op === 0x0204 || op === 0x0205
+      ? 3
+      : op >= 0x0300 && op <= 0x03ff
+      ? 4
+      : op >= 0xf370 && op <= 0xf37f
+      ? 3
+      : 1;
+  const isPublic = (cfg, op) =>
+    (cfg.gate?.public ?? []).some((r) => {
+      const [a, b = a] = r.split("-").map((x) => parseInt(x, 16));
+      return op >= a && op <= b;
+    });
+  const answerFor = (reqHex, cfg) => {
+    const m = P.decode(P.hex(reqHex));
+    let body;
+    let decodeError;
+    try {
+      body = m.payload.length ? P.mpDecode(m.payload) : {};
+    } catch {
+      decodeError = "msgpack";
+    }
+    const isMap = body !== null && typeof body === "object" && !Array.isArray(body) &&
+      !Buffer.isBuffer(body);
+    const error = (code, detail, re, requiredTier) => {
+      const e = { code, opcode: m.opcode };
+      if (re !== undefined) e.re = re;
+      e.detail = detail;
+      if (requiredTier !== undefined) e["required-tier"] = requiredTier;
+      return P.encode({ tier: 1, opcode: P.OP.ERROR, sequence: 0, plaintext: P.mpEncode(e) });
+    };
+    if (m.opcode === P.OP.KEEPALIVE) {
+      if (decodeError) return error(0x10, "msgpack");
+      if (!isMap) return error(0x10, "payload-not-map");
+      const id = body.id;
+      if (id !== undefined && !(Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
+        return error(0x10, "field:id");
+      }
+      return P.encode({
+        tier: 1,
+        opcode: P.OP.KEEPALIVE_ACK,
+        sequence: 0,
+        plaintext: P.mpEncode(id === undefined ? {} : { re: id }),
+      });
+    }
+    if (m.opcode === P.OP.ERROR) return null;
+    if (m.opcode <= 0x00ff) return error(0x17, "no-session");
+    const re = isMap && typeof body.id === "number" ? body.id : undefined;
+    const need = Math.max(minTier(m.opcode), cfg.tiers?.min ?? 0, 1);
+    if (need > 1) return error(0x12, "tier", re, need);
+    const [, , kind, served] = rangeOf(m.opcode);
+    if (!served) return error(0x14, `range-${kind}`, re);
+    if (cfg.admit) return error(0x11, "not-admitted", re);
+    if (!isPublic(cfg, m.opcode)) return error(0x11, "session-required", re);
+    throw new Error("a public opcode's answer depends on its handler");
+  };
+  for (const c of file?.cases ?? []) {
+    attempt(`core_answers.${c.name}`, () => {
+      const got = answerFor(c.request, c.config);
+      eq(`core_answers.${c.name}`, got === null ? null : P.toHex(got), c.answer);
+    });
+  }
+}
+
 if (failures) {
   console.error(`check_vectors: ${failures} of ${checks} checks FAILED`);
   process.exit(1);

@@ -962,7 +962,16 @@ export class Client {
           this.dropped.push("crc");
           continue;
         }
+        if (m.tier === 2 && m.sessionId !== this.sessionId) {
+          this.dropped.push("session-id"); // §6.1 step 4: never answered
+          continue;
+        }
         return { m, counter: m.sequence, body: mpDecode(m.payload) };
+      }
+      // §6.1 receive order: session id (step 4) before the trailer (step 5)
+      if (m.sessionId !== this.sessionId) {
+        this.dropped.push("session-id");
+        continue;
       }
       if (!verifyTrailer(m, this.recv.mac)) {
         this.dropped.push("mac");
