@@ -36,7 +36,11 @@ export interface PluginContext {
   readonly hostApi: string;
   /** What the host granted (read-only copy; the runtime enforces it, this is for information). */
   readonly grant: GrantInfo;
-  /** Pushes an event (stream data, GPIO edge, CAN frame) to the node; `sessionId` targets one session. */
+  /**
+   * Pushes an event (stream data, GPIO edge, CAN frame) to the node; `sessionId` targets one
+   * session, which gets it only if it has called this plugin, is still open and may use the
+   * opcode (otherwise the host drops and counts it: docs/PLUGINS.md section 5, "Events").
+   */
   emit(opcode: number, payload: unknown, sessionId?: number): void;
   /** Writes a line to the plugin's log (`plugin logs NAME`). */
   log(...parts: unknown[]): void;
