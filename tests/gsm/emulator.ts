@@ -441,8 +441,8 @@ export class ModemEmulator {
     const id = IDENT[d];
     const simOk = this.sim === "READY";
     const sms = (
-      f: () => Promise<void>,
-    ) => (simOk ? f() : fail(this.sim === "absent" ? this.cms(310) : this.cms(311)));
+      f: () => Promise<void> | void,
+    ) => (simOk ? Promise.resolve(f()) : fail(this.sim === "absent" ? this.cms(310) : this.cms(311)));
     let m: RegExpExecArray | null;
 
     if (up === "AT") return ok();
@@ -518,19 +518,19 @@ export class ModemEmulator {
 
     // SMS
     if ((m = /^AT\+CMGS=(\d+)$/.exec(up)) && this.cmgf === 0) {
-      return sms(async () => {
+      return sms(() => {
         this.pduMode = { n: Number(m![1]), text: false, buf: "" };
         this.raw("\r\n> ");
       });
     }
     if ((m = /^AT\+CMGS="([^"]+)"/.exec(line)) && this.cmgf === 1) {
-      return sms(async () => {
+      return sms(() => {
         this.pduMode = { n: 0, text: true, to: m![1], buf: "" };
         this.raw("\r\n> ");
       });
     }
     if ((m = /^AT\+CMGR=(\d+)$/.exec(up))) {
-      return sms(async () => {
+      return sms(() => {
         const e = this.storage.get(Number(m![1]));
         if (e === undefined) return ok(); // empty slot: OK with no data (SIMCom, Quectel)
         const lines = this.cmgf === 0
@@ -548,7 +548,7 @@ export class ModemEmulator {
       });
     }
     if ((m = /^AT\+CMGL=(?:(\d)|"([A-Z ]+)")$/.exec(up))) {
-      return sms(async () => {
+      return sms(() => {
         const names = ["REC UNREAD", "REC READ", "STO UNSENT", "STO SENT", "ALL"];
         const want = m![1] !== undefined ? Number(m![1]) : names.indexOf(m![2]);
         if ((this.cmgf === 0) !== (m![1] !== undefined) || want < 0) return fail(this.cms(302));
@@ -566,7 +566,7 @@ export class ModemEmulator {
       });
     }
     if ((m = /^AT\+CMGD=(\d+)(?:,(\d))?$/.exec(up))) {
-      return sms(async () => {
+      return sms(() => {
         const i = Number(m![1]);
         const flag = Number(m![2] ?? 0);
         if (flag === 4) this.storage.clear();
