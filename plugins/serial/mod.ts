@@ -13,6 +13,19 @@
  * | 0x0616 CONTROL_SET | `{ handle, dtr?, rts? }` | `{ lines }` (tier 3) |
  * | 0x0617 CONTROL_GET | `{ handle }` | `{ lines: { dtr, rts, cts, dsr, dcd, ri } }` |
  * | 0x0618 BREAK | `{ handle, duration? }` | `{}` (tier 3) |
+ * | 0x0619 DATA_EVENT (push) | - | `{ handle, seq, data: bin, total }` |
+ * | 0x061A LINES_EVENT (push) | - | `{ handle, seq, lines, changed: [name] }` |
+ * | (push on hangup) 0x0619 | - | `{ handle, seq, data: bin(0), total, hangup: true }` |
+ *
+ * OPEN with `events: true` pushes received data (and modem-line changes,
+ * where the driver has TIOCMGET) to the session that opened the port
+ * instead of waiting for READ (READ is then BAD_REQUEST `events-on`). The
+ * stream is bounded by back-pressure: at most `maxBytesPerSec` (default
+ * 1 MiB/s) are read from the kernel; above it the plugin stops reading, the
+ * kernel's tty buffer fills and the line's flow control (RTS/CTS or
+ * XON/XOFF when configured) holds the sender. Nothing is dropped by the
+ * plugin. A port is held by the session that opened it; that session ending
+ * closes it.
  *
  * Defaults: 115200 8N1, no flow control. A path must be one of the granted
  * devices (detected serial bus devices, or granted read+write paths under
@@ -29,7 +42,8 @@ import {
   type PluginContext,
   type PluginDefinition,
 } from "@myclerk/plugin-sdk";
-import { Libc, type LineConfig } from "./termios.ts";
+import { Libc, type LineConfig, type ModemLines } from "./termios.ts";
+import { Libc as Core, SYS } from "@myclerk/hardware/libc.ts";
 
 /** Serial opcodes. */
 export const SerialOp = {
@@ -42,14 +56,41 @@ export const SerialOp = {
   CONTROL_SET: 0x0616,
   CONTROL_GET: 0x0617,
   BREAK: 0x0618,
+  DATA_EVENT: 0x0619,
+  LINES_EVENT: 0x061a,
 } as const;
+
+/** Default and largest event stream rate of one port (bytes per second). */
+export const STREAM_RATE = { default: 1 << 20, max: 16 << 20 } as const;
+/** Largest data chunk of one DATA_EVENT. */
+const EVENT_CHUNK = 4096;
+/** How long one poll blocks a pool thread before the loop looks at its stop flag and the modem lines. */
+const POLL_MS = 50;
+
+interface Stream {
+  stopped: boolean;
+  done: Promise<void>;
+  seq: number;
+  total: number;
+  readonly rate: number;
+  tokens: number;
+  last: number;
+}
+
+interface Port {
+  readonly fd: number;
+  readonly path: string;
+  readonly session: number;
+  stream?: Stream;
+}
 
 const MAX_PORTS = 32;
 const MAX_IO = 65_536;
 
 let libc: Libc | undefined;
+let core: Core | undefined;
 let ctxRef: PluginContext | undefined;
-const ports = new Map<number, { readonly fd: number; readonly path: string }>();
+const ports = new Map<number, Port>();
 let nextHandle = 1;
 
 function lib(): Libc {
@@ -89,12 +130,87 @@ const DEFAULT: LineConfig = {
   flow: "none",
 };
 
-function port(
-  m: Readonly<Record<string, unknown>>,
-): { readonly fd: number; readonly path: string } {
+/** The caller's port; another session's handle is NOT_FOUND. */
+function port(m: Readonly<Record<string, unknown>>, session: number): Port {
   const p = ports.get(field(m, "handle", "number"));
-  if (p === undefined) fail(ErrorCode.NOT_FOUND, "no-such-handle");
+  if (p === undefined || p.session !== session) fail(ErrorCode.NOT_FOUND, "no-such-handle");
   return p;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function sameLines(a: ModemLines, b: ModemLines): boolean {
+  return (Object.keys(a) as (keyof ModemLines)[]).every((k) => a[k] === b[k]);
+}
+
+/** Pushes what the line receives (and modem-line changes) to the port's session, rate-bounded. */
+async function streamLoop(handle: number, p: Port, st: Stream): Promise<void> {
+  const emit = (op: number, payload: Record<string, unknown>) =>
+    ctxRef?.emit(op, { handle, seq: ++st.seq, ...payload }, p.session);
+  let lines: ModemLines | undefined;
+  let linesOk = true;
+  try {
+    lines = lib().modemGet(p.fd);
+  } catch {
+    linesOk = false; // a PTY (or u_serial) has no modem lines
+  }
+  while (!st.stopped) {
+    const now = performance.now();
+    st.tokens = Math.min(st.rate, st.tokens + ((now - st.last) / 1000) * st.rate);
+    st.last = now;
+    if (st.tokens < 1) {
+      // Back-pressure: leave the bytes in the kernel until the budget refills.
+      await sleep(Math.max(1, Math.ceil((1 - st.tokens) * 1000 / st.rate)));
+      continue;
+    }
+    const rev = await core!.pollAsync(p.fd, SYS.POLLIN, POLL_MS);
+    if (st.stopped) return;
+    if (rev > 0) {
+      let d = new Uint8Array(0);
+      let failed = false;
+      if ((rev & SYS.POLLIN) !== 0) {
+        try {
+          d = lib().read(p.fd, Math.max(1, Math.min(EVENT_CHUNK, Math.floor(st.tokens))));
+        } catch {
+          failed = true; // EIO: the other side hung up
+        }
+      }
+      if (d.length > 0) {
+        st.tokens -= d.length;
+        st.total += d.length;
+        emit(SerialOp.DATA_EVENT, { data: d, total: st.total });
+      } else if (failed || (rev & (SYS.POLLHUP | SYS.POLLERR | SYS.POLLNVAL)) !== 0) {
+        emit(SerialOp.DATA_EVENT, { data: new Uint8Array(0), total: st.total, hangup: true });
+        return;
+      }
+    }
+    if (linesOk) {
+      try {
+        const now2 = lib().modemGet(p.fd);
+        if (lines !== undefined && !sameLines(lines, now2)) {
+          const changed = (Object.keys(now2) as (keyof ModemLines)[]).filter((k) =>
+            lines![k] !== now2[k]
+          );
+          emit(SerialOp.LINES_EVENT, { lines: now2, changed });
+        }
+        lines = now2;
+      } catch {
+        linesOk = false;
+      }
+    }
+  }
+}
+
+/** Stops the port's stream (waits for its pool-thread poll), closes the fd. */
+async function closePort(handle: number): Promise<void> {
+  const p = ports.get(handle);
+  if (p === undefined) return;
+  ports.delete(handle);
+  if (p.stream !== undefined) {
+    p.stream.stopped = true;
+    await p.stream.done;
+  }
+  lib().close(p.fd);
 }
 
 /** The serial plugin: its handlers and the libc it opens at `init`. */
@@ -104,53 +220,82 @@ export default definePlugin({
     const path = ctx.grant.ffi.libc;
     if (path === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "ffi-libc-not-granted");
     libc = new Libc(path);
+    core = new Core(path);
   },
-  close() {
-    for (const p of ports.values()) {
+  async close() {
+    for (const h of [...ports.keys()]) {
       try {
-        libc?.close(p.fd);
+        await closePort(h);
       } catch { /* closing anyway */ }
     }
-    ports.clear();
     libc?.unload();
     libc = undefined;
+    core = undefined;
   },
+  async sessionClosed(sessionId) {
+    for (const [h, p] of [...ports]) if (p.session === sessionId) await closePort(h);
+  },
+  events: [SerialOp.DATA_EVENT, SerialOp.LINES_EVENT],
   handlers: {
     [SerialOp.LIST]: (_p, ctx) => ({
       ports: ctx.grant.devices.filter((d) => /^\/dev\/tty/.test(d)).map((path) => ({ path })),
     }),
-    [SerialOp.OPEN]: (payload) => {
+    [SerialOp.OPEN]: (payload, ctx) => {
       const m = asMap(payload);
       const path = field(m, "path", "string");
       if (!granted(path)) fail(ErrorCode.FORBIDDEN, "device-not-granted", { path });
-      if (ports.size >= MAX_PORTS) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-ports");
       const cfg = config(m, DEFAULT);
+      const events = m.events === undefined ? false : field(m, "events", "boolean");
+      const rate = m.maxBytesPerSec === undefined
+        ? STREAM_RATE.default
+        : field(m, "maxBytesPerSec", "number");
+      if (!Number.isInteger(rate) || rate < 1 || rate > STREAM_RATE.max) {
+        fail(ErrorCode.BAD_REQUEST, "field:maxBytesPerSec", { max: STREAM_RATE.max });
+      }
+      if ([...ports.values()].some((p) => p.path === path)) {
+        fail(ErrorCode.FORBIDDEN, "port-held", { path });
+      }
+      if (ports.size >= MAX_PORTS) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-ports");
       const fd = lib().openPort(path);
       try {
         const applied = lib().configure(fd, cfg);
         const handle = nextHandle++;
-        ports.set(handle, { fd, path });
-        return { handle, config: applied };
+        const p: Port = { fd, path, session: ctx.peer.sessionId };
+        ports.set(handle, p);
+        if (events) {
+          // Start with a full second's budget, capped at one chunk's worth of burst per poll.
+          const st: Stream = {
+            stopped: false,
+            done: Promise.resolve(),
+            seq: 0,
+            total: 0,
+            rate,
+            tokens: Math.min(rate, EVENT_CHUNK),
+            last: performance.now(),
+          };
+          p.stream = st;
+          st.done = streamLoop(handle, p, st);
+        }
+        return { handle, config: applied, events, ...(events ? { maxBytesPerSec: rate } : {}) };
       } catch (e) {
         lib().close(fd);
         throw e;
       }
     },
-    [SerialOp.CLOSE]: (payload) => {
+    [SerialOp.CLOSE]: async (payload, ctx) => {
       const m = asMap(payload);
-      const p = port(m);
-      ports.delete(m.handle as number);
-      lib().close(p.fd);
+      port(m, ctx.peer.sessionId);
+      await closePort(m.handle as number);
       return {};
     },
-    [SerialOp.CONFIGURE]: (payload) => {
+    [SerialOp.CONFIGURE]: (payload, ctx) => {
       const m = asMap(payload);
-      const p = port(m);
+      const p = port(m, ctx.peer.sessionId);
       return { config: lib().configure(p.fd, config(m, lib().current(p.fd))) };
     },
-    [SerialOp.WRITE]: async (payload) => {
+    [SerialOp.WRITE]: async (payload, ctx) => {
       const m = asMap(payload);
-      const p = port(m);
+      const p = port(m, ctx.peer.sessionId);
       const data = m.data;
       if (!(data instanceof Uint8Array)) fail(ErrorCode.BAD_REQUEST, "field:data");
       if (data.length > MAX_IO) fail(ErrorCode.TOO_LARGE, "data", { max: MAX_IO });
@@ -163,9 +308,10 @@ export default definePlugin({
       }
       return { written: off };
     },
-    [SerialOp.READ]: async (payload) => {
+    [SerialOp.READ]: async (payload, ctx) => {
       const m = asMap(payload);
-      const p = port(m);
+      const p = port(m, ctx.peer.sessionId);
+      if (p.stream !== undefined) fail(ErrorCode.BAD_REQUEST, "events-on");
       const max = m.max === undefined
         ? 4096
         : Math.min(MAX_IO, Math.max(1, field(m, "max", "number")));
@@ -179,18 +325,20 @@ export default definePlugin({
         await new Promise((r) => setTimeout(r, 2));
       }
     },
-    [SerialOp.CONTROL_SET]: (payload) => {
+    [SerialOp.CONTROL_SET]: (payload, ctx) => {
       const m = asMap(payload);
-      const p = port(m);
+      const p = port(m, ctx.peer.sessionId);
       const set: { dtr?: boolean; rts?: boolean } = {};
       if (m.dtr !== undefined) set.dtr = field(m, "dtr", "boolean");
       if (m.rts !== undefined) set.rts = field(m, "rts", "boolean");
       return { lines: lib().modemSet(p.fd, set) };
     },
-    [SerialOp.CONTROL_GET]: (payload) => ({ lines: lib().modemGet(port(asMap(payload)).fd) }),
-    [SerialOp.BREAK]: (payload) => {
+    [SerialOp.CONTROL_GET]: (payload, ctx) => ({
+      lines: lib().modemGet(port(asMap(payload), ctx.peer.sessionId).fd),
+    }),
+    [SerialOp.BREAK]: (payload, ctx) => {
       const m = asMap(payload);
-      const p = port(m);
+      const p = port(m, ctx.peer.sessionId);
       lib().sendBreak(p.fd, m.duration === undefined ? 0 : field(m, "duration", "number"));
       return {};
     },
