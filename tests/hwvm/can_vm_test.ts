@@ -121,6 +121,7 @@ Deno.test({
 
       // 0x0654 send: classic, extended and CAN FD (with BRS) frames; candump prints them.
       const sent = await call(Op.SEND, {
+        handle: o.handle,
         frames: [
           { id: 0x123, data: new Uint8Array([0x11, 0x22]) },
           { id: 0x1abcde0f, ext: true, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) },
@@ -149,7 +150,7 @@ Deno.test({
 
       // 0x0653 configure: recvOwn on -> own frames come back; bitrate UNSUPPORTED on vcan.
       await call(Op.CONFIGURE, { handle: o.handle, recvOwn: true });
-      await call(Op.SEND, { frame: { id: 0x124, data: new Uint8Array([9]) } });
+      await call(Op.SEND, { handle: o.handle, frame: { id: 0x124, data: new Uint8Array([9]) } });
       await until(() => framesOf(7, o.handle).some((f) => f.id === 0x124), 10_000, "own frame");
       await callErr(
         Op.CONFIGURE,
