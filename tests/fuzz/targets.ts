@@ -29,6 +29,7 @@ import { acceptResume, ResumeInitiator, TicketIssuer } from "../../core/session/
 import { isMyClerkError } from "../../core/errors.ts";
 import type { Rng } from "./mutate.ts";
 import { pluginTargets } from "./targets_plugins.ts";
+import { federationTargets } from "./targets_federation.ts";
 
 /** One fuzz target. */
 export interface Target {
@@ -546,5 +547,5 @@ export function buildTargets(backendName: BackendName = "node"): Target[] {
       run: (x) => (inspectBytes(x, bk).ok ? "ok" : "invalid"),
     },
   ];
-  return [...targets, ...pluginTargets()];
+  return [...targets, ...pluginTargets(), ...federationTargets(bk)];
 }
