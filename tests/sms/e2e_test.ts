@@ -44,7 +44,11 @@ async function until<T>(f: () => T | undefined | false, ms: number, what: string
 type Push = { op: number; p: Record<string, unknown> };
 
 /** A request whose failure names the opcode. */
-async function req(c: Client, op: number, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function req(
+  c: Client,
+  op: number,
+  payload: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   try {
     return await c.request(op, payload) as Record<string, unknown>;
   } catch (e) {

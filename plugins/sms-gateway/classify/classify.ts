@@ -4,8 +4,8 @@
  * code word, a carrier with a tracking number, a date with a time, a link
  * to a look-alike domain, an informal sender). Pure and synchronous.
  *
- * Decision order, strongest evidence first: alert > spam (phishing, scam)
- * > TAN > delivery > appointment > spam (marketing) > personal > unknown.
+ * Decision order, strongest evidence first: spam (look-alike link) > alert
+ * > spam (scam phrase) > TAN > delivery > appointment > spam (marketing) > personal > unknown.
  * Phishing goes before TAN and delivery on purpose: a fake parcel notice
  * names a carrier and a fake bank message names a TAN.
  *
@@ -19,6 +19,7 @@ import {
   extractTime,
   extractValidity,
   hasTanKeyword,
+  VERIFY_WORDS,
 } from "./extract.ts";
 
 /** Class names. */
@@ -96,6 +97,9 @@ const ALERT = [
   /gefahrenmitteilung|gefahreninformation|gefahrenlage|extreme gefahr/,
   /tornado warning|flood warning|amber warning|yellow warning|red warning|weather warning/,
   /hochwasserzentrale|meldestufe|abkochgebot/,
+  /\b(?:warnung|notfallwarnung|entwarnung|unwetter|gewitter|hagel|orkan|sturmflut|tsunami|chemieunfall|stromausfall|trinkwasserversorgung)\b/,
+  /\b(?:flood|weather|storm|snow|wind|tsunami|amber|extreme|severe|emergency|presidential|civil|public safety|yellow|red)\s+(?:alert|warning)s?\b/,
+  /\bwarning (?:of|for)\b/,
   /major incident|take shelter|danger to life|wildfire/,
 ];
 
@@ -103,7 +107,10 @@ const SHORTENERS = /\b(?:bit\.ly|tinyurl\.com|t\.co|is\.gd|cutt\.ly|rb\.gy|short
 const BAD_TLD =
   /\.(?:top|xyz|info|click|icu|live|buzz|cyou|rest|sbs|shop|online|site|vip)(?:\/|$|\s)/;
 const LOOKALIKE =
-  /(?:paket|sendung|zoll|verify|verifizieren|sicher|secure|account|track|redelivery|fee|payment|login|status|konto|update|refund)/;
+  /(?:paket|sendung|zoll|customs|verify|verifizieren|sicher|secure|account|track|redeliver|fee|pay|login|status|konto|update|refund|termin|help|billing|support|service|online|voicemail|abruf|entsperr|unlock)/;
+/** Brands whose real domains carry no hyphen: a hyphenated domain with one of them is a look-alike. */
+const BRANDS =
+  /(?:dhl|hermes|dpd|ups|gls|fedex|royalmail|evri|usps|post|paypal|sparkasse|volksbank|vr|hsbc|barclays|lloyds|netflix|amazon|apple|google|microsoft|ebay|klarna|n26|ing|dkb|commerzbank|postbank)/;
 
 /** Links in the text and whether any points to a look-alike or shortened address. */
 function suspiciousLink(lower: string): boolean {
@@ -113,13 +120,18 @@ function suspiciousLink(lower: string): boolean {
     if (SHORTENERS.test(host + (m[2] ?? ""))) return true;
     if (BAD_TLD.test(host + "/")) return true;
     const name = host.split(".").slice(0, -1).join(".");
-    if (name.includes("-") && LOOKALIKE.test(name)) return true;
+    if (name.includes("-") && (LOOKALIKE.test(name) || BRANDS.test(name))) return true;
   }
   return false;
 }
 
 const SCAM = [
   /\b(?:hallo|hi|hey)\s+(?:mama|papa|mum|mom|dad|mami|papi)\b.*\b(?:neue nummer|new number|handy|phone)\b/s,
+  /\b(?:mama|papa|mum|mom|dad|mami|papi)\b.{0,80}\b(?:neue nummer|new number)\b/s,
+  /\b(?:neue nummer|new number)\b.{0,80}\bwhatsapp\b/s,
+  /\b(?:part[- ]time|remote|home ?office|nebenjob|heimarbeit)\b.{0,40}\b(?:job|arbeit|work)\b/s,
+  /(?:\$|€|£)\s?\d{2,5}\s*(?:\/|per|pro|a|am)\s*(?:day|tag|hour|stunde)\b|\b\d{2,5}\s?(?:eur|euro|usd|dollar)\s*(?:\/|per|pro|am)\s*(?:day|tag)\b/,
+  /\b(?:claim your prize|free cruise|you have been selected|sie wurden ausgewählt|ihre nummer wurde gezogen)\b/,
   /\b(?:ich habe|i have|this is my|das ist meine)\b.*\b(?:neue nummer|new number)\b.*\b(?:whatsapp|helfen|help|rechnung|bezahlen)\b/s,
   /\b(?:gewonnen|you(?:'ve| have)? won|glückwunsch|congratulations)\b/,
   /\b(?:verdienen sie|earn)\s+\$?\d+/,
@@ -137,10 +149,10 @@ const MARKETING = [
 ];
 
 const DELIVERY_WORDS =
-  /\b(?:sendung|sendungsnummer|paket|pakets|paketnummer|zugestellt|zustellung|zustellversuch|zustellen|packstation|paketshop|filiale|abholung|abholbereit|einschreiben|versandt|verschickt|unterwegs|parcel|package|shipment|shipped|delivered|delivery|out for delivery|tracking|left at|safe place|access point|zollabfertigung|zielland)\b/;
+  /\b(?:lieferung|geliefert|zusteller|stopps? entfernt|stops? away|driver|sendung|sendungsnummer|paket|pakets|paketnummer|zugestellt|zustellung|zustellversuch|zustellen|packstation|paketshop|filiale|abholung|abholbereit|einschreiben|versandt|verschickt|unterwegs|parcel|package|shipment|shipped|delivered|delivery|out for delivery|tracking|left at|safe place|access point|zollabfertigung|zielland)\b/;
 
 const APPT_WORDS =
-  /\b(?:termin|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b/;
+  /termin|erinnerung|reminder|gespräch|\b(?:confirm(?:ed|ing)?|bestätigt|eingeplant|gebucht|booked|scheduled|vereinbart|untersuchung|vorsorge|check-up|gespräch|besuch|wir freuen uns auf|see you|zahnreinigung|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b/;
 
 const INFORMAL =
   /\b(?:du|dich|dir|ich|mir|mich|hab|bin|komm|kommst|schatz|haha|lol|xx|sorry|danke|mum|mama|oma|opa|i'm|i'll|i've|me|my|we're|love you|omg|ok|okay)\b|[\u{1F300}-\u{1FAFF}\u2764]/u;
@@ -179,19 +191,20 @@ export function classify(input: SmsInput): Classification {
     lang,
   });
 
+  // A look-alike link first: phishing dresses up as anything, official warnings included.
+  if (suspiciousLink(lower)) return done("spam", "phishing-link");
   const alertHits = ALERT.filter((re) => re.test(lower)).length;
   if (alertHits >= 1 && !/\b(?:rabatt|sale|deal)\b/.test(lower)) {
     return done("alert", `alert:${alertHits}`);
   }
-
-  if (suspiciousLink(lower)) return done("spam", "phishing-link");
   if (SCAM.some((re) => re.test(lower))) return done("spam", "scam-phrase");
 
   const numberSender = isNumberSender(from);
   const informal = INFORMAL.test(lower) && !/\b(?:ihr|ihre|ihren|your)\b/.test(lower);
   const code = extractCode(text);
   const pickup = /abholcode|packstation|paketshop/.test(lower);
-  if (code !== undefined && hasTanKeyword(text) && !pickup && !(numberSender && informal)) {
+  const tanWords = hasTanKeyword(text) || (VERIFY_WORDS.test(lower) && !informal);
+  if (code !== undefined && tanWords && !pickup && !(numberSender && informal)) {
     return done("tan", "code+keyword", { code, validitySec: extractValidity(text, received) });
   }
 

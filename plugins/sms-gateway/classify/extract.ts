@@ -32,11 +32,19 @@ export const TAN_WORDS_STRONG: readonly RegExp[] = [
   /\bcode\s+\S{4,9}\s+(?:für|for|zur|to)\b/,
   /\b(?:den|the)\s+code\b/,
   /\b(?:use|verwenden sie den)\b\s+(?:code\s+)?\S{4,9}\s+(?:as|für)/,
+  // Any compound ending in -code/-token ("Einmalcode", "Kopplungscode", "Login-Token"); vouchers
+  // and pickup/door codes are removed by NOT_TAN_CODE before this is tested.
+  /[a-zäöü]{3,}[- ]?(?:code|token)\b/,
+  /\b(?:token|passwort|password|pin)\b\s*(?:ist|is|lautet|:)/,
 ];
+
+/** A code used to verify or confirm something ("Use 78091 to verify", "Bestätigen Sie mit 40982"). */
+export const VERIFY_WORDS =
+  /\b(?:verify|verification|confirm|bestätigen|bestätige|bestätigung|verifizieren|anmelden|anmeldung|login|log in|sign in|two-factor|2fa|zwei-faktor)\b/;
 
 /** Compounds with "code" that are not one-time codes. */
 const NOT_TAN_CODE =
-  /(?:gutschein|rabatt|promo|discount|coupon|aktions|voucher|abhol|tür|gate|door|post|zip)[- ]?code|\b(?:use|with|mit dem|mit)\s+code\s+[a-z]+\d*\b/i;
+  /(?:gutschein|rabatt|promo|discount|coupon|aktions|voucher|abhol|tür|haustür|gate|door|post|zip|alarm|safe|lock|schloss|garage|wlan|wifi)[- ]?code|\b(?:use|with|mit dem|mit)\s+code\s+[a-z]+\d*\b/i;
 
 /** Words right before a number that make it something other than a code. */
 const NOT_CODE_BEFORE =
@@ -67,6 +75,18 @@ export function codeCandidates(text: string): CodeCandidate[] {
     const isAlnum = /[A-Za-z]/.test(m[1]);
     if (isAlnum && m[1] !== m[1].toUpperCase()) continue;
     out.push({ code: m[1].replace(/[- ]/g, "").toUpperCase(), at, raw });
+  }
+  // Grouped codes ("5092-7731", "7744 1190", "8843 19") only right after a code word or a verb
+  // that introduces one: elsewhere such groups are phone numbers.
+  for (
+    const m of text.matchAll(
+      /(?:code|tan|token|lautet|ist|is|:|nutze|use|mit)\s*:?\s+(\d{2,4}[- ]\d{2,4}(?:[- ]\d{2,4})?)(?![\d\w])/gi,
+    )
+  ) {
+    const digits = m[1].replace(/[- ]/g, "");
+    if (digits.length < 6 || digits.length > 8 || /^\d{3}[- ]\d{3}$/.test(m[1])) continue;
+    const at = (m.index ?? 0) + m[0].length - m[1].length;
+    out.push({ code: digits, at, raw: m[1] });
   }
   // All-letter codes (Steam Guard "USART") only right after a code word, never elsewhere.
   for (const m of text.matchAll(/(?:code|lautet|is)\s*:?\s+([A-Z]{5})(?![\w])/g)) {
@@ -137,7 +157,7 @@ export function extractValidity(text: string, received: Date): number | null {
       : 60;
   const U =
     "(minuten|minute|min|mins|minutes|stunden|stunde|std|hours|hour|hrs|sekunden|seconds|sec)";
-  const KEY = "(?:gültig|gueltig|valid|läuft|laeuft|expire|expires|abläuft|verfällt|expiry)";
+  const KEY = "(?:gültig|gueltig|gilt|valid|läuft|laeuft|expire|expires|abläuft|verfällt|expiry)";
   const rel1 = new RegExp(`${KEY}[^.\\d\\n]{0,25}?(\\d{1,3})\\s*${U}\\b`).exec(t);
   if (rel1) return Number(rel1[1]) * unit(rel1[2]);
   const rel2 = new RegExp(`(\\d{1,3})\\s*${U}\\.?\\s*(?:lang\\s*)?${KEY}`).exec(t);
@@ -175,6 +195,11 @@ const TRACKING: readonly { readonly re: RegExp; readonly carrier?: string }[] = 
   { re: /\b[A-Z]{2}\d{9}GB\b/, carrier: "royal-mail" },
   { re: /\bH\d{19}\b/, carrier: "hermes" },
   { re: /\b00340434\d{12}\b/, carrier: "dhl" },
+  // Letters and digits right after a tracking word (Evri "H00A…", shop references).
+  {
+    re:
+      /(?<=(?:sendung(?:snummer)?|paket(?:nummer)?|parcel|tracking(?: id| number)?|shipment|package)\s*:?\s*)(?=[A-Z0-9]*\d{8})[A-Z0-9]{10,24}\b/i,
+  },
   { re: /(?<![\d-])\d{10,20}(?![\d-])/ },
 ];
 
