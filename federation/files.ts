@@ -16,6 +16,7 @@ import type { Identity } from "../core/session/handshake.ts";
 import { generateKeyFile, readKeyFile } from "../core/node/keys.ts";
 import { fromBase64Url, fromHex, toBase64Url, toHex } from "./bytes.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "./family.ts";
+import { syncDir } from "./manifest.ts";
 
 /** Paths inside a data directory. */
 export function paths(data: string): {
@@ -38,12 +39,29 @@ export function paths(data: string): {
   };
 }
 
-/** Writes `text` to `path` atomically with mode 0600. */
+let tmpSeq = 0;
+
+/**
+ * Writes `text` to `path` atomically with mode 0600, durable on return
+ * (file fsynced before the rename, directory after). Each call has its own
+ * temporary file, so concurrent writers never share one; callers that need
+ * the last write to win must serialise (the relay does for
+ * federation-hubs.json).
+ */
 export async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text, { mode: 0o600 });
+  const tmp = `${path}.tmp-${Deno.pid}-${++tmpSeq}`;
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  try {
+    const b = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < b.length) off += await f.write(b.subarray(off));
+    await f.sync();
+  } finally {
+    f.close();
+  }
   await Deno.chmod(tmp, 0o600);
   await Deno.rename(tmp, path);
+  syncDir(path);
 }
 
 async function readJson(path: string): Promise<unknown | undefined> {

@@ -186,6 +186,7 @@ export class Relay {
   #stopping = false;
   readonly #dialers = new Map<string, { stop: () => void; done: Promise<void> }>();
   #unhookReload?: () => void;
+  #hubKeysWrite: Promise<void> = Promise.resolve();
 
   private constructor(node: Node, o: RelayOptions) {
     this.node = node;
@@ -656,13 +657,23 @@ export class Relay {
       // gives it its own. A re-admission keeps an own quota set before.
       this.store.putFamily(msg.family, true, now);
       this.#hubKeys.set(toHex(peerStatic), msg.family.id);
-      await writeHubKeys(this.#data, this.#hubKeys);
+      // FED_ADMITTED promises the admission survives a crash: the commit and the hub key file
+      // are durable first. Writes of the key file are serialised (the last one has every key).
+      await this.store.syncWal();
+      await this.store.recordAcked(this.store.hwm);
+      const write = this.#hubKeysWrite.then(() => writeHubKeys(this.#data, this.#hubKeys));
+      this.#hubKeysWrite = write.catch(() => {});
+      await write;
     } catch (e) {
       const err = isMyClerkError(e)
         ? e
         : new MyClerkError(ErrorCode.INTERNAL_ERROR, "admit", {}, e);
       this.node.metrics.inc("fed_admissions_total", { result: err.detail });
-      this.node.log.warn("admission denied", { detail: err.detail, remote: ls.link.remote });
+      this.node.log.warn("admission denied", {
+        detail: err.detail,
+        remote: ls.link.remote,
+        ...(err.code === ErrorCode.INTERNAL_ERROR ? { error: String(e) } : {}),
+      });
       sendFedError(ls.link, err, FedOp.FED_ADMIT);
       return;
     }
