@@ -316,7 +316,8 @@ function rangeText(r: ManifestRange): string {
 export const KNOWN_LIBRARIES: Readonly<Record<string, readonly string[]>> = {
   libc: ["libc.so.6"],
   libusb: ["libusb-1.0.so.0"],
-  libgpiod: ["libgpiod.so.3", "libgpiod.so.2"],
+  // v1 first: the GPIO plugin speaks v1 and refuses v2 (a different API) by name.
+  libgpiod: ["libgpiod.so.2", "libgpiod.so.3"],
 };
 
 /** Library directories searched, in order (Debian multiarch first). */
