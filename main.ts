@@ -13,6 +13,7 @@ import { pluginExtension } from "./plugins/service.ts";
 import { registerPluginCommands } from "./plugins/cli.ts";
 import { statusExtension } from "./status/service.ts";
 import { registerStatusCommands } from "./status/cli.ts";
+import { registerOpsCommands } from "./ops/cli.ts";
 
 /** Builds the command tree (exported for tests of `--help` output). */
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPluginCommands(program);
   registerFederationCommands(program);
   registerStatusCommands(program);
+  registerOpsCommands(program);
   return program;
 }
 
