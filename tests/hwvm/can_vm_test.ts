@@ -41,8 +41,9 @@ interface RxEvent {
 
 /** candump -L running in the background; `lines` grows as it prints. */
 function candump(): { lines: string[]; stop: () => Promise<void> } {
-  const child = new Deno.Command("candump", {
-    args: ["-L", IF],
+  // candump's stdout is block-buffered into a pipe: stdbuf makes it print each frame at once.
+  const child = new Deno.Command("stdbuf", {
+    args: ["-oL", "candump", "-L", IF],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -129,7 +130,11 @@ Deno.test({
         ],
       }) as { sent: number };
       assertEq(sent.sent, 3, "sent");
-      await until(() => dump.lines.some((l) => / 321##1/.test(l)), 10_000, "candump sees FD");
+      await until(
+        () => dump.lines.some((l) => / 321##1/.test(l)),
+        10_000,
+        `candump sees FD: ${dump.lines.slice(-5).join(" | ")}`,
+      );
       const seen = dump.lines.map((l) => l.split(" ").slice(1).join(" "));
       assert(seen.includes(`${IF} 123#1122`), `classic frame: ${seen.join(" | ")}`);
       assert(seen.includes(`${IF} 1ABCDE0F#0102030405060708`), `extended frame: ${seen}`);

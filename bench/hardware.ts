@@ -1,0 +1,196 @@
+/**
+ * Hardware plugin throughput against the same kernel interface used
+ * directly in this process, measured in the same run.
+ *
+ * CAN: frames sent on one raw socket and received on another on the same
+ * interface (vcan loops every frame back to the other sockets), through the
+ * CAN plugin (PluginHost -> confined plugin process: CAN_FRAME_SEND
+ * batches, CAN_FRAME_RECEIVE pushed events with credit acks) versus the
+ * same two sockets through hardware/can.ts in this process. Target: plugin
+ * >= 0.5x direct. Needs a CAN interface (the VM's vcan0: the build
+ * machines' kernel has no CAN modules), so CI runs it inside the VM
+ * (tests/hwvm/can_bench_vm_test.ts).
+ *
+ * Run: deno run --allow-all bench/hardware.ts [--quick]
+ *
+ * @module
+ */
+import { type CanFrame, CanNetlink, CanSocket } from "../hardware/can.ts";
+import { Libc } from "../hardware/libc.ts";
+import { resolveLibrary } from "../plugins/policy.ts";
+import { PluginHost } from "../plugins/runtime/host.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const ROOT = new URL("../", import.meta.url).pathname;
+
+function frame(i: number): CanFrame {
+  const data = new Uint8Array(8);
+  new DataView(data.buffer).setUint32(0, i, true);
+  return {
+    id: 0x100 + (i & 0xff),
+    ext: false,
+    rtr: false,
+    err: false,
+    fd: false,
+    brs: false,
+    esi: false,
+    data,
+  };
+}
+
+/** Direct: tx and rx sockets in this process; returns frames/s received (all sent). */
+async function canDirect(
+  libc: Libc,
+  ifname: string,
+  n: number,
+): Promise<{ rate: number; got: number }> {
+  const tx = new CanSocket(libc, ifname);
+  const rx = new CanSocket(libc, ifname);
+  try {
+    const t0 = performance.now();
+    let got = 0;
+    for (let i = 0; i < n;) {
+      const end = Math.min(n, i + 64);
+      while (i < end) {
+        if (tx.send(frame(i))) i++;
+        else got += rx.receive(256).length;
+      }
+      got += rx.receive(256).length;
+    }
+    const deadline = performance.now() + 10_000;
+    while (got < n && performance.now() < deadline) {
+      const k = rx.receive(256).length;
+      got += k;
+      if (k === 0) await rx.readable(20);
+    }
+    return { rate: got / ((performance.now() - t0) / 1000), got };
+  } finally {
+    tx.close();
+    rx.close();
+  }
+}
+
+/** Through the plugin: handle A sends, handle B receives pushed events. */
+async function canPlugin(
+  ifname: string,
+  n: number,
+): Promise<{ rate: number; got: number; dropped: number }> {
+  const root = await Deno.makeTempDir({ prefix: "myclerk-bench-hw-" });
+  const plugins = `${root}/data/plugins`;
+  await Deno.mkdir(`${plugins}/can`, { recursive: true });
+  for (const f of ["plugin.json", "mod.ts"]) {
+    await Deno.copyFile(`${ROOT}plugins/can/${f}`, `${plugins}/can/${f}`);
+  }
+  await Deno.writeTextFile(
+    `${root}/policy.json`,
+    JSON.stringify({
+      version: 1,
+      plugins: { can: { trusted: true, ffi: ["libc"], buses: ["can"] } },
+    }),
+  );
+  const host = await PluginHost.start({
+    pluginsDir: plugins,
+    policyFile: `${root}/policy.json`,
+    dataDir: `${root}/data`,
+    busRoot: "/",
+    startTimeoutMs: 90_000,
+  });
+  const peer = { sessionId: 1, keyId: 1, tier: 3, remote: "bench" };
+  const call = async (op: number, payload: unknown) => {
+    const r = await host.dispatch({ opcode: op, tier: 3, payload, peer });
+    if (!r.ok) throw new Error(`0x${op.toString(16)}: ${r.error.detail}`);
+    return r.payload as Record<string, number>;
+  };
+  try {
+    const st = host.list().find((s) => s.name === "can");
+    if (st?.state !== "running") throw new Error(`can plugin ${st?.state}: ${st?.reason}`);
+    const a = await call(0x0651, { interface: ifname });
+    const b = await call(0x0651, { interface: ifname, window: 65536, queue: 65536 });
+    let got = 0;
+    let dropped = 0;
+    let unacked = 0;
+    const off = host.onEvent((ev) => {
+      const p = ev.payload as { handle: number; frames: unknown[]; dropped: number };
+      if (ev.opcode !== 0x0655 || p.handle !== b.handle) return;
+      got += p.frames.length;
+      unacked += p.frames.length;
+      dropped = p.dropped;
+    });
+    const wire = (i: number) => {
+      const f = frame(i);
+      return { id: f.id, data: f.data };
+    };
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += 64) {
+      const frames = [];
+      for (let j = i; j < Math.min(n, i + 64); j++) frames.push(wire(j));
+      await call(0x0654, { handle: a.handle, frames });
+      if (unacked >= 4096) {
+        const k = unacked;
+        unacked = 0;
+        await call(0x0655, { handle: b.handle, ack: k });
+      }
+    }
+    const deadline = performance.now() + 15_000;
+    while (got < n && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2));
+      if (unacked > 0) {
+        const k = unacked;
+        unacked = 0;
+        await call(0x0655, { handle: b.handle, ack: k });
+      }
+    }
+    const rate = got / ((performance.now() - t0) / 1000);
+    off();
+    return { rate, got, dropped };
+  } finally {
+    await host.close();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+async function benchCan(): Promise<void> {
+  const libcPath = resolveLibrary("libc");
+  if (libcPath === undefined) throw new Error("libc not found");
+  const libc = new Libc(libcPath);
+  const want = Deno.env.get("HWVM_CAN_IF");
+  const links = new CanNetlink(libc).list().filter((l) => l.up);
+  const link = links.find((l) => l.name === want) ?? links.find((l) => l.kind === "vcan") ??
+    links[0];
+  if (link === undefined) {
+    console.log(
+      "can: no CAN interface is up here (the build machines' kernel has no CAN modules); run inside the VM: bash tests/hwvm/run.sh",
+    );
+    console.log("target: CAN frames/s through the plugin >= 0.5x direct: not measured (no CAN)");
+    return;
+  }
+  const n = QUICK ? 2_000 : 50_000;
+  // Warm-up so neither side pays first-call costs inside the measurement.
+  await canDirect(libc, link.name, 200);
+  const d = await canDirect(libc, link.name, n);
+  const p = await canPlugin(link.name, n);
+  const ratio = p.rate / d.rate;
+  console.log(
+    `can: ${link.name} (${link.kind}), ${n} classic 8-byte frames, ${QUICK ? "quick" : "full"} run`,
+  );
+  console.log(
+    `can direct (two raw sockets, this process): ${
+      Math.round(d.rate)
+    } frames/s (${d.got} received)`,
+  );
+  console.log(
+    `can plugin (send batches of 64 -> confined plugin -> vcan -> pushed events, credit acks): ${
+      Math.round(p.rate)
+    } frames/s (${p.got} received, ${p.dropped} dropped)`,
+  );
+  console.log(
+    `target: CAN frames/s through the plugin >= 0.5x direct: ${ratio.toFixed(2)}x ${
+      ratio >= 0.5 ? "PASS" : "FAIL"
+    }`,
+  );
+  libc.unload();
+}
+
+if (import.meta.main) {
+  await benchCan();
+}
