@@ -159,6 +159,7 @@ export class Modem {
       );
     }
     this.cfg = cfg;
+    this.engine.setTimeoutMs(cfg.commandTimeoutMs);
     if (reopen) {
       await this.closePort();
       this.engine.abortAll(err(ErrorCode.SERVICE_UNAVAILABLE, "modem-reinit"));

@@ -149,6 +149,8 @@ export interface Misbehaviour {
   urcInResponse: boolean;
   /** Commands that are never answered (the modem "hangs" on them once). */
   swallow: Set<string>;
+  /** Commands answered once only after this many ms (the answer is computed at once, written late). */
+  late: Map<string, number>;
 }
 
 /** Options of {@link ModemEmulator.start}. */
@@ -230,7 +232,9 @@ export class ModemEmulator {
     garbage: false,
     urcInResponse: false,
     swallow: new Set(),
+    late: new Map(),
   };
+  private pendingDelay = 0;
 
   private constructor(readonly o: EmuOptions) {
     this.lib = Deno.dlopen(o.libc, LIBC_SYMBOLS);
@@ -387,6 +391,11 @@ export class ModemEmulator {
   }
 
   private async respond(lines: readonly string[], final: string): Promise<void> {
+    if (this.pendingDelay > 0) {
+      const d = this.pendingDelay;
+      this.pendingDelay = 0;
+      await new Promise((r) => setTimeout(r, d));
+    }
     let out = "";
     const mid = Math.max(1, Math.floor(lines.length / 2));
     lines.forEach((l, i) => {
@@ -435,6 +444,11 @@ export class ModemEmulator {
     this.commands.push(line);
     const up = line.toUpperCase();
     if (this.misbehave.swallow.delete(up)) return;
+    const late = this.misbehave.late.get(up);
+    if (late !== undefined) {
+      this.misbehave.late.delete(up);
+      this.pendingDelay = late;
+    }
     const d = this.o.dialect;
     const ok = (lines: string[] = []) => this.respond(lines, "OK");
     const fail = (f = "ERROR") => this.respond([], f);
@@ -442,7 +456,9 @@ export class ModemEmulator {
     const simOk = this.sim === "READY";
     const sms = (
       f: () => Promise<void> | void,
-    ) => (simOk ? Promise.resolve(f()) : fail(this.sim === "absent" ? this.cms(310) : this.cms(311)));
+    ) => (simOk
+      ? Promise.resolve(f())
+      : fail(this.sim === "absent" ? this.cms(310) : this.cms(311)));
     let m: RegExpExecArray | null;
 
     if (up === "AT") return ok();

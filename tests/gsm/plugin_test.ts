@@ -367,8 +367,15 @@ async function scenario(dialect: EmuDialect): Promise<void> {
     // --- a command the modem never answers: TIMEOUT, and the line keeps working
     await r.ok(OP.INIT, { port: r.emu.link, commandTimeoutMs: 300 });
     r.emu.misbehave.swallow.add("AT+CSQ");
-    await expectErr(r, OP.CSQ, {}, ErrorCode.TIMEOUT, "at-timeout");
+    const to = await expectErr(r, OP.CSQ, {}, ErrorCode.TIMEOUT, "at-timeout");
+    assertEq([to.extra.command, to.extra.ms], ["AT+CSQ", 300], "INIT's commandTimeoutMs applies");
     assertEq((await r.ok(OP.CSQ, {})).rssi, 17);
+    // A late answer (after its timeout) must not be taken for the next command's.
+    r.emu.rssi = 5;
+    r.emu.misbehave.late.set("AT+CSQ", 600);
+    await expectErr(r, OP.CSQ, {}, ErrorCode.TIMEOUT, "at-timeout");
+    r.emu.rssi = 25;
+    assertEq((await r.ok(OP.CSQ, {})).rssi, 25, "the stale +CSQ: 5 was dropped");
   } finally {
     await r.close();
   }

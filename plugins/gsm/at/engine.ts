@@ -88,6 +88,12 @@ export interface Pending {
 const MAX_LINE = 8192;
 /** Most commands waiting behind the running one. */
 const MAX_QUEUE = 256;
+/**
+ * After a timeout the modem may still answer the abandoned command; the line
+ * is left quiet this long (stray answers dropped as garbage) so the late
+ * answer is not taken for the next command's.
+ */
+export const QUIET_AFTER_TIMEOUT_MS = 500;
 
 /** The response prefix a command asks for: `AT+CREG?` -> `+CREG:`, `ATI` -> undefined. */
 export function responsePrefix(cmd: string): string | undefined {
@@ -102,13 +108,22 @@ export class AtEngine {
   private current?: Pending & { lines: string[]; prefix?: string; prompted: boolean };
   private timer?: ReturnType<typeof setTimeout>;
   private urcHead?: string;
+  private quietUntil = 0;
+  private quietTimer?: ReturnType<typeof setTimeout>;
   private urcTable: UrcTable;
+  private timeoutMs: number;
   /** Counters since start. */
   readonly stats: EngineStats = { commands: 0, timeouts: 0, urcs: 0, garbage: 0 };
 
   /** An engine writing through `o.write`. */
   constructor(private readonly o: EngineOptions) {
     this.urcTable = o.urcs;
+    this.timeoutMs = o.timeoutMs ?? 5000;
+  }
+
+  /** Changes the default command timeout (INIT `commandTimeoutMs`). */
+  setTimeoutMs(ms: number): void {
+    this.timeoutMs = ms;
   }
 
   /** Replaces the URC table (after the dialect is known). */
@@ -136,6 +151,9 @@ export class AtEngine {
   abortAll(err: MyClerkError): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.quietTimer !== undefined) clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
+    this.quietUntil = 0;
     const all = [...(this.current ? [this.current] : []), ...this.queue.splice(0)];
     this.current = undefined;
     this.buf = "";
@@ -179,11 +197,19 @@ export class AtEngine {
 
   /** Puts the next queued command on the line when the line is free. */
   private next(): void {
-    if (this.current !== undefined) return;
+    if (this.current !== undefined || this.quietTimer !== undefined) return;
+    const wait = this.quietUntil - performance.now();
+    if (wait > 0 && this.queue.length > 0) {
+      this.quietTimer = setTimeout(() => {
+        this.quietTimer = undefined;
+        this.next();
+      }, wait);
+      return;
+    }
     const p = this.queue.shift();
     if (p === undefined) return;
     this.current = { ...p, lines: [], prefix: responsePrefix(p.cmd), prompted: false };
-    const ms = p.opts.timeoutMs ?? this.o.timeoutMs ?? 5000;
+    const ms = p.opts.timeoutMs ?? this.timeoutMs;
     this.timer = setTimeout(() => this.timedOut(), ms);
     void Promise.resolve(this.o.write(`${p.cmd}\r`)).catch((e) =>
       this.finish(
@@ -200,13 +226,14 @@ export class AtEngine {
     const c = this.current;
     if (c === undefined) return;
     this.stats.timeouts++;
+    this.quietUntil = performance.now() + QUIET_AFTER_TIMEOUT_MS;
     // A prompt that never came back: ESC cancels the pending message (27.005 §3.5.1).
     if (c.opts.pdu !== undefined) void Promise.resolve(this.o.write("\x1b")).catch(() => {});
     this.finish(
       undefined,
       new MyClerkError(ErrorCode.TIMEOUT, "at-timeout", {
         command: c.cmd,
-        ms: c.opts.timeoutMs ?? this.o.timeoutMs ?? 5000,
+        ms: c.opts.timeoutMs ?? this.timeoutMs,
       }),
     );
   }
