@@ -176,6 +176,21 @@ Deno.test({
       const b2 = await peer([R, "--data", `${tmp}/pb`, "--status"]);
       assert.equal(ev(b2, "queue-status").depth, 0, JSON.stringify(b2));
 
+      // Delivery credit in bytes (FEDERATION.md §5): three 300 KB messages against a 100 KB window
+      // arrive one at a time (each alone, as the rule allows), all three, and the peer checks that
+      // the relay never pushed past the window while one was unacked.
+      const big = `${tmp}/big.bin`;
+      const bigMids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        await Deno.writeFile(big, new Uint8Array(300_000).fill(0x41 + i));
+        const s = await peer([R, "--data", `${tmp}/pa`, "--send", idB, "--body-file", big]);
+        bigMids.push(String(ev(s, "stored").mid));
+      }
+      const b3 = await peer([R, "--data", `${tmp}/pb`, "--fetch", "3", "--max-bytes", "100000"]);
+      const got3 = b3.filter((e) => e.event === "received").map((e) => String(e.mid));
+      assert.deepEqual(got3.sort(), [...bigMids].sort(), JSON.stringify(b3.map((e) => e.event)));
+      assert.equal(b3.filter((e) => e.event === "window-ok").length, 3);
+
       // --- a real hub made with the CLI (OPERATOR.md §1)
       const created = await cli(["family", "create", "CLI Carol", "--data", `${tmp}/carol`]);
       const idC = /\b([0-9a-f]{32})\b/.exec(created)?.[1];

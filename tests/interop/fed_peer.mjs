@@ -4,7 +4,11 @@
 // Usage:
 //   node tests/interop/fed_peer.mjs HOST:PORT --data DIR [--name NAME] [--token TOKEN]
 //        [--send FAMILY_ID (--body TEXT | --body-file FILE)] [--ttl SECONDS]
-//        [--fetch N] [--status] [--timeout MS] [--admit-order hello-first|admit-first]
+//        [--fetch N [--max-bytes B]] [--status] [--timeout MS] [--admit-order hello-first|admit-first]
+//
+// --max-bytes B sets the FED_FETCH byte window (FEDERATION.md §5 "Delivery credit") and checks the
+// relay keeps it: before acking a message the peer waits 300 ms, and a further FED_DELIVER that
+// arrives while the first is unacked must fit the window with it (exit 1 otherwise).
 //
 // State (node key, family key, admission) lives in DIR/peer.json. Every step prints one JSON line
 // on stdout: {"event":"identity"|"admitted"|"hello"|"record"|"stored"|"received"|"acked"|...}.
@@ -286,7 +290,14 @@ async function send(c, to, body) {
 }
 
 async function fetchN(c, n) {
-  c.sendFed({ op: FED.FETCH, family: myFamily, credit: Math.max(n, 1) });
+  const mb = opt("max-bytes");
+  const maxBytes = mb === undefined ? undefined : Number(mb);
+  c.sendFed({
+    op: FED.FETCH,
+    family: myFamily,
+    credit: Math.max(n, 1),
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
   let got = 0;
   const deadline = Date.now() + timeoutMs;
   while (got < n) {
@@ -302,6 +313,22 @@ async function fetchN(c, n) {
     }
     const o = openEnvelope(d, d.sealed, familySk);
     const midHex = hexs(o.mid);
+    if (maxBytes !== undefined && c.pending.length === 0) {
+      // §5: with d unacked (U = len(d.sealed) > 0), another push needs U + s <= W.
+      try {
+        const x = await c.nextFed(Date.now() + 300);
+        if (x.op === FED.DELIVER) {
+          const u = d.sealed.length, s2 = x.msg.sealed.length;
+          if (u + s2 > maxBytes) {
+            throw new Error(`byte window broken: ${u} unacked + ${s2} > max-bytes ${maxBytes}`);
+          }
+          c.pending.push(x.msg);
+        } else c.onOther(x);
+      } catch (e) {
+        if (!String(e.message).startsWith("timeout")) throw e;
+      }
+      out({ event: "window-ok", mid: midHex, unacked: d.sealed.length, window: maxBytes });
+    }
     const replay = state.seen.includes(midHex);
     if (!replay) {
       state.seen.push(midHex);
@@ -314,7 +341,9 @@ async function fetchN(c, n) {
         ts: o.ts,
         ttl: o.ttl,
         hops: d.hops,
-        body: o.body.toString("utf8"),
+        size: o.body.length,
+        // Large bodies are not echoed: process.exit would cut the stdout pipe mid-line.
+        ...(o.body.length <= 4096 ? { body: o.body.toString("utf8") } : {}),
       });
     } else out({ event: "replay", mid: midHex });
     c.sendFed({ op: FED.ACK, kind: "delivered", family: myFamily, mids: [o.mid] });
