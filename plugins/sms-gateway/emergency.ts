@@ -70,7 +70,7 @@ export class Hysteresis {
   /** Ok rounds in a row. */
   oks = 0;
   /** Time of the last change (ms), -Infinity before the first. */
-  changedAt = -Infinity;
+  changedAt: number = -Infinity;
   /** State changes so far. */
   changes = 0;
 

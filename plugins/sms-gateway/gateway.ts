@@ -34,7 +34,7 @@ import type { InMsg, OutMsg, Store } from "./store.ts";
 import { type Tan, TanBoard, type TanNotice } from "./tan.ts";
 
 /** A subscribed session. */
-interface Sub {
+export interface Sub {
   /** Member id. */
   readonly member: string;
   /** Session tier. */
@@ -44,12 +44,18 @@ interface Sub {
 }
 
 /** Emergency mode state. */
-interface Mode {
+export interface Mode {
+  /** Emergency mode on. */
   emergency: boolean;
+  /** Activated by hand (only a manual deactivation ends it). */
   manual: boolean;
+  /** Since when (ms) the current mode holds. */
   since: number;
+  /** Why it changed last. */
   reason: string;
 }
+
+export type { PeerInfo };
 
 /** The running gateway. */
 export class Gateway {
@@ -194,6 +200,7 @@ export class Gateway {
     return this.cfg.members;
   }
 
+  /** Pushes to every subscribed session `filter` accepts; returns how many. */
   private emitTo(filter: (s: Sub) => boolean, op: number, payload: unknown): number {
     let n = 0;
     for (const [sid, s] of this.subs) {
@@ -222,6 +229,7 @@ export class Gateway {
 
   // ------------------------------------------------------------------ TANs
 
+  /** A TAN as members see it (never the code). */
   private tanView(t: Tan): Record<string, unknown> {
     return {
       tanId: t.id,
@@ -234,6 +242,7 @@ export class Gateway {
     };
   }
 
+  /** Turns a board notice into events to the members' sessions (and journals a claim). */
   private pushTan(n: TanNotice): void {
     if (n.kind === "announce") this.emitMembers(n.to, SmsOp.SMS_TAN_ANNOUNCE, this.tanView(n.tan));
     else if (n.kind === "claimed") {
@@ -432,6 +441,7 @@ export class Gateway {
     return m;
   }
 
+  /** SMS_STATUS event to the owner member's sessions. */
   private notifyOwner(m: OutMsg): void {
     const payload = {
       msgId: m.id,
@@ -462,6 +472,7 @@ export class Gateway {
     }
   }
 
+  /** One GSM_SMS_SEND attempt for `m`, journaled either way. */
   private async sendOne(m: OutMsg): Promise<void> {
     const attempts = m.attempts + 1;
     try {
@@ -657,5 +668,5 @@ export class Gateway {
   }
 
   /** Class code helper for handlers. */
-  static classCode = CLASS_CODE;
+  static classCode: typeof CLASS_CODE = CLASS_CODE;
 }

@@ -14,6 +14,7 @@ import {
   ErrorCode,
   fail,
   field,
+  type PluginDefinition,
   type RequestContext,
 } from "@myclerk/plugin-sdk";
 import { classify } from "./classify/classify.ts";
@@ -129,7 +130,8 @@ function tanFor(
   return { tanId, member };
 }
 
-export default definePlugin({
+/** The SMS gateway plugin (handlers for 0xF350-0xF37A, lifecycle hooks). */
+const plugin: PluginDefinition = definePlugin({
   events: [
     SmsOp.SMS_RECEIVE,
     SmsOp.SMS_STATUS,
@@ -435,3 +437,5 @@ export default definePlugin({
     },
   },
 });
+
+export default plugin;

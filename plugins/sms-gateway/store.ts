@@ -146,6 +146,7 @@ export class Store {
     return `${prefix}-${this.seq}`;
   }
 
+  /** Applies one record to the maps (replay and commit). */
   private apply(r: JournalRec): void {
     switch (r.t) {
       case "out":
@@ -173,6 +174,7 @@ export class Store {
     }
   }
 
+  /** Keeps the id counter above every id seen. */
   private bump(id: string): void {
     const n = Number(id.slice(2));
     if (Number.isInteger(n)) this.seq = Math.max(this.seq, n);
@@ -205,6 +207,7 @@ export class Store {
     return next;
   }
 
+  /** Snapshot + truncate, on the write chain. */
   private async compactNow(): Promise<void> {
     const snap: Snapshot = {
       v: 1,
