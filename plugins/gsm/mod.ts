@@ -154,6 +154,9 @@ export default definePlugin({
     modem = undefined;
     subscribers.clear();
   },
+  sessionClosed(sessionId) {
+    subscribers.delete(sessionId);
+  },
   handlers: {
     [GsmOp.INIT]: async (payload, ctx) => {
       const cfg = await config(payload, ctx);

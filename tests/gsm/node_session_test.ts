@@ -117,6 +117,15 @@ Deno.test({
       const st = await c.request(0x0671, {}) as Record<string, unknown>;
       assertEquals([st.state, st.subscribers], ["ready", 1]);
       c.close();
+      // The node tells the plugin the session ended: its subscription goes with it.
+      const c2 = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 2, identity });
+      let subs = -1;
+      for (let i = 0; i < 100 && subs !== 0; i++) {
+        subs = ((await c2.request(0x0671, {})) as { subscribers: number }).subscribers;
+        if (subs !== 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      assertEquals(subs, 0, "closed session unsubscribed");
+      c2.close();
     } finally {
       await node?.stop();
       await emu.stop();
