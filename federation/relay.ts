@@ -433,14 +433,23 @@ export class Relay {
           if (ls.family === undefined || ls.family !== msg.family) {
             throw new MyClerkError(ErrorCode.FORBIDDEN, "ack-other-family", { family: msg.family });
           }
-          // Not fsynced on its own: a lost delete only re-delivers, and the recipient dedupes.
-          const n = this.store.ack({ kind: "mailbox" }, msg.family, msg.mids, { durable: false });
+          // The window reopens whatever the store does next: the hub has these messages.
           for (const mid of msg.mids) {
             const k = toHex(mid);
             ls.inflightBytes -= ls.inflight.get(k) ?? 0;
             ls.inflight.delete(k);
           }
-          this.node.metrics.inc("fed_acked_total", { kind: "delivered" }, n);
+          try {
+            // Not fsynced on its own: a lost delete only re-delivers, and the recipient dedupes.
+            const n = this.store.ack({ kind: "mailbox" }, msg.family, msg.mids, { durable: false });
+            this.node.metrics.inc("fed_acked_total", { kind: "delivered" }, n);
+          } catch (e) {
+            // A delete needs WAL space too (disk full): the rows stay, and come again on the
+            // hub's next session, where its dedupe drops them. Nothing to tell the hub.
+            const err = storeError(e, paths(this.#data).relayDb);
+            this.#drop(`ack-${err.detail}`);
+            this.node.log.error("ack delete failed", { detail: err.detail, error: String(e) });
+          }
           this.#pumpHub(ls);
           return;
         }
