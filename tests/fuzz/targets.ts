@@ -27,6 +27,8 @@ import { identityFrom, Initiator, Responder } from "../../core/session/handshake
 import { Session } from "../../core/session/session.ts";
 import { acceptResume, ResumeInitiator, TicketIssuer } from "../../core/session/ticket.ts";
 import { isMyClerkError } from "../../core/errors.ts";
+import { parseAcl } from "../../core/node/acl.ts";
+import { validateConfig } from "../../core/node/config.ts";
 import type { Rng } from "./mutate.ts";
 import { pluginTargets } from "./targets_plugins.ts";
 import { federationTargets } from "./targets_federation.ts";
@@ -547,5 +549,52 @@ export function buildTargets(backendName: BackendName = "node"): Target[] {
       run: (x) => (inspectBytes(x, bk).ok ? "ok" : "invalid"),
     },
   ];
-  return [...targets, ...pluginTargets(), ...federationTargets(bk)];
+  return [...targets, ...gateTargets(), ...pluginTargets(), ...federationTargets(bk)];
+}
+
+/**
+ * The operator-facing parsers of the gate (issue #9): `acl.json` and the
+ * config file's `gate`/`limits` keys. Inputs are JSON texts mutated as bytes;
+ * anything but a value or a MyClerkError is a crash.
+ */
+function gateTargets(): Target[] {
+  const te = new TextEncoder();
+  const td = new TextDecoder();
+  const json = (b: Uint8Array): unknown => {
+    try {
+      return JSON.parse(td.decode(b));
+    } catch {
+      return undefined;
+    }
+  };
+  const aclSeeds = [
+    '{"version":1,"grants":[]}',
+    '{"version":1,"grants":[{"subject":"1a2b3c4d","first":"0xf100","last":"0xf10f"}]}',
+    '{"version":1,"grants":[{"subject":"00112233445566778899aabbccddeeff","first":"0x0610","last":"0x0610"}]}',
+  ].map((x) => te.encode(x));
+  const cfgSeeds = [
+    '{"gate":{"public":["0xF100-0xF10F"]},"limits":{"maxUnauthPerAddress":64,"reservedShare":0.1}}',
+    '{"tiers":{"min":4,"max":5},"admit":["1a2b3c4d"],"revokedKeys":["00000001"]}',
+  ].map((x) => te.encode(x));
+  return [
+    {
+      name: "parseAcl",
+      seeds: aclSeeds,
+      run: (x) => {
+        const v = json(x);
+        if (v === undefined) return "not-json";
+        return `grants:${Math.min(parseAcl(v).grants.length, 3)}`;
+      },
+    },
+    {
+      name: "validateConfig (gate, limits)",
+      seeds: cfgSeeds,
+      run: (x) => {
+        const v = json(x);
+        if (v === undefined) return "not-json";
+        validateConfig(v);
+        return "valid";
+      },
+    },
+  ];
 }
