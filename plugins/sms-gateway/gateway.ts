@@ -123,6 +123,19 @@ export class Gateway {
         if (this.modemState !== "ready") void this.initModem();
       }, this.cfg.modem.retryMs));
     }
+    // TANs still valid from before a restart are open again (claimed ones stay claimed: claimedBy).
+    for (const m of this.store.inbox.values()) {
+      if (m.cls !== "tan" || m.claimedBy !== undefined || m.extracted.code === undefined) continue;
+      const t = this.tans.announce({
+        inboxId: m.id,
+        code: m.extracted.code,
+        from: m.from,
+        text: m.text,
+        validitySec: m.extracted.validitySec ?? null,
+        receivedAt: m.received,
+      }, m.routedTo);
+      if (t.state === "open") this.ctx.log(`re-opened TAN ${t.id} of ${m.id} after restart`);
+    }
     this.timers.push(setInterval(() => this.tans.sweep(), 250));
     this.timers.push(
       setInterval(() => void this.pump(), Math.max(50, this.cfg.outbox.retryMs / 2)),

@@ -82,10 +82,18 @@ export class TanBoard {
 
   /** Announces a TAN to `recipients` (nothing is announced to nobody). */
   announce(
-    a: { inboxId: string; code: string; from: string; text: string; validitySec: number | null },
+    a: {
+      inboxId: string;
+      code: string;
+      from: string;
+      text: string;
+      validitySec: number | null;
+      /** When the SMS arrived (ms; default now): the TTL runs from there (re-announce after a restart). */
+      receivedAt?: number;
+    },
     recipients: readonly string[],
   ): Tan {
-    const t0 = this.now();
+    const t0 = a.receivedAt ?? this.now();
     const ttl = Math.min(
       this.opts.maxTtlSec,
       Math.max(this.opts.minTtlSec, a.validitySec ?? this.opts.defaultTtlSec),
@@ -104,6 +112,10 @@ export class TanBoard {
       state: "open",
     };
     this.tans.set(tan.id, tan);
+    if (tan.expiresAt <= this.now()) {
+      tan.state = "expired"; // arrived long ago (a restart): never announced
+      return tan;
+    }
     if (recipients.length > 0) this.notify({ kind: "announce", tan, to: tan.recipients });
     return tan;
   }

@@ -339,12 +339,25 @@ Deno.test({
       assert(typeof draft.msgId === "string" && draft.status === "draft", JSON.stringify(draft));
       const pre = await req(ca, 0xf353, { msgId: draft.msgId });
       assertEquals(pre.status, "draft");
+      // A TAN nobody claimed before the restart stays claimable after it (within its validity).
+      emu.injectSms({ from: "Google", text: "G-730914 ist dein Bestätigungscode für Google." });
+      const open = await until(
+        () => pa.find((x) => x.op === 0xf363 && x.p.tanId !== annA.p.tanId),
+        20_000,
+        "second TAN announced",
+      );
+      assert(open);
       for (const c of clients) c.close();
       clients.length = 0;
       await node.stop();
       node = await startServe(["--config", cfg], 40_000);
       const ca2 = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 4, identity: alice });
       clients.push(ca2);
+      const sub = await req(ca2, 0xf352, {});
+      const pending = sub.pendingTans as string[];
+      assertEquals(pending.length, 1, JSON.stringify(sub));
+      const reclaimed = await req(ca2, 0xf364, { tanId: pending[0] });
+      assertEquals(reclaimed.code, "730914");
       const again = await req(ca2, 0xf353, { msgId: draft.msgId });
       assertEquals([again.status, again.text], ["draft", "Entwurf"]);
       const old = await req(ca2, 0xf353, { msgId: sent.msgId });

@@ -157,6 +157,30 @@ Deno.test("tan: announce masked, first claim wins, others told, expiry on time, 
     "alice",
   ]);
   assertEquals(t3.expiresAt - now, 900_000, "capped at maxTtlSec");
+  // Re-announce after a restart: the TTL runs from the receive time; an old one is not announced.
+  const before = notes.length;
+  const t4 = b.announce({
+    inboxId: "i-4",
+    code: "4",
+    from: "X",
+    text: "4",
+    validitySec: 60,
+    receivedAt: now - 30_000,
+  }, [
+    "alice",
+  ]);
+  assertEquals([t4.state, t4.expiresAt - now, notes.length], ["open", 30_000, before + 1]);
+  const t5 = b.announce({
+    inboxId: "i-5",
+    code: "5",
+    from: "X",
+    text: "5",
+    validitySec: 60,
+    receivedAt: now - 90_000,
+  }, [
+    "alice",
+  ]);
+  assertEquals([t5.state, notes.length], ["expired", before + 1]);
 });
 
 Deno.test("emergency: hysteresis needs N rounds, holds minHoldMs, flapping link changes at most once per hold", () => {
