@@ -31,9 +31,15 @@ export const ConfigSchema = z.object({
   limits: z.object({
     maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Unauthenticated connections (no session yet) per source address; the oldest is evicted. */
-    maxUnauthPerAddress: z.number().int().min(1).max(1_000_000).default(64),
+    maxUnauthPerAddress: z.number().int().min(1, {
+      message: "must be a whole number of connections, at least 1 (default 64; keep it above 16)",
+    }).max(1_000_000, { message: "must be at most 1000000" }).default(64),
     /** Share of `maxConnections` kept for established sessions (0 to 0.9). */
-    reservedShare: z.number().min(0).max(0.9).default(0.1),
+    reservedShare: z.number().min(0, {
+      message: "must be a share from 0 to 0.9 (0.1 keeps 10 % of maxConnections for sessions)",
+    }).max(0.9, {
+      message: "must be a share from 0 to 0.9 (0.1 keeps 10 % of maxConnections for sessions)",
+    }).default(0.1),
     maxMessage: z.number().int().min(65_536).max(64 * 1_048_576).default(1_048_576),
     maxQueueBytes: z.number().int().min(65_536).default(8 * 1_048_576),
     handshakeTimeoutMs: z.number().int().min(100).default(10_000),
