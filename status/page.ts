@@ -23,7 +23,7 @@ svg{width:100%;height:70px;display:block}svg .ln{fill:none;stroke:var(--acc);str
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid var(--line);white-space:nowrap}th{color:var(--mut);font-weight:500}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8rem}
-td.mono{white-space:normal;word-break:break-all;min-width:9ch}td.id{min-width:17ch}
+td.mono{white-space:normal;word-break:break-all;min-width:9ch}td.id{min-width:17ch}td.grants{white-space:normal;overflow-wrap:anywhere;min-width:28ch;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8rem}td.grants div{margin:.1rem 0}
 .pill{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.75rem;border:1px solid currentColor}
 .on{color:var(--ok)}.off{color:var(--mut)}.bad{color:var(--bad)}.warn{color:var(--warn)}
 .empty{color:var(--mut);font-style:italic}#err{display:none;background:var(--bad);color:#fff;padding:.4rem 1rem}
@@ -115,11 +115,11 @@ function render(s) {
   table("plugins", ["plugin", "version", "state", "isolation", "granted"], s.plugins.map((p) => {
     const g = p.granted || {};
     const grants = Object.entries(g).filter(([, v]) => Array.isArray(v) ? v.length : v && Object.keys(v).length)
-      .map(([k, v]) => k + ": " + (Array.isArray(v) ? v.join(", ") : Object.keys(v).join(", "))).join("; ");
+      .map(([k, v]) => el("div", {}, k + ": " + (Array.isArray(v) ? v.join(", ") : Object.keys(v).join(", "))));
     const st = p.state === "running" ? "on" : p.state === "crashed" || p.state === "failed" || p.state === "invalid" ? "bad" : "warn";
     return el("tr", { "data-plugin": p.name, "data-state": p.state },
       el("td", {}, p.name), el("td", {}, p.version), el("td", {}, el("span", { class: "pill " + st, title: p.reason || "" }, p.state)),
-      el("td", {}, p.isolation), el("td", { class: "mono" }, grants || "nothing"));
+      el("td", {}, p.isolation), el("td", { class: "grants" }, ...(grants.length ? grants : ["nothing"])));
   }), "no plugins installed");
   const b = s.buses && Array.isArray(s.buses.buses) ? s.buses.buses : [];
   table("buses", ["bus", "present", "devices"], b.map((x) => el("tr", { "data-bus": x.kind },
@@ -170,7 +170,7 @@ ${chartBox("c-drops", "drops per sample")}
 <section class="wide"><h2>Families and hubs</h2><div class="scroll" id="families"></div></section>
 <section><h2>Queues</h2><div class="scroll" id="queues"></div></section>
 <section><h2>Peer relays</h2><div class="scroll" id="peers"></div></section>
-<section><h2>Plugins</h2><div class="scroll" id="plugins"></div></section>
+<section class="wide"><h2>Plugins</h2><div class="scroll" id="plugins"></div></section>
 <section><h2>Buses</h2><div class="scroll" id="buses"></div></section>
 </main>
 <script>${SCRIPT}</script>

@@ -13,10 +13,11 @@
 
 import { chromium } from "npm:playwright-core@1.65.1";
 import { assert, assertEquals } from "../federation/_assert.ts";
-import { cliOk, Cluster, until } from "../federation/integration/_harness.ts";
+import { cliOk, Cluster, peeredRelays, until } from "../federation/integration/_harness.ts";
 import { requireBinary } from "../_support/real.ts";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
   name: "status page: families, online state, queues draining, charts, in Chromium",
@@ -32,6 +33,18 @@ Deno.test({
       args: Deno.uid() === 0 ? ["--no-sandbox"] : [],
     });
     try {
+      // a real plugin at the relay: the page shows its state and what the policy granted
+      await Deno.mkdir(c.data("relay"), { recursive: true });
+      await Deno.copyFile(`${ROOT}plugins/policy.example.json`, `${c.data("relay")}/policy.json`);
+      await cliOk([
+        "plugin",
+        "install",
+        `${ROOT}plugins/examples/vendor-echo`,
+        "--data",
+        c.data("relay"),
+        "--policy",
+        `${c.data("relay")}/policy.json`,
+      ]);
       const relay = await c.serve("relay", ["--role", "relay"]);
       const alice = await c.joinedHub("alice", "relay", relay.tcp);
       const bob = await c.joinedHub("bob", "relay", relay.tcp);
@@ -54,6 +67,20 @@ Deno.test({
       assertEquals((await row(alice).locator(".state").textContent())?.trim(), "online");
       await row(bob).waitFor({ timeout: 5_000 }); // admitted, never connected
       assertEquals((await row(bob).locator(".state").textContent())?.trim(), "offline");
+
+      const plug = page.locator(`#plugins tr[data-plugin="vendor-echo"]`);
+      await until(
+        async () =>
+          (await plug.count()) > 0 && (await plug.getAttribute("data-state")) === "running",
+        20_000,
+        "vendor-echo running on the page",
+      );
+      const grants = (await plug.locator("td.grants").textContent()) ?? "";
+      assert(grants.includes(`read: ${c.data("relay")}`), `grants shown: ${grants}`);
+      assert(
+        (await page.locator('#buses tr[data-bus="serial"]').count()) === 1,
+        "buses listed",
+      );
 
       // bob offline: alice's messages wait in his mailbox at the relay
       const N = 25;
@@ -193,6 +220,45 @@ Deno.test({
       assertEquals((await code("/myclerk")).status, 426);
       assertEquals((await code("/nope")).status, 404);
     } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "status page: peer relays up, then down, in Chromium",
+  ...requireBinary("chromium"),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const c = await Cluster.create();
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: Deno.uid() === 0 ? ["--no-sandbox"] : [],
+    });
+    try {
+      const { r1, r2, k2, p2 } = await peeredRelays(c);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`http://${r1.http}/`);
+      const peer = page.locator(`#peers tr[data-peer="${k2}"]`);
+      await peer.waitFor({ timeout: 10_000 });
+      await until(
+        async () => (await peer.getAttribute("data-connected")) === "true",
+        10_000,
+        "peer up on the page",
+      );
+      await page.screenshot({ path: `${ARTIFACTS}/relay-peers.png`, fullPage: true });
+      await r2.stop();
+      await until(
+        async () =>
+          (await peer.count()) === 0
+            ? ((await page.textContent("#peers")) ?? "").includes(p2) // listed as configured only
+            : (await peer.getAttribute("data-connected")) === "false",
+        15_000,
+        "peer down on the page",
+      );
+    } finally {
+      await browser.close();
       await c.close();
     }
   },
