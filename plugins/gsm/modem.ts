@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ErrorCode, MyClerkError } from "@myclerk/plugin-sdk";
+import { ErrorCode, type ErrorCodeValue, MyClerkError } from "@myclerk/plugin-sdk";
 import { AtEngine, type AtResult, type Urc } from "./at/engine.ts";
 import {
   MSG_STATUS,
@@ -75,8 +75,8 @@ export interface ModemConfig {
   readonly commandTimeoutMs: number;
 }
 
-const err = (code: number, detail: string, extra: Record<string, unknown> = {}) =>
-  new MyClerkError(code as typeof ErrorCode.BAD_REQUEST, detail, extra);
+const err = (code: ErrorCodeValue, detail: string, extra: Record<string, unknown> = {}) =>
+  new MyClerkError(code, detail, extra);
 
 /** The modem (see module comment). */
 export class Modem {
@@ -164,7 +164,13 @@ export class Modem {
       await this.closePort();
       this.engine.abortAll(err(ErrorCode.SERVICE_UNAVAILABLE, "modem-reinit"));
       this.engine = this.newEngine(cfg.commandTimeoutMs);
-      this.openPort(cfg);
+      try {
+        this.openPort(cfg);
+      } catch (e) {
+        // A modem that is away (USB reset) stays looked for; a port never seen fails INIT only.
+        if (this.state === "reconnecting") this.scheduleReconnect(250);
+        throw e;
+      }
     }
     return await this.sequence("init");
   }

@@ -347,6 +347,14 @@ async function scenario(dialect: EmuDialect): Promise<void> {
     await r.emu.disappear();
     await r.event(OP.STATUS, (p) => p.reason === "port-lost" && p.state === "reconnecting");
     await expectErr(r, OP.CSQ, {}, ErrorCode.SERVICE_UNAVAILABLE, "modem-reconnecting");
+    // INIT while it is away fails, and the plugin keeps looking for it.
+    await expectErr(
+      r,
+      OP.INIT,
+      { port: r.emu.link, multipartTimeoutMs: 800 },
+      ErrorCode.NOT_FOUND,
+      "open-failed",
+    );
     await new Promise((res) => setTimeout(res, 300)); // absent for a while: reopen attempts fail
     const cmdsBefore = r.emu.commands.length;
     await r.emu.reappear();
