@@ -19,6 +19,7 @@ import { type CanFrame, CanNetlink, CanSocket } from "../hardware/can.ts";
 import { Libc } from "../hardware/libc.ts";
 import { resolveLibrary } from "../plugins/policy.ts";
 import { PluginHost } from "../plugins/runtime/host.ts";
+import { benchGpio, benchUsb } from "./_hw_usb_gpio.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -121,16 +122,23 @@ async function canPlugin(
       return { id: f.id, data: f.data };
     };
     const t0 = performance.now();
-    for (let i = 0; i < n; i += 64) {
+    // Batches of 256 frames, up to 4 requests in flight (node and plugin work in parallel).
+    const inflight = new Set<Promise<unknown>>();
+    for (let i = 0; i < n; i += 256) {
       const frames = [];
-      for (let j = i; j < Math.min(n, i + 64); j++) frames.push(wire(j));
-      await call(0x0654, { handle: a.handle, frames });
+      for (let j = i; j < Math.min(n, i + 256); j++) frames.push(wire(j));
+      const p: Promise<unknown> = call(0x0654, { handle: a.handle, frames }).finally(() =>
+        inflight.delete(p)
+      );
+      inflight.add(p);
+      if (inflight.size >= 4) await Promise.race(inflight);
       if (unacked >= 4096) {
         const k = unacked;
         unacked = 0;
         await call(0x0655, { handle: b.handle, ack: k });
       }
     }
+    await Promise.all(inflight);
     const deadline = performance.now() + 15_000;
     while (got < n && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 2));
@@ -179,7 +187,7 @@ async function benchCan(): Promise<void> {
     } frames/s (${d.got} received)`,
   );
   console.log(
-    `can plugin (send batches of 64 -> confined plugin -> vcan -> pushed events, credit acks): ${
+    `can plugin (send batches of 256, 4 in flight -> confined plugin -> vcan -> pushed events, credit acks): ${
       Math.round(p.rate)
     } frames/s (${p.got} received, ${p.dropped} dropped)`,
   );
@@ -193,4 +201,7 @@ async function benchCan(): Promise<void> {
 
 if (import.meta.main) {
   await benchCan();
+  // USB bulk loopback and GPIO set/get round trips (bench/_hw_usb_gpio.ts).
+  await benchUsb(QUICK);
+  await benchGpio(QUICK);
 }

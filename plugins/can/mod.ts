@@ -153,6 +153,15 @@ let netlink: CanNetlink | undefined;
 let ctxRef: PluginContext | undefined;
 const holds = new HoldTable<Channel>(64);
 
+/** Moves waiting frames of every open handle into its queue and pushes what credit allows. */
+function drainAll(): void {
+  for (const h of holds.values()) {
+    if (h.value.closed) continue;
+    h.value.drain();
+    if (h.value.push) h.value.flush();
+  }
+}
+
 function lib(): Libc {
   if (libc === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "libc-not-loaded");
   return libc;
@@ -375,6 +384,9 @@ export default definePlugin({
         if (ch.sock.send(frames[sent])) {
           sent++;
           ch.sent++;
+          // A long batch must not let this process's own receiving sockets overflow in the
+          // kernel meanwhile (their loops share this thread): drain them every 64 frames.
+          if ((sent & 63) === 0) drainAll();
         } else {
           waits++;
           await new Promise((r) => setTimeout(r, 1));
