@@ -92,7 +92,7 @@ Deno.test({
           assert((await during.ping()) >= 0, "ping during the flood");
           // ...and once all 10,000 have been connected (the node evicts, the attacker redials).
           assert(
-            await until(() => f.lines.some((l) => l.established !== undefined), 60_000),
+            await until(() => f.lines.some((l) => l.established !== undefined), 90_000),
             `attacker connected 10,000 (${addrs.length} addresses): ${
               JSON.stringify(f.lines.at(-1))
             }`,
