@@ -55,11 +55,12 @@ if [ "$got" != "$DENO_VERSION" ]; then
 fi
 mv -f "$PREFIX/bin/deno.new" "$PREFIX/bin/deno"
 
-# The app: only what runs (no .git, tests, benches, data dirs or keys).
+# The app: only what runs (no .git, tests, benches, data dirs or keys). A new top-level module
+# missing here makes the `--version` run below fail, so the install stops instead of shipping it.
 rm -rf "$PREFIX/app.new"
 install -d -m 0755 "$PREFIX/app.new"
 (cd "$SRC" && tar -cf - --exclude='*_test.ts' --exclude='node_modules' \
-  main.ts deno.json deno.lock core federation plugins hardware status docs README.md) |
+  main.ts deno.json deno.lock core federation plugins hardware status ops docs README.md) |
   tar -xf - -C "$PREFIX/app.new"
 rm -rf "$PREFIX/app.old"
 [ -d "$PREFIX/app" ] && mv "$PREFIX/app" "$PREFIX/app.old"
