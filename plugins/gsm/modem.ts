@@ -201,12 +201,23 @@ export class Modem {
       await this.sync();
       await this.at("ATE0");
       await this.at("AT+CMEE=1");
+      const previousImei = this.info.imei;
       this.info = {
         manufacturer: await this.bare("AT+CGMI"),
         model: await this.bare("AT+CGMM"),
         revision: (await this.bare("AT+CGMR")).replace(/^(\+CGMR:|Revision:)\s*/i, ""),
         imei: (await this.bare("AT+CGSN")).replace(/\D/g, ""),
       };
+      if (why === "reinit" && previousImei !== "" && previousImei !== this.info.imei) {
+        // Another modem (or another device) now answers on this path: say so.
+        this.emit(GsmOp.STATUS, {
+          kind: "modem",
+          state: "initializing",
+          reason: "modem-changed",
+          imei: this.info.imei,
+          previousImei,
+        });
+      }
       let d = cfg.dialect !== undefined ? dialect(cfg.dialect) : identify(this.info.model);
       if (d === undefined) {
         const ati = await this.at("ATI").catch(() => ({ lines: [] as string[] }));

@@ -199,6 +199,8 @@ export class ModemEmulator {
 
   /** SIM state. */
   sim: "READY" | "SIM PIN" | "absent";
+  /** IMEI (AT+CGSN); change it before {@link reappear} to play a swapped modem. */
+  imei: string;
   /** Registration `<stat>` (1 home). */
   regStat = 1;
   /** +CSQ rssi. */
@@ -239,6 +241,7 @@ export class ModemEmulator {
   private constructor(readonly o: EmuOptions) {
     this.lib = Deno.dlopen(o.libc, LIBC_SYMBOLS);
     this.sim = o.sim ?? "READY";
+    this.imei = o.dialect === "sim800" ? "867856030123456" : "861234567890123";
   }
 
   /** Opens the pty, links it at `o.link` and starts serving. */
@@ -473,7 +476,7 @@ export class ModemEmulator {
     if (up === "AT+CGMI") return ok([id.cgmi]);
     if (up === "AT+CGMM") return ok([id.cgmm]);
     if (up === "AT+CGMR") return ok([id.cgmr]);
-    if (up === "AT+CGSN") return ok([d === "sim800" ? "867856030123456" : "861234567890123"]);
+    if (up === "AT+CGSN") return ok([this.imei]);
     if (up === "ATI") return ok([...id.ati]);
     if (up === "AT+CPIN?") {
       if (this.sim === "absent") return fail(this.cme(10));

@@ -357,8 +357,12 @@ async function scenario(dialect: EmuDialect): Promise<void> {
     );
     await new Promise((res) => setTimeout(res, 300)); // absent for a while: reopen attempts fail
     const cmdsBefore = r.emu.commands.length;
+    const oldImei = r.emu.imei;
+    r.emu.imei = "869999999999990"; // a different modem answers on the same path
     await r.emu.reappear();
     await r.event(OP.STATUS, (p) => p.reason === "reinit" && p.state === "ready", 10_000);
+    const changed = await r.event(OP.STATUS, (p) => p.reason === "modem-changed");
+    assertEq([changed.imei, changed.previousImei], ["869999999999990", oldImei]);
     assert(r.emu.commands.slice(cmdsBefore).includes("AT+CNMI=2,1,0,1,0"), "set up again");
     const st2 = await r.ok(OP.STATUS, {});
     assertEq([st2.state, st2.reinits], ["ready", 1]);
