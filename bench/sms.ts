@@ -152,7 +152,10 @@ async function classifierPart(): Promise<void> {
   );
   const parts: [string, CorpusEntry[]][] = [
     ["held-out (templates never tuned on)", all.filter((e) => e.split === "heldout")],
-    ["blind (written after the rules were frozen)", all.filter((e) => e.split === "blind")],
+    [
+      "blind (set 4: written with the rules frozen, never tuned on)",
+      all.filter((e) => e.split === "blind"),
+    ],
     ["all", all],
   ];
   for (const [name, part] of parts) {

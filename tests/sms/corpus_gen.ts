@@ -9,7 +9,7 @@
  * @module
  */
 import { type SmsLabel, type Template, TEMPLATES } from "./corpus_templates.ts";
-import { BLIND, BLIND2 } from "./corpus_blind.ts";
+import { BLIND, BLIND2, BLIND3, BLIND4 } from "./corpus_blind.ts";
 
 /** Expected extraction of one corpus message. */
 export interface Expected {
@@ -328,6 +328,34 @@ export function generate(seed = 20261120): CorpusEntry[] {
     out.push({
       id: `${b.lang}-${b.label}-blind2-${i}`,
       template: -2,
+      // Scored once frozen (docs/PLUGINS.md), then the rules were generalised on its misses.
+      split: "tune",
+      lang: b.lang,
+      from: b.from,
+      received: RECEIVED,
+      text: b.text,
+      label: b.label,
+      expect: b.expect ?? {},
+    });
+  });
+  BLIND3.forEach((b, i) => {
+    out.push({
+      id: `${b.lang}-${b.label}-blind3-${i}`,
+      template: -3,
+      // Scored once frozen (docs/PLUGINS.md), then the rules were generalised on its misses.
+      split: "tune",
+      lang: b.lang,
+      from: b.from,
+      received: RECEIVED,
+      text: b.text,
+      label: b.label,
+      expect: b.expect ?? {},
+    });
+  });
+  BLIND4.forEach((b, i) => {
+    out.push({
+      id: `${b.lang}-${b.label}-blind4-${i}`,
+      template: -4,
       split: "blind",
       lang: b.lang,
       from: b.from,

@@ -101,6 +101,7 @@ const ALERT = [
   /\b(?:flood|weather|storm|snow|wind|tsunami|amber|extreme|severe|emergency|presidential|civil|public safety|yellow|red)\s+(?:alert|warning)s?\b/,
   /\bwarning (?:of|for)\b/,
   /major incident|take shelter|danger to life|wildfire/,
+  /shelter in place|armed incident|active shooter|\blockdown\b|bombenfund|gefahrstoff/,
 ];
 
 const SHORTENERS = /\b(?:bit\.ly|tinyurl\.com|t\.co|is\.gd|cutt\.ly|rb\.gy|shorturl\.at|wa\.me)\b/;
@@ -129,6 +130,7 @@ const SCAM = [
   /\b(?:hallo|hi|hey)\s+(?:mama|papa|mum|mom|dad|mami|papi)\b.*\b(?:neue nummer|new number|handy|phone)\b/s,
   /\b(?:mama|papa|mum|mom|dad|mami|papi)\b.{0,80}\b(?:neue nummer|new number)\b/s,
   /\b(?:neue nummer|new number)\b.{0,80}\bwhatsapp\b/s,
+  /\b(?:mama|papa|mum|mom|dad|mami|papi)\b.{0,100}\b(?:handy|phone|nummer|number)\b.{0,80}\b(?:whatsapp|hilfe|help|dringend|urgent|geld|money|überweis\w*)\b/s,
   /\b(?:part[- ]time|remote|home ?office|nebenjob|heimarbeit)\b.{0,40}\b(?:job|arbeit|work)\b/s,
   /(?:\$|€|£)\s?\d{2,5}\s*(?:\/|per|pro|a|am)\s*(?:day|tag|hour|stunde)\b|\b\d{2,5}\s?(?:eur|euro|usd|dollar)\s*(?:\/|per|pro|am)\s*(?:day|tag)\b/,
   /\b(?:claim your prize|free cruise|you have been selected|sie wurden ausgewählt|ihre nummer wurde gezogen)\b/,
@@ -149,10 +151,10 @@ const MARKETING = [
 ];
 
 const DELIVERY_WORDS =
-  /\b(?:lieferung|geliefert|zusteller|stopps? entfernt|stops? away|driver|sendung|sendungsnummer|paket|pakets|paketnummer|zugestellt|zustellung|zustellversuch|zustellen|packstation|paketshop|filiale|abholung|abholbereit|einschreiben|versandt|verschickt|unterwegs|parcel|package|shipment|shipped|delivered|delivery|out for delivery|tracking|left at|safe place|access point|zollabfertigung|zielland)\b/;
+  /\b(?:arriving|arrives|track at|lieferung|geliefert|zusteller|stopps? entfernt|stops? away|driver|sendung|sendungsnummer|paket|pakets|paketnummer|zugestellt|zustellung|zustellversuch|zustellen|packstation|paketshop|filiale|abholung|abholbereit|einschreiben|versandt|verschickt|unterwegs|parcel|package|shipment|shipped|delivered|delivery|out for delivery|tracking|left at|safe place|access point|zollabfertigung|zielland)\b/;
 
 const APPT_WORDS =
-  /termin|erinnerung|reminder|gespräch|\b(?:confirm(?:ed|ing)?|bestätigt|eingeplant|gebucht|booked|scheduled|vereinbart|untersuchung|vorsorge|check-up|gespräch|besuch|wir freuen uns auf|see you|zahnreinigung|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b/;
+  /termin|erinnerung|reminder|gespräch|besprechung|wartung|monteur|techniker|sprechtag|\b(?:visit|slot|session)\b|elternabend|versammlung|sitzung|\b(?:meeting|webinar|interview|abholen am|pick up on|collect (?:it|your \w+) on)\b|\b(?:confirm(?:ed|ing)?|bestätigt|eingeplant|gebucht|booked|scheduled|vereinbart|untersuchung|vorsorge|check-up|gespräch|besuch|wir freuen uns auf|see you|zahnreinigung|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b/;
 
 const INFORMAL =
   /\b(?:du|dich|dir|ich|mir|mich|hab|bin|komm|kommst|schatz|haha|lol|xx|sorry|danke|mum|mama|oma|opa|i'm|i'll|i've|me|my|we're|love you|omg|ok|okay)\b|[\u{1F300}-\u{1FAFF}\u2764]/u;

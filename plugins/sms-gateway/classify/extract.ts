@@ -30,12 +30,13 @@ export const TAN_WORDS_STRONG: readonly RegExp[] = [
   /\bcode\b\s*(?:lautet|ist|is|:)/,
   /-code\b/,
   /\bcode\s+\S{4,9}\s+(?:für|for|zur|to)\b/,
-  /\b(?:den|the)\s+code\b/,
+  /\b(?:den|the)\s+code\s+[A-Z0-9]{4,9}\b/i,
   /\b(?:use|verwenden sie den)\b\s+(?:code\s+)?\S{4,9}\s+(?:as|für)/,
   // Any compound ending in -code/-token ("Einmalcode", "Kopplungscode", "Login-Token"); vouchers
   // and pickup/door codes are removed by NOT_TAN_CODE before this is tested.
-  /[a-zäöü]{3,}[- ]?(?:code|token)\b/,
+  /[a-zäöü]{3,}-?(?:code|token)\b/,
   /\b(?:token|passwort|password|pin)\b\s*(?:ist|is|lautet|:)/,
+  /\bcode\s*:?\s*(?:\d{4,8}|\d{3}[- ]\d{3})\b/,
 ];
 
 /** A code used to verify or confirm something ("Use 78091 to verify", "Bestätigen Sie mit 40982"). */
@@ -44,7 +45,7 @@ export const VERIFY_WORDS =
 
 /** Compounds with "code" that are not one-time codes. */
 const NOT_TAN_CODE =
-  /(?:gutschein|rabatt|promo|discount|coupon|aktions|voucher|abhol|tür|haustür|gate|door|post|zip|alarm|safe|lock|schloss|garage|wlan|wifi)[- ]?code|\b(?:use|with|mit dem|mit)\s+code\s+[a-z]+\d*\b/i;
+  /(?:gutschein|rabatt|promo|discount|coupon|aktions|voucher|abhol|tür|haustür|gate|door|post|zip|alarm|safe|lock|schloss|garage|wlan|wifi)[- ]?code|\b(?:use|with|mit dem|mit)\s+code\s+[a-z]+\d*\b|\bcode\s+(?:for|of|vom|für|von|zum|zur|fürs)\s+(?:the\s+|die\s+|das\s+|den\s+|dem\s+|der\s+|my\s+|your\s+|our\s+)?(?:key\s?safe|safe|schließfach|garagentor|tor|garage|haustür|tür|door|gate|lock|schloss|fahrradschloss|alarm|keybox|schlüsselkasten|wlan|wifi)/i;
 
 /** Words right before a number that make it something other than a code. */
 const NOT_CODE_BEFORE =
@@ -88,8 +89,13 @@ export function codeCandidates(text: string): CodeCandidate[] {
     const at = (m.index ?? 0) + m[0].length - m[1].length;
     out.push({ code: digits, at, raw: m[1] });
   }
-  // All-letter codes (Steam Guard "USART") only right after a code word, never elsewhere.
-  for (const m of text.matchAll(/(?:code|lautet|is)\s*:?\s+([A-Z]{5})(?![\w])/g)) {
+  // All-letter codes (Steam Guard "USART") and longer letter+digit codes (ELSTER "7H3K9Q") only
+  // right after a code word or a colon, never elsewhere.
+  for (
+    const m of text.matchAll(
+      /(?:code|lautet|is|:)\s*:?\s+([A-Z]{5}|(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,8})(?![\w])/g,
+    )
+  ) {
     const at = (m.index ?? 0) + m[0].length - m[1].length;
     out.push({ code: m[1], at, raw: m[1] });
   }
@@ -184,7 +190,11 @@ export const CARRIERS: readonly { readonly id: string; readonly re: RegExp }[] =
   { id: "amazon", re: /\bamazon\b|\bamzn\b/i },
   { id: "deutsche-post", re: /deutsche post|\bdt\.?\s?post\b|einschreiben/i },
   { id: "royal-mail", re: /royal\s?mail/i },
+  { id: "yodel", re: /\byodel\b/i },
 ];
+
+/** Carrier service words that also appear next to another carrier's name ("GLS PaketShop"). */
+const WEAK_CUES = /packstation|postfiliale|paketshop|\bpredict\b/gi;
 
 /** Tracking number formats, most specific first, with the carrier they imply. */
 const TRACKING: readonly { readonly re: RegExp; readonly carrier?: string }[] = [
@@ -193,6 +203,7 @@ const TRACKING: readonly { readonly re: RegExp; readonly carrier?: string }[] = 
   { re: /\bTBA\d{12}\b/, carrier: "amazon" },
   { re: /\b[A-Z]{2}\d{9}DE\b/, carrier: "deutsche-post" },
   { re: /\b[A-Z]{2}\d{9}GB\b/, carrier: "royal-mail" },
+  { re: /\bJD\d{16}\b/, carrier: "yodel" },
   { re: /\bH\d{19}\b/, carrier: "hermes" },
   { re: /\b00340434\d{12}\b/, carrier: "dhl" },
   // Letters and digits right after a tracking word (Evri "H00A…", shop references).
@@ -219,7 +230,9 @@ export function extractDelivery(
     }
   }
   // A carrier named in the text wins over the sender (a shop sends "... mit DHL").
-  const named = CARRIERS.filter((c) => c.re.test(text));
+  // Brand names first; service words (Packstation, PaketShop, Predict) only when no brand is named.
+  const brands = CARRIERS.filter((c) => c.re.test(text.replace(WEAK_CUES, " ")));
+  const named = brands.length > 0 ? brands : CARRIERS.filter((c) => c.re.test(text));
   let carrier: string | null = null;
   if (named.length === 1) carrier = named[0].id;
   else if (named.length > 1) {
@@ -355,6 +368,10 @@ export function extractTime(text: string): string | undefined {
   }
   for (const m of t.matchAll(/(?<![\d.:])(\d{1,2})\.(\d{2})\s*uhr/g)) {
     if (+m[1] < 24 && +m[2] < 60) found.push({ at: m.index!, h: +m[1], m: +m[2] });
+  }
+  // A window "zwischen 8 und 10 Uhr" / "8-10 Uhr" starts at its first hour.
+  for (const m of t.matchAll(/(?<![\d.:])(\d{1,2})\s*(?:und|bis|-|–)\s*\d{1,2}\s*uhr\b/g)) {
+    if (+m[1] < 24) found.push({ at: m.index!, h: +m[1], m: 0 });
   }
   for (const m of t.matchAll(/(?<![\d.:])(\d{1,2})\s*(uhr|am|pm)\b/g)) {
     let h = +m[1];
