@@ -384,9 +384,13 @@ export default definePlugin({
         if (ch.sock.send(frames[sent])) {
           sent++;
           ch.sent++;
-          // A long batch must not let this process's own receiving sockets overflow in the
-          // kernel meanwhile (their loops share this thread): drain them every 64 frames.
-          if ((sent & 63) === 0) drainAll();
+          // A long batch must neither let this process's own receiving sockets overflow in
+          // the kernel (their loops share this thread) nor starve the heartbeat: every 64
+          // frames, drain them and yield to the event loop.
+          if ((sent & 63) === 0) {
+            drainAll();
+            await new Promise((r) => setTimeout(r, 0));
+          }
         } else {
           waits++;
           await new Promise((r) => setTimeout(r, 1));
