@@ -14,6 +14,7 @@ import { REQUIRE_REAL } from "../_support/real.ts";
 import { assert, assertEq } from "../plugins/_helpers.ts";
 import { LIBC, type Rig, startRig } from "./_harness.ts";
 import type { EmuDialect } from "./emulator.ts";
+import { buildStatusReport } from "./emulator_pdu.ts";
 
 const OP = {
   INIT: 0x0670,
@@ -123,6 +124,20 @@ async function scenario(dialect: EmuDialect): Promise<void> {
       (p) => p.kind === "status-report" && p.ref === (failed.refs as number[])[0],
     );
     assertEq([rep2.delivered, rep2.final, rep2.statusName], [false, true, "failed"]);
+
+    // A report the modem stored (+CDSI, CNMI ds=2 on some firmwares) is read and delivered too.
+    const sr = buildStatusReport(77, "+4917612345678", 0x20);
+    r.emu.storage.set(40, {
+      stat: 0,
+      pdu: sr.pdu,
+      length: sr.length,
+      from: "",
+      text: "",
+      report: true,
+    });
+    r.emu.push('+CDSI: "SM",40');
+    const rep3 = await r.event(OP.RECEIVE, (p) => p.kind === "status-report" && p.ref === 77);
+    assertEq([rep3.delivered, rep3.final, rep3.statusName], [false, false, "pending"]);
 
     // --- SMS send: UCS-2 multipart (emoji = surrogate pairs, never split)
     const long = "Grüße aus Köln 😀 ".repeat(8); // 144 UTF-16 units > 70
@@ -440,6 +455,12 @@ Deno.test({
       assertEq(r.emu.sent.at(-1)!.text, "Grüße");
       const tail = r.emu.commands.slice(-3);
       assert(tail[0] === "AT+CMGF=0" && tail[2] === "AT+CMGF=1", JSON.stringify(tail));
+      // deleteOnReceive: the message leaves the SIM once its event went out.
+      await r.ok(OP.INIT, { port: r.emu.link, mode: "text", pin: "4711", deleteOnReceive: true });
+      const [idx] = r.emu.injectSms({ from: "+4916012345678", text: "bitte löschen" });
+      await r.event(OP.RECEIVE, (p) => p.text === "bitte löschen");
+      await until(() => !r.emu.storage.has(idx), 5000, "deleted from the SIM");
+      assert(r.emu.commands.includes(`AT+CMGD=${idx}`), "AT+CMGD sent");
       assertEq(await r.ok(OP.RECEIVE, { subscribe: false }), { subscribed: false });
       assertEq((await r.ok(OP.STATUS, {})).subscribers, 0);
     } finally {
