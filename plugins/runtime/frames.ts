@@ -4,11 +4,51 @@
  *
  * @module
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, encode } from "@msgpack/msgpack";
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 
 /** Largest frame accepted (a plugin must not make the host buffer without bound). */
 export const MAX_FRAME = 32 * 1024 * 1024;
+
+/**
+ * Decoders whose length limits fit the body: MessagePack's decoder allocates
+ * an array of the declared length before reading its elements, so a 31-byte
+ * body declaring a 30-million-element array would cost 240 MB and most of a
+ * second (found by the fuzz suite: tests/fuzz/crashes/plugin_frame-array32-prealloc.hex).
+ * An array, map, string or binary can never hold more elements or bytes
+ * than the body has bytes, so the limits are the body length rounded up to a
+ * power of two (one shared decoder per power, at least 4 KiB).
+ */
+const decoders = new Map<number, Decoder>();
+
+function decoderFor(bodyLength: number): Decoder {
+  const bits = Math.max(12, Math.ceil(Math.log2(Math.max(1, bodyLength))));
+  let d = decoders.get(bits);
+  if (d === undefined) {
+    const n = 2 ** bits;
+    d = new Decoder({
+      maxStrLength: n,
+      maxBinLength: n,
+      maxArrayLength: n,
+      maxMapLength: n,
+      maxExtLength: n,
+    });
+    decoders.set(bits, d);
+  }
+  return d;
+}
+
+/**
+ * Decodes one frame body: exactly one MessagePack value, with every length
+ * bounded by the body's size. Throws BAD_REQUEST `plugin-frame-msgpack`.
+ */
+export function decodeBody(body: Uint8Array): unknown {
+  try {
+    return decoderFor(body.length).decode(body);
+  } catch (e) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "plugin-frame-msgpack", {}, e);
+  }
+}
 
 /** Encodes one value as a frame. */
 export function encodeFrame(value: unknown): Uint8Array {
@@ -52,11 +92,7 @@ export class FrameDecoder {
       if (this.size < this.need) break;
       const body = this.take(this.need);
       this.need = -1;
-      try {
-        out.push(decode(body));
-      } catch (e) {
-        throw new MyClerkError(ErrorCode.BAD_REQUEST, "plugin-frame-msgpack", {}, e);
-      }
+      out.push(decodeBody(body));
     }
     return out;
   }

@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { decode, encode } from "@msgpack/msgpack";
-import { encodeFrame, FrameDecoder } from "../../plugins/runtime/frames.ts";
+import { encode } from "@msgpack/msgpack";
+import { decodeBody, encodeFrame, FrameDecoder } from "../../plugins/runtime/frames.ts";
 import { validatePluginMsg } from "../../plugins/runtime/validate.ts";
 import { type Manifest, parseManifest } from "../../plugins/manifest.ts";
 import { computeGrant, parsePolicy } from "../../plugins/policy.ts";
@@ -329,7 +329,7 @@ export function pluginTargets(): Target[] {
         const rng = new Rng(hash(x));
         let v: unknown;
         try {
-          v = decode(x);
+          v = decodeBody(x);
           if (rng.chance(0.5)) v = mutateValue(v, rng, CLONE_POOL);
         } catch {
           // Not MessagePack: mutate a real message's structure instead (what a Worker can post).

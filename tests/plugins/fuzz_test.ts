@@ -9,8 +9,10 @@
  *
  * @module
  */
-import { runFuzz } from "../fuzz/run.ts";
+import { replay, runFuzz } from "../fuzz/run.ts";
 import { buildTargets } from "../fuzz/targets.ts";
+import { FrameDecoder } from "../../plugins/runtime/frames.ts";
+import { isMyClerkError } from "../../core/errors.ts";
 
 function assert(cond: unknown, msg = "assertion failed"): asserts cond {
   if (!cond) throw new Error(msg);
@@ -55,4 +57,33 @@ Deno.test("plugin fuzz: 100k inputs per target, zero crashes, zero hangs", () =>
     assert(valid, `${t.name}: no input was accepted, the seeds are broken`);
     assert(t.outcomes.size > 3, `${t.name}: only ${t.outcomes.size} distinct outcomes`);
   }
+});
+
+Deno.test("plugin fuzz: saved inputs replay without a crash; a declared 30M-element array is cheap", () => {
+  const dir = new URL("../fuzz/crashes/", import.meta.url);
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.startsWith("plugin_")) continue;
+    assert(replay(new URL(e.name, dir).pathname), `${e.name} crashes again`);
+  }
+  // Found by the fuzz suite: 31 bytes declaring an array32 of 0x01CDF102 elements made the
+  // MessagePack decoder allocate 240 MB and take 0.5-1 s before failing.
+  const hex = "82a174a57265616479a76f70636f64657393cdb100cdf1669fa0dd01cdf102";
+  const body = new Uint8Array(hex.length / 2).map((_, i) =>
+    parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  );
+  const frame = new Uint8Array(4 + body.length);
+  new DataView(frame.buffer).setUint32(0, body.length);
+  frame.set(body, 4);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    try {
+      new FrameDecoder().push(frame);
+      throw new Error("decoded a truncated array");
+    } catch (e) {
+      assert(isMyClerkError(e), `typed error, got ${e}`);
+    }
+    best = Math.min(best, performance.now() - t0);
+  }
+  assert(best < 50, `best of 5: ${best.toFixed(1)} ms`);
 });
