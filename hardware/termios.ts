@@ -157,7 +157,7 @@ export class Libc {
   }
 
   /** Non-blocking read; 0 bytes when nothing is there (EAGAIN). */
-  read(fd: number, max: number): Uint8Array {
+  read(fd: number, max: number): Uint8Array<ArrayBuffer> {
     const buf = new Uint8Array(max);
     const n = Number(this.lib.symbols.read(fd, buf, BigInt(max)));
     if (n < 0) {

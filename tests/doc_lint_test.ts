@@ -111,7 +111,6 @@ const FILES: readonly string[] = [
   "plugins/i2c/mod.ts",
   "plugins/spi/mod.ts",
   "plugins/serial/mod.ts",
-  "plugins/serial/termios.ts",
   "plugins/service.ts",
   "plugins/sms-gateway/classify/classify.ts",
   "plugins/sms-gateway/classify/extract.ts",

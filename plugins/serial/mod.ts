@@ -42,7 +42,7 @@ import {
   type PluginContext,
   type PluginDefinition,
 } from "@myclerk/plugin-sdk";
-import { Libc, type LineConfig, type ModemLines } from "./termios.ts";
+import { Libc, type LineConfig, type ModemLines } from "@myclerk/hardware/termios.ts";
 import { Libc as Core, SYS } from "@myclerk/hardware/libc.ts";
 
 /** Serial opcodes. */
