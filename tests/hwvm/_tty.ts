@@ -1,6 +1,6 @@
 /**
  * The test's own end of a serial line: libc open/read/write/ioctl(TIOCMGET)
- * /close through FFI, non-blocking. Kept apart from `plugins/serial/termios.ts`
+ * /close through FFI, non-blocking. Kept apart from `hardware/termios.ts`
  * so the far side of the line does not share the code under test; raw mode
  * is set with `stty` (a separate program) for the same reason.
  *
