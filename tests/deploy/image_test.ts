@@ -7,8 +7,9 @@
  * whose health check passes, whose status page refuses a non-local caller,
  * and that stops gracefully.
  *
- * Also deploy/compose.yaml: one service, a relay from that image, no NATS,
- * HTTP published on 127.0.0.1 only.
+ * Then deploy/compose.yaml on that image (podman-compose up, ping, down).
+ * Also deploy/compose.yaml statically: one service, a relay, no NATS, HTTP
+ * published on 127.0.0.1 only.
  */
 
 import { parse as parseYaml } from "npm:yaml@2.9.1";
@@ -31,7 +32,7 @@ const VFS = ["--storage-driver", "vfs"];
 
 Deno.test({
   name: "deploy: image built offline from scratch, nothing secret inside, runs as a relay",
-  ...requireBinary("buildah", "podman", "git"),
+  ...requireBinary("buildah", "podman", "podman-compose", "git"),
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -40,6 +41,8 @@ Deno.test({
     const name = `myclerk-test-${Deno.pid}`;
     const volume = `myclerk-test-${Deno.pid}`;
     const podmanArgs: string[] = [...VFS];
+    const project = `myclerktest${Deno.pid}`;
+    let composeDown: (() => Promise<unknown>) | undefined;
     try {
       // a copy of the tree (tracked + new files), salted with what must stay out
       const src = `${tmp}/src`;
@@ -193,12 +196,61 @@ Deno.test({
           .out.trim();
       assertEquals(code, "0", "graceful exit on SIGTERM");
       assert(/"relay stopping"/.test(await logs()), "FED_RESTART path on stop");
+
+      // deploy/compose.yaml itself, on this image, with free loopback ports (podman-compose)
+      const compose = (await Deno.readTextFile(`${REPO}/deploy/compose.yaml`))
+        .replace('"5657:5657"', `"127.0.0.1:${tcp}:5657"`)
+        .replace('"127.0.0.1:8080:8080"', `"127.0.0.1:${http}:8080"`)
+        .replace("localhost/myclerk-relay:0.1.0", tag);
+      await Deno.writeTextFile(`${tmp}/compose.yaml`, compose);
+      // podman-compose passes no runtime flags: the same fallback goes through containers.conf
+      const conf = `${tmp}/containers.conf`;
+      const engine = podmanArgs.includes("runc")
+        ? '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+        : "";
+      await Deno.writeTextFile(
+        conf,
+        `[containers]\ndefault_ulimits = ["nofile=${nofile}:${nofile}", "nproc=4096:4096"]\n${engine}`,
+      );
+      const storage = `${tmp}/storage.conf`;
+      await Deno.writeTextFile(
+        storage,
+        '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n',
+      );
+      const pc = (args: string[]) =>
+        run("podman-compose", ["-p", project, "-f", `${tmp}/compose.yaml`, ...args], {
+          CONTAINERS_CONF: conf,
+          CONTAINERS_STORAGE_CONF: storage,
+        });
+      composeDown = () => pc(["down", "-v"]);
+      const up = await pc(["up", "-d"]);
+      assertEquals(up.code, 0, `podman-compose up: ${up.out}${up.err}`);
+      await until(
+        async () => {
+          try {
+            const r = await fetch(`http://127.0.0.1:${http}/healthz`);
+            return r.status === 200 && (await r.json()).role === "relay";
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        "compose relay healthy",
+      );
+      const pong2 = await cliOk(["ping", `127.0.0.1:${tcp}`, "-n", "1"]);
+      assert(/keepalive 1: rtt/.test(pong2), pong2);
+      const down = await pc(["down", "-v"]);
+      assertEquals(down.code, 0, down.err);
+      composeDown = undefined;
       console.log(
         `image ${tag}: built offline, ran with ${
           podmanArgs.includes("runc") ? "runc" : "default"
-        } runtime`,
+        } runtime; compose up, ping, down`,
       );
     } finally {
+      await composeDown?.();
+      // podman-compose 1.0 leaves its network behind
+      await run("podman", [...VFS, "network", "rm", "-f", `${project}_default`]);
       await run("podman", [...podmanArgs, "rm", "-f", name]);
       await run("podman", [...podmanArgs, "volume", "rm", "-f", volume]);
       await run("buildah", [...VFS, "rmi", "-f", tag]);
