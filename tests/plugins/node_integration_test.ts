@@ -48,6 +48,17 @@ Deno.test({
     }
     const node = await startServe(["--config", cfg]);
     try {
+      // Under load a plugin may still be starting after "node ready": wait until both run.
+      const deadline0 = Date.now() + 20_000;
+      for (;;) {
+        const h = await (await fetch(`http://127.0.0.1:${node.httpPort}/healthz`)).json() as {
+          plugins?: { state: string }[];
+        };
+        const states = (h.plugins ?? []).map((p) => p.state);
+        if (states.length === 2 && states.every((s) => s === "running")) break;
+        if (Date.now() > deadline0) throw new Error(`plugins not running: ${states}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, {
         tier: 4,
         identity: await readKeyFile(backend(), keyFile),
