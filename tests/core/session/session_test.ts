@@ -155,6 +155,45 @@ for (const bk of BACKENDS) {
     assert(kind(p5.b.receive(p4.outA[0])) === "drop:tier");
   });
 
+  T(
+    "fragment ids start at 1 per direction; fragments interleave with each other and other messages (§12)",
+    () => {
+      for (const tier of [2, 5] as Tier[]) {
+        const p = pair(bk, tier, { maxMessage: 1000 });
+        const x = bk.randomBytes(2500);
+        const y = bk.randomBytes(2600);
+        p.a.send(APP, x);
+        const fx = p.outA.splice(0);
+        p.a.send(APP + 1, y);
+        const fy = p.outA.splice(0);
+        p.a.send(APP + 2, Uint8Array.of(7));
+        const other = p.outA.splice(0);
+        const order = [fx[0], fy[0], other[0], fy[1], fx[1], fy[2], fx[2]];
+        const res = order.map((m) => p.b.receive(m));
+        const done = res.filter((r) => r.kind === "message").map(msg);
+        assert(done.length === 3, `${tier}: ${res.map(kind).join()}`);
+        assert(done[0].opcode === APP + 2 && same(done[0].payload, Uint8Array.of(7)), "plain one");
+        const byOp = new Map(done.map((d) => [d.opcode, d.payload]));
+        assert(same(byOp.get(APP)!, x) && same(byOp.get(APP + 1)!, y), `${tier}: both reassembled`);
+      }
+      // ids: read from the plaintext prefix of Tier 2 fragments (no encryption there)
+      const t2 = pair(bk, 2, { maxMessage: 1000 });
+      t2.a.send(APP, bk.randomBytes(2500));
+      t2.a.send(APP, bk.randomBytes(2500));
+      const ids = t2.outA.map((m) => {
+        const d = decodeMessage(m);
+        assert(d.tier === 2 && d.fragment, "fragment");
+        return (d.payload[0] << 8) | d.payload[1];
+      });
+      assert(ids.every((id, i) => id === (i < 3 ? 1 : 2)), `ids ${ids}`);
+      // Tier 1/2 sequence (§4): 0 for the first message a side sends, +1 per message
+      const seqs = t2.outA.map((m) => decodeMessage(m)).map((
+        d,
+      ) => (d.tier === 2 ? d.sequence : -1));
+      assert(seqs.every((q, i) => q === i), `sequences ${seqs}`);
+    },
+  );
+
   T("wrong session id is a silent drop (session-id); wrong keys are dropped as mac/key", () => {
     const p = pair(bk, 4);
     const q = pair(bk, 4);
