@@ -59,3 +59,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test("vectors/node_key.json: the key file reader derives the public key and key id", async () => {
+  const { readKeyFile, keyIdHex } = await import("../../core/node/keys.ts");
+  const { backend } = await import("../../core/crypto/mod.ts");
+  const v = JSON.parse(
+    await Deno.readTextFile(new URL("../../docs/vectors/node_key.json", import.meta.url)),
+  ) as { file: string; private: string; public: string; keyId: string };
+  const dir = await Deno.makeTempDir({ prefix: "myclerk-keyvec-" });
+  try {
+    // The stored public/keyId are informative: a reader derives both from the private key.
+    const lying = JSON.parse(v.file);
+    lying.public = "AAAA";
+    lying.keyId = "00000000";
+    for (const text of [v.file, JSON.stringify(lying)]) {
+      await Deno.writeTextFile(`${dir}/node.key`, text, { mode: 0o600 });
+      const id = await readKeyFile(backend(), `${dir}/node.key`);
+      assertEquals(toHex(id.publicKey), v.public);
+      assertEquals(keyIdHex(id.keyId), v.keyId);
+      assertEquals(toHex(id.privateKey), v.private);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -501,6 +501,29 @@ function checkMessage(where, msgHex, f) {
   }
 }
 
+// node_key.json (§5.5): the key file's private key gives its public key and key id.
+{
+  let v;
+  try {
+    v = load("node_key.json");
+  } catch {
+    v = undefined;
+  }
+  if (v) {
+    attempt("node_key", () => {
+      const f = JSON.parse(v.file);
+      eq("node_key.type", [f.type, f.version], ["myclerk-x25519", 1]);
+      const priv = Buffer.from(f.private, "base64");
+      eq("node_key.private", priv, P.hex(v.private));
+      const pub = P.x25519Public(priv);
+      eq("node_key.public", pub, P.hex(v.public));
+      eq("node_key.public(file)", Buffer.from(f.public, "base64"), P.hex(v.public));
+      const kid = P.sha256(pub).readUInt32BE(0).toString(16).padStart(8, "0");
+      eq("node_key.keyId", kid, v.keyId);
+    });
+  }
+}
+
 if (failures) {
   console.error(`check_vectors: ${failures} of ${checks} checks FAILED`);
   process.exit(1);

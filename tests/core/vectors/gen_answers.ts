@@ -92,3 +92,37 @@ const file = {
 const out = new URL("../../../docs/vectors/core_answers.json", import.meta.url);
 await Deno.writeTextFile(out, JSON.stringify(file, null, 2) + "\n");
 console.log(`wrote ${out.pathname} (${cases.length} cases)`);
+
+// docs/vectors/node_key.json (profile §5.5): one key file and what a reader derives from it.
+{
+  const { backend } = await import("../../../core/crypto/mod.ts");
+  const { identityFrom } = await import("../../../core/session/handshake.ts");
+  const { keyIdHex } = await import("../../../core/node/keys.ts");
+  const be = backend();
+  const priv = Uint8Array.from({ length: 32 }, (_, i) => (0x40 + 7 * i) & 0xff);
+  const id = identityFrom(be, priv);
+  const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+  const fileText = JSON.stringify(
+    {
+      type: "myclerk-x25519",
+      version: 1,
+      keyId: keyIdHex(id.keyId),
+      public: b64(id.publicKey),
+      private: b64(priv),
+    },
+    null,
+    2,
+  ) + "\n";
+  const vec = {
+    profile: "mcp0",
+    description:
+      "A node.key file (profile §5.5) and what a reader derives from its private key: the public key and key id u32(SHA-256(public)[0..4])",
+    file: fileText,
+    private: toHex(priv),
+    public: toHex(id.publicKey),
+    keyId: keyIdHex(id.keyId),
+  };
+  const out2 = new URL("../../../docs/vectors/node_key.json", import.meta.url);
+  await Deno.writeTextFile(out2, JSON.stringify(vec, null, 2) + "\n");
+  console.log(`wrote ${out2.pathname}`);
+}
