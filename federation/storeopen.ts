@@ -134,7 +134,13 @@ export function openStore(path: string, spec: StoreSpec): OpenedStore {
   if (manifest !== undefined && size === undefined) {
     throw refuse("store-missing", path, `${restore}, ${startOver}`, { store: manifest.id });
   }
-  if (size !== undefined && size > 0) checkHeader(path, size, `${restore}, ${startOver}`);
+  // The size check only holds for a file at rest: with a live -wal another process may be in the
+  // middle of a checkpoint (header already says N pages, file not yet extended). Then SQLite
+  // itself and quick_check below judge the file.
+  const walAtOpen = memory ? undefined : statSize(`${path}-wal`);
+  if (size !== undefined && size > 0 && !walAtOpen) {
+    checkHeader(path, size, `${restore}, ${startOver}`);
+  }
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
@@ -203,26 +209,37 @@ function setUp(
     });
   }
   const from = version;
-  try {
-    db.exec("BEGIN IMMEDIATE");
+  // Up to date (the usual open, also by readers such as `recv`): no write transaction at all.
+  const current = !created && version === spec.version &&
+    metaGet(db, META.id) !== undefined && metaGet(db, META.hwm) !== undefined;
+  if (!current) {
     try {
-      if (!created) { for (; version < spec.version; version++) spec.migrations[version](db); }
-      db.exec(spec.schema);
-      const put = db.prepare("INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)");
-      put.run(META.id, toHex(crypto.getRandomValues(new Uint8Array(16))));
-      put.run(META.hwm, "0");
-      db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)").run(
-        META.schema,
-        String(spec.version),
-      );
-      db.exec("COMMIT");
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        if (!created) { for (; version < spec.version; version++) spec.migrations[version](db); }
+        db.exec(spec.schema);
+        const put = db.prepare("INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)");
+        put.run(META.id, toHex(crypto.getRandomValues(new Uint8Array(16))));
+        put.run(META.hwm, "0");
+        db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)").run(
+          META.schema,
+          String(spec.version),
+        );
+        db.exec("COMMIT");
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      }
     } catch (e) {
-      db.exec("ROLLBACK");
-      throw e;
+      if (e instanceof MyClerkError) throw e;
+      throw refuse("store-damaged", path, restore, { why: String(e) });
     }
-  } catch (e) {
-    if (e instanceof MyClerkError) throw e;
-    throw refuse("store-damaged", path, restore, { why: String(e) });
+  } else {
+    try {
+      db.exec(spec.schema);
+    } catch (e) {
+      throw refuse("store-damaged", path, restore, { why: String(e) });
+    }
   }
   const id = metaGet(db, META.id)!;
   const hwm = readHwm(db);
