@@ -1001,7 +1001,6 @@ export class Relay {
         const hwm = this.store.hwm;
         try {
           await this.store.syncWal();
-          await this.store.recordAcked(hwm);
         } catch (e) {
           // Without a durable commit nothing may be acked: senders keep the
           // messages in their outbox and resend after reconnecting.
@@ -1010,16 +1009,29 @@ export class Relay {
           continue;
         }
         this.node.metrics.inc("fed_wal_syncs_total");
-        for (const f of batch) f();
+        // The mark's own fdatasync overlaps the next WAL sync; acks leave in order once both
+        // their WAL sync and their mark are durable (marks are written one after another).
+        this.#marking = this.store.recordAcked(hwm).then(
+          () => {
+            for (const f of batch) f();
+          },
+          (e) => {
+            this.node.log.error("store manifest write failed: acks withheld", { error: String(e) });
+            this.node.metrics.inc("fed_sync_failures_total");
+          },
+        );
       }
     } finally {
       this.#syncing = undefined;
     }
   }
 
+  #marking: Promise<void> = Promise.resolve();
+
   /** Waits until every queued "stored" ack has gone out (shutdown). */
   async #drainSyncs(): Promise<void> {
     while (this.#syncing) await this.#syncing;
+    await this.#marking;
   }
 
   /** Pushes one just-committed message to a caught-up hub session; false when it must wait in the store. */
