@@ -311,7 +311,13 @@ export function registerFederationCommands(program: Command): void {
           unknown
         >;
         if (o.json) console.log(JSON.stringify(r));
-        else console.log(`${r.state}: mid ${r.mid} (${r.size} bytes sealed) to ${o.to}`);
+        else {
+          console.log(
+            `${r.state}: mid ${r.mid} (${r.size} bytes sealed) to ${o.to}${
+              r.error ? ` (relay: ${r.error}; the hub resends it)` : ""
+            }`,
+          );
+        }
         if (String(r.state).startsWith("refused")) Deno.exit(2);
       } catch (e) {
         fail(e);
