@@ -9,9 +9,16 @@
  */
 import { Libc } from "../libc.ts";
 import { landlockAbi, seccompSupported } from "./apply.ts";
-import { type ConfinePlan, describeConfinement, netRules, type PathRule } from "./plan.ts";
+import {
+  type ConfinePlan,
+  type ConfineSummary,
+  describeConfinement,
+  netRules,
+  type PathAccess,
+  type PathRule,
+} from "./plan.ts";
 
-export type { ConfinePlan, PathRule };
+export type { ConfinePlan, ConfineSummary, PathAccess, PathRule };
 export { describeConfinement, netRules };
 
 /** What this kernel offers. */
@@ -75,10 +82,39 @@ export interface PlanInputs {
   readonly write: readonly string[];
   /** Granted device nodes. */
   readonly devices: readonly string[];
+  /** Granted bus kinds. */
+  readonly buses: readonly string[];
   /** Granted net entries (`host` or `host:port`). */
   readonly net: readonly string[];
   /** The environment the plugin process gets. */
   readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * What a bus's library needs beyond the granted device nodes: libusb finds
+ * devices through sysfs and opens `/dev/bus/usb/BBB/DDD` (the USB bus grants
+ * no /dev paths, so the whole tree), reading udev's database when present;
+ * libgpiod v1 checks a chip's sysfs entry; 1-Wire reads `/sys/bus/w1`.
+ * Sysfs is read-only here: no plugin may write device attributes.
+ */
+export function busPaths(bus: string): PathRule[] {
+  const sysfs: PathRule[] = [
+    { path: "/sys/bus", access: "ro" },
+    { path: "/sys/class", access: "ro" },
+    { path: "/sys/devices", access: "ro" },
+  ];
+  switch (bus) {
+    case "usb":
+      return [...sysfs, { path: "/dev/bus/usb", access: "dev" }, {
+        path: "/run/udev",
+        access: "ro",
+      }];
+    case "gpio":
+    case "onewire":
+      return sysfs;
+    default:
+      return [];
+  }
 }
 
 /**
@@ -95,6 +131,7 @@ export function buildPlan(i: PlanInputs): ConfinePlan {
     { path: "/lib64", access: "rx" },
     { path: "/usr/lib", access: "rx" },
     { path: "/etc/ld.so.cache", access: "ro" },
+    // Read-only: a plugin that could write the shared cache could plant code the node loads.
     { path: realOr(denoDir(i.env)), access: "rw" },
     ...CODE_DIRS.map((path): PathRule => ({ path: realOr(path), access: "ro" })),
     { path: realOr(i.pluginDir), access: "ro" },
@@ -103,6 +140,7 @@ export function buildPlan(i: PlanInputs): ConfinePlan {
     ...i.read.map((path): PathRule => ({ path, access: "ro" })),
     ...i.write.map((path): PathRule => ({ path, access: "rw" })),
     ...i.devices.map((path): PathRule => ({ path, access: "dev" })),
+    ...i.buses.flatMap(busPaths),
   ];
   return { libc: i.libc, paths, ...netRules(i.net), env: i.env };
 }

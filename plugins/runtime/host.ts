@@ -364,6 +364,7 @@ export class PluginHost {
             libc: resolveLibrary("libc")!,
             pluginDir: s.dir,
             devices: this.grantInfo(s, g).devices,
+            buses: g.buses,
           },
         }
         : {}),

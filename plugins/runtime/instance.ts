@@ -56,6 +56,8 @@ export interface InstanceSpec {
     readonly pluginDir: string;
     /** Granted device nodes. */
     readonly devices: readonly string[];
+    /** Granted bus kinds (some need sysfs or /dev/bus/usb, see hardware/confine). */
+    readonly buses: readonly string[];
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * bench/hardware.ts --quick inside the VM (vcan0): the CAN part must
+ * bench/hardware.ts --quick --can-only inside the VM (vcan0): the CAN part must
  * measure both sides and print its ratio line. Speed is reported, never
  * asserted. Runs only inside the VM (`HWVM=1`).
  */
@@ -14,7 +14,14 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--no-check", `${ROOT}bench/hardware.ts`, "--quick"],
+      args: [
+        "run",
+        "--allow-all",
+        "--no-check",
+        `${ROOT}bench/hardware.ts`,
+        "--quick",
+        "--can-only",
+      ],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
