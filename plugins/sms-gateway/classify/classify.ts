@@ -93,7 +93,13 @@ const ALERT = [
   /eu-?alert/,
   /emergency alert|presidential alert|extreme alert|severe alert|amber alert/,
   /probewarnung|warntag/,
-  /evakuierung|evacuate|evacuation/,
+  /evaku\w*|evacuat\w*/,
+  // Civil-protection families: ordnance and cordons, drinking water, gas, missing persons, alarms.
+  /bombenentschärfung|blindgänger|fliegerbombe|sperrkreis|sperrzone|sperrgebiet|bereich (?:weiträumig )?(?:verlassen|meiden)|avoid the area/,
+  /abkoch\w*|boil (?:your )?(?:tap )?water|do not drink the (?:tap )?water|trinkwasser\w* (?:ist )?(?:verunreinigt|belastet)|nicht trinken/,
+  /gasleck|gasaustritt|gas leak|gasgeruch|smell of gas/,
+  /child rescue alert|missing (?:child|girl|boy|person|teenager)|vermisste[nr]? (?:kind|person|mädchen|junge|seniorin|senior)|wird (?:seit \w+ )?vermisst/,
+  /(?:burglar|intruder|smoke|fire|co|carbon monoxide) alarm|einbruchalarm|rauchmelder|brandmelder|alarm (?:was |wurde |hat )?(?:triggered|ausgelöst)/,
   /gefahrenmitteilung|gefahreninformation|gefahrenlage|extreme gefahr/,
   /tornado warning|flood warning|amber warning|yellow warning|red warning|weather warning/,
   /hochwasserzentrale|meldestufe|abkochgebot/,
@@ -140,11 +146,15 @@ const SCAM = [
   /\bpart[- ]time job\b|\brecruiter\b/,
   /\bbitcoin\b|\bcrypto\b.*\b(?:turn|verdopp)/,
   /\b(?:steuerrückerstattung|tax refund)\b/,
+  // Loans and compensation nobody asked for.
+  /kredit ohne schufa|sofortkredit|sofortauszahlung|pre-?approved loan|payday loan|loan (?:approved|offer)/,
+  /\bunclaimed\b|\bppi\b|reply claim|\bclaim (?:it|now|today)\b|entschädigung.{0,40}\b(?:anspruch|auszahl)/,
 ];
 
 const MARKETING = [
   /\d+\s?%/,
-  /\brabatt|gutschein|coupon|angebot|deal\b|\bsale\b|black week|gratis|\bfree\b|bonus|spins|upgrade/,
+  /\brabatt|gutschein|coupon|angebot|deal\b|\bsale\b|black week|black friday|cyber monday|gratis|\bfree\b|bonus|spins|upgrade/,
+  /\b\d\s?(?:für|for)\s?\d\b|buy one,? get one|\bbogof\b|diese woche|this week only|in der app aktivieren|jetzt (?:einlösen|aktivieren)/,
   /\bstop\b.*\b(?:an|to)\s+\d{4,6}|\b(?:abmelden|abmeldung|opt out|unsubscribe|txt stop|text stop|reply stop|antworte stop)\b/,
   /\bnur (?:heute|bis|noch)|\bonly\b|\btonight only|this weekend/,
   /jetzt (?:mitglied|upgraden|shoppen|sichern)|order at|shop now|jetzt shoppen/,
@@ -154,10 +164,14 @@ const DELIVERY_WORDS =
   /\b(?:arriving|arrives|track at|lieferung|geliefert|zusteller|stopps? entfernt|stops? away|driver|sendung|sendungsnummer|paket|pakets|paketnummer|zugestellt|zustellung|zustellversuch|zustellen|packstation|paketshop|filiale|abholung|abholbereit|einschreiben|versandt|verschickt|unterwegs|parcel|package|shipment|shipped|delivered|delivery|out for delivery|tracking|left at|safe place|access point|zollabfertigung|zielland)\b/;
 
 const APPT_WORDS =
-  /termin|erinnerung|reminder|gespräch|besprechung|wartung|monteur|techniker|sprechtag|\b(?:visit|slot|session)\b|elternabend|versammlung|sitzung|\b(?:meeting|webinar|interview|abholen am|pick up on|collect (?:it|your \w+) on)\b|\b(?:confirm(?:ed|ing)?|bestätigt|eingeplant|gebucht|booked|scheduled|vereinbart|untersuchung|vorsorge|check-up|gespräch|besuch|wir freuen uns auf|see you|zahnreinigung|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b/;
+  /termin|erinnerung|reminder|gespräch|besprechung|wartung|monteur|techniker|sprechtag|\b(?:visit|slot|session)\b|elternabend|versammlung|sitzung|\b(?:meeting|webinar|interview|abholen am|pick up on|collect (?:it|your \w+) on)\b|\b(?:confirm(?:ed|ing)?|bestätigt|eingeplant|gebucht|booked|scheduled|vereinbart|untersuchung|vorsorge|check-up|gespräch|besuch|wir freuen uns auf|see you|zahnreinigung|termins|terminbestätigung|kontrolltermin|impftermin|werkstatttermin|inspektionstermin|mrt-termin|beratungsgespräch|behandlung|sprechstunde|einladung|praxis|appointment|appt|booked|booking|reminder|erinnerung|see you on|wir freuen uns auf dich|visa appointment|mot)\b|\b(?:eye|hearing|driving|blood) test\b|\b(?:test centre|vaccination|jab|haircut|consultation|hausbesuch|ablesung|ableser|zählerablesung|schornsteinfeger|feuerstättenschau|kehrtermin|sehtest|hörtest|blutabnahme|impfung)\b/;
 
 const INFORMAL =
   /\b(?:du|dich|dir|ich|mir|mich|hab|bin|komm|kommst|schatz|haha|lol|xx|sorry|danke|mum|mama|oma|opa|i'm|i'll|i've|me|my|we're|love you|omg|ok|okay)\b|[\u{1F300}-\u{1FAFF}\u2764]/u;
+
+/** A security scare: what fraud from a phone number says when it poses as a brand. */
+const IMPERSONATION =
+  /\b(?:suspicious|unusual|unauthori[sz]ed|fraudulent)\s+(?:purchase|transaction|payment|activity|login|sign-?in|order)|\bverdächtige\w*\s+(?:zahlung|bestellung|anmeldung|aktivität|transaktion)|\bungewöhnliche\w*\s+(?:zahlung|anmeldung|aktivität)|(?:wasn't|was not|weren't) you\b.{0,40}\bcall\b|\bnicht sie\?.{0,40}\b(?:rufen|anrufen)\b/;
 
 /** True for a phone-number sender (personal messages come from numbers; services from names). */
 function isNumberSender(from: string): boolean {
@@ -176,6 +190,11 @@ export function detectLang(text: string): "de" | "en" {
   ) ?? [])
     .length;
   return de >= en ? "de" : "en";
+}
+
+function isoDay(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
 /** Classifies one message and extracts its class's fields. */
@@ -204,7 +223,11 @@ export function classify(input: SmsInput): Classification {
   const numberSender = isNumberSender(from);
   const informal = INFORMAL.test(lower) && !/\b(?:ihr|ihre|ihren|your)\b/.test(lower);
   const code = extractCode(text);
-  const pickup = /abholcode|packstation|paketshop/.test(lower);
+  const pickup = /abholcode|packstation|paketshop|pick-?up code|collection code|\blocker\b/.test(
+    lower,
+  );
+  // A private person writing informally: parcel numbers and dates in it are shared, not notices.
+  const personalVoice = numberSender && informal;
   const tanWords = hasTanKeyword(text) || (VERIFY_WORDS.test(lower) && !informal);
   if (code !== undefined && tanWords && !pickup && !(numberSender && informal)) {
     return done("tan", "code+keyword", { code, validitySec: extractValidity(text, received) });
@@ -214,19 +237,34 @@ export function classify(input: SmsInput): Classification {
   const carrierInText = CARRIERS.some((c) => c.re.test(text)) ||
     (delivery.tracking !== null && delivery.carrier !== null);
   const carrierSender = CARRIERS.some((c) => c.re.test(from));
-  if (DELIVERY_WORDS.test(lower) && (carrierInText || (carrierSender && !numberSender))) {
+  if (
+    DELIVERY_WORDS.test(lower) && !personalVoice &&
+    (carrierInText || (carrierSender && !numberSender))
+  ) {
     return done("delivery", "carrier+words", delivery);
   }
 
   const date = extractDate(text, received);
   const time = extractTime(text);
-  if (APPT_WORDS.test(lower) && date !== undefined && time !== undefined) {
+  if (!personalVoice && APPT_WORDS.test(lower) && date !== undefined && time !== undefined) {
     return done("appointment", "words+date+time", { date, time });
   }
 
   const mk = MARKETING.filter((re) => re.test(lower)).length;
   if (mk >= 2) return done("spam", `marketing:${mk}`);
 
+  // A named service stating a future day and a clock time, with no other class's evidence, is
+  // announcing when something happens to the reader: an appointment whatever it is called.
+  if (
+    !numberSender && !informal && date !== undefined && time !== undefined && mk === 0 &&
+    date >= isoDay(received) && !/\b(?:bis|until|by|till)\s+(?:\w+\s+)?\d/.test(lower)
+  ) {
+    return done("appointment", "date+time", { date, time });
+  }
+
+  // A brand's security scare from a phone number ("Amazon: suspicious purchase ... call 1-888 ..."):
+  // services send from their name, fraud from SIM farms.
+  if (numberSender && !informal && IMPERSONATION.test(lower)) return done("spam", "impersonation");
   if (numberSender || informal) {
     return done("personal", numberSender ? "number-sender" : "informal");
   }

@@ -23,6 +23,8 @@ export const TAN_WORDS_STRONG: readonly RegExp[] = [
   /\botp\b/,
   /one[- ]time[- ]pass(?:word|code)?/,
   /einmal[- ]?passwort/,
+  // One-time PINs ("Einmal-PIN", "one-time PIN", "Sicherheits-PIN").
+  /(?:einmal|one[- ]time|sicherheits|security|transaktions|transaction)[- ]?pin\b/,
   /passcode/,
   /(?:bestätigungs|sicherheits|verifizierungs|anmelde|freigabe|login|zugangs|registrierungs|autorisierungs|bestätigung)[- ]?code/,
   /(?:verification|security|confirmation|login|registration|authentication|access|sign[- ]in|guard|account) code/,
@@ -45,11 +47,11 @@ export const VERIFY_WORDS =
 
 /** Compounds with "code" that are not one-time codes. */
 const NOT_TAN_CODE =
-  /(?:gutschein|rabatt|promo|discount|coupon|aktions|voucher|abhol|tür|haustür|gate|door|post|zip|alarm|safe|lock|schloss|garage|wlan|wifi)[- ]?code|\b(?:use|with|mit dem|mit)\s+code\s+[a-z]+\d*\b|\bcode\s+(?:for|of|vom|für|von|zum|zur|fürs)\s+(?:the\s+|die\s+|das\s+|den\s+|dem\s+|der\s+|my\s+|your\s+|our\s+)?(?:key\s?safe|safe|schließfach|garagentor|tor|garage|haustür|tür|door|gate|lock|schloss|fahrradschloss|alarm|keybox|schlüsselkasten|wlan|wifi)/i;
+  /(?:gutschein|rabatt|promo|discount|coupon|aktions|voucher|abhol|pick[- ]?up|collection|locker|tür|haustür|gate|door|post|zip|alarm|safe|lock|schloss|garage|wlan|wifi)[- ]?code|\b(?:use|with|mit dem|mit)\s+code\s+[a-z]+\d*\b|\bcode\s+(?:for|of|vom|für|von|zum|zur|fürs)\s+(?:the\s+|die\s+|das\s+|den\s+|dem\s+|der\s+|my\s+|your\s+|our\s+)?(?:key\s?safe|safe|schließfach|garagentor|tor|garage|haustür|tür|door|gate|lock|schloss|fahrradschloss|alarm|keybox|schlüsselkasten|wlan|wifi)/i;
 
 /** Words right before a number that make it something other than a code. */
 const NOT_CODE_BEFORE =
-  /(?:\b(?:iban|konto|kontonummer|account|karte|card|endet auf|ending in|ends in|kunden(?:nummer)?|customer|order|bestellung|vorgangsnummer|buchungsnummer|booking ref|ref(?:erence)?|sendung(?:snummer)?|tracking|paket(?:nummer)?|parcel|shipment|nummer|number|tel\.?|telefon|hotline|call|phone|anrufen|unter|raum|zimmer|room|kennzeichen|to|an|plz|fax|pegel)|\*\*|\.\.\.)\s*[:#]?\s*$/i;
+  /(?:\b(?:iban|(?<!-)konto|kontonummer|(?<!-)account|karte|card|endet auf|ending in|ends in|kunden(?:nummer)?|customer|order|bestellung|vorgangsnummer|buchungsnummer|booking ref|ref(?:erence)?|sendung(?:snummer)?|tracking|paket(?:nummer)?|parcel|shipment|nummer|number|tel\.?|telefon|hotline|call|phone|anrufen|unter|raum|zimmer|room|kennzeichen|to|an|plz|fax|pegel)|\*\*|\.\.\.)\s*[:#]?\s*$/i;
 
 /**
  * Code-like tokens: 4-8 digits, `123-456`, `123 456`, `G-123456`, or a
@@ -168,6 +170,11 @@ export function extractValidity(text: string, received: Date): number | null {
   if (rel1) return Number(rel1[1]) * unit(rel1[2]);
   const rel2 = new RegExp(`(\\d{1,3})\\s*${U}\\.?\\s*(?:lang\\s*)?${KEY}`).exec(t);
   if (rel2) return Number(rel2[1]) * unit(rel2[2]);
+  // "Use it within 10 min": a deadline to enter the code is its validity.
+  const rel0 = new RegExp(`(?:within|innerhalb(?:\\s+von)?)\\s+(\\d{1,3})\\s*${U}\\b`).exec(t);
+  if (rel0 && /\b(?:use|enter|eingeben|verwenden|nutzen)\b/.test(t)) {
+    return Number(rel0[1]) * unit(rel0[2]);
+  }
   const abs = new RegExp(`${KEY}[^\\d\\n]{0,15}?(?:bis|until|at|um)?\\s*(\\d{1,2})[:.](\\d{2})`)
     .exec(t);
   if (abs) {
@@ -321,9 +328,16 @@ export function extractDate(text: string, received: Date): string | undefined {
   for (const m of t.matchAll(/(?<![\d/])(\d{1,2})\/(\d{1,2})\/(\d{4})(?![\d/])/g)) {
     if (valid(+m[2], +m[1])) add(m.index!, iso(+m[3], +m[2], +m[1]));
   }
+  for (const m of t.matchAll(/(?<![\d/.,])(\d{1,2})\/(\d{1,2})(?![\d/]|\.\d)/g)) {
+    if (m[0] === "24/7" || !valid(+m[2], +m[1]) || +m[1] > 31) continue;
+    add(m.index!, withYear(+m[2], +m[1], received));
+  }
   for (
     const m of t.matchAll(
-      new RegExp(`(?<!\\d)(\\d{1,2})\\.?\\s+${MONTH_RE}\\.?(?:\\s+(\\d{4}))?`, "g"),
+      new RegExp(
+        `(?<!\\d)(\\d{1,2})(?:st|nd|rd|th|\\.)?\\s+(?:of\\s+)?${MONTH_RE}\\b\\.?(?:\\s+(\\d{4}))?`,
+        "g",
+      ),
     )
   ) {
     const mo = MONTHS[m[2]];
@@ -351,8 +365,76 @@ export function extractDate(text: string, received: Date): string | undefined {
       add(m.index, iso(d.getFullYear(), d.getMonth() + 1, d.getDate()));
     }
   }
+  const live = dropSuperseded(t, found);
+  if (live.length > 0) return live[0].v;
+  return weekdayDate(t, received);
+}
+
+/** German and English weekday names (and abbreviations) to JS day numbers (Sunday 0). */
+const WEEKDAYS: readonly [RegExp, number][] = [
+  [/^(?:montag|monday|mon?)$/, 1],
+  [/^(?:dienstag|tuesday|tues?|di)$/, 2],
+  [/^(?:mittwoch|wednesday|wed|mi)$/, 3],
+  [/^(?:donnerstag|thursday|thu|thur|thurs|do)$/, 4],
+  [/^(?:freitag|friday|fri|fr)$/, 5],
+  [/^(?:samstag|sonnabend|saturday|sat|sa)$/, 6],
+  [/^(?:sonntag|sunday|sun|so)$/, 0],
+];
+const WEEKDAY_FULL =
+  "(montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonnabend|sonntag|monday|tuesday|wednesday|thursday|friday|saturday|sunday)";
+const WEEKDAY_ANY =
+  "(montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonnabend|sonntag|monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues|tue|wed|thurs|thur|thu|fri|sat|sun|mo|di|mi|do|fr|sa|so)";
+
+function weekdayNumber(w: string): number {
+  return WEEKDAYS.find(([re]) => re.test(w))?.[1] ?? -1;
+}
+
+/**
+ * A date named by its weekday only: "Wed 25th" (the next 25th that is a
+ * Wednesday), "am Montag", "on Monday" (the next such day after the received
+ * day). Used when the text has no explicit date.
+ */
+function weekdayDate(t: string, received: Date): string | undefined {
+  const day0 = new Date(received.getFullYear(), received.getMonth(), received.getDate());
+  const withDay = new RegExp(
+    `\\b${WEEKDAY_ANY}\\.?,?\\s+(?:the\\s+|den\\s+)?(\\d{1,2})(?:st|nd|rd|th|\\.)(?![\\d.])`,
+  ).exec(t);
+  if (withDay) {
+    const wd = weekdayNumber(withDay[1]);
+    const d = +withDay[2];
+    for (let k = 0; k < 24 && d >= 1 && d <= 31; k++) {
+      const c = new Date(day0.getFullYear(), day0.getMonth() + k, d);
+      if (c.getDate() !== d || c < day0) continue;
+      if (wd < 0 || c.getDay() === wd) return iso(c.getFullYear(), c.getMonth() + 1, d);
+    }
+  }
+  const bare = new RegExp(`\\b${WEEKDAY_FULL}\\b`).exec(t);
+  if (bare) {
+    const wd = weekdayNumber(bare[1]);
+    const ahead = ((wd - day0.getDay() + 7) % 7) || 7;
+    const c = new Date(day0.getFullYear(), day0.getMonth(), day0.getDate() + ahead);
+    return iso(c.getFullYear(), c.getMonth() + 1, c.getDate());
+  }
+  return undefined;
+}
+
+/** Words saying an appointment moved: the value after "auf"/"to" replaces the one after "vom"/"from". */
+const CHANGE_CUE =
+  /verschoben|verlegt|geändert|umgebucht|changed|moved|rescheduled|postponed|brought forward/;
+
+/**
+ * Candidates minus those inside a "vom X auf Y" / "from X to Y" span of a
+ * rescheduling message (the old value); all of them when nothing is left.
+ */
+function dropSuperseded<T extends { at: number }>(t: string, found: T[]): T[] {
   found.sort((a, b) => a.at - b.at);
-  return found[0]?.v;
+  if (!CHANGE_CUE.test(t)) return found;
+  const spans: [number, number][] = [];
+  for (const m of t.matchAll(/\b(?:vom|von|from)\b(.{1,40}?)\b(?:auf|to|zu|nach)\b/g)) {
+    spans.push([m.index!, m.index! + m[0].length]);
+  }
+  const live = found.filter((f) => !spans.some(([a, b]) => f.at >= a && f.at < b));
+  return live.length > 0 ? live : found;
 }
 
 /** The first clock time in the text as `HH:MM` (24 h). */
@@ -366,6 +448,12 @@ export function extractTime(text: string): string | undefined {
     if (m[3]?.startsWith("a") && h === 12) h = 0;
     if (h < 24 && mi < 60) found.push({ at: m.index!, h, m: mi });
   }
+  for (const m of t.matchAll(/(?<![\d.:])(\d{1,2})\.(\d{2})\s*(am|pm|a\.m\.|p\.m\.)(?!\w)/g)) {
+    let h = +m[1];
+    if (m[3].startsWith("p") && h < 12) h += 12;
+    if (m[3].startsWith("a") && h === 12) h = 0;
+    if (h < 24 && +m[2] < 60) found.push({ at: m.index!, h, m: +m[2] });
+  }
   for (const m of t.matchAll(/(?<![\d.:])(\d{1,2})\.(\d{2})\s*uhr/g)) {
     if (+m[1] < 24 && +m[2] < 60) found.push({ at: m.index!, h: +m[1], m: +m[2] });
   }
@@ -378,8 +466,7 @@ export function extractTime(text: string): string | undefined {
     if (m[2] === "pm" && h < 12) h += 12;
     if (h < 24) found.push({ at: m.index!, h, m: 0 });
   }
-  found.sort((a, b) => a.at - b.at);
-  const f = found[0];
+  const f = dropSuperseded(t, found)[0];
   return f === undefined
     ? undefined
     : `${String(f.h).padStart(2, "0")}:${String(f.m).padStart(2, "0")}`;
