@@ -119,7 +119,8 @@ export function rightsOf(a: PathAccess): number {
         L.FS_REMOVE_FILE | L.FS_MAKE_DIR | L.FS_MAKE_REG | L.FS_MAKE_SYM | L.FS_MAKE_SOCK |
         L.FS_MAKE_FIFO | L.FS_REFER | L.FS_TRUNCATE;
     case "dev":
-      return L.FS_READ_FILE | L.FS_WRITE_FILE | L.FS_TRUNCATE | L.FS_IOCTL_DEV;
+      // READ_DIR matters for a directory of nodes (/dev/bus/usb); it is dropped for a file.
+      return L.FS_READ_FILE | L.FS_READ_DIR | L.FS_WRITE_FILE | L.FS_TRUNCATE | L.FS_IOCTL_DEV;
   }
 }
 
