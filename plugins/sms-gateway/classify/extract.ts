@@ -354,8 +354,9 @@ export function extractDate(text: string, received: Date): string | undefined {
     add(m.index!, m[3] ? iso(+m[3], mo, +m[2]) : withYear(mo, +m[2], received));
   }
   const rel: [RegExp, number][] = [
-    [/\bübermorgen\b/, 2],
-    [/\b(?:morgen|tomorrow)\b/, 1],
+    // No \b before a non-ASCII letter: it would never match "übermorgen", and "morgen" inside it would.
+    [/(?<![a-zäöüß])übermorgen\b/, 2],
+    [/(?<![a-zäöüß])(?:morgen|tomorrow)\b/, 1],
     [/\b(?:heute|today|tonight|heute abend)\b/, 0],
   ];
   for (const [re, off] of rel) {
