@@ -41,7 +41,7 @@ export interface StoreSpec {
    * manifest is then refused as lost instead of created.
    */
   readonly evidence?: string;
-  /** Stores up to this size get `PRAGMA quick_check` at open (default 256 MiB). */
+  /** Stores at rest (no `-wal`) up to this size get `PRAGMA quick_check` at open (default 256 MiB). */
   readonly quickCheckMax?: number;
 }
 
@@ -148,7 +148,7 @@ export function openStore(path: string, spec: StoreSpec): OpenedStore {
     throw refuse("store-damaged", path, restore, { why: String(e) });
   }
   try {
-    return setUp(db, path, spec, manifest, size, restore, startOver);
+    return setUp(db, path, spec, manifest, size, restore, startOver, walAtOpen);
   } catch (e) {
     try {
       db.close();
@@ -165,6 +165,7 @@ function setUp(
   size: number | undefined,
   restore: string,
   startOver: string,
+  walAtOpen: number | undefined,
 ): OpenedStore {
   let tables: number;
   try {
@@ -259,7 +260,9 @@ function setUp(
       });
     }
   }
-  if (size !== undefined && size <= (spec.quickCheckMax ?? 256 * 1_048_576)) {
+  // At rest only (no -wal at open): a store another process is writing (a reader such as `recv`
+  // next to the running hub) is that process's to check, and a full scan per open would be heavy.
+  if (size !== undefined && !walAtOpen && size <= (spec.quickCheckMax ?? 256 * 1_048_576)) {
     let r: string;
     try {
       r = String(
