@@ -24,7 +24,8 @@ import { benchGpio, benchUsb } from "./_hw_usb_gpio.ts";
 const QUICK = Deno.args.includes("--quick");
 const ROOT = new URL("../", import.meta.url).pathname;
 
-function frame(i: number): CanFrame {
+/** Frame `i` of a run; `base` keeps the two sides' ids apart (0x100 direct, 0x200 plugin). */
+function frame(i: number, base = 0x100): CanFrame {
   const data = new Uint8Array(8);
   new DataView(data.buffer).setUint32(0, i, true);
   return {
@@ -47,6 +48,8 @@ async function canDirect(
 ): Promise<{ rate: number; got: number }> {
   const tx = new CanSocket(libc, ifname);
   const rx = new CanSocket(libc, ifname);
+  // Only this side's frames (the plugin side's may still be in flight on the bus).
+  rx.setFilters([{ id: 0x100, mask: 0x700 }]);
   try {
     const t0 = performance.now();
     let got = 0;
@@ -108,7 +111,13 @@ async function canPlugin(
     const st = host.list().find((s) => s.name === "can");
     if (st?.state !== "running") throw new Error(`can plugin ${st?.state}: ${st?.reason}`);
     const a = await call(0x0651, { interface: ifname });
-    const b = await call(0x0651, { interface: ifname, window: 65536, queue: 65536 });
+    const b = await call(0x0651, {
+      interface: ifname,
+      window: 65536,
+      queue: 65536,
+      // Only the plugin side's frames: the direct rounds share the bus.
+      filters: [{ id: 0x200, mask: 0x700 }],
+    });
     let got = 0;
     let dropped = 0;
     let unacked = 0;
@@ -120,7 +129,7 @@ async function canPlugin(
       dropped = p.dropped;
     });
     const wire = (i: number) => {
-      const f = frame(i);
+      const f = frame(i, 0x200);
       return { id: f.id, data: f.data };
     };
     const pluginRates: number[] = [];
