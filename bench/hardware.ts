@@ -29,7 +29,7 @@ function frame(i: number, base = 0x100): CanFrame {
   const data = new Uint8Array(8);
   new DataView(data.buffer).setUint32(0, i, true);
   return {
-    id: 0x100 + (i & 0xff),
+    id: base + (i & 0xff),
     ext: false,
     rtr: false,
     err: false,
