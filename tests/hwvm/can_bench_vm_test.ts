@@ -33,6 +33,10 @@ Deno.test({
     for (const l of lines) {
       assert(/\d+(\.\d+)?x (PASS|FAIL)/.test(l), `"${l}" has no ratio verdict`);
     }
+    // A bench whose plugin side received nothing measured nothing: that is a broken bench.
+    const pl = text.split("\n").find((l) => l.startsWith("can plugin")) ?? "";
+    const got = Number(/\((\d+) received/.exec(pl)?.[1] ?? "0");
+    assert(got > 0, `the plugin side received no frames: ${pl}`);
     console.log(
       text.split("\n").filter((l) => l.startsWith("can") || l.startsWith("target")).join("\n"),
     );
