@@ -61,6 +61,7 @@ Deno.test({
       assertEquals((await a.get("/federation/status")).role, "relay", "the first one still serves");
       await a.stop("SIGKILL");
       const b = await c.serve("relay-2", ["--data", c.data("relay"), "--role", "relay"]);
+      await b.waitLog((j) => j.msg === "node ready");
       const st = await b.get("/federation/status");
       assertEquals(st.role, "relay", "started after the holder was killed");
       const lock = JSON.parse(await Deno.readTextFile(`${c.data("relay")}/serve.lock`));

@@ -225,7 +225,13 @@ Deno.test({
         m.stored.size < flood,
         `flood still being read when the bystander got through (${m.stored.size})`,
       );
-      await until(() => m.stored.size === flood, 15_000, "all flood messages stored");
+      await until(
+        () => m.stored.size === flood,
+        15_000,
+        `all flood messages stored (${m.stored.size} stored, errors: ${
+          JSON.stringify(m.errors.slice(0, 3).map((e) => [e.error.detail, e.error.extra]))
+        })`,
+      );
       const took = Date.now() - t0;
       assert(took >= 1000, `rate limit spread the flood (${took} ms)`);
       assertEquals(m.errors.length, 0);
