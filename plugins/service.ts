@@ -10,89 +10,56 @@ import { Hono } from "hono";
 import type { Node } from "../core/node/node.ts";
 import type { ServeExtension } from "../core/cli/mod.ts";
 import { PluginHost } from "./runtime/host.ts";
+import type { Metrics } from "../core/node/metrics.ts";
+import { type MetricsSnapshot, PLUGIN_METRICS } from "./runtime/metrics.ts";
 import { pluginRoutes } from "./http.ts";
 
 function isLoopback(host: string | undefined): boolean {
   return host === "127.0.0.1" || host === "::1" || host === "::ffff:127.0.0.1";
 }
 
-/** Prometheus text for every plugin: requests, errors by reason, latency, restarts, state. */
-export function pluginMetricsText(host: PluginHost): string {
-  const esc = (v: string) => v.replace(/["\\\n]/g, "_");
-  const out: string[] = [
-    "# HELP myclerk_plugin_requests_total Requests dispatched to a plugin",
-    "# TYPE myclerk_plugin_requests_total counter",
-  ];
-  const rows = host.list();
-  for (const p of rows) {
-    out.push(`myclerk_plugin_requests_total{plugin="${esc(p.name)}"} ${p.metrics.requests}`);
-  }
-  out.push("# HELP myclerk_plugin_errors_total Plugin requests answered with an error, by code");
-  out.push("# TYPE myclerk_plugin_errors_total counter");
-  for (const p of rows) {
-    for (const [code, n] of Object.entries(p.metrics.errors)) {
-      out.push(`myclerk_plugin_errors_total{plugin="${esc(p.name)}",code="${esc(code)}"} ${n}`);
-    }
-  }
-  out.push("# TYPE myclerk_plugin_restarts_total counter");
-  for (const p of rows) {
-    out.push(`myclerk_plugin_restarts_total{plugin="${esc(p.name)}"} ${p.metrics.restarts}`);
-  }
-  out.push("# TYPE myclerk_plugin_in_flight gauge");
-  for (const p of rows) {
-    out.push(`myclerk_plugin_in_flight{plugin="${esc(p.name)}"} ${p.metrics.inFlight}`);
-  }
-  out.push(
-    "# HELP myclerk_plugin_latency_us Latency of answered requests over the last 1024, microseconds",
-  );
-  out.push("# TYPE myclerk_plugin_latency_us gauge");
-  for (const p of rows) {
-    for (const q of ["p50", "p99"] as const) {
-      out.push(
-        `myclerk_plugin_latency_us{plugin="${esc(p.name)}",quantile="${q}"} ${
-          p.metrics.latencyUs[q]
-        }`,
-      );
-    }
-  }
-  out.push("# HELP myclerk_plugin_events_dropped_total Plugin events not delivered, by reason");
-  out.push("# TYPE myclerk_plugin_events_dropped_total counter");
-  for (const p of rows) {
-    for (const [reason, n] of Object.entries(p.metrics.eventsDropped)) {
-      out.push(
-        `myclerk_plugin_events_dropped_total{plugin="${esc(p.name)}",reason="${esc(reason)}"} ${n}`,
-      );
-    }
-  }
-  out.push("# HELP myclerk_plugin_invalid_messages_total Plugin messages refused by the host");
-  out.push("# TYPE myclerk_plugin_invalid_messages_total counter");
-  for (const p of rows) {
-    for (const [reason, n] of Object.entries(p.metrics.invalid)) {
-      out.push(
-        `myclerk_plugin_invalid_messages_total{plugin="${esc(p.name)}",reason="${
-          esc(reason)
-        }"} ${n}`,
-      );
-    }
-  }
-  out.push("# HELP myclerk_plugin_output_truncated_total Plugin output lines cut at 4 KiB");
-  out.push("# TYPE myclerk_plugin_output_truncated_total counter");
-  out.push("# HELP myclerk_plugin_output_dropped_bytes_total Plugin output bytes over the rate");
-  out.push("# TYPE myclerk_plugin_output_dropped_bytes_total counter");
-  for (const p of rows) {
-    const l = `{plugin="${esc(p.name)}"}`;
-    out.push(`myclerk_plugin_output_truncated_total${l} ${p.metrics.outputTruncated}`);
-    out.push(`myclerk_plugin_output_dropped_bytes_total${l} ${p.metrics.outputDroppedBytes}`);
-  }
-  out.push("# TYPE myclerk_plugin_up gauge");
-  for (const p of rows) {
-    out.push(
-      `myclerk_plugin_up{plugin="${esc(p.name)}",state="${esc(p.state)}"} ${
-        p.state === "running" ? 1 : 0
-      }`,
+/**
+ * Registers every plugin's series on the node's registry: requests, errors
+ * by code, latency histogram, restarts, state, the host's protection
+ * counters (declared in plugins/runtime/metrics.ts, read from each plugin's
+ * counters at scrape time).
+ */
+export function registerPluginMetrics(metrics: Metrics, host: PluginHost): void {
+  const P = PLUGIN_METRICS;
+  metrics.register(P);
+  const each = <T>(f: (p: ReturnType<PluginHost["list"]>[number]) => Iterable<T>) =>
+    function* (): Iterable<T> {
+      for (const p of host.list()) yield* f(p);
+    };
+  const one = (read: (m: MetricsSnapshot) => number) =>
+    each((p) => [{ labels: { plugin: p.name }, value: read(p.metrics) }]);
+  const byReason = (key: "errors" | "invalid" | "eventsDropped", label: string) =>
+    each((p) =>
+      Object.entries(p.metrics[key]).map(([v, n]) => ({
+        labels: { plugin: p.name, [label]: v },
+        value: n,
+      }))
     );
-  }
-  return out.join("\n");
+  metrics.collect(P.requests, one((m) => m.requests));
+  metrics.collect(P.restarts, one((m) => m.restarts));
+  metrics.collect(P.events, one((m) => m.events));
+  metrics.collect(P.inFlight, one((m) => m.inFlight));
+  metrics.collect(P.truncated, one((m) => m.outputTruncated));
+  metrics.collect(P.droppedBytes, one((m) => m.outputDroppedBytes));
+  metrics.collect(P.errors, byReason("errors", "code"));
+  metrics.collect(P.invalid, byReason("invalid", "reason"));
+  metrics.collect(P.eventsDropped, byReason("eventsDropped", "reason"));
+  metrics.collect(
+    P.seconds,
+    each((p) => [{ labels: { plugin: p.name }, histogram: p.metrics.latencySeconds }]),
+  );
+  metrics.collect(
+    P.up,
+    each((p) => [{
+      labels: { plugin: p.name, state: p.state },
+      value: p.state === "running" ? 1 : 0,
+    }]),
+  );
 }
 
 /** Starts the plugin host for `node`; returns it and its shutdown. */
@@ -145,7 +112,7 @@ export async function startPlugins(
   });
   app.route("/plugins", pluginRoutes(host));
   node.mount("/plugins", app);
-  node.metrics.addCollector(() => pluginMetricsText(host));
+  registerPluginMetrics(node.metrics, host);
   node.addHealth(() => ({
     buses: host.buses(),
     plugins: host.list().map((p) => ({ name: p.name, version: p.version, state: p.state })),

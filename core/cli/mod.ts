@@ -8,10 +8,14 @@ import { isMyClerkError } from "../errors.ts";
 import { backend as pickBackend, type BackendName } from "../crypto/mod.ts";
 import { defaultConfig, loadConfigFile, type NodeConfig, validateConfig } from "../node/config.ts";
 import { Node } from "../node/node.ts";
+import { CORE } from "../node/metrics.ts";
 import { Client } from "../node/client.ts";
 import { fromHex, generateKeyFile, keyIdHex, readKeyFile, toHex } from "../node/keys.ts";
 import type { Tier } from "../wire/header.ts";
 import { inspectBytes } from "./inspect.ts";
+import { intArg, tierArg } from "./args.ts";
+import { explainOsError, type OsAction, probeListen } from "./oserror.ts";
+import { type Role, roleConflicts } from "./roles.ts";
 import { lockDataDir } from "../node/datadir.ts";
 import {
   grant,
@@ -29,9 +33,16 @@ export type ServeExtension = (
   opts: Readonly<Record<string, unknown>>,
 ) => Promise<() => Promise<void>>;
 
-/** Prints an error the way every subcommand does and sets exit code 1. */
-export function fail(e: unknown): never {
-  if (isMyClerkError(e)) {
+/**
+ * Prints an error the way every subcommand does and exits 1. An OS error
+ * (also as the cause of another) is put in words by oserror.ts, with `at`
+ * naming what the command was doing (the address dialed, the path opened).
+ */
+export function fail(e: unknown, at?: OsAction): never {
+  const os = explainOsError(e, at);
+  if (os !== undefined) {
+    console.error(`error: ${os}`);
+  } else if (isMyClerkError(e)) {
     const problems = e.extra.problems;
     if (Array.isArray(problems)) {
       console.error(`error: invalid ${e.detail}:`);
@@ -48,10 +59,24 @@ export function fail(e: unknown): never {
   Deno.exit(1);
 }
 
-function tierArg(v: string): Tier {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 5) throw new Error(`tier must be 0-5, got "${v}"`);
-  return n as Tier;
+/**
+ * Prints `problems` as a usage error and exits 2 (like commander's own usage
+ * errors): the command was given something it cannot use, nothing was done.
+ */
+export function usage(problems: readonly string[]): never {
+  for (const p of problems) console.error(`error: ${p}`);
+  console.error("(run with --help for usage)");
+  Deno.exit(2);
+}
+
+/** The config file as written (before defaults), for checks of what the user set. */
+async function rawConfig(path: unknown): Promise<unknown> {
+  if (!path) return undefined;
+  try {
+    return JSON.parse(await Deno.readTextFile(String(path)));
+  } catch {
+    return undefined; // loadConfigFile has reported it already
+  }
 }
 
 // deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
@@ -87,13 +112,13 @@ export async function reloadServe(node: Node, o: Readonly<Record<string, unknown
     const problems = isMyClerkError(e) && Array.isArray(e.extra.problems)
       ? e.extra.problems.map(String)
       : [e instanceof Error ? e.message : String(e)];
-    node.metrics.inc("myclerk_config_reloads_total", { result: "refused" });
+    node.metrics.inc(CORE.reloads, { result: "refused" });
     node.log.error("config reload refused", { problems, kept: "previous config" });
     return;
   }
   const r = await node.reload(next);
   if (!r.ok) {
-    node.metrics.inc("myclerk_config_reloads_total", { result: "refused" });
+    node.metrics.inc(CORE.reloads, { result: "refused" });
     node.log.error("config reload refused", { problems: r.problems, kept: "previous config" });
     return;
   }
@@ -117,8 +142,8 @@ export function registerCoreCommands(
     .option("--role <role>", "node | relay | hub | both")
     .option("--tcp <host:port>", "TCP listen address")
     .option("--http <host:port>", "HTTP listen address (/myclerk WebSocket, /healthz, /metrics)")
-    .option("--min-tier <n>", "lowest tier this node accepts")
-    .option("--max-tier <n>", "highest tier this node offers")
+    .option("--min-tier <n>", "lowest tier this node accepts", tierArg("--min-tier"))
+    .option("--max-tier <n>", "highest tier this node offers", tierArg("--max-tier"))
     .option("--log <format>", "text | json")
     .option("--log-level <level>", "debug | info | warn | error")
     .option("--crypto <backend>", "libcrypto | node | noble (default: the fastest that works here)")
@@ -135,14 +160,31 @@ export function registerCoreCommands(
     .action(async (o: Record<string, unknown>) => {
       let node: Node;
       const stops: (() => Promise<void>)[] = [];
+      let at: OsAction | undefined;
       try {
         const cfg = await configFromOptions(o);
+        const conflicts = roleConflicts(
+          cfg.role as Role,
+          o,
+          await rawConfig(o.config),
+          o.config ? String(o.config) : "config",
+        );
+        if (conflicts.length) usage(conflicts);
         // One serve per data directory, private modes (core/node/datadir.ts); before anything
         // in it is read or written.
+        at = { kind: "path", path: cfg.data, what: "data directory", flag: "--data" };
         const lock = lockDataDir(cfg.data);
+        // Bind-and-close both listeners first: "address in use" then names the one that is.
+        at = undefined;
+        await probeListen(cfg.listen.tcp, "--tcp");
+        await probeListen(cfg.listen.http, "--http");
+        at = cfg.key
+          ? { kind: "path", path: cfg.key, what: "key file", flag: "--key" }
+          : { kind: "path", path: cfg.data, what: "data directory", flag: "--data" };
         node = await Node.start(cfg, {
           backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined,
         });
+        at = undefined;
         if (lock.fixed.length) node.log.warn("data dir modes fixed", { fixed: lock.fixed });
         for (const ext of extensions) stops.push(await ext(node, o));
         node.log.info("node ready", {
@@ -151,7 +193,7 @@ export function registerCoreCommands(
           keyId: keyIdHex(node.identity.keyId),
         });
       } catch (e) {
-        fail(e);
+        fail(e, at);
       }
       let stopping = false;
       const stop = async () => {
@@ -281,7 +323,7 @@ export function registerCoreCommands(
         const id = await readKeyFile(pickBackend(), file);
         console.log(`key id: ${keyIdHex(id.keyId)}\npublic: ${toHex(id.publicKey)}`);
       } catch (e) {
-        fail(e);
+        fail(e, { kind: "path", path: file, what: "key file" });
       }
     });
 
@@ -325,21 +367,21 @@ export function registerCoreCommands(
       "handshake with a node, send KEEPALIVEs, print the negotiated tier and round-trip times",
     )
     .argument("<addr>", "HOST:PORT (TCP, default port 5657) or ws://HOST:PORT[/myclerk]")
-    .option("-t, --tier <n>", "highest tier to ask for", "5")
-    .option("--min-tier <n>", "lowest tier to accept", "0")
-    .option("-n, --count <n>", "number of KEEPALIVEs", "3")
+    .option("-t, --tier <n>", "highest tier to ask for (0-5)", tierArg("--tier"), 5)
+    .option("--min-tier <n>", "lowest tier to accept (0-5)", tierArg("--min-tier"), 0)
+    .option("-n, --count <n>", "number of KEEPALIVEs (1-100000)", intArg("-n", 1, 100_000), 3)
     .option("--key <file>", "use this static key (default: a fresh one)")
     .option("--expect-key <keyid>", "fail unless the node's key id is this (8 hex digits)")
     .option("--json", "print one JSON object")
-    .action(async (addr: string, o: Record<string, string | boolean>) => {
+    .action(async (addr: string, o: Record<string, string | boolean | number>) => {
       try {
         const b = pickBackend();
         const identity = o.key ? await readKeyFile(b, String(o.key)) : undefined;
         const c = await Client.connect(addr, {
           backend: b,
           identity,
-          tier: tierArg(String(o.tier)),
-          minTier: tierArg(String(o.minTier)),
+          tier: o.tier as Tier,
+          minTier: o.minTier as Tier,
           expectKeyId: o.expectKey ? parseInt(String(o.expectKey), 16) : undefined,
         });
         const rtts: number[] = [];
@@ -367,7 +409,7 @@ export function registerCoreCommands(
         c.close();
         await c.waitClosed();
       } catch (e) {
-        fail(e);
+        fail(e, { kind: "connect", addr, what: "node" });
       }
     });
 }

@@ -34,7 +34,7 @@ import {
 import { decodeMap } from "../wire/payload.ts";
 import type { Tier } from "../wire/header.ts";
 import type { NodeConfig } from "./config.ts";
-import type { Metrics } from "./metrics.ts";
+import { CORE, type Metrics } from "./metrics.ts";
 import type { Logger } from "./log.ts";
 import type { PeerInfo, RawConnection, Route, RouteAccess } from "./dispatch.ts";
 import type { Gate, GateResult } from "./gate.ts";
@@ -184,7 +184,7 @@ export class NodeConnection implements RawConnection {
   }
 
   #drop(reason: string): void {
-    this.#ctx.metrics.inc("myclerk_drops_total", { reason });
+    this.#ctx.metrics.inc(CORE.drops, { reason });
   }
 
   /** Sends ERROR: sealed on the session when there is one, else Tier 1 with sequence 0. */
@@ -198,7 +198,7 @@ export class NodeConnection implements RawConnection {
       requiredTier: typeof extra.requiredTier === "number" ? extra.requiredTier : undefined,
       time: typeof extra.time === "number" ? extra.time : undefined,
     };
-    this.#ctx.metrics.inc("myclerk_errors_sent_total", { code: errorName(err.code) });
+    this.#ctx.metrics.inc(CORE.errorsSent, { code: errorName(err.code) });
     const body = encodeError(p);
     if (this.session && this.#state === "established" && !this.session.closed) {
       this.#write(this.session.seal(Op.ERROR, body), true);
@@ -222,7 +222,7 @@ export class NodeConnection implements RawConnection {
     this.#state = "closed";
     if (this.#sessionId) this.#ctx.releaseSession(this.#sessionId);
     this.session?.destroy();
-    this.#ctx.metrics.inc("myclerk_connections_closed_total", {
+    this.#ctx.metrics.inc(CORE.closed, {
       reason: reason.split(" ")[0].split(":")[0],
     });
     this.#ctx.log.debug("connection closed", { remote: this.conn.remote, reason, state: was });
@@ -231,7 +231,7 @@ export class NodeConnection implements RawConnection {
 
   async #onMessage(bytes: Uint8Array): Promise<void> {
     this.lastRecv = Date.now();
-    this.#ctx.metrics.inc("myclerk_messages_received_total");
+    this.#ctx.metrics.inc(CORE.received);
     if (this.#state === "established" && this.session) {
       return await this.#onSession(this.session.receive(bytes));
     }
@@ -250,7 +250,11 @@ export class NodeConnection implements RawConnection {
       const err = isMyClerkError(e)
         ? e
         : new MyClerkError(ErrorCode.INTERNAL_ERROR, "handshake", {}, e);
-      this.#ctx.metrics.inc("myclerk_handshakes_failed_total", { detail: err.detail });
+      // the detail is matched against a closed set: it never becomes a label value of its own
+      this.#ctx.metrics.inc(CORE.handshakesFailed, {
+        code: errorName(err.code),
+        reason: err.detail,
+      });
       this.#ctx.log.info("handshake refused", {
         remote: this.conn.remote,
         code: errorName(err.code),
@@ -315,7 +319,7 @@ export class NodeConnection implements RawConnection {
       }
       this.#write(this.conn.framed ? encodeFrame(reply) : reply);
       this.#establish(state);
-      this.#ctx.metrics.inc("myclerk_sessions_resumed_total");
+      this.#ctx.metrics.inc(CORE.resumed);
       return;
     }
     if (m.tier === 1) return await this.#sessionless(m.opcode, m.payload);
@@ -373,7 +377,8 @@ export class NodeConnection implements RawConnection {
       maxMessage: cfg.limits.maxMessage,
     });
     this.#state = "established";
-    this.#ctx.metrics.inc("myclerk_sessions_established_total", { tier: String(st.tier) });
+    this.#ctx.metrics.inc(CORE.established, { tier: String(st.tier) });
+    this.#ctx.metrics.observe(CORE.handshakeSeconds, (Date.now() - this.opened) / 1000);
     this.#ctx.log.info("session established", {
       remote: this.conn.remote,
       transport: this.conn.kind,
@@ -456,7 +461,7 @@ export class NodeConnection implements RawConnection {
       case "tunnel":
         return this.#drop("tier0");
       case "revoked":
-        this.#ctx.metrics.inc("myclerk_sessions_revoked_total");
+        this.#ctx.metrics.inc(CORE.revoked);
         this.conn.close("revoked");
         return;
       case "error":
@@ -552,7 +557,7 @@ export class NodeConnection implements RawConnection {
     }
     const g = this.#gate(op, tier);
     if (!g.ok) {
-      this.#ctx.metrics.inc("myclerk_gate_denied_total", { reason: g.error.detail });
+      this.#ctx.metrics.inc(CORE.gateDenied, { reason: g.error.detail });
       this.sendError(g.error, op, requestId(raw));
       return;
     }
@@ -591,6 +596,7 @@ export class NodeConnection implements RawConnection {
     const id = idOf(payload);
     const peer = { ...this.peer, tier };
     let res;
+    const t0 = performance.now();
     try {
       res = await route.dispatch({ opcode: op, tier, payload, peer });
     } catch (e) {
@@ -599,7 +605,10 @@ export class NodeConnection implements RawConnection {
         error: new MyClerkError(ErrorCode.INTERNAL_ERROR, "handler-threw", {}, e),
       };
     }
-    this.#ctx.metrics.inc("myclerk_requests_total", {
+    this.#ctx.metrics.observe(CORE.requestSeconds, (performance.now() - t0) / 1000, {
+      route: route.name,
+    });
+    this.#ctx.metrics.inc(CORE.requests, {
       route: route.name,
       result: res.ok ? "ok" : errorName(res.error.code),
     });

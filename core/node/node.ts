@@ -21,7 +21,8 @@ import { Gate, type GatePolicy } from "./gate.ts";
 import { NodeConnection, type NodeContext } from "./connection.ts";
 import type { Route } from "./dispatch.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import { CORE, Metrics } from "./metrics.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import { keyIdHex, loadOrCreateKeyFile } from "./keys.ts";
 
 /** Options of {@link Node.start} beyond the config. */
@@ -256,7 +257,7 @@ export class Node {
     for (const c of this.connections) {
       const kid = c.established?.peerKeyId;
       if (kid !== undefined && this.gate.policy.revoked.has(kid)) {
-        this.metrics.inc("myclerk_sessions_revoked_total");
+        this.metrics.inc(CORE.revoked);
         c.close("revoked");
       }
     }
@@ -272,7 +273,7 @@ export class Node {
         });
       }
     }
-    this.metrics.inc("myclerk_config_reloads_total", { result: "ok" });
+    this.metrics.inc(CORE.reloads, { result: "ok" });
     return { ok: true, changed, hookErrors };
   }
 
@@ -347,25 +348,12 @@ export class Node {
 
   #describe(): void {
     const m = this.metrics;
-    m.describe("myclerk_drops_total", "Messages dropped silently, by reason (profile §10)");
-    m.describe("myclerk_errors_sent_total", "ERROR replies sent, by code");
-    m.describe("myclerk_connections_total", "Connections accepted, by transport");
-    m.describe("myclerk_connections_rejected_total", "Connections refused, by reason");
-    m.describe(
-      "myclerk_connections_evicted_total",
-      "Unauthenticated connections closed to make room, by reason (per-address, unauthenticated-full, table-full)",
-    );
-    m.describe("myclerk_gate_denied_total", "Requests refused by the gate, by detail");
-    m.describe("myclerk_config_reloads_total", "Config reloads (SIGHUP), by result");
-    m.describe("myclerk_connections_closed_total", "Connections closed, by reason");
-    m.describe("myclerk_sessions_established_total", "Sessions established, by tier");
-    m.describe("myclerk_handshakes_failed_total", "Handshakes refused, by detail");
-    m.describe("myclerk_messages_received_total", "Messages received");
-    m.describe("myclerk_requests_total", "Requests dispatched, by route and result");
-    m.gauge("myclerk_connections", () => this.connections.size);
-    m.gauge("myclerk_connections_unauthenticated", () => this.#unauth.size);
-    m.gauge("myclerk_sessions", () => this.#sessions.size);
-    m.gauge("myclerk_uptime_seconds", () => Math.floor((Date.now() - this.started) / 1000));
+    m.register(CORE);
+    registerProcessMetrics(m);
+    m.gauge(CORE.open, () => this.connections.size);
+    m.gauge(CORE.unauth, () => this.#unauth.size);
+    m.gauge(CORE.sessions, () => this.#sessions.size);
+    m.gauge(CORE.uptime, () => Math.floor((Date.now() - this.started) / 1000));
   }
 
   /**
@@ -380,7 +368,7 @@ export class Node {
   #accept(conn: Conn): boolean {
     const l = this.#config.limits;
     const refuse = (reason: string) => {
-      this.metrics.inc("myclerk_connections_rejected_total", { reason });
+      this.metrics.inc(CORE.rejected, { reason });
       conn.start({ onMessage: () => {}, onClose: () => {} });
       conn.close("connection-limit");
     };
@@ -405,7 +393,7 @@ export class Node {
     if (this.#unauth.size >= unauthCap) {
       evicted = this.#evictOldest(this.#unauth, "unauthenticated-full") || evicted;
     }
-    this.metrics.inc("myclerk_connections_total", { transport: conn.kind });
+    this.metrics.inc(CORE.connections, { transport: conn.kind });
     const nc = new NodeConnection(conn, this.#ctx);
     this.connections.add(nc);
     this.#unauth.add(nc);
@@ -428,7 +416,7 @@ export class Node {
       victim ??= c;
     }
     if (!victim) return false;
-    this.metrics.inc("myclerk_connections_evicted_total", { reason });
+    this.metrics.inc(CORE.evicted, { reason });
     this.#forgetUnauth(victim);
     // Leave the table now: the transport finishes closing asynchronously.
     this.connections.delete(victim);
@@ -524,10 +512,10 @@ export class Node {
     const l = this.config.limits;
     for (const c of this.connections) {
       if (c.state !== "established" && now - c.opened > l.handshakeTimeoutMs) {
-        this.metrics.inc("myclerk_connections_timeout_total", { phase: "handshake" });
+        this.metrics.inc(CORE.timeouts, { phase: "handshake" });
         c.conn.close("handshake-timeout");
       } else if (now - c.lastRecv > l.idleTimeoutMs) {
-        this.metrics.inc("myclerk_connections_timeout_total", { phase: "idle" });
+        this.metrics.inc(CORE.timeouts, { phase: "idle" });
         c.close("idle-timeout");
       } else if (c.state === "established" && now - c.lastSend > l.keepaliveMs) {
         c.keepalive();

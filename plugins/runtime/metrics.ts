@@ -1,9 +1,106 @@
 /**
- * Per-plugin counters: requests, errors by reason, latency, restarts.
+ * Per-plugin counters: requests, errors by reason, latency, restarts, and
+ * the declarations of the plugin layer's `/metrics` series
+ * ({@link PLUGIN_METRICS}; rendered by the node's one registry,
+ * core/node/metrics.ts). The counters live here, per plugin, because they
+ * outlive restarts and blue/green reloads of the plugin's process.
  *
  * @module
  */
 import { errorName } from "../../core/errors.ts";
+import {
+  counter,
+  ERROR_CODES,
+  gauge,
+  histogram,
+  HistogramData,
+  LATENCY_BUCKETS,
+} from "../../core/node/metrics.ts";
+
+/** How many distinct plugin names become label values (more plugins share `other`). */
+const MAX_PLUGINS = 64;
+const PLUGIN = { plugin: { open: MAX_PLUGINS } } as const;
+
+/** Reasons a plugin's message is refused by the host's decoder (plugins/runtime/validate.ts, instance.ts). */
+export const INVALID_REASONS: readonly string[] = [
+  "bad-frame",
+  "not-a-map",
+  "threw",
+  "unknown-kind",
+  ...[
+    "code",
+    "detail",
+    "extra",
+    "heapUsed",
+    "id",
+    "line",
+    "ok",
+    "op",
+    "opcodes",
+    "ops",
+    "parent",
+    "payload",
+    "sessionId",
+    "t",
+    "timeoutMs",
+  ].map((f) => `field:${f}`),
+];
+
+/** The plugin layer's series (docs/PLUGINS.md "Operating plugins"). */
+export const PLUGIN_METRICS = {
+  requests: counter("myclerk_plugin_requests_total", "Requests dispatched to a plugin", PLUGIN),
+  errors: counter(
+    "myclerk_plugin_errors_total",
+    "Plugin requests answered with an error, by code",
+    { ...PLUGIN, code: ERROR_CODES },
+  ),
+  restarts: counter("myclerk_plugin_restarts_total", "Plugin restarts after a crash", PLUGIN),
+  events: counter(
+    "myclerk_plugin_events_total",
+    "Events a plugin pushed inside its ranges",
+    PLUGIN,
+  ),
+  inFlight: gauge("myclerk_plugin_in_flight", "Plugin requests waiting or running now", PLUGIN),
+  seconds: histogram(
+    "myclerk_plugin_request_duration_seconds",
+    "Time a plugin took to answer a request (timeouts count at the limit), seconds",
+    LATENCY_BUCKETS,
+    PLUGIN,
+  ),
+  eventsDropped: counter(
+    "myclerk_plugin_events_dropped_total",
+    "Plugin events not delivered, by reason",
+    { ...PLUGIN, reason: ["outside-range", "not-subscribed", "unauthorized"] },
+  ),
+  invalid: counter(
+    "myclerk_plugin_invalid_messages_total",
+    "Plugin messages refused by the host, by reason",
+    { ...PLUGIN, reason: INVALID_REASONS },
+  ),
+  truncated: counter(
+    "myclerk_plugin_output_truncated_total",
+    "Plugin output lines cut at 4 KiB",
+    PLUGIN,
+  ),
+  droppedBytes: counter(
+    "myclerk_plugin_output_dropped_bytes_total",
+    "Plugin output bytes dropped over the rate bound",
+    PLUGIN,
+  ),
+  up: gauge("myclerk_plugin_up", "1 while the plugin runs, else 0; state is its current state", {
+    ...PLUGIN,
+    state: [
+      "running",
+      "starting",
+      "restarting",
+      "failed",
+      "not-started",
+      "invalid",
+      "stopped",
+      "not running",
+    ],
+  }),
+} as const;
 
 /** A snapshot for `plugin list`, `/plugins` and `status`. */
 export interface MetricsSnapshot {
@@ -21,6 +118,12 @@ export interface MetricsSnapshot {
   readonly inFlight: number;
   /** Latency of answered requests in microseconds, over the last 1024. */
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** Latency of every answered request: counts per bucket of `LATENCY_BUCKETS` (+Inf last), seconds. */
+  readonly latencySeconds: {
+    readonly counts: readonly number[];
+    readonly sum: number;
+    readonly count: number;
+  };
   /** Messages from the plugin refused by the host's decoder, by reason (`not-a-map`, `field:id`...). */
   readonly invalid: Readonly<Record<string, number>>;
   /** Events dropped by the host, by reason (`outside-range`, `not-subscribed`, `unauthorized`). */
@@ -66,6 +169,8 @@ export class Metrics {
   }
   private readonly lat = new Float64Array(WINDOW);
   private n = 0;
+  /** Latency of answered requests (every one, not a window), seconds. */
+  readonly seconds: HistogramData = new HistogramData(LATENCY_BUCKETS);
 
   /** Records one answered request. */
   record(code: number | undefined, ms: number): void {
@@ -75,6 +180,7 @@ export class Metrics {
       this.errors.set(k, (this.errors.get(k) ?? 0) + 1);
     }
     this.lat[this.n++ % WINDOW] = ms;
+    this.seconds.observe(ms / 1000);
   }
 
   /** A copy for reporting. */
@@ -90,6 +196,11 @@ export class Metrics {
       restarts: this.restarts,
       inFlight: this.inFlight,
       latencyUs: { p50: q(0.5), p99: q(0.99), max: k === 0 ? 0 : Math.round(s[k - 1] * 1000) },
+      latencySeconds: {
+        counts: Array.from(this.seconds.counts),
+        sum: this.seconds.sum,
+        count: this.seconds.count,
+      },
       invalid: Object.fromEntries(this.invalid),
       eventsDropped: Object.fromEntries(this.eventsDropped),
       outputTruncated: this.outputTruncated,
