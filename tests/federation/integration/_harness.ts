@@ -161,8 +161,35 @@ export class Proc {
   }
 }
 
-/** Value of a metric line (sum over label sets matching `labels` substring). */
+/** `fed_*` names and their `myclerk_federation_*` successors (federation/metrics.ts). */
+const RENAMED: Readonly<Record<string, string>> = {
+  fed_drop_total: "myclerk_federation_drops_total",
+  fed_duplicate_total: "myclerk_federation_duplicates_total",
+  fed_expired_notices_in_total: "myclerk_federation_expired_notices_received_total",
+  fed_sync_failures_total: "myclerk_federation_wal_sync_failures_total",
+};
+
+/**
+ * Value of a metric line (sum over label sets matching `labels` substring).
+ * A `fed_*` name that the node does not render is looked up under its
+ * `myclerk_federation_*` name, so tests follow the metric rename.
+ */
 export function metric(text: string, name: string, labels = ""): number {
+  if (name.startsWith("fed_") && !hasFamily(text, name)) {
+    const next = RENAMED[name] ?? `myclerk_federation_${name.slice(4)}`;
+    if (hasFamily(text, next)) return sumMetric(text, next, labels);
+  }
+  return sumMetric(text, name, labels);
+}
+
+function hasFamily(text: string, name: string): boolean {
+  return text.split("\n").some((l) =>
+    l === `# TYPE ${name}` || l.startsWith(`# TYPE ${name} `) || l.startsWith(`${name} `) ||
+    l.startsWith(`${name}{`)
+  );
+}
+
+function sumMetric(text: string, name: string, labels: string): number {
   let n = 0;
   for (const l of text.split("\n")) {
     if (!l.startsWith(name)) continue;
