@@ -14,6 +14,7 @@ import { registerPluginCommands } from "./plugins/cli.ts";
 import { statusExtension } from "./status/service.ts";
 import { registerStatusCommands } from "./status/cli.ts";
 import { registerOpsCommands } from "./ops/cli.ts";
+import { registerCallCommand } from "./core/cli/call.ts";
 
 /** Builds the command tree (exported for tests of `--help` output). */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerFederationCommands(program);
   registerStatusCommands(program);
   registerOpsCommands(program);
+  registerCallCommand(program);
   return program;
 }
 
