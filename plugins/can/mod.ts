@@ -32,6 +32,8 @@ import {
   type CanFrame,
   CanNetlink,
   CanSocket,
+  decodeFrame,
+  encodeFrameInto,
   frameProblem,
 } from "@myclerk/hardware/can.ts";
 
@@ -71,6 +73,7 @@ class Channel {
     readonly session: number,
     readonly handle: () => number,
     readonly push: boolean,
+    readonly raw: boolean,
     readonly window: number,
     readonly queueMax: number,
     private readonly emit: (payload: unknown) => void,
@@ -129,7 +132,15 @@ class Channel {
       const n = Math.min(this.credit, BATCH, this.queue.length);
       const frames = this.queue.splice(0, n);
       this.credit -= n;
-      this.emit({ handle: this.handle(), frames: frames.map(wireFrame), dropped: this.dropped });
+      this.emit(
+        this.raw
+          ? {
+            handle: this.handle(),
+            raw: packRaw(frames, this.sock.fdFrames),
+            dropped: this.dropped,
+          }
+          : { handle: this.handle(), frames: frames.map(wireFrame), dropped: this.dropped },
+      );
     }
   }
 
@@ -180,6 +191,43 @@ function wireFrame(f: CanFrame): Record<string, unknown> {
   if (f.fd) out.fd = true;
   if (f.brs) out.brs = true;
   if (f.esi) out.esi = true;
+  return out;
+}
+
+/**
+ * Packs frames as kernel records, for `raw` handles: `can_frame` (16 bytes)
+ * each, or `canfd_frame` (72 bytes) each on an FD handle, where a classic
+ * frame has flags 0 and an FD frame flag 0x04 (CANFD_FDF). Pure.
+ */
+function packRaw(frames: readonly CanFrame[], fd: boolean): Uint8Array {
+  const size = fd ? CAN.FD_MTU : CAN.MTU;
+  const out = new Uint8Array(frames.length * size);
+  frames.forEach((f, i) => {
+    encodeFrameInto({ ...f, fd }, out, i * size);
+    if (fd && f.fd) out[i * size + 5] |= 0x04;
+    if (f.err) new DataView(out.buffer).setUint32(i * size, (f.id | CAN.ERR_FLAG) >>> 0, true);
+  });
+  return out;
+}
+
+/** Reads SEND's `raw` records (16 bytes, or 72 on an FD handle); each is checked like a map frame. */
+function unpackRaw(b: Uint8Array, fd: boolean): CanFrame[] {
+  const size = fd ? CAN.FD_MTU : CAN.MTU;
+  if (b.length === 0 || b.length % size !== 0) {
+    fail(ErrorCode.BAD_REQUEST, "field:raw", { recordSize: size });
+  }
+  if (b.length / size > MAX_SEND) fail(ErrorCode.TOO_LARGE, "frames", { max: MAX_SEND });
+  const out: CanFrame[] = [];
+  for (let o = 0; o < b.length; o += size) {
+    const d = decodeFrame(b, size, o);
+    // In a 72-byte record, CANFD_FDF (0x04) says FD; without it the record is a classic frame.
+    const f: CanFrame = fd && (b[o + 5] & 0x04) === 0
+      ? { ...d, fd: false, brs: false, esi: false }
+      : d;
+    const p = f.err ? "err" : frameProblem(f);
+    if (p !== undefined) fail(ErrorCode.BAD_REQUEST, `frame:${p}`, { index: out.length });
+    out.push(f);
+  }
   return out;
 }
 
@@ -312,6 +360,7 @@ export default definePlugin({
       const session = ctx.peer.sessionId;
       holds.check(session, name, shared);
       const push = m.push !== false;
+      const raw = m.raw === true;
       const window = m.window === undefined ? 1024 : num(m, "window", 1, 65536);
       const queueMax = m.queue === undefined ? 4096 : num(m, "queue", 1, 65536);
       const sock = new CanSocket(lib(), name);
@@ -327,13 +376,14 @@ export default definePlugin({
         session,
         () => handle,
         push,
+        raw,
         window,
         queueMax,
         (p) => ctxRef?.emit(CanOp.FRAME_RECEIVE, p, session),
       );
       handle = holds.add(session, name, shared, ch).handle;
       ch.start();
-      return { handle, fd: sock.fdFrames, push, window, queue: queueMax };
+      return { handle, fd: sock.fdFrames, push, raw, window, queue: queueMax };
     },
     [CanOp.INTERFACE_CLOSE]: async (payload, ctx) => {
       const h = holds.take(ctx.peer.sessionId, asMap(payload).handle);
@@ -374,10 +424,14 @@ export default definePlugin({
     [CanOp.FRAME_SEND]: async (payload, ctx) => {
       const m = asMap(payload);
       const ch = holds.get(ctx.peer.sessionId, m.handle).value;
-      const raw = m.frames !== undefined ? m.frames : [m.frame];
-      if (!Array.isArray(raw) || raw.length < 1) fail(ErrorCode.BAD_REQUEST, "field:frames");
-      if (raw.length > MAX_SEND) fail(ErrorCode.TOO_LARGE, "frames", { max: MAX_SEND });
-      const frames = raw.map(frameOf);
+      const frames = m.raw !== undefined
+        ? unpackRaw(bytesField(m, "raw"), ch.sock.fdFrames)
+        : (() => {
+          const list = m.frames !== undefined ? m.frames : [m.frame];
+          if (!Array.isArray(list) || list.length < 1) fail(ErrorCode.BAD_REQUEST, "field:frames");
+          if (list.length > MAX_SEND) fail(ErrorCode.TOO_LARGE, "frames", { max: MAX_SEND });
+          return list.map(frameOf);
+        })();
       let sent = 0;
       // A full interface queue (ENOBUFS) is waited out a bounded number of times.
       for (let waits = 0; sent < frames.length && waits < 100 && !ch.closed;) {

@@ -256,6 +256,35 @@ Deno.test({
       assertEq(got.frames.map((f) => [f.id, hex(f.data)]), [[0xab, "0102"]], "pulled");
       assert(!framesOf(7, pl.handle).length, "pull handle pushes nothing");
 
+      // Raw mode: kernel can_frame records in one bin, both ways.
+      const rw = await call(Op.OPEN, { interface: IF, raw: true }) as { handle: number };
+      await sh("cansend", IF, "0CD#A1A2");
+      await until(
+        () => evs(7).some((e) => e.handle === rw.handle),
+        10_000,
+        "raw event",
+      );
+      const rawEv = evs(7).find((e) => e.handle === rw.handle) as unknown as { raw: Uint8Array };
+      assertEq(rawEv.raw.length % 16, 0, "16-byte records");
+      const rec = new DataView(rawEv.raw.buffer, rawEv.raw.byteOffset, 16);
+      assertEq([rec.getUint32(0, true), rec.getUint8(4), hex(rawEv.raw.subarray(8, 10))], [
+        0xcd,
+        2,
+        "a1a2",
+      ], "raw record = can_frame");
+      const out = new Uint8Array(16);
+      new DataView(out.buffer).setUint32(0, 0x3ee, true);
+      out[4] = 1;
+      out[8] = 0x77;
+      assertEq(await call(Op.SEND, { handle: rw.handle, raw: out }), { sent: 1 }, "raw send");
+      await until(() => dump.lines.some((l) => l.endsWith(`${IF} 3EE#77`)), 10_000, "raw sent");
+      await callErr(
+        Op.SEND,
+        { handle: rw.handle, raw: new Uint8Array(15) },
+        ErrorCode.BAD_REQUEST,
+        "field:raw",
+      );
+
       // 0x0652 close, then session end releases the rest: session 8 may open afterwards.
       await call(Op.CLOSE, { handle: o.handle });
       await callErr(Op.OPEN, { interface: IF }, ErrorCode.SERVICE_UNAVAILABLE, "device-busy", 8);
