@@ -20,6 +20,7 @@ import type { NodeConfig } from "../core/node/config.ts";
 import { Client } from "../core/node/client.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { Backoff } from "./backoff.ts";
+import { FED } from "./metrics.ts";
 import { fromBase64Url, toHex } from "./bytes.ts";
 import { decodeFedError, decodeRecords, DirOp, encodeLookup, ERROR_OP } from "./directory.ts";
 import { openEnvelope, sealEnvelope } from "./envelope.ts";
@@ -267,15 +268,10 @@ export class Hub {
 
   #describe(): void {
     const m = this.node.metrics;
-    m.describe(
-      "fed_app_delivered_total",
-      "Messages handed to the application (inbox), exactly once",
-    );
-    m.describe("fed_hub_connects_total", "Sessions established to the relay");
-    m.describe("fed_outbox_stored_total", "Outbox messages acked stored by a relay");
-    m.gauge("fed_outbox_pending", () => this.store.outboxCounts().pending);
-    m.gauge("fed_inbox_messages", () => this.store.inboxCount());
-    m.gauge("fed_hub_connected", () => (this.#ready ? 1 : 0));
+    m.register(FED);
+    m.gauge(FED.outboxPending, () => this.store.outboxCounts().pending);
+    m.gauge(FED.inboxMessages, () => this.store.inboxCount());
+    m.gauge(FED.hubConnected, () => (this.#ready ? 1 : 0));
   }
 
   /** True while a session to the relay is up and greeted. */
@@ -381,7 +377,7 @@ export class Hub {
           this.#ready = true;
           this.#connects++;
           this.#backoff.reset();
-          this.node.metrics.inc("fed_hub_connects_total");
+          this.node.metrics.inc(FED.hubConnects);
           this.node.log.info("relay session up", {
             relay: keyIdHex(m.keyId),
             family: this.familyId,
@@ -401,7 +397,7 @@ export class Hub {
       case FedOp.FED_ACK:
         if (m.kind === "stored") {
           const n = this.store.setState(m.mids, "stored", nowSec());
-          this.node.metrics.inc("fed_outbox_stored_total", undefined, n);
+          this.node.metrics.inc(FED.outboxStored, undefined, n);
           for (const mid of m.mids) {
             const k = toHex(mid);
             this.#outInflight.delete(k);
@@ -473,7 +469,7 @@ export class Hub {
 
   #onDeliver(m: FedDeliver): void {
     if (m.to !== this.familyId) {
-      this.node.metrics.inc("fed_drop_total", { reason: "not-for-us" });
+      this.node.metrics.inc(FED.drops, { reason: "not-for-us" });
       return;
     }
     try {
@@ -491,7 +487,7 @@ export class Hub {
       });
     } catch (e) {
       // It can never be opened: count it, and ack it so the relay drops it.
-      this.node.metrics.inc("fed_drop_total", { reason: isMyClerkError(e) ? e.detail : "open" });
+      this.node.metrics.inc(FED.drops, { reason: isMyClerkError(e) ? e.detail : "open" });
       this.node.log.warn("envelope refused", { error: isMyClerkError(e) ? e.detail : String(e) });
       this.#deliveries.push({ mid: m.mid, from: m.from, ts: 0, ttl: 0, body: new Uint8Array() });
     }
@@ -515,9 +511,9 @@ export class Hub {
       );
       let fresh = 0;
       for (const r of results) if (r) fresh++;
-      this.node.metrics.inc("fed_app_delivered_total", undefined, fresh);
+      this.node.metrics.inc(FED.appDelivered, undefined, fresh);
       const replays = results.length - fresh;
-      if (replays > 0) this.node.metrics.inc("fed_drop_total", { reason: "replay" }, replays);
+      if (replays > 0) this.node.metrics.inc(FED.drops, { reason: "replay" }, replays);
       for (const d of items) mids.push(d.mid);
     } catch (e) {
       // Not durable: no ack; the relay resends after the next reconnect.

@@ -21,6 +21,7 @@ import type { RawConnection, Route } from "../core/node/dispatch.ts";
 import { Client } from "../core/node/client.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { Backoff } from "./backoff.ts";
+import { FED } from "./metrics.ts";
 import { toHex } from "./bytes.ts";
 import { decodeFedMap } from "./codec.ts";
 import {
@@ -306,37 +307,22 @@ export class Relay {
 
   #describe(): void {
     const m = this.node.metrics;
-    m.describe("fed_drop_total", "Federation messages dropped or refused, by reason");
-    m.describe("fed_stored_total", "Messages durably stored, by lane (mailbox|peer)");
-    m.describe(
-      "fed_duplicate_total",
-      "FED_DELIVERs already stored (acked again, not stored twice)",
-    );
-    m.describe("fed_pushed_total", "FED_DELIVERs pushed, by destination (hub|peer)");
-    m.describe("fed_acked_total", "Messages deleted after an ack, by kind (delivered|stored)");
-    m.describe("fed_admissions_total", "FED_ADMIT results");
-    m.describe(
-      "fed_rate_delay_ms_total",
-      "Milliseconds of read delay imposed by per-family rate limits",
-    );
-    m.describe(
-      "fed_push_paused_total",
-      "Times pushing to a session paused because its send queue was full",
-    );
-    m.describe("fed_expired_total", "Messages expired undelivered");
-    m.describe(
-      "fed_group_commits_total",
-      "Group commits (one fsync each); fed_stored_total / this = messages per commit",
-    );
-    m.gauge("fed_hubs_connected", () => [...this.#hubs.values()].reduce((n, s) => n + s.size, 0));
-    m.gauge("fed_peers_connected", () => this.#peerLinks.size);
-    m.gauge("fed_queue_messages", () => this.store.stats().queuedMessages);
-    m.gauge("fed_queue_bytes", () => this.store.stats().queuedBytes);
-    m.gauge("fed_families_local", () => this.store.stats().localFamilies);
+    m.register(FED);
+    m.gauge(FED.hubsConnected, () => [...this.#hubs.values()].reduce((n, s) => n + s.size, 0));
+    m.gauge(FED.peersConnected, () => this.#peerLinks.size);
+    m.gauge(FED.queueMessages, () => this.store.stats().queuedMessages);
+    m.gauge(FED.queueBytes, () => this.store.stats().queuedBytes);
+    m.gauge(FED.familiesLocal, () => this.store.stats().localFamilies);
+    const age = (qs: readonly { readonly oldest: number }[]) => {
+      const o = Math.min(...qs.map((q) => q.oldest).filter((x) => x > 0));
+      return Number.isFinite(o) ? Math.max(0, Date.now() / 1000 - (o > 1e12 ? o / 1000 : o)) : 0;
+    };
+    m.gauge(FED.queueAge, () => age(this.store.stats().mailboxes), { lane: "mailbox" });
+    m.gauge(FED.queueAge, () => age(this.store.stats().peers), { lane: "peer" });
   }
 
   #drop(reason: string): void {
-    this.node.metrics.inc("fed_drop_total", { reason });
+    this.node.metrics.inc(FED.drops, { reason });
   }
 
   #onClosed(c: RawConnection): void {
@@ -442,7 +428,7 @@ export class Relay {
           try {
             // Not fsynced on its own: a lost delete only re-delivers, and the recipient dedupes.
             const n = this.store.ack({ kind: "mailbox" }, msg.family, msg.mids, { durable: false });
-            this.node.metrics.inc("fed_acked_total", { kind: "delivered" }, n);
+            this.node.metrics.inc(FED.acked, { kind: "delivered" }, n);
           } catch (e) {
             // A delete needs WAL space too (disk full): the rows stay, and come again on the
             // hub's next session, where its dedupe drops them. Nothing to tell the hub.
@@ -608,7 +594,7 @@ export class Relay {
       return;
     }
     this.store.addNotices(msg.family, msg.to, msg.mids, nowSec());
-    this.node.metrics.inc("fed_expired_notices_in_total", undefined, msg.mids.length);
+    this.node.metrics.inc(FED.expiredNotices, undefined, msg.mids.length);
     this.#routeNotices(msg.family);
   }
 
@@ -677,7 +663,7 @@ export class Relay {
       const err = isMyClerkError(e)
         ? e
         : new MyClerkError(ErrorCode.INTERNAL_ERROR, "admit", {}, e);
-      this.node.metrics.inc("fed_admissions_total", { result: err.detail });
+      this.node.metrics.inc(FED.admissions, { result: err.detail });
       this.node.log.warn("admission denied", {
         detail: err.detail,
         remote: ls.link.remote,
@@ -686,7 +672,7 @@ export class Relay {
       sendFedError(ls.link, err, FedOp.FED_ADMIT);
       return;
     }
-    this.node.metrics.inc("fed_admissions_total", { result: "ok" });
+    this.node.metrics.inc(FED.admissions, { result: "ok" });
     this.node.log.info("family admitted", {
       family: msg.family.id,
       name: msg.family.name,
@@ -843,7 +829,7 @@ export class Relay {
     // never stored or delivered (FEDERATION.md §6.2 "Expiry at ingest").
     const expiresBy = envelopeExpiry(msg.sealed, msg.ttl) + this.node.config.limits.maxSkewSeconds;
     if (expiresBy <= nowSec()) {
-      // Counted fed_drop_total{reason="expired-at-ingest"} by #handle, like every refusal.
+      // Counted myclerk_federation_drops_total{reason="expired-at-ingest"} by #handle, like every refusal.
       throw new MyClerkError(ErrorCode.FED_EXPIRED, "expired-at-ingest", {
         mid: msg.mid,
         expired: expiresBy - this.node.config.limits.maxSkewSeconds,
@@ -868,7 +854,7 @@ export class Relay {
     if (ls.role === "hub" && ls.family !== undefined) {
       const wait = this.#limiter.take(ls.family, Date.now());
       if (wait > 0) {
-        this.node.metrics.inc("fed_rate_delay_ms_total", undefined, wait);
+        this.node.metrics.inc(FED.rateDelay, undefined, wait / 1000);
         // Delaying the next read is the rate limit: TCP backpressure, nothing dropped.
         return sleep(Math.min(wait, 10_000));
       }
@@ -911,7 +897,7 @@ export class Relay {
       }
       return;
     }
-    this.node.metrics.inc("fed_group_commits_total");
+    this.node.metrics.inc(FED.groupCommits);
     const acks = new Map<LinkState, Uint8Array[]>();
     const hubsToPump = new Set<FamilyId>();
     const peersToPump = new Set<number>();
@@ -929,7 +915,7 @@ export class Relay {
         );
         return;
       }
-      if (r.status === "duplicate") this.node.metrics.inc("fed_duplicate_total");
+      if (r.status === "duplicate") this.node.metrics.inc(FED.duplicates);
       else {
         if (p.lane.kind === "mailbox") storedMailbox++;
         else storedPeer++;
@@ -964,9 +950,9 @@ export class Relay {
       }
     });
     if (storedMailbox > 0) {
-      this.node.metrics.inc("fed_stored_total", { lane: "mailbox" }, storedMailbox);
+      this.node.metrics.inc(FED.stored, { lane: "mailbox" }, storedMailbox);
     }
-    if (storedPeer > 0) this.node.metrics.inc("fed_stored_total", { lane: "peer" }, storedPeer);
+    if (storedPeer > 0) this.node.metrics.inc(FED.stored, { lane: "peer" }, storedPeer);
     // Online recipients that are caught up get the new messages from memory, in
     // commit (seq) order; anyone else reads them from the store as before.
     for (const { p, seq } of direct) {
@@ -1005,10 +991,10 @@ export class Relay {
           // Without a durable commit nothing may be acked: senders keep the
           // messages in their outbox and resend after reconnecting.
           this.node.log.error("store sync failed: acks withheld", { error: String(e) });
-          this.node.metrics.inc("fed_sync_failures_total");
+          this.node.metrics.inc(FED.syncFailures);
           continue;
         }
-        this.node.metrics.inc("fed_wal_syncs_total");
+        this.node.metrics.inc(FED.walSyncs);
         // The mark's own fdatasync overlaps the next WAL sync; acks leave in order once both
         // their WAL sync and their mark are durable (marks are written one after another).
         this.#marking = this.store.recordAcked(hwm).then(
@@ -1017,7 +1003,7 @@ export class Relay {
           },
           (e) => {
             this.node.log.error("store manifest write failed: acks withheld", { error: String(e) });
-            this.node.metrics.inc("fed_sync_failures_total");
+            this.node.metrics.inc(FED.syncFailures);
           },
         );
       }
@@ -1068,7 +1054,7 @@ export class Relay {
     ls.inflightBytes += m.sealed.length;
     sendFed(ls.link, forwarded(m), false, false);
     ls.pushed++;
-    this.node.metrics.inc("fed_pushed_total", { to: "hub" });
+    this.node.metrics.inc(FED.pushed, { to: "hub" });
     if (ls.pushed % 1000 === 0) {
       const st = this.store.queueStatus({ kind: "mailbox" }, ls.family);
       this.node.log.info("backlog progress", {
@@ -1098,7 +1084,7 @@ export class Relay {
       if (ls.inflightBytes > 0 && ls.inflightBytes >= ls.window) return; // acks reopen the window
       if (!this.#queueRoom(ls.link, 0)) {
         // A slow hub: stop here, its messages stay in the store; others are not held up.
-        this.node.metrics.inc("fed_push_paused_total", { to: "hub" });
+        this.node.metrics.inc(FED.pushPaused, { to: "hub" });
         this.#later(ls, () => this.#pumpHub(ls), 20);
         return;
       }
@@ -1124,7 +1110,7 @@ export class Relay {
       if (sent < rows.length) {
         // The window or the send queue is full: acks or the drain timer resume.
         if (!this.#queueRoom(ls.link, rows[sent].sealed.length) && ls.credit > 0) {
-          this.node.metrics.inc("fed_push_paused_total", { to: "hub" });
+          this.node.metrics.inc(FED.pushPaused, { to: "hub" });
           this.#later(ls, () => this.#pumpHub(ls), 20);
         }
         return;
@@ -1157,7 +1143,7 @@ export class Relay {
     const high = this.#cfg.sendQueueHighBytes;
     while (ls.peerInflight.size < PEER_WINDOW) {
       if (ls.link.queuedBytes >= high) {
-        this.node.metrics.inc("fed_push_paused_total", { to: "peer" });
+        this.node.metrics.inc(FED.pushPaused, { to: "peer" });
         this.#later(ls, () => this.#pumpPeer(peer), 20);
         return;
       }
@@ -1171,14 +1157,14 @@ export class Relay {
       for (const m of rows) {
         if (!this.#queueRoom(ls.link, m.sealed.length)) {
           // Never overfill our own send queue (it would close the link): resume when it drains.
-          this.node.metrics.inc("fed_push_paused_total", { to: "peer" });
+          this.node.metrics.inc(FED.pushPaused, { to: "peer" });
           this.#later(ls, () => this.#pumpPeer(peer), 20);
           return;
         }
         ls.peerCursor = m.seq;
         ls.peerInflight.set(toHex(m.mid), m.to);
         sendFed(ls.link, forwarded(m), false, false);
-        this.node.metrics.inc("fed_pushed_total", { to: "peer" });
+        this.node.metrics.inc(FED.pushed, { to: "peer" });
       }
     }
   }
@@ -1194,7 +1180,7 @@ export class Relay {
     }
     if (items.length === 0) return;
     const n = this.store.ackPeer(ls.peer!, items);
-    this.node.metrics.inc("fed_acked_total", { kind: "stored" }, n);
+    this.node.metrics.inc(FED.acked, { kind: "stored" }, n);
     this.#pumpPeer(ls.peer!);
   }
 
@@ -1279,7 +1265,7 @@ export class Relay {
     try {
       const expired = this.store.sweep(nowSec());
       if (expired.length === 0) return;
-      this.node.metrics.inc("fed_expired_total", undefined, expired.length);
+      this.node.metrics.inc(FED.expired, undefined, expired.length);
       this.node.log.info("messages expired", { count: expired.length });
       const senders = new Set(expired.map((e) => e.from));
       for (const s of senders) this.#routeNotices(s);

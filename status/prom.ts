@@ -39,11 +39,11 @@ export function sumMatching(sums: FamilySums, re: RegExp): number {
 
 /**
  * Counter families counted as "messages" on the chart: stored at a relay,
- * delivered to a hub's application, queued in a hub's outbox (old and
- * `myclerk_`-prefixed spellings both match).
+ * delivered to a hub's application, queued in a hub's outbox (the current
+ * `myclerk_federation_` names and the old `fed_` spellings both match).
  */
 export const MESSAGE_COUNTERS: RegExp =
-  /^(myclerk_)?fed_(stored|app_delivered|outbox_stored)_total$/;
+  /^(?:myclerk_federation_|(?:myclerk_)?fed_)(stored|app_delivered|outbox_stored)_total$/;
 
 /** Counter families counted as "drops": every `*_drop_total` / `*_drops_total`. */
 export const DROP_COUNTERS: RegExp = /_drops?_total$/;

@@ -368,26 +368,7 @@ export class Metrics {
 
   #lookup(spec: MetricSpec | string): Family | undefined {
     if (typeof spec !== "string") return this.#family(spec);
-    return this.#families.get(spec) ?? this.#legacy(spec, "counter");
-  }
-
-  // Transitional: a name given a HELP line with describe() before the layer
-  // declared it as a spec. Removed once every layer declares its specs.
-  readonly #legacyHelp = new Map<string, string>();
-  #legacy(name: string, type: MetricType): Family | undefined {
-    const help = this.#legacyHelp.get(name);
-    if (help === undefined && type === "counter") return undefined;
-    return this.#family({ name, help: help ?? name, type, labels: {} });
-  }
-
-  /**
-   * Gives an undeclared name a HELP line (transitional: declare a
-   * {@link MetricSpec} in the layer's metrics module instead).
-   *
-   * @deprecated declare a spec
-   */
-  describe(name: string, help: string): void {
-    this.#legacyHelp.set(name, help);
+    return this.#families.get(spec);
   }
 
   /** Label values in declared order, each mapped into its rule. */
@@ -437,10 +418,8 @@ export class Metrics {
   }
 
   /** Registers a gauge series read at render time (a read that throws renders NaN). */
-  gauge(spec: MetricSpec | string, read: () => number, labels?: Labels): void {
-    const f = typeof spec === "string"
-      ? this.#families.get(spec) ?? this.#legacy(spec, "gauge")!
-      : this.#family(spec);
+  gauge(spec: MetricSpec, read: () => number, labels?: Labels): void {
+    const f = this.#family(spec);
     if (f.spec.type !== "gauge") throw new Error(`${f.spec.name} is not a gauge`);
     const vs = this.#values(f, labels);
     f.gauges.set(vs.join("\u0000"), { labels: vs, read });

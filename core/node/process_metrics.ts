@@ -88,11 +88,20 @@ function read(path: string): string | undefined {
 }
 
 /**
- * The git commit this code was built from: `MYCLERK_COMMIT` when set (an
- * image or package build stamps it), else `HEAD` of the checkout the module
- * sits in, else `unknown`.
+ * The short git commit this code was built from (the same one `--version`
+ * prints): `MYCLERK_COMMIT` when set, else `HEAD` of the checkout the module
+ * sits in (read from `.git`, no subprocess: the unit grants no
+ * `--allow-run`), else the `COMMIT` file `deploy/install.sh` writes next to
+ * main.ts, else `unknown`.
  */
 export function buildCommit(): string {
+  const c = fromGit();
+  if (c !== "unknown") return c;
+  const f = read(new URL("../../COMMIT", import.meta.url).pathname)?.trim() ?? "";
+  return /^[0-9a-f]{7,40}$/.test(f) ? f.slice(0, 7) : "unknown";
+}
+
+function fromGit(): string {
   const env = (() => {
     try {
       return Deno.env.get("MYCLERK_COMMIT");
@@ -100,19 +109,19 @@ export function buildCommit(): string {
       return undefined;
     }
   })();
-  if (env && /^[0-9a-f]{7,40}$/i.test(env)) return env.toLowerCase().slice(0, 12);
+  if (env && /^[0-9a-f]{7,40}$/i.test(env)) return env.toLowerCase().slice(0, 7);
   const git = new URL("../../.git/", import.meta.url);
   if (git.protocol !== "file:") return "unknown";
   const head = read(new URL("HEAD", git).pathname)?.trim();
   if (!head) return "unknown";
-  if (/^[0-9a-f]{40}$/.test(head)) return head.slice(0, 12);
+  if (/^[0-9a-f]{40}$/.test(head)) return head.slice(0, 7);
   const ref = /^ref: (refs\/[A-Za-z0-9._\/-]+)$/.exec(head)?.[1];
   if (!ref) return "unknown";
   const loose = read(new URL(ref, git).pathname)?.trim();
-  if (loose && /^[0-9a-f]{40}$/.test(loose)) return loose.slice(0, 12);
+  if (loose && /^[0-9a-f]{40}$/.test(loose)) return loose.slice(0, 7);
   const packed = read(new URL("packed-refs", git).pathname) ?? "";
   const m = new RegExp(`^([0-9a-f]{40}) ${ref.replace(/[.]/g, "\\.")}$`, "m").exec(packed);
-  return m ? m[1].slice(0, 12) : "unknown";
+  return m ? m[1].slice(0, 7) : "unknown";
 }
 
 /** Registers the process series and build info on `m`. */

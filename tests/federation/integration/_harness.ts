@@ -167,6 +167,7 @@ const RENAMED: Readonly<Record<string, string>> = {
   fed_duplicate_total: "myclerk_federation_duplicates_total",
   fed_expired_notices_in_total: "myclerk_federation_expired_notices_received_total",
   fed_sync_failures_total: "myclerk_federation_wal_sync_failures_total",
+  fed_rate_delay_ms_total: "myclerk_federation_rate_delay_seconds_total",
 };
 
 /**

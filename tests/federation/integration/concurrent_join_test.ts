@@ -70,9 +70,9 @@ Deno.test({
       );
       assertEquals(failed, [], "every join admitted");
       const m = await relay.metrics();
-      assertEquals(metric(m, "fed_admissions_total", 'result="ok"'), N);
+      assertEquals(metric(m, "myclerk_federation_admissions_total", 'result="ok"'), N);
       assertEquals(
-        metric(m, "fed_admissions_total", 'result="admit"'),
+        metric(m, "myclerk_federation_admissions_total", 'result="admit"'),
         0,
         "no INTERNAL_ERROR admit",
       );
@@ -81,7 +81,7 @@ Deno.test({
       for (const h of hubs) {
         assert([...recorded.values()].includes(h.id), `${h.id} recorded`);
       }
-      assertEquals(metric(m, "fed_families_local"), N);
+      assertEquals(metric(m, "myclerk_federation_families_local"), N);
       assert(keyIdHex(relayId.keyId).length === 8);
     } finally {
       await c.close();

@@ -64,7 +64,7 @@ async function backlog(sizes: readonly number[], timeoutMs: number): Promise<voi
     }
     // The relay's mailbox empties (acks delete), and it never dropped its own link.
     await until(
-      async () => metric(await relay.metrics(), "fed_queue_messages") === 0,
+      async () => metric(await relay.metrics(), "myclerk_federation_queue_messages") === 0,
       20_000,
       "relay mailbox empty",
     );

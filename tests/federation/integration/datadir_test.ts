@@ -199,7 +199,7 @@ Deno.test({
         0,
         "no FED_RESTART",
       );
-      assertEquals(metric(await ha.metrics(), "fed_hub_connects_total"), 1, "session kept");
+      assertEquals(metric(await ha.metrics(), "myclerk_federation_hub_connects_total"), 1, "session kept");
 
       // `family quota` on the running relay's data dir: live, no reload.
       const out = await cliOk([
@@ -241,7 +241,7 @@ Deno.test({
       ]);
       assert(neg.code === 1 && neg.stderr.includes("max-bytes"), neg.stderr);
       await until(
-        async () => metric(await relay.metrics(), "fed_queue_messages") === 6,
+        async () => metric(await relay.metrics(), "myclerk_federation_queue_messages") === 6,
         5000,
         "6 queued",
       );

@@ -89,7 +89,7 @@ Deno.test({
         "no 'cannot rollback' hiding ENOSPC",
       );
       const m = await relay.metrics();
-      assert(metric(m, "fed_drop_total", 'reason="storage-full"') >= 1, "counted");
+      assert(metric(m, "myclerk_federation_drops_total", 'reason="storage-full"') >= 1, "counted");
       const outbox = (await ha.get("/federation/status")).hub as Record<string, unknown>;
       assert(
         ((outbox.outbox as Record<string, number>).pending ?? 0) >= 1,

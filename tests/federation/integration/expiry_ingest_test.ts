@@ -4,7 +4,7 @@
  * `expired-at-ingest` with its `mid`), never stored and never delivered;
  * and a recipient hub refuses to hand an expired message to the
  * application even when a relay (here one with a huge clock-skew grace)
- * pushes it: counted `fed_drop_total{reason="expired"}`, acked so the relay
+ * pushes it: counted `myclerk_federation_drops_total{reason="expired"}`, acked so the relay
  * deletes it. Before, such an envelope was "stored" and delivered.
  */
 
@@ -106,8 +106,8 @@ Deno.test({
       assertEquals(inbox.mids.has(old), false, "the stale one was never delivered");
       assertEquals(inbox.mids.get(fresh), 1);
       const m = await s.relay.metrics();
-      assertEquals(metric(m, "fed_drop_total", 'reason="expired-at-ingest"'), 1);
-      assertEquals(metric(m, "fed_stored_total"), 1, "only the fresh one was stored");
+      assertEquals(metric(m, "myclerk_federation_drops_total", 'reason="expired-at-ingest"'), 1);
+      assertEquals(metric(m, "myclerk_federation_stored_total"), 1, "only the fresh one was stored");
     } finally {
       s.a.c.close();
       await s.c.close();
@@ -127,7 +127,7 @@ Deno.test({
       const old = s.send("stale", now - 7200, 60);
       await until(() => s.a.stored.has(old), 10_000, "the lenient relay stored it");
       await until(
-        async () => metric(await s.hb.metrics(), "fed_drop_total", 'reason="expired"') === 1,
+        async () => metric(await s.hb.metrics(), "myclerk_federation_drops_total", 'reason="expired"') === 1,
         10_000,
         "bob dropped it as expired",
       );
@@ -137,7 +137,7 @@ Deno.test({
       assertEquals(readInbox(s.c.data("bob")).total, 1);
       // Acked: the relay deleted it.
       await until(
-        async () => metric(await s.relay.metrics(), "fed_queue_messages") === 0,
+        async () => metric(await s.relay.metrics(), "myclerk_federation_queue_messages") === 0,
         10_000,
         "relay mailbox empty",
       );

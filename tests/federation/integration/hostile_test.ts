@@ -236,8 +236,8 @@ Deno.test({
       assert(took >= 1000, `rate limit spread the flood (${took} ms)`);
       assertEquals(m.errors.length, 0);
       const mt = await relay.metrics();
-      assert(metric(mt, "fed_rate_delay_ms_total") > 0, "read delay counted");
-      assertEquals(metric(mt, "fed_drop_total", 'reason="rate"'), 0);
+      assert(metric(mt, "myclerk_federation_rate_delay_seconds_total") > 0, "read delay counted");
+      assertEquals(metric(mt, "myclerk_federation_drops_total", 'reason="rate"'), 0);
       await until(() => readInbox(c.data("carol")).total === flood, 15_000, "carol got the flood");
 
       // 7. Stalled consumer: carol's process is stopped; big messages pile up for

@@ -68,7 +68,7 @@ function assertRefusal(stderr: string, detail: string, file: string): void {
 }
 
 async function queued(relay: Proc): Promise<number> {
-  return metric(await relay.metrics(), "fed_queue_messages");
+  return metric(await relay.metrics(), "myclerk_federation_queue_messages");
 }
 
 Deno.test({
@@ -124,7 +124,7 @@ Deno.test({
 
       // Lost -wal after kill -9: acknowledged messages live only in the WAL.
       await until(
-        async () => metric(await ha.metrics(), "fed_hub_connected") === 1,
+        async () => metric(await ha.metrics(), "myclerk_federation_hub_connected") === 1,
         10_000,
         "alice back",
       );
@@ -171,7 +171,7 @@ Deno.test({
         assertEquals((await ha.send(bob, `m${i}`, { wait: 10_000 })).json.state, "stored");
       }
       await until(
-        async () => metric(await hb.metrics(), "fed_inbox_messages") === 5,
+        async () => metric(await hb.metrics(), "myclerk_federation_inbox_messages") === 5,
         10_000,
         "bob has 5 in his inbox",
       );
@@ -187,7 +187,7 @@ Deno.test({
       await copy(backup, db);
       hb = await c.serve("bob-2", ["--data", c.data("bob"), "--role", "hub"]);
       await until(
-        async () => metric(await hb.metrics(), "fed_inbox_messages") === 5,
+        async () => metric(await hb.metrics(), "myclerk_federation_inbox_messages") === 5,
         10_000,
         "the inbox is back",
       );
