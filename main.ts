@@ -5,8 +5,8 @@
  * @example deno run -A main.ts serve
  * @module
  */
-import { Command } from "commander";
-import { VERSION } from "./core/version.ts";
+import { Command, CommanderError } from "commander";
+import { versionLine } from "./core/cli/version.ts";
 import { registerCoreCommands } from "./core/cli/mod.ts";
 import { federationExtension, registerFederationCommands } from "./federation/cli.ts";
 import { pluginExtension } from "./plugins/service.ts";
@@ -21,7 +21,14 @@ export function buildProgram(): Command {
   const program = new Command()
     .name("myclerk")
     .description("MyClerk node: relay, hub, or both (profile mcp0, see docs/PROTOCOL.md)")
-    .version(VERSION, "-V, --version", "print the version")
+    .option("-V, --version", "print the version, the commit and the Deno version")
+    .on("option:version", () => {
+      console.log(versionLine());
+      Deno.exit(0);
+    })
+    // Usage errors (a bad option value, an unknown option) throw instead of exiting 1, so
+    // main can exit 2 for them (docs/OPERATOR.md "Exit codes"); inherited by every subcommand.
+    .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
   registerCoreCommands(program, [pluginExtension, federationExtension, statusExtension]);
   registerPluginCommands(program);
@@ -36,7 +43,9 @@ if (import.meta.main) {
   try {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
+    // commander has printed its message already; --help exits 0, usage errors 2.
+    if (e instanceof CommanderError) Deno.exit(e.exitCode === 0 ? 0 : 2);
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
     Deno.exit(1);
   }
 }

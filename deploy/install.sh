@@ -62,6 +62,8 @@ install -d -m 0755 "$PREFIX/app.new"
 (cd "$SRC" && tar -cf - --exclude='*_test.ts' --exclude='node_modules' \
   main.ts deno.json deno.lock core federation plugins hardware status ops docs README.md) |
   tar -xf - -C "$PREFIX/app.new"
+# The commit `--version` prints (the installed app has no .git; core/cli/version.ts reads this).
+git -C "$SRC" rev-parse HEAD >"$PREFIX/app.new/COMMIT" 2>/dev/null || echo unknown >"$PREFIX/app.new/COMMIT"
 rm -rf "$PREFIX/app.old"
 [ -d "$PREFIX/app" ] && mv "$PREFIX/app" "$PREFIX/app.old"
 mv "$PREFIX/app.new" "$PREFIX/app"
@@ -85,6 +87,6 @@ if [ -n "$UNIT_DIR" ]; then
     >"$UNIT_DIR/myclerk.service"
   chmod 0644 "$UNIT_DIR/myclerk.service"
 fi
-echo "installed deno $got and myclerk $(cd "$PREFIX/app" && "$PREFIX/bin/deno" run --cached-only -A main.ts --version) in $PREFIX"
+echo "installed deno $got and $(cd "$PREFIX/app" && "$PREFIX/bin/deno" run --cached-only -A main.ts --version) in $PREFIX"
 [ -n "$UNIT_DIR" ] && echo "next: systemctl daemon-reload && systemctl enable --now myclerk"
 exit 0

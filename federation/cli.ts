@@ -15,6 +15,8 @@ import type { Command } from "commander";
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
 import { backend as pickBackend } from "../core/crypto/mod.ts";
 import { configFromOptions, fail, type ServeExtension } from "../core/cli/mod.ts";
+import { intArg, MAX_TTL_SECONDS } from "../core/cli/args.ts";
+import { familyLines, queueLines, statusLines } from "./cli_views.ts";
 import { keyIdHex, loadOrCreateKeyFile } from "../core/node/keys.ts";
 import { toBase64Url, toHex } from "./bytes.ts";
 import { createInvite } from "./invite.ts";
@@ -119,7 +121,12 @@ export function registerFederationCommands(program: Command): void {
   withData(family.command("invite"))
     .description("relay: create a single-use invite token for a hub (prints the token)")
     .option("--family <id>", "only this family id may redeem it")
-    .option("--ttl <seconds>", "validity", "604800")
+    .option(
+      "--ttl <seconds>",
+      "validity (default 604800 = 7 days)",
+      intArg("--ttl", 1, MAX_TTL_SECONDS, "of seconds"),
+      604800,
+    )
     .action(async (o: Opts) => {
       try {
         const ttl = Number(o.ttl);
@@ -199,7 +206,7 @@ export function registerFederationCommands(program: Command): void {
           }
         }
         if (o.json) console.log(JSON.stringify(out));
-        else console.log(JSON.stringify(out, null, 2));
+        else for (const l of familyLines(out)) console.log(l);
       } catch (e) {
         fail(e);
       }
@@ -210,8 +217,16 @@ export function registerFederationCommands(program: Command): void {
       "relay: set an admitted family's own quota, applied live (the running relay reads it at its next commit); without limits: show it",
     )
     .argument("<id>", "family id (32 hex digits, from `family list`)")
-    .option("--max-messages <n>", "most messages queued for the family at once")
-    .option("--max-bytes <n>", "most sealed bytes queued for the family at once")
+    .option(
+      "--max-messages <n>",
+      "most messages queued for the family at once",
+      intArg("--max-messages", 1, Number.MAX_SAFE_INTEGER),
+    )
+    .option(
+      "--max-bytes <n>",
+      "most sealed bytes queued for the family at once",
+      intArg("--max-bytes", 1024, Number.MAX_SAFE_INTEGER),
+    )
     .option("--clear", "drop the family's own quota: follow federation.quotaMessages/quotaBytes")
     .action(async (id: string, o: Opts) => {
       try {
@@ -276,7 +291,9 @@ export function registerFederationCommands(program: Command): void {
         const be = pickBackend();
         const cfg = await configFromOptions({ config: o.config, data: o.data });
         const { identity } = await loadOrCreateKeyFile(be, cfg.key ?? `${cfg.data}/node.key`);
-        const r = await joinRelay(be, identity, cfg.data, relay, token);
+        const r = await joinRelay(be, identity, cfg.data, relay, token).catch((e) =>
+          fail(e, { kind: "connect", addr: relay, what: "relay" })
+        );
         console.log(
           `admitted: family ${r.record.id} at relay ${relay} (key id ${keyIdHex(r.relay.keyId)})`,
         );
@@ -295,8 +312,17 @@ export function registerFederationCommands(program: Command): void {
     )
     .requiredOption("--to <family>", "recipient family id (32 hex digits)")
     .argument("<file>", "FILE or -")
-    .option("--ttl <seconds>", "lifetime (default from config, 30 days)")
-    .option("--wait <ms>", 'wait this long for the relay\'s "stored"', "10000")
+    .option(
+      "--ttl <seconds>",
+      "lifetime (default from config, 30 days)",
+      intArg("--ttl", 1, MAX_TTL_SECONDS, "of seconds"),
+    )
+    .option(
+      "--wait <ms>",
+      'wait this long for the relay\'s "stored" (0-600000)',
+      intArg("--wait", 0, 600_000, "of milliseconds"),
+      10000,
+    )
     .option("--json", "print one JSON object")
     .action(async (file: string, o: Opts) => {
       try {
@@ -333,6 +359,14 @@ export function registerFederationCommands(program: Command): void {
     .action(async (o: Opts) => {
       try {
         const data = await dataDir(o);
+        if (!(await exists(paths(data).hubDb))) {
+          // Opening would create nothing useful (or fail as "damaged" in a missing directory).
+          throw new MyClerkError(ErrorCode.BAD_REQUEST, "not-a-hub", {
+            path: paths(data).hubDb,
+            fix:
+              `no hub store in ${data}: pass the hub's --data, or set it up (family create, hub join)`,
+          });
+        }
         const store = HubStore.open(paths(data).hubDb);
         let after = 0;
         let stop = false;
@@ -417,7 +451,8 @@ export function registerFederationCommands(program: Command): void {
             h.close();
           }
         }
-        console.log(o.json ? JSON.stringify(out) : JSON.stringify(out, null, 2));
+        if (o.json) console.log(JSON.stringify(out));
+        else for (const l of queueLines(out)) console.log(l);
       } catch (e) {
         fail(e);
       }
@@ -441,7 +476,8 @@ export function registerFederationCommands(program: Command): void {
           federation = undefined;
         }
         const r = { node: health, ...(federation as Record<string, unknown> | undefined ?? {}) };
-        console.log(o.json ? JSON.stringify(r) : JSON.stringify(r, null, 2));
+        if (o.json) console.log(JSON.stringify(r));
+        else for (const l of statusLines(r)) console.log(l);
       } catch (e) {
         fail(e);
       }

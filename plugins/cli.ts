@@ -12,6 +12,7 @@ import { readManifest } from "./manifest.ts";
 import { computeGrant, readPolicy, resolveLibrary } from "./policy.ts";
 import { checkClaim, RangeTable } from "./ranges.ts";
 import { offlineStatus, type PluginStatus } from "./runtime/host.ts";
+import { formatCount, table } from "../core/cli/table.ts";
 
 /** What the CLI commands print to and fetch with (tests replace them). */
 export interface PluginCliContext {
@@ -86,12 +87,56 @@ export async function installPlugin(
   return { path: dest, status };
 }
 
-/** Human-readable table of statuses. */
+/** Microseconds as `850 µs`, `1.2 ms`, `3 s` (plugin latency cells). */
+function micros(us: number): string {
+  if (!Number.isFinite(us)) return "-";
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 1 : 0)} ms`;
+  return `${(us / 1_000_000).toFixed(1)} s`;
+}
+
+/**
+ * Human-readable `plugin list`: one aligned row per plugin (state, ranges,
+ * traffic), then per plugin what the policy granted and refused.
+ */
 export function formatList(rows: readonly PluginStatus[]): string[] {
   if (rows.length === 0) return ["no plugins installed"];
-  const out: string[] = [];
+  const live = (s: PluginStatus) => s.state !== "not running" && s.state !== "invalid";
+  const out = table(rows, [
+    { header: "NAME", cell: (s) => s.name },
+    { header: "VERSION", cell: (s) => s.version || "-" },
+    { header: "STATE", cell: (s) => s.state },
+    { header: "ISOLATION", cell: (s) => s.isolation || "-" },
+    { header: "RANGES", cell: (s) => s.ranges.join(", ") || "-" },
+    {
+      header: "REQUESTS",
+      cell: (s) => (live(s) ? formatCount(s.metrics.requests) : "-"),
+      align: "right",
+    },
+    {
+      header: "ERRORS",
+      cell: (s) =>
+        live(s) ? formatCount(Object.values(s.metrics.errors).reduce((a, b) => a + b, 0)) : "-",
+      align: "right",
+    },
+    {
+      header: "RESTARTS",
+      cell: (s) => (live(s) ? String(s.metrics.restarts) : "-"),
+      align: "right",
+    },
+    {
+      header: "P50",
+      cell: (s) => (live(s) ? micros(s.metrics.latencyUs.p50) : "-"),
+      align: "right",
+    },
+    {
+      header: "P99",
+      cell: (s) => (live(s) ? micros(s.metrics.latencyUs.p99) : "-"),
+      align: "right",
+    },
+  ]);
   for (const s of rows) {
-    out.push(`${s.name} ${s.version}  [${s.state}]  ${s.isolation}  ranges ${s.ranges.join(", ")}`);
+    out.push("", `${s.name}:`);
     if (s.reason) out.push(`  reason: ${s.reason}`);
     const g = s.granted;
     const granted = [
@@ -109,13 +154,9 @@ export function formatList(rows: readonly PluginStatus[]): string[] {
         `  refused: ${s.refused.map((r) => `${r.kind} ${r.value} (${r.reason})`).join("; ")}`,
       );
     }
-    const m = s.metrics;
-    if (s.state !== "not running" && s.state !== "invalid") {
-      out.push(
-        `  requests ${m.requests} ok ${m.ok} errors ${
-          JSON.stringify(m.errors)
-        } restarts ${m.restarts} p50 ${m.latencyUs.p50}us p99 ${m.latencyUs.p99}us`,
-      );
+    const errs = Object.entries(s.metrics.errors);
+    if (live(s) && errs.length) {
+      out.push(`  errors: ${errs.map(([code, n]) => `${code} ${n}`).join(", ")}`);
     }
   }
   return out;

@@ -140,7 +140,13 @@ Deno.test({
         assert(h.stdout.includes("Usage: myclerk"), h.stdout);
       }
       const v = await runCli(["--version"]);
-      assert(/^\d+\.\d+\.\d+/.test(v.stdout));
+      assertEquals(v.code, 0);
+      assert(
+        /^myclerk-relay \d+\.\d+\.\d+ \(commit ([0-9a-f]{7}|unknown), deno \d+\.\d+\.\d+\)\n$/.test(
+          v.stdout,
+        ),
+        v.stdout,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

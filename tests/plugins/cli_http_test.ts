@@ -93,11 +93,12 @@ Deno.test("plugin CLI: install, offline list, then list/logs/reload against a ru
     try {
       await host.dispatch({ opcode: 0xf100, tier: 1, payload: "x", peer: PEER });
       const on = await run(["plugin", "list", "--admin", adminUrl]);
+      // The table: a header, then one row per plugin (REQUESTS 1, ERRORS 0).
+      assert(/^NAME +VERSION +STATE .*REQUESTS +ERRORS/.test(on.lines[0]), on.lines[0]);
       assert(
-        on.lines[0].includes("[running]") && on.lines[0].includes("0xF100-0xF10F"),
-        on.lines[0],
+        /^vendor-echo +1\.0\.0 +running +\S+ +0xF100-0xF10F +1 +0 +0 /.test(on.lines[1]),
+        on.lines.join("\n"),
       );
-      assert(on.lines.some((l) => l.includes("requests 1 ok 1")), on.lines.join("\n"));
       const rel = await run(["plugin", "reload", "vendor-echo", "--admin", adminUrl]);
       assertEq(rel.lines, ["reloaded vendor-echo (1.0.0, running)"]);
       const logs = await run(["plugin", "logs", "vendor-echo", "--admin", adminUrl]);
