@@ -18,6 +18,7 @@ import type { Identity } from "../core/session/handshake.ts";
 import type { Node } from "../core/node/node.ts";
 import type { NodeConfig } from "../core/node/config.ts";
 import { Client } from "../core/node/client.ts";
+import { dialError, logFailure } from "../core/cli/oserror.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { Backoff } from "./backoff.ts";
 import { FED } from "./metrics.ts";
@@ -283,6 +284,8 @@ export class Hub {
 
   async #run(): Promise<void> {
     let i = 0;
+    let failed: unknown;
+    let failures = 0;
     while (!this.#stopping) {
       const r = this.#relays[i % this.#relays.length];
       i++;
@@ -309,13 +312,21 @@ export class Hub {
         this.#pumpTimer = undefined;
         this.node.log.info("relay session closed", { relay: r.addr, reason: c.closeReason });
       } catch (e) {
-        this.node.log.debug("relay dial failed", {
-          relay: r.addr,
-          error: isMyClerkError(e) ? e.detail : String(e),
-        });
+        failed = e;
       }
       if (this.#stopping) break;
       const delay = this.#restartAfter + this.#backoff.next();
+      if (failed === undefined) failures = 0;
+      else if (logFailure(++failures)) {
+        // One line per doubling of the failure count (1, 2, 4, ... failed dials in a row).
+        this.node.log.warn("relay dial failed", {
+          relay: r.addr,
+          error: dialError(failed, r.addr, "relay"),
+          failures,
+          retryInMs: delay,
+        });
+      }
+      failed = undefined;
       this.#restartAfter = 0;
       await new Promise<void>((res) => {
         this.#wake = res;

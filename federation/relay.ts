@@ -19,6 +19,7 @@ import type { Node } from "../core/node/node.ts";
 import type { NodeConfig } from "../core/node/config.ts";
 import type { RawConnection, Route } from "../core/node/dispatch.ts";
 import { Client } from "../core/node/client.ts";
+import { dialError, logFailure } from "../core/cli/oserror.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { Backoff } from "./backoff.ts";
 import { FED } from "./metrics.ts";
@@ -1192,6 +1193,8 @@ export class Relay {
     let stopped = false;
     let current: Client | undefined;
     let wakeSleep: (() => void) | undefined;
+    let failed: unknown;
+    let failures = 0;
     const done = (async () => {
       while (!stopped) {
         let restartAfter = 0;
@@ -1233,14 +1236,23 @@ export class Relay {
           this.#detach(ls);
           restartAfter = ls.restartAfter ?? 0;
         } catch (e) {
-          this.node.log.debug("peer dial failed", {
-            peer: p.addr,
-            error: isMyClerkError(e) ? e.detail : String(e),
-          });
+          failed = e;
         }
         current = undefined;
         if (stopped) break;
         const delay = restartAfter + backoff.next();
+        if (failed === undefined) failures = 0;
+        else if (logFailure(++failures)) {
+          // One line per doubling of the failure count: a peer down for hours is still
+          // reported, with the target, the error and when the next try is.
+          this.node.log.warn("peer dial failed", {
+            peer: p.addr,
+            error: dialError(failed, p.addr, "peer relay"),
+            failures,
+            retryInMs: delay,
+          });
+        }
+        failed = undefined;
         await new Promise<void>((r) => {
           wakeSleep = r;
           setTimeout(r, delay);
