@@ -629,7 +629,9 @@ export class Libusb {
       this.check("libusb_submit_transfer", this.s.libusb_submit_transfer(t));
       inKernel = true;
       const tv = new BigInt64Array([0n, 50_000n]); // 50 ms per event-handling round
-      const cancelAt = performance.now() + timeoutMs;
+      // Bulk/interrupt carry libusb's own timeout (status TIMED_OUT); the cancel here is a
+      // backstop for them, and the deadline of an isochronous transfer (status CANCELLED).
+      const cancelAt = performance.now() + timeoutMs + (type === "isochronous" ? 0 : 1000);
       let cancelled = false;
       const status = () => this.peek(t + 16n, 4).getInt32(0, le);
       while (status() === PENDING) {
