@@ -31,6 +31,8 @@ command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 command -v slirp4netns >/dev/null 2>&1 || need_pkgs+=(slirp4netns)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
+# promtool (tests/core/metrics_promtool_test.ts); the package's service is not used
+command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]} from Debian" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
