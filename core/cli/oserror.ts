@@ -98,7 +98,7 @@ function connect(e: Error, addr: string, what: string): string | undefined {
 function path(e: Error, p: string, what: string, flag?: string): string | undefined {
   const other = flag ? `, or point ${flag} at another` : "";
   if (isA(e, E.NotFound)) {
-    return `${what} ${p}: does not exist (create its parent directory${other})`;
+    return `${what} ${p}: does not exist (check the path${other})`;
   }
   if (isA(e, E.PermissionDenied, E.NotCapable)) {
     return `${what} ${p}: permission denied (run as the user that owns it, or give that user access: chown/chmod${other})`;
