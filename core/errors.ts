@@ -63,6 +63,14 @@ export interface ErrorExtra {
  * @example throw new MyClerkError(ErrorCode.BAD_REQUEST, "truncated")
  */
 export class MyClerkError extends Error {
+  /**
+   * One brand for this class and the plugin SDK's copy (plugins/sdk/errors.ts,
+   * which may not import core): `instanceof` holds for either.
+   */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === "object" && x !== null &&
+      (x as Record<symbol, unknown>)[Symbol.for("myclerk.error")] === true;
+  }
   /** Protocol error code (profile §10). */
   readonly code: ErrorCodeValue;
   /** Short machine-friendly reason, e.g. `frame-too-large`. */
@@ -74,6 +82,7 @@ export class MyClerkError extends Error {
   constructor(code: ErrorCodeValue, detail: string, extra: ErrorExtra = {}, cause?: unknown) {
     super(`${errorName(code)}: ${detail}`, cause === undefined ? undefined : { cause });
     this.name = "MyClerkError";
+    Object.defineProperty(this, Symbol.for("myclerk.error"), { value: true });
     this.code = code;
     this.detail = detail;
     this.extra = extra;

@@ -12,6 +12,7 @@ import { readManifest } from "./manifest.ts";
 import { computeGrant, readPolicy, resolveLibrary } from "./policy.ts";
 import { checkClaim, RangeTable } from "./ranges.ts";
 import { offlineStatus, type PluginStatus } from "./runtime/host.ts";
+import { registerVendorCommands } from "./vendor_cli.ts";
 import { formatCount, table } from "../core/cli/table.ts";
 
 /** What the CLI commands print to and fetch with (tests replace them). */
@@ -188,8 +189,9 @@ async function admin(
 export function registerPluginCommands(program: Command, ctx: PluginCliContext = {}): void {
   const out = ctx.out ?? ((l: string) => console.log(l));
   const plugin = program.command("plugin").description(
-    "install, list, inspect and reload plugins (docs/PLUGINS.md)",
+    "create, pack, install, list, reload and roll back plugins (docs/PLUGINS.md)",
   );
+  registerVendorCommands(plugin, out);
   plugin
     .command("install <dir>")
     .description("validate a plugin folder and copy it to DATA/plugins/NAME")

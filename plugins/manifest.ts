@@ -84,6 +84,12 @@ export interface Manifest {
   readonly failure: FailurePolicy;
   /** Opcode ranges of other plugins this plugin calls and subscribes to (`ctx.call`, `ctx.subscribe`). */
   readonly calls: readonly ManifestRange[];
+  /**
+   * Event opcodes the plugin may push (inside its ranges). When the manifest
+   * has `events`, any other event is dropped, counted and logged (`undeclared`).
+   * Absent: every in-range event is delivered (host API 1.0 plugins).
+   */
+  readonly events?: readonly number[];
 }
 
 /** Defaults applied to absent `limits` fields. */
@@ -152,6 +158,7 @@ const schema = z.object({
     z.string().regex(CALL_RANGE),
     z.object({ first: opcode, last: opcode }).strict(),
   ])).default([]),
+  events: z.array(opcode).optional(),
 }).strict();
 
 /** How to fix a bad value, per top-level field (the part of the message a vendor acts on). */
@@ -171,6 +178,7 @@ const FIXES: Readonly<Record<string, string>> = {
     "allowed keys: queue (1-65536), timeoutMs (10-600000), memoryMb (16-16384), heartbeatMs (50-60000)",
   failure: 'use "restart" (restart with backoff) or "fail-closed" (stay down until reload)',
   calls: 'list the ranges of other plugins it calls, e.g. ["0x0670-0x067F"]',
+  events: 'list the event opcodes it pushes, inside its ranges, e.g. ["0xF802"]',
 };
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -258,6 +266,7 @@ export function parseManifest(raw: unknown): Manifest {
     limits: { ...DEFAULT_LIMITS, ...m.limits },
     failure: m.failure,
     calls,
+    ...(m.events !== undefined ? { events: m.events.map(toOpcode) } : {}),
   };
 }
 

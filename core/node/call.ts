@@ -26,7 +26,9 @@ import { Client, type ClientOptions } from "./client.ts";
 import { readKeyFile } from "./keys.ts";
 import { backend as pickBackend } from "../crypto/mod.ts";
 
-export { ErrorCode, errorName, MyClerkError };
+export { Client, ErrorCode, errorName, MyClerkError };
+export type { ErrorCodeValue, ErrorExtra } from "../errors.ts";
+export type { Tier };
 
 /** The outcome of one call: the answer, or the node's ERROR (never a throw for an ERROR). */
 export type CallResult<T = unknown> =

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { ErrorCode, type ErrorCodeValue, isMyClerkError, MyClerkError } from "../../core/errors.ts";
+// The SDK's error type (a plugin imports only the SDK); any error with a numeric code and a
+// string detail (the node's own MyClerkError too) is answered as that ERROR.
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  isProtocolError as isMyClerkError,
+  MyClerkError,
+} from "../sdk/errors.ts";
 import type {
   CallOptions,
   PluginContext,
@@ -108,7 +115,7 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
           ok: false,
           code: e.code,
           detail: e.detail,
-          extra: { ...e.extra },
+          extra: { ...(e.extra ?? {}) },
         });
       } else {
         // A non-protocol throw is a plugin bug: say so, keep the message for the log only.

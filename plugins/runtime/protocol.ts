@@ -6,37 +6,9 @@
  * @module
  */
 
-/** Who sent a request (the node's view of the session). */
-export interface PeerInfo {
-  /** Session id (u16) of the request's session. */
-  readonly sessionId: number;
-  /** Key id (u32) of the peer's static key. */
-  readonly keyId: number;
-  /** Tier of the session (0-5). */
-  readonly tier: number;
-  /** Peer transport address, for logs. */
-  readonly remote: string;
-}
-
-/** What the plugin is told about its grant at start. */
-export interface GrantInfo {
-  /** Granted `host` / `host:port` entries. */
-  readonly net: readonly string[];
-  /** Granted readable paths. */
-  readonly read: readonly string[];
-  /** Granted writable paths. */
-  readonly write: readonly string[];
-  /** Granted environment variable names. */
-  readonly env: readonly string[];
-  /** Short name -> the one file FFI may open. */
-  readonly ffi: Readonly<Record<string, string>>;
-  /** Granted bus kinds. */
-  readonly buses: readonly string[];
-  /** Device nodes of granted buses and granted paths under /dev. */
-  readonly devices: readonly string[];
-  /** The plugin's private data directory. */
-  readonly dataDir: string;
-}
+// The SDK owns the types a plugin sees; the runtime uses the same ones.
+import type { GrantInfo, PeerInfo } from "../sdk/types.ts";
+export type { GrantInfo, PeerInfo };
 
 /** Host -> plugin. */
 export type HostMsg =

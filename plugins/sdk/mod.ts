@@ -15,20 +15,41 @@
  * ```
  *
  * The host runs the module in a Worker, a child process or in-process; the
- * plugin code is the same in all three. See docs/PLUGINS.md.
+ * plugin code is the same in all three. See docs/PLUGINS.md, "Vendor chapter".
+ *
+ * Handlers return the answer's payload (a map is usual); the host adds the
+ * request's `re` itself, so a handler never echoes `id`. This module and
+ * everything it imports live in `plugins/sdk/`: a vendor's `deno.json` maps
+ * `@myclerk/plugin-sdk` to this file (see `myclerk plugin new`), and
+ * `@myclerk/plugin-sdk/testing` to `testing.ts` (an in-process test host).
  *
  * @module
  */
-import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
-import type { GrantInfo, PeerInfo } from "../runtime/protocol.ts";
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  errorName,
+  fail,
+  isProtocolError,
+  MyClerkError,
+} from "./errors.ts";
+import type { GrantInfo, PeerInfo } from "./types.ts";
 
-export { ErrorCode, MyClerkError };
+export { ErrorCode, errorName, fail, isProtocolError, MyClerkError };
 export type { ErrorCodeValue, GrantInfo, PeerInfo };
 
-/** Host API version this SDK is written against (`hostApi` in plugin.json should be `^1`). */
+/**
+ * Host API version this SDK is written against (`hostApi` in plugin.json should be `^1`).
+ *
+ * @example if (ctx.hostApi !== SDK_HOST_API) ctx.log("newer host", ctx.hostApi)
+ */
 export const SDK_HOST_API = "1.0";
 
-/** What a plugin can do outside of a request. */
+/**
+ * What a plugin can do outside of a request.
+ *
+ * @example init(ctx) { ctx.log("started with data in", ctx.grant.dataDir) }
+ */
 export interface PluginContext {
   /** The plugin's name from its manifest. */
   readonly name: string;
@@ -61,16 +82,28 @@ export interface PluginContext {
   subscribe(opcodes: readonly number[], cb: PluginEventHandler): Promise<void>;
 }
 
-/** Options of {@link PluginContext.call}. */
+/**
+ * Options of {@link PluginContext.call}.
+ *
+ * @example await ctx.call(0x0670, {}, { timeoutMs: 1000 })
+ */
 export interface CallOptions {
   /** Deadline in ms (capped by the callee's `limits.timeoutMs`); default 5000. */
   readonly timeoutMs?: number;
 }
 
-/** Receives another plugin's event: opcode, payload and the emitting plugin's name. */
+/**
+ * Receives another plugin's event: opcode, payload and the emitting plugin's name.
+ *
+ * @example const h: PluginEventHandler = (op, p, from) => console.log(op, p, from)
+ */
 export type PluginEventHandler = (opcode: number, payload: unknown, from: string) => void;
 
-/** What a handler gets besides the payload. */
+/**
+ * What a handler gets besides the payload.
+ *
+ * @example const h: Handler = (_p, ctx) => ({ session: ctx.peer.sessionId, tier: ctx.tier })
+ */
 export interface RequestContext extends PluginContext {
   /** Opcode of the request. */
   readonly opcode: number;
@@ -80,10 +113,20 @@ export interface RequestContext extends PluginContext {
   readonly peer: PeerInfo;
 }
 
-/** A request handler: return (or resolve) the response payload, throw {@link MyClerkError} to answer an error. */
+/**
+ * A request handler: return (or resolve) the response payload, throw {@link MyClerkError}
+ * (or call {@link fail}) to answer an error. Any other throw is answered
+ * INTERNAL_ERROR `handler-threw` and logged.
+ *
+ * @example const echo: Handler = (p) => ({ echo: p })
+ */
 export type Handler = (payload: unknown, ctx: RequestContext) => unknown | Promise<unknown>;
 
-/** A plugin: handlers per opcode, plus optional lifecycle hooks. */
+/**
+ * A plugin: handlers per opcode, plus optional lifecycle hooks.
+ *
+ * @example const def: PluginDefinition = { handlers: { [0xF800]: () => ({}) }, sessionClosed(id) {} }
+ */
 export interface PluginDefinition {
   /** Opcode -> handler. Opcodes must lie in the manifest's ranges. */
   readonly handlers: Readonly<Record<number, Handler>>;
@@ -93,7 +136,11 @@ export interface PluginDefinition {
   init?(ctx: PluginContext): void | Promise<void>;
   /** Called on shutdown (reload, node stop); release devices here. */
   close?(): void | Promise<void>;
-  /** Called when a session ends (every plugin is told); release what it held. */
+  /**
+   * Called when a node session ends (every plugin is told, whether or not the
+   * session called it); release what it held: subscriptions, devices, locks.
+   * The id may be given to a new session afterwards.
+   */
   sessionClosed?(sessionId: number): void | Promise<void>;
 }
 
@@ -113,19 +160,10 @@ export function definePlugin(def: PluginDefinition): PluginDefinition {
 }
 
 /**
- * Throws a protocol error from a handler (the host answers it as an ERROR message).
+ * Narrows a payload to a plain object (MessagePack map) or fails with BAD_REQUEST `payload-not-map`.
  *
- * @example if (!ok) fail(ErrorCode.NOT_FOUND, "no-such-port")
+ * @example const m = asMap(payload)
  */
-export function fail(
-  code: ErrorCodeValue,
-  detail: string,
-  extra: Record<string, unknown> = {},
-): never {
-  throw new MyClerkError(code, detail, extra);
-}
-
-/** Narrows a payload to a plain object (MessagePack map) or fails with BAD_REQUEST `payload-not-map`. */
 export function asMap(payload: unknown): Readonly<Record<string, unknown>> {
   if (
     payload === null || typeof payload !== "object" || Array.isArray(payload) ||
@@ -136,7 +174,11 @@ export function asMap(payload: unknown): Readonly<Record<string, unknown>> {
   return payload as Record<string, unknown>;
 }
 
-/** Reads a required field of a given `typeof` from a map payload, or fails with BAD_REQUEST `field:NAME`. */
+/**
+ * Reads a required field of a given `typeof` from a map payload, or fails with BAD_REQUEST `field:NAME`.
+ *
+ * @example const text = field(asMap(payload), "text", "string")
+ */
 export function field<T extends "string" | "number" | "boolean">(
   map: Readonly<Record<string, unknown>>,
   name: string,
@@ -148,7 +190,11 @@ export function field<T extends "string" | "number" | "boolean">(
   return v as T extends "string" ? string : T extends "number" ? number : boolean;
 }
 
-/** Reads a required binary field (MessagePack `bin`) or fails with BAD_REQUEST `field:NAME`. */
+/**
+ * Reads a required binary field (MessagePack `bin`) or fails with BAD_REQUEST `field:NAME`.
+ *
+ * @example const data = bytesField(asMap(payload), "data")
+ */
 export function bytesField(map: Readonly<Record<string, unknown>>, name: string): Uint8Array {
   const v = map[name];
   if (!(v instanceof Uint8Array)) fail(ErrorCode.BAD_REQUEST, `field:${name}`, { expected: "bin" });
