@@ -346,7 +346,7 @@ export function registerFederationCommands(program: Command): void {
         }
         if (String(r.state).startsWith("refused")) Deno.exit(2);
       } catch (e) {
-        fail(e);
+        fail(e, file === "-" ? undefined : { kind: "path", path: file, what: "message file" });
       }
     });
 

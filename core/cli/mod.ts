@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { isMyClerkError } from "../errors.ts";
+import { ErrorCode, isMyClerkError, MyClerkError } from "../errors.ts";
 import { backend as pickBackend, type BackendName } from "../crypto/mod.ts";
 import { defaultConfig, loadConfigFile, type NodeConfig, validateConfig } from "../node/config.ts";
 import { Node } from "../node/node.ts";
@@ -108,6 +108,16 @@ export async function reloadServe(node: Node, o: Readonly<Record<string, unknown
   let next: NodeConfig;
   try {
     next = await configFromOptions(o);
+    // A key the role ignores is refused on reload as at start (the old config stays).
+    const conflicts = roleConflicts(
+      next.role as Role,
+      o,
+      await rawConfig(o.config),
+      o.config ? String(o.config) : "config",
+    );
+    if (conflicts.length) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", { problems: conflicts });
+    }
   } catch (e) {
     const problems = isMyClerkError(e) && Array.isArray(e.extra.problems)
       ? e.extra.problems.map(String)

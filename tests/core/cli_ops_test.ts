@@ -212,6 +212,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "cli ops: SIGHUP refuses a config key the role ignores and keeps the old config",
+  ...opts,
+  fn: async () => {
+    const c = await Cluster.create();
+    try {
+      const cfg = `${c.dir}/relay.json`;
+      await Deno.writeTextFile(cfg, JSON.stringify({ federation: { quotaMessages: 100 } }));
+      const relay = await c.serve("relay", ["--role", "relay", "--config", cfg]);
+      await relay.waitLog((j) => j.msg === "node ready"); // the SIGHUP handler is set after it
+      await Deno.writeTextFile(
+        cfg,
+        JSON.stringify({ federation: { quotaMessages: 5, relays: ["127.0.0.1:1"] } }),
+      );
+      relay.signal("SIGHUP");
+      const r = await relay.waitLog((j) => j.msg === "config reload refused");
+      assertEquals(r.problems, [
+        `${cfg}: "federation.relays" applies to --role hub or both (this node is role relay); remove it or change the role`,
+      ]);
+      assert(!relay.logs.some((j) => j.msg === "config reloaded"), "nothing applied");
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
   name: "cli ops: OS errors name the address or path and the fix",
   ...opts,
   fn: async () => {
@@ -290,6 +316,12 @@ Deno.test({
       const key = await cli(["keys", "show", `${dir}/none.key`]);
       assertEquals(key.code, 1);
       assert(key.stderr.includes(`key file ${dir}/none.key: does not exist`), key.stderr);
+      const send = await cli(["send", "--to", "ab", `${dir}/no-message`, "--data", dir]);
+      assertEquals(send.code, 1);
+      assert(
+        send.stderr.includes(`message file ${dir}/no-message: does not exist`),
+        send.stderr,
+      );
       const recv = await cli(["recv", "--data", `${dir}/nothing`]);
       assertEquals(recv.code, 1);
       assert(
