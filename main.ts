@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { versionLine } from "./core/cli/version.ts";
+import { explainOsError } from "./core/cli/oserror.ts";
 import { registerCoreCommands } from "./core/cli/mod.ts";
 import { federationExtension, registerFederationCommands } from "./federation/cli.ts";
 import { pluginExtension } from "./plugins/service.ts";
@@ -45,7 +46,7 @@ if (import.meta.main) {
   } catch (e) {
     // commander has printed its message already; --help exits 0, usage errors 2.
     if (e instanceof CommanderError) Deno.exit(e.exitCode === 0 ? 0 : 2);
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`error: ${explainOsError(e) ?? (e instanceof Error ? e.message : String(e))}`);
     Deno.exit(1);
   }
 }

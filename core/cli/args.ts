@@ -47,7 +47,7 @@ export function portArg(name: string, allowZero = false): (value: string) => num
 /** A `HOST:PORT` whose port is 0-65535 (IPv6 in brackets); returned unchanged. */
 export function hostPortArg(name: string): (value: string) => string {
   return (value: string) => {
-    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$/.exec(value);
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+|[0-9a-fA-F:]+):(\d{1,5})$/.exec(value);
     if (!m || Number(m[2]) > 65_535) {
       throw new InvalidArgumentError(
         `${name} must be HOST:PORT with a port from 0 to 65535 (e.g. 0.0.0.0:5657 or [::1]:5657), got "${value}"`,

@@ -13,7 +13,7 @@ import { Client } from "../node/client.ts";
 import { fromHex, generateKeyFile, keyIdHex, readKeyFile, toHex } from "../node/keys.ts";
 import type { Tier } from "../wire/header.ts";
 import { inspectBytes } from "./inspect.ts";
-import { intArg, tierArg } from "./args.ts";
+import { hostPortArg, intArg, tierArg } from "./args.ts";
 import { explainOsError, type OsAction, probeListen } from "./oserror.ts";
 import { type Role, roleConflicts } from "./roles.ts";
 import { lockDataDir } from "../node/datadir.ts";
@@ -150,8 +150,12 @@ export function registerCoreCommands(
     .option("-d, --data <dir>", "data directory (key, store, plugins)")
     .option("--key <file>", "static key file (default DATA/node.key, created when missing)")
     .option("--role <role>", "node | relay | hub | both")
-    .option("--tcp <host:port>", "TCP listen address")
-    .option("--http <host:port>", "HTTP listen address (/myclerk WebSocket, /healthz, /metrics)")
+    .option("--tcp <host:port>", "TCP listen address", hostPortArg("--tcp"))
+    .option(
+      "--http <host:port>",
+      "HTTP listen address (/myclerk WebSocket, /healthz, /metrics)",
+      hostPortArg("--http"),
+    )
     .option("--min-tier <n>", "lowest tier this node accepts", tierArg("--min-tier"))
     .option("--max-tier <n>", "highest tier this node offers", tierArg("--max-tier"))
     .option("--log <format>", "text | json")

@@ -124,6 +124,17 @@ function bare(e: Error): string | undefined {
     return "connection refused (nothing listens at the address given: check that it runs)";
   }
   if (isA(e, E.TimedOut)) return "timed out (is the other host up, and its port open?)";
+  // fetch() to a node's admin HTTP: the URL and the OS error are only in the cause's text.
+  const f = /error sending request for url \((\S+?)\).*?(Connection refused|timed out|dns error)/i
+    .exec(e.message);
+  if (f) {
+    const why = /refused/i.test(f[2])
+      ? "connection refused (nothing listens there: is the node running, and is this its HTTP address?)"
+      : /dns/i.test(f[2])
+      ? "unknown host name (check the spelling, or use an IP address)"
+      : "timed out (is the host up, and the port open?)";
+    return `cannot connect to ${f[1]}: ${why}`;
+  }
   return undefined;
 }
 
@@ -175,6 +186,14 @@ export async function withOsContext<T>(at: OsAction, fn: () => Promise<T> | T): 
 export async function probeListen(addr: string, flag: string): Promise<void> {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(addr);
   if (!m || Number(m[2]) === 0) return;
+  if (Number(m[2]) > 65_535) {
+    throw new OsError(
+      `cannot listen on ${addr}: port ${
+        m[2]
+      } is out of range (ports are 0-65535; set ${flag} HOST:PORT)`,
+      undefined,
+    );
+  }
   await withOsContext({ kind: "listen", addr, flag }, () => {
     Deno.listen({ hostname: m[1], port: Number(m[2]), transport: "tcp" }).close();
   });

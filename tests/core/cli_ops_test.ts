@@ -167,6 +167,10 @@ Deno.test({
             "--min-tier must be a whole number from 0 to 5",
           ],
           [
+            ["serve", "--data", dir, "--tcp", "127.0.0.1:99999"],
+            "--tcp must be HOST:PORT with a port from 0 to 65535",
+          ],
+          [
             ["send", "--to", "ab", "--wait", "-5", "f", "--data", dir],
             "--wait must be a whole number of milliseconds",
           ],
@@ -321,6 +325,24 @@ Deno.test({
       assert(
         send.stderr.includes(`message file ${dir}/no-message: does not exist`),
         send.stderr,
+      );
+      const logs = await cli(["plugin", "logs", "x", "--admin", `http://127.0.0.1:${closed}`]);
+      assertEquals(logs.code, 1);
+      assert(
+        logs.stderr.includes(`cannot connect to http://127.0.0.1:${closed}/plugins/x/logs`) &&
+          logs.stderr.includes("connection refused"),
+        logs.stderr,
+      );
+      // A port out of range in the config file (the flag is refused by its parser, exit 2).
+      await Deno.writeTextFile(
+        `${dir}/c.json`,
+        JSON.stringify({ listen: { tcp: "127.0.0.1:99999" } }),
+      );
+      const range = await cli(["serve", "--data", `${dir}/d`, "--config", `${dir}/c.json`]);
+      assertEquals(range.code, 1);
+      assert(
+        range.stderr.includes("cannot listen on 127.0.0.1:99999: port 99999 is out of range"),
+        range.stderr,
       );
       const recv = await cli(["recv", "--data", `${dir}/nothing`]);
       assertEquals(recv.code, 1);
