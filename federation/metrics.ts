@@ -1,6 +1,6 @@
 /**
  * The federation layer's `/metrics` series, declared once (rendered by the
- * node's registry, core/node/metrics.ts). Names were `fed_*` before 0.2;
+ * node's registry, core/node/metrics.ts). Names were `fed_*` up to 0.1.0;
  * docs/OPERATOR.md "Metrics" lists the renames.
  *
  * @module
@@ -141,7 +141,7 @@ export const FED = {
   hubConnected: gauge("myclerk_federation_hub_connected", "1 while the hub's relay session is up"),
 } as const;
 
-/** Old (before 0.2) name -> current name, for docs/OPERATOR.md and dashboards. */
+/** Old (0.1.0) name -> current name, for docs/OPERATOR.md and dashboards. */
 export const RENAMED: Readonly<Record<string, string>> = {
   fed_drop_total: FED.drops.name,
   fed_stored_total: FED.stored.name,

@@ -280,19 +280,39 @@ export const CORE = {
   ),
 } as const;
 
+type Rule =
+  | { readonly closed: ReadonlySet<string> }
+  | { readonly open: number; readonly seen: Set<string> };
+
+/** One series: its label key, pre-rendered label strings, and its value source. */
+interface Series {
+  readonly key: string;
+  /** `{a="x",b="y"}` or "" (rendered once, when the series appears). */
+  readonly ls: string;
+  /** `a="x",b="y"` (histogram buckets append `le`). */
+  readonly inner: string;
+  value: number;
+  read?: () => number;
+  hist?: HistogramData;
+}
+
 interface Family {
   readonly spec: MetricSpec;
   readonly labelNames: readonly string[];
-  /** Open labels: distinct values seen so far. */
-  readonly seen: Map<string, Set<string>>;
-  readonly counters: Map<string, { labels: readonly string[]; value: number }>;
-  readonly gauges: Map<string, { labels: readonly string[]; read: () => number }>;
-  readonly histograms: Map<string, { labels: readonly string[]; data: HistogramData }>;
+  readonly rules: readonly Rule[];
+  readonly series: Map<string, Series>;
+  /** `series` sorted by key; rebuilt only after a series was added. */
+  sorted: Series[] | undefined;
+  /** Label strings of collector-produced keys (collectors run at every scrape). */
+  readonly labelCache: Map<string, { ls: string; inner: string }>;
+  /** Bucket line prefixes per label key (histograms). */
+  readonly bucketCache: Map<string, readonly string[]>;
   readonly collectors: (() => Iterable<Sample>)[];
 }
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const SEP = "\u0000";
 
 function escLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -322,6 +342,7 @@ function num(v: number): string {
  */
 export class Metrics {
   readonly #families = new Map<string, Family>();
+  #names: string[] | undefined;
 
   /**
    * Declares families (a spec, a list, or an object of specs such as
@@ -356,13 +377,20 @@ export class Metrics {
     const nf: Family = {
       spec,
       labelNames,
-      seen: new Map(),
-      counters: new Map(),
-      gauges: new Map(),
-      histograms: new Map(),
+      rules: labelNames.map((l) => {
+        const r = spec.labels[l];
+        return Array.isArray(r)
+          ? { closed: new Set(r as readonly string[]) }
+          : { open: (r as { open: number }).open, seen: new Set<string>() };
+      }),
+      series: new Map(),
+      sorted: undefined,
+      labelCache: new Map(),
+      bucketCache: new Map(),
       collectors: [],
     };
     this.#families.set(spec.name, nf);
+    this.#names = undefined;
     return nf;
   }
 
@@ -371,29 +399,51 @@ export class Metrics {
     return this.#families.get(spec);
   }
 
-  /** Label values in declared order, each mapped into its rule. */
-  #values(f: Family, labels: Labels | undefined): string[] {
-    const out: string[] = [];
-    for (const l of f.labelNames) {
-      const v = labels?.[l];
-      if (v === undefined) {
-        out.push("");
-        continue;
+  /** The series key: label values in declared order, each mapped into its rule. */
+  #key(f: Family, labels: Labels | undefined): string {
+    const names = f.labelNames;
+    if (names.length === 0) return "";
+    let k = "";
+    for (let i = 0; i < names.length; i++) {
+      const v = labels?.[names[i]];
+      let out = "";
+      if (v !== undefined) {
+        const r = f.rules[i];
+        if ("closed" in r) out = r.closed.has(v) ? v : OTHER;
+        else if (r.seen.has(v)) out = v;
+        else if (r.seen.size < r.open && v.length <= 64) {
+          r.seen.add(v);
+          out = v;
+        } else out = OTHER;
       }
-      const rule = f.spec.labels[l];
-      if (Array.isArray(rule)) {
-        out.push(rule.includes(v) ? v : OTHER);
-        continue;
-      }
-      let seen = f.seen.get(l);
-      if (!seen) f.seen.set(l, seen = new Set());
-      if (seen.has(v)) out.push(v);
-      else if (seen.size < (rule as { open: number }).open && v.length <= 64) {
-        seen.add(v);
-        out.push(v);
-      } else out.push(OTHER);
+      k = i === 0 ? out : k + SEP + out;
     }
+    return k;
+  }
+
+  #strings(f: Family, key: string): { ls: string; inner: string } {
+    const c = f.labelCache.get(key);
+    if (c) return c;
+    const vs = f.labelNames.length ? key.split(SEP) : [];
+    const parts: string[] = [];
+    f.labelNames.forEach((l, i) => {
+      if (vs[i] !== "") parts.push(`${l}="${escLabel(vs[i])}"`);
+    });
+    const inner = parts.join(",");
+    const out = { ls: inner ? `{${inner}}` : "", inner };
+    f.labelCache.set(key, out);
     return out;
+  }
+
+  #series(f: Family, labels: Labels | undefined): Series {
+    const key = this.#key(f, labels);
+    let s = f.series.get(key);
+    if (!s) {
+      s = { key, ...this.#strings(f, key), value: 0 };
+      f.series.set(key, s);
+      f.sorted = undefined;
+    }
+    return s;
   }
 
   /** Adds `by` to a counter. A string name must be declared; otherwise the increment is counted as undeclared. */
@@ -403,37 +453,29 @@ export class Metrics {
       if (spec !== CORE.undeclared) this.inc(CORE.undeclared);
       return;
     }
-    const vs = this.#values(f, labels);
-    const k = vs.join("\u0000");
-    const c = f.counters.get(k);
-    if (c) c.value += by;
-    else f.counters.set(k, { labels: vs, value: by });
+    this.#series(f, labels).value += by;
   }
 
   /** Current value of a counter series (0 when never incremented). */
   get(spec: MetricSpec | string, labels?: Labels): number {
-    const f = typeof spec === "string" ? this.#families.get(spec) : this.#families.get(spec.name);
+    const f = this.#families.get(typeof spec === "string" ? spec : spec.name);
     if (!f) return 0;
-    return f.counters.get(this.#values(f, labels).join("\u0000"))?.value ?? 0;
+    return f.series.get(this.#key(f, labels))?.value ?? 0;
   }
 
   /** Registers a gauge series read at render time (a read that throws renders NaN). */
   gauge(spec: MetricSpec, read: () => number, labels?: Labels): void {
     const f = this.#family(spec);
     if (f.spec.type !== "gauge") throw new Error(`${f.spec.name} is not a gauge`);
-    const vs = this.#values(f, labels);
-    f.gauges.set(vs.join("\u0000"), { labels: vs, read });
+    this.#series(f, labels).read = read;
   }
 
   /** Records one observation (seconds, for the latency histograms). */
   observe(spec: MetricSpec, value: number, labels?: Labels): void {
     const f = this.#family(spec);
     if (f.spec.type !== "histogram") throw new Error(`${spec.name} is not a histogram`);
-    const vs = this.#values(f, labels);
-    const k = vs.join("\u0000");
-    let h = f.histograms.get(k);
-    if (!h) f.histograms.set(k, h = { labels: vs, data: new HistogramData(f.spec.buckets ?? []) });
-    h.data.observe(value);
+    const s = this.#series(f, labels);
+    (s.hist ??= new HistogramData(f.spec.buckets ?? [])).observe(value);
   }
 
   /**
@@ -448,86 +490,97 @@ export class Metrics {
 
   /** Declared family names (for tests and the docs' list). */
   names(): string[] {
-    return [...this.#families.keys()].sort();
+    return [...(this.#names ??= [...this.#families.keys()].sort())];
   }
 
   /** Prometheus text exposition format. */
   render(): string {
     const out: string[] = [];
-    for (const name of this.names()) this.#renderFamily(this.#families.get(name)!, out);
+    this.#names ??= [...this.#families.keys()].sort();
+    for (const name of this.#names) this.#renderFamily(this.#families.get(name)!, out);
     return out.join("\n") + "\n";
   }
 
   #renderFamily(f: Family, out: string[]): void {
     const { name, help, type } = f.spec;
     out.push(`# HELP ${name} ${escHelp(help)}`, `# TYPE ${name} ${type}`);
-    const ls = (vs: readonly string[], extra?: string) => {
-      const parts: string[] = [];
-      f.labelNames.forEach((l, i) => {
-        if (vs[i] !== "") parts.push(`${l}="${escLabel(vs[i])}"`);
-      });
-      if (extra) parts.push(extra);
-      return parts.length ? `{${parts.join(",")}}` : "";
-    };
-    // Several sources may yield the same label set (a collector and a direct
-    // series): merge them so the scrape never repeats a series.
-    const scalars = new Map<string, { vs: readonly string[]; v: number }>();
-    const hists = new Map<string, { vs: readonly string[]; h: HistogramValue[] }>();
-    const addScalar = (vs: readonly string[], v: number) => {
-      const k = vs.join("\u0000");
-      const p = scalars.get(k);
-      if (p) p.v += v;
-      else scalars.set(k, { vs, v });
-    };
-    const addHist = (vs: readonly string[], h: HistogramValue) => {
-      const k = vs.join("\u0000");
-      const p = hists.get(k);
-      if (p) p.h.push(h);
-      else hists.set(k, { vs, h: [h] });
-    };
-    for (const c of f.counters.values()) addScalar(c.labels, c.value);
-    for (const g of f.gauges.values()) {
-      let v = NaN;
-      try {
-        v = g.read();
-      } catch { /* a gauge that fails reads NaN */ }
-      addScalar(g.labels, v);
-    }
-    for (const h of f.histograms.values()) addHist(h.labels, h.data);
-    for (const c of f.collectors) {
-      try {
-        for (const s of c()) {
-          const vs = this.#values(f, s.labels);
-          if ("histogram" in s) {
-            if (type === "histogram") addHist(vs, s.histogram);
-          } else if (type !== "histogram") addScalar(vs, s.value);
-        }
-      } catch { /* a failing collector must not break /metrics */ }
-    }
+    const own = f.sorted ??= [...f.series.values()].sort(byKey);
     if (type !== "histogram") {
-      if (scalars.size === 0 && f.labelNames.length === 0 && type === "counter") {
-        out.push(`${name} 0`);
+      const value = (s: Series) => {
+        if (!s.read) return s.value;
+        try {
+          return s.read();
+        } catch {
+          return NaN; // a gauge that fails reads NaN
+        }
+      };
+      if (f.collectors.length === 0) {
+        for (const s of own) out.push(`${name}${s.ls} ${num(value(s))}`);
+        if (own.length === 0 && f.labelNames.length === 0 && type === "counter") {
+          out.push(`${name} 0`);
+        }
+        return;
       }
-      for (const { vs, v } of [...scalars.values()].sort(byLabels)) {
-        out.push(`${name}${ls(vs)} ${num(v)}`);
+      // Collector samples may share a label set with a direct series: merge, never repeat.
+      const merged = new Map<string, number>();
+      for (const s of own) merged.set(s.key, value(s));
+      for (const c of f.collectors) {
+        try {
+          for (const x of c()) {
+            if ("histogram" in x) continue;
+            const k = this.#key(f, x.labels);
+            merged.set(k, (merged.get(k) ?? 0) + x.value);
+          }
+        } catch { /* a failing collector must not break /metrics */ }
+      }
+      for (const k of [...merged.keys()].sort()) {
+        out.push(`${name}${this.#strings(f, k).ls} ${num(merged.get(k)!)}`);
       }
       return;
     }
+    let hists: [string, HistogramValue[]][];
+    if (f.collectors.length === 0) {
+      hists = own.filter((s) => s.hist).map((s) => [s.key, [s.hist!]]);
+    } else {
+      const m = new Map<string, HistogramValue[]>();
+      for (const s of own) if (s.hist) m.set(s.key, [s.hist]);
+      for (const c of f.collectors) {
+        try {
+          for (const x of c()) {
+            if (!("histogram" in x)) continue;
+            const k = this.#key(f, x.labels);
+            const p = m.get(k);
+            if (p) p.push(x.histogram);
+            else m.set(k, [x.histogram]);
+          }
+        } catch { /* a failing collector must not break /metrics */ }
+      }
+      hists = [...m.entries()].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    }
     const bounds = f.spec.buckets ?? [];
-    for (const { vs, h } of [...hists.values()].sort(byLabels)) {
+    for (const [k, hs] of hists) {
+      const { ls, inner } = this.#strings(f, k);
+      let prefixes = f.bucketCache.get(k);
+      if (!prefixes) {
+        const sep = inner ? `${inner},` : "";
+        prefixes = [...bounds.map(String), "+Inf"].map((le) => `${name}_bucket{${sep}le="${le}"} `);
+        f.bucketCache.set(k, prefixes);
+      }
       let cum = 0;
       for (let i = 0; i <= bounds.length; i++) {
-        for (const d of h) cum += d.counts[i] ?? 0;
-        const le = i < bounds.length ? String(bounds[i]) : "+Inf";
-        out.push(`${name}_bucket${ls(vs, `le="${le}"`)} ${cum}`);
+        for (const d of hs) cum += d.counts[i] ?? 0;
+        out.push(prefixes[i] + cum);
       }
-      out.push(`${name}_sum${ls(vs)} ${num(h.reduce((n, d) => n + d.sum, 0))}`);
-      out.push(`${name}_count${ls(vs)} ${h.reduce((n, d) => n + d.count, 0)}`);
+      let sum = 0, count = 0;
+      for (const d of hs) {
+        sum += d.sum;
+        count += d.count;
+      }
+      out.push(`${name}_sum${ls} ${num(sum)}`, `${name}_count${ls} ${count}`);
     }
   }
 }
 
-function byLabels(a: { vs: readonly string[] }, b: { vs: readonly string[] }): number {
-  const x = a.vs.join("\u0000"), y = b.vs.join("\u0000");
-  return x < y ? -1 : x > y ? 1 : 0;
+function byKey(a: Series, b: Series): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
