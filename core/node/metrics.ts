@@ -16,13 +16,16 @@
  * series.
  *
  * Why hand-written and not `prom-client` (docs/OPERATOR.md "Metrics"):
- * measured with `bench/metrics_format.ts` on a registry shaped like a busy
- * relay (45 families, ~900 series, 8 histograms), this formatter renders in
- * about a third of prom-client 15's time and allocates less, it is
- * synchronous (prom-client's `metrics()` is a Promise), needs no Node
- * compatibility layer (the edge relay runs without it), and enforces
- * closed label sets, which prom-client does not (it only checks label
- * names). The exposition format is small and fixed; `promtool check
+ * measured with `bench/metrics.ts` on a registry shaped like a busy relay
+ * (58 families, 1,472 samples, the histograms included), a scrape renders
+ * 10-14x faster than with prom-client 15.1.3 (0.5-0.6 ms against 6.4-7.1
+ * ms on the 2-core test machine) because each series' label text is
+ * rendered once, when the series appears; a labelled increment costs about
+ * the same in both; the price is heap (509 KiB held against 332 KiB). It
+ * is also synchronous (prom-client's `metrics()` is a Promise), needs no
+ * Node compatibility layer and no dependency (the edge relay runs without
+ * either), and enforces closed label sets, which prom-client does not (it
+ * only checks label names). The exposition format is small and fixed; `promtool check
  * metrics` on a live scrape (tests/core/metrics_promtool_test.ts) is the
  * check that it stays correct.
  *
