@@ -155,6 +155,7 @@ Deno.test({
       const relay = await c.serve("relay", ["--role", "relay"]);
       const alice = await c.joinedHub("alice", "relay", relay.tcp);
       const bob = await c.joinedHub("bob", "relay", relay.tcp);
+      const carol = await c.joinedHub("carol", "relay", relay.tcp); // admitted, never started
       const ha = await c.serve("alice", ["--role", "hub"]);
       const hb = await c.serve("bob", ["--role", "hub"]);
       await ha.waitLog((j) => j.msg === "relay session up");
@@ -169,6 +170,14 @@ Deno.test({
       assertEquals(back.json.state, "stored");
       await until(() => readInbox(c.data("bob")).total === 3, 15_000, "bob's inbox");
       await until(() => readInbox(c.data("alice")).total === 1, 15_000, "alice's inbox");
+      // carol is offline: her message waits in the relay's mailbox, and its age is exported
+      const toCarol = await ha.send(carol, "to-carol", { wait: 10_000 });
+      assertEquals(toCarol.json.state, "stored");
+      const queued = await relay.metrics();
+      assertEquals(metric(queued, FED.queueMessages.name), 1);
+      const age = metric(queued, FED.queueAge.name, 'lane="mailbox"');
+      assert(age >= 0 && age < 120, `mailbox age ${age} s`);
+      assertEquals(metric(queued, FED.queueAge.name, 'lane="peer"'), 0);
 
       // a bad frame: a length prefix far over the limit is a counted drop (reason "frame")
       const [host, port] = relay.tcp.split(":");

@@ -192,21 +192,34 @@ Deno.test({
     m.inc(CORE.drops, { reason: "mac" });
     m.observe(CORE.requestSeconds, 0.003, { route: "ping" });
     m.inc(FED.drops, { reason: "a detail that is not a reason" });
-    const p = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = p.stdin.getWriter();
-    await w.write(new TextEncoder().encode(m.render()));
-    await w.close();
-    const r = await p.output();
-    const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
-    assertEquals(out.trim(), "", out);
+    const r = await promtoolCheck(m.render());
+    assertEquals(r.out.trim(), "", r.out);
     assertEquals(r.code, 0);
+    // the check has teeth: the old formatter's kind of output is refused
+    const old = await promtoolCheck(
+      "# TYPE fed_queue_messages gauge\nfed_queue_messages 0\n" +
+        '# TYPE myclerk_plugin_latency_us gauge\nmyclerk_plugin_latency_us{quantile="p50"} 12\n',
+    );
+    assert(old.code !== 0 && /no help text/.test(old.out), old.out);
   },
 });
+
+async function promtoolCheck(text: string): Promise<{ code: number; out: string }> {
+  const p = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const r = await p.output();
+  return {
+    code: r.code,
+    out: new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr),
+  };
+}
 
 /** Asserts `f` throws an error whose message contains `text`. */
 function throwsWith(f: () => unknown, text: string): void {
