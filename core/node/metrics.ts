@@ -403,7 +403,7 @@ export class Metrics {
   }
 
   /** The series key: label values in declared order, each mapped into its rule. */
-  #key(f: Family, labels: Labels | undefined): string {
+  #key(f: Family, labels: Labels | undefined, admit = true): string {
     const names = f.labelNames;
     if (names.length === 0) return "";
     let k = "";
@@ -415,7 +415,8 @@ export class Metrics {
         if ("closed" in r) out = r.closed.has(v) ? v : OTHER;
         else if (r.seen.has(v)) out = v;
         else if (r.seen.size < r.open && v.length <= 64) {
-          r.seen.add(v);
+          // a lookup (get) does not use up a slot of the cap
+          if (admit) r.seen.add(v);
           out = v;
         } else out = OTHER;
       }
@@ -463,7 +464,7 @@ export class Metrics {
   get(spec: MetricSpec | string, labels?: Labels): number {
     const f = this.#families.get(typeof spec === "string" ? spec : spec.name);
     if (!f) return 0;
-    return f.series.get(this.#key(f, labels))?.value ?? 0;
+    return f.series.get(this.#key(f, labels, false))?.value ?? 0;
   }
 
   /** Registers a gauge series read at render time (a read that throws renders NaN). */
