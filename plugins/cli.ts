@@ -12,7 +12,8 @@ import { readManifest } from "./manifest.ts";
 import { computeGrant, readPolicy, resolveLibrary } from "./policy.ts";
 import { checkClaim, RangeTable } from "./ranges.ts";
 import { offlineStatus, type PluginStatus } from "./runtime/host.ts";
-import { registerVendorCommands } from "./vendor_cli.ts";
+import { materialize, registerVendorCommands } from "./vendor_cli.ts";
+import { stageVersion } from "./install.ts";
 import { formatCount, table } from "../core/cli/table.ts";
 
 /** What the CLI commands print to and fetch with (tests replace them). */
@@ -25,25 +26,35 @@ export interface PluginCliContext {
 
 const DEFAULT_ADMIN = "http://127.0.0.1:8080";
 
-async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isSymlink) continue; // a plugin folder must not smuggle links to elsewhere
-    if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
-    else if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
-  }
-}
-
 /**
- * Validates `src` and copies it to `DATA/plugins/NAME`. Checks the manifest,
- * the range rules under the policy, and conflicts with installed plugins.
- * Returns the installed path.
+ * Validates `src` (a folder, or a signed `.mcp` package) and stages it as
+ * `DATA/plugins/NAME/versions/X.Y.Z` with `next` pointing at it (a running
+ * node switches on `plugin reload`; plugins/install.ts). Checks the
+ * signature against the policy's pinned publishers, the manifest, the range
+ * rules under the policy, and conflicts with installed plugins. Returns the
+ * version folder.
  */
 export async function installPlugin(
-  src: string,
+  source: string,
   dataDir: string,
   policyFile?: string,
   force = false,
+  allowDowngrade = false,
+): Promise<{ readonly path: string; readonly status: PluginStatus }> {
+  const src = await materialize(source, dataDir, await readPolicy(policyFile));
+  try {
+    return await installStaged(src, dataDir, policyFile, force, allowDowngrade);
+  } finally {
+    await Deno.remove(src, { recursive: true }).catch(() => {});
+  }
+}
+
+async function installStaged(
+  src: string,
+  dataDir: string,
+  policyFile: string | undefined,
+  force: boolean,
+  allowDowngrade: boolean,
 ): Promise<{ readonly path: string; readonly status: PluginStatus }> {
   const m = await readManifest(src);
   try {
@@ -60,7 +71,7 @@ export async function installPlugin(
   const grant = computeGrant(
     m,
     policy,
-    { plugin: dest, data: `${dataDir}/plugin-data/${m.name}` },
+    { plugin: `${dest}/versions/${m.version}`, data: `${dataDir}/plugin-data/${m.name}` },
     (n) => resolveLibrary(n),
   );
   checkClaim(m.name, m.ranges, grant.trusted);
@@ -73,19 +84,11 @@ export async function installPlugin(
     });
     table = table.with(other.name, ranges);
   }
-  const exists = await Deno.stat(dest).then(() => true, () => false);
-  if (exists && !force) {
-    throw new MyClerkError(
-      ErrorCode.BAD_REQUEST,
-      `already-installed: ${dest}; fix: pass --force to replace it, then "plugin reload ${m.name}"`,
-    );
-  }
-  if (exists) await Deno.remove(dest, { recursive: true });
-  await copyDir(src, dest);
+  const path = await stageVersion(dest, src, m.version, { force, allowDowngrade });
   const status = (await offlineStatus(pluginsDir, policyFile, dataDir)).find((s) =>
     s.name === m.name
   )!;
-  return { path: dest, status };
+  return { path, status };
 }
 
 /** Microseconds as `850 µs`, `1.2 ms`, `3 s` (plugin latency cells). */
@@ -139,6 +142,16 @@ export function formatList(rows: readonly PluginStatus[]): string[] {
   for (const s of rows) {
     out.push("", `${s.name}:`);
     if (s.reason) out.push(`  reason: ${s.reason}`);
+    const d = s.onDisk;
+    if (d !== undefined && d.installed.length > 0) {
+      out.push(
+        `  on disk: ${d.installed.join(", ")}; current ${d.current ?? "-"}, next ${
+          d.next ?? "-"
+        }, previous ${d.previous ?? "-"}; running ${
+          s.state === "running" ? s.version : "-"
+        }`,
+      );
+    }
     const g = s.granted;
     const granted = [
       ...g.net.map((x) => `net ${x}`),
@@ -194,12 +207,24 @@ export function registerPluginCommands(program: Command, ctx: PluginCliContext =
   registerVendorCommands(plugin, out);
   plugin
     .command("install <dir>")
-    .description("validate a plugin folder and copy it to DATA/plugins/NAME")
+    .description(
+      "validate a plugin folder or signed .mcp package and stage it as DATA/plugins/NAME/versions/X.Y.Z",
+    )
     .option("-d, --data <dir>", "node data directory", "./data")
     .option("--policy <file>", "plugin policy file (to show the grant)")
-    .option("--force", "replace an installed plugin of the same name")
-    .action(async (dir: string, o: { data: string; policy?: string; force?: boolean }) => {
-      const r = await installPlugin(dir, o.data, o.policy, o.force === true);
+    .option("--force", "replace an installed, not running version of the same number")
+    .option("--allow-downgrade", "install a version older than the running one")
+    .action(async (
+      dir: string,
+      o: { data: string; policy?: string; force?: boolean; allowDowngrade?: boolean },
+    ) => {
+      const r = await installPlugin(
+        dir,
+        o.data,
+        o.policy,
+        o.force === true,
+        o.allowDowngrade === true,
+      );
       out(`installed ${r.status.name} ${r.status.version} to ${r.path}`);
       for (const l of formatList([r.status]).slice(1)) out(l);
       out(`run "plugin reload ${r.status.name}" on a running node to start it`);

@@ -53,6 +53,17 @@ export interface Policy {
    * with Deno's permissions only, which FFI can bypass). Default false: refused.
    */
   readonly allowUnconfinedFfi?: boolean;
+  /**
+   * Publisher keys pinned per opcode range (plugins/signing.ts): a package is
+   * installed only when signed by a key pinned for every range it claims.
+   */
+  readonly publishers?: readonly { first: number; last: number; keys: readonly string[] }[];
+  /**
+   * Local development builds: unsigned folders may be installed even though
+   * `publishers` pins keys. Default false. (Without any pin every folder is a
+   * development build; a signed package is still checked against the pins.)
+   */
+  readonly allowUnsigned?: boolean;
 }
 
 const list = z.array(z.string().min(1)).default([]);
@@ -74,6 +85,11 @@ const policySchema = z.object({
   default: entrySchema.optional(),
   plugins: z.record(z.string(), entrySchema).default({}),
   allowUnconfinedFfi: z.boolean().default(false),
+  publishers: z.array(z.object({
+    range: z.string().regex(/^0x[0-9a-fA-F]{1,4}(?:-0x[0-9a-fA-F]{1,4})?$/),
+    keys: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1),
+  }).strict()).default([]),
+  allowUnsigned: z.boolean().default(false),
 }).strict();
 
 /** The policy used when no policy file is given: nothing beyond the plugin's own folder, process isolation. */
@@ -108,6 +124,8 @@ export function parsePolicy(raw: unknown): Policy {
     default: r.data.default ?? DENY_ALL.default,
     plugins: new Map(Object.entries(r.data.plugins)),
     allowUnconfinedFfi: r.data.allowUnconfinedFfi,
+    publishers: r.data.publishers.map((p) => ({ ...parseCallRange(p.range), keys: p.keys })),
+    allowUnsigned: r.data.allowUnsigned,
   };
 }
 

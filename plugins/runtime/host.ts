@@ -33,6 +33,7 @@ import { LogRing, Metrics, type MetricsSnapshot } from "./metrics.ts";
 import type { GrantInfo, PeerInfo } from "./protocol.ts";
 import { type DispatchResult, Runner } from "./runner.ts";
 import { CallRouter } from "./calls.ts";
+import { commitVersion, dropNext, resolveRunDir, versionState } from "../install.ts";
 
 export type { BusReport, DispatchResult, PeerInfo };
 
@@ -110,6 +111,13 @@ export interface PluginStatus {
   readonly metrics: MetricsSnapshot;
   /** Kernel confinement of the plugin process, e.g. `landlock abi 7, net denied, seccomp`. */
   readonly confinement: string;
+  /** Versions on disk (plugins/install.ts): installed, and the current/next/previous pointers. */
+  readonly onDisk: {
+    readonly installed: readonly string[];
+    readonly current?: string;
+    readonly next?: string;
+    readonly previous?: string;
+  };
 }
 
 /** Options of {@link PluginHost.start}. */
@@ -142,6 +150,8 @@ export type EventDropReason = "outside-range" | "not-subscribed" | "unauthorized
 interface Slot {
   readonly name: string;
   readonly dir: string;
+  /** The version folder running (or last tried at start); restarts re-run it. */
+  runDir?: string;
   manifest?: Manifest;
   grant?: Grant;
   state: PluginState;
@@ -231,7 +241,8 @@ export class PluginHost {
   private async load(name: string): Promise<void> {
     const s = this.slotFor(name);
     try {
-      const { manifest, grant, table } = await this.prepare(s, this.table);
+      const { manifest, grant, table, run } = await this.prepare(s, this.table, "start");
+      s.runDir = run.dir;
       s.manifest = manifest;
       s.grant = grant;
       this.table = table;
@@ -251,8 +262,17 @@ export class PluginHost {
   private async prepare(
     s: Slot,
     table: RangeTable,
-  ): Promise<{ manifest: Manifest; grant: Grant; table: RangeTable }> {
-    const manifest = await readManifest(s.dir);
+    purpose: "start" | "reload",
+  ): Promise<
+    {
+      manifest: Manifest;
+      grant: Grant;
+      table: RangeTable;
+      run: { readonly dir: string; readonly version?: string };
+    }
+  > {
+    const run = resolveRunDir(s.dir, purpose);
+    const manifest = await readManifest(run.dir);
     if (manifest.name !== s.name) {
       throw new MyClerkError(
         ErrorCode.BAD_REQUEST,
@@ -265,7 +285,12 @@ export class PluginHost {
         `host-api-mismatch: plugin wants ${manifest.hostApi}, this host implements ${HOST_API_VERSION}`,
       );
     }
-    const grant = computeGrant(manifest, this.policy, this.vars(s), (n) => resolveLibrary(n));
+    const grant = computeGrant(
+      manifest,
+      this.policy,
+      this.vars(s, run.dir),
+      (n) => resolveLibrary(n),
+    );
     // Not serving yet: keep what was decided so `list()` can show grants and refusals even if it cannot start.
     if (s.runner === undefined) {
       s.manifest = manifest;
@@ -309,14 +334,16 @@ export class PluginHost {
       this.policy.allowUnconfinedFfi === true,
       resolveLibrary("libc"),
     );
-    if (conf.refuse !== undefined) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, conf.refuse);
+    if (conf.refuse !== undefined) {
+      throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, conf.refuse);
+    }
     checkClaim(s.name, manifest.ranges, grant.trusted);
-    return { manifest, grant, table: table.without(s.name).with(s.name, manifest.ranges) };
+    return { manifest, grant, table: table.without(s.name).with(s.name, manifest.ranges), run };
   }
 
   /** Path placeholder values (`$PLUGIN`, `$DATA`) of a slot. */
-  private vars(s: Slot): { plugin: string; data: string } {
-    return { plugin: s.dir, data: `${this.o.dataDir}/plugin-data/${s.name}` };
+  private vars(s: Slot, dir: string = s.runDir ?? s.dir): { plugin: string; data: string } {
+    return { plugin: dir, data: `${this.o.dataDir}/plugin-data/${s.name}` };
   }
 
   /** The grant as the plugin sees it, with device nodes of granted buses. */
@@ -340,11 +367,11 @@ export class PluginHost {
   }
 
   /** How to start the isolated instance for a slot. */
-  private spec(s: Slot, m: Manifest, g: Grant): InstanceSpec {
+  private spec(s: Slot, m: Manifest, g: Grant, dir: string): InstanceSpec {
     return {
       name: s.name,
       mode: g.isolation,
-      entry: `${s.dir}/${m.entry}`,
+      entry: `${dir}/${m.entry}`,
       runDir: this.runDir,
       cwd: this.vars(s).data,
       net: g.net,
@@ -362,7 +389,7 @@ export class PluginHost {
         ? {
           confine: {
             libc: resolveLibrary("libc")!,
-            pluginDir: s.dir,
+            pluginDir: dir,
             devices: this.grantInfo(s, g).devices,
             buses: g.buses,
           },
@@ -372,13 +399,18 @@ export class PluginHost {
   }
 
   /** Starts a runner; its crashes are reported only while it is the slot's current one. */
-  private async newRunner(s: Slot, m: Manifest, g: Grant): Promise<Runner> {
+  private async newRunner(
+    s: Slot,
+    m: Manifest,
+    g: Grant,
+    dir: string = s.runDir ?? s.dir,
+  ): Promise<Runner> {
     await Deno.mkdir(this.vars(s).data, { recursive: true });
     // The new generation subscribes again from its init().
     this.calls.forget(s.name);
     let runner: Runner | undefined = undefined;
     const r = await Runner.start({
-      spec: this.spec(s, m, g),
+      spec: this.spec(s, m, g, dir),
       limits: m.limits,
       hostApi: HOST_API_VERSION,
       grant: this.grantInfo(s, g),
@@ -416,7 +448,9 @@ export class PluginHost {
       });
     } catch (e) {
       s.runner = undefined;
-      this.crashed(s, e instanceof Error ? e.message : String(e));
+      const why = e instanceof Error ? e.message : String(e);
+      s.logs.push(`start of ${m.version} failed: ${why}`);
+      this.crashed(s, why);
     }
   }
 
@@ -564,10 +598,31 @@ export class PluginHost {
   async reload(name: string): Promise<void> {
     if (this.closed) throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "host-closed");
     const s = this.slotFor(name);
-    const { manifest, grant, table } = await this.prepare(s, this.table);
-    const green = await this.newRunner(s, manifest, grant);
+    let prepared: Awaited<ReturnType<PluginHost["prepare"]>>;
+    let green: Runner;
+    try {
+      prepared = await this.prepare(s, this.table, "reload");
+    } catch (e) {
+      s.logs.push(`reload refused: ${e instanceof Error ? e.message : String(e)}`);
+      throw e;
+    }
+    const { manifest, grant, table, run } = prepared;
+    try {
+      green = await this.newRunner(s, manifest, grant, run.dir);
+    } catch (e) {
+      // The staged version did not start or failed init: it is dropped, the running one stays.
+      s.logs.push(
+        `reload to ${manifest.version} refused (${
+          s.manifest?.version ?? "nothing"
+        } keeps running): ${e instanceof Error ? e.message : String(e)}`,
+      );
+      if (run.version !== undefined) await dropNext(s.dir, run.version);
+      throw e;
+    }
     if (!(await green.healthCheck(manifest.limits.heartbeatMs))) {
       await green.kill();
+      s.logs.push(`reload to ${manifest.version} refused: health check failed`);
+      if (run.version !== undefined) await dropNext(s.dir, run.version);
       throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "reload-health-check-failed");
     }
     if (s.restartTimer !== undefined) clearTimeout(s.restartTimer);
@@ -578,12 +633,14 @@ export class PluginHost {
     s.manifest = manifest;
     s.grant = grant;
     s.runner = green;
+    s.runDir = run.dir;
     this.table = table;
     s.state = "running";
     s.reason = undefined;
     s.failures = 0;
     s.logs.push(`reloaded: version ${manifest.version}`);
     this.log({ event: "plugin.reloaded", plugin: name, version: manifest.version });
+    if (run.version !== undefined) await commitVersion(s.dir, run.version);
     if (blue !== undefined) await blue.drain(oldLimits?.timeoutMs ?? 5_000);
   }
 
@@ -625,7 +682,7 @@ function statusOf(s: Slot, state?: PluginState): PluginStatus {
     name: s.name,
     version: m?.version ?? "",
     description: m?.description ?? "",
-    dir: s.dir,
+    dir: s.runDir ?? s.dir,
     state: state ?? s.state,
     ...(s.reason !== undefined ? { reason: s.reason } : {}),
     isolation: g?.isolation ?? m?.isolation ?? "",
@@ -651,6 +708,10 @@ function statusOf(s: Slot, state?: PluginState): PluginStatus {
     refused: g?.refused ?? [],
     failure: m?.failure ?? "",
     metrics: { ...s.metrics.snapshot(), inFlight: s.runner?.inFlight ?? 0 },
+    onDisk: (() => {
+      const v = versionState(s.dir);
+      return { installed: v.versions, current: v.current, next: v.next, previous: v.previous };
+    })(),
   };
 }
 
@@ -682,11 +743,13 @@ export async function offlineStatus(
       dropsLogged: new Set(),
     };
     try {
-      s.manifest = await readManifest(s.dir);
+      const run = resolveRunDir(s.dir, "start");
+      s.runDir = run.dir;
+      s.manifest = await readManifest(run.dir);
       s.grant = computeGrant(
         s.manifest,
         policy,
-        { plugin: s.dir, data: `${dataDir}/plugin-data/${name}` },
+        { plugin: run.dir, data: `${dataDir}/plugin-data/${name}` },
         (n) => resolveLibrary(n),
       );
       out.push(statusOf(s, "not running"));

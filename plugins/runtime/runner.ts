@@ -84,6 +84,8 @@ export class Runner {
   private readyWaiter: ((e?: MyClerkError) => void) | undefined;
   private pongWaiters: Array<(ok: boolean) => void> = [];
   private drained: (() => void) | undefined;
+  /** Set once `close` was sent by a drain: the plugin exiting then is not a crash. */
+  private closeSent = false;
 
   private constructor(private readonly o: RunnerOptions) {}
 
@@ -321,6 +323,8 @@ export class Runner {
   /** Marks the instance gone once: fails pending requests, reports start failure or `onDown`. */
   private down(reason: string): void {
     if (this.state === "down") return;
+    // A drained instance exiting by itself after `close` is the end of a reload, not a crash.
+    if (this.closeSent && reason === "crash: exited with code 0") reason = "closed after drain";
     const wasStarting = this.state === "starting";
     this.state = "down";
     this.downReason = reason;
@@ -360,6 +364,7 @@ export class Runner {
       ]);
       clearTimeout(t);
     }
+    this.closeSent = true;
     this.instance?.send({ t: "close" });
     // Give close() a moment to release devices, then make sure it is gone.
     await new Promise<void>((res) => setTimeout(res, 50));

@@ -44,7 +44,10 @@ Deno.test("plugin CLI: install, offline list, then list/logs/reload against a ru
     const inst = await run(["plugin", "install", `${PLUGINS_SRC}/examples/vendor-echo`, ...data]);
     assertEq(inst.error, undefined, "install");
     assert(inst.lines[0].startsWith("installed vendor-echo 1.0.0"), inst.lines[0]);
-    assert(await Deno.stat(`${w.pluginsDir}/vendor-echo/mod.ts`).then(() => true), "copied");
+    assert(
+      await Deno.stat(`${w.pluginsDir}/vendor-echo/versions/1.0.0/mod.ts`).then(() => true),
+      "staged as versions/1.0.0",
+    );
     const again = await run(["plugin", "install", `${PLUGINS_SRC}/examples/vendor-echo`, ...data]);
     assert(again.error?.includes("already-installed"), again.error);
 
