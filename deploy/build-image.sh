@@ -69,6 +69,8 @@ ctr=$("${B[@]}" from --name "myclerk-build-$$" scratch)
 # The cache is primed on the host (same binary, same lock) into a dir copied in: a build
 # needs no network, no runtime (`buildah run` would need one) and no base image.
 mnt=$("${B[@]}" mount "$ctr")
+# `--version` names the commit: the image has no .git (ignore file), so write it down
+git -C "$SRC" rev-parse HEAD >"$mnt/opt/myclerk/app/COMMIT" 2>/dev/null || echo unknown >"$mnt/opt/myclerk/app/COMMIT"
 DENO_DIR="$mnt/opt/myclerk/deno-dir" DENO_NO_UPDATE_CHECK=1 \
   "$root/opt/myclerk/bin/deno" install --quiet --entrypoint "$mnt/opt/myclerk/app/main.ts" >/dev/null
 # transpile every module once (the cache keys on the path: this warms the npm and analysis
