@@ -103,6 +103,10 @@ function extrasOf(e: MyClerkError): Record<string, unknown> {
   for (const [k, v] of Object.entries(e.extra)) {
     if (v === undefined) continue;
     if (k === "opcode") continue;
+    if (k === "wire" && v !== null && typeof v === "object") {
+      Object.assign(out, v);
+      continue;
+    }
     out[k === "requiredTier" ? "required-tier" : k] = v;
   }
   return out;

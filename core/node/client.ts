@@ -302,6 +302,7 @@ export class Client {
         requiredTier: e.requiredTier,
         time: e.time,
         opcode: e.opcode,
+        ...(e.extra !== undefined ? { wire: e.extra } : {}),
       });
       const p = e.re !== undefined ? this.#pending.get(e.re) : undefined;
       if (p) {

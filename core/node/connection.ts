@@ -197,6 +197,10 @@ export class NodeConnection implements RawConnection {
       detail: err.detail,
       requiredTier: typeof extra.requiredTier === "number" ? extra.requiredTier : undefined,
       time: typeof extra.time === "number" ? extra.time : undefined,
+      // Only a handler's own extras go on the wire (plugins' fail()), never internal ones.
+      extra: extra.wire !== null && typeof extra.wire === "object" && !Array.isArray(extra.wire)
+        ? extra.wire as Record<string, unknown>
+        : undefined,
     };
     this.#ctx.metrics.inc(CORE.errorsSent, { code: errorName(err.code) });
     const body = encodeError(p);

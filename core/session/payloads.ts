@@ -68,6 +68,8 @@ export interface ErrorPayload {
   readonly requiredTier?: number;
   /** `clock-skew` only: the receiver's clock, Unix seconds. */
   readonly time?: number;
+  /** Handler-specific fields (a plugin's `fail(code, detail, extra)`), a map; §10. */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 /** SESSION_TICKET payload (§8). */
@@ -200,6 +202,7 @@ export function encodeError(p: ErrorPayload): Uint8Array {
     "detail": p.detail,
     "required-tier": p.requiredTier,
     "time": p.time,
+    "extra": p.extra,
   });
 }
 
@@ -213,7 +216,12 @@ export function decodeError(b: Uint8Array): ErrorPayload {
     detail: optText(m, "detail"),
     requiredTier: optUint(m, "required-tier", 5),
     time: optUint(m, "time"),
+    ...(isPlainMap(m["extra"]) ? { extra: m["extra"] as Record<string, unknown> } : {}),
   };
+}
+
+function isPlainMap(v: unknown): boolean {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
 /** Encodes SESSION_TICKET. */

@@ -145,7 +145,7 @@ export interface HostOptions {
 }
 
 /** Why the host dropped an event a plugin pushed (label of `eventsDropped`). */
-export type EventDropReason = "outside-range" | "not-subscribed" | "unauthorized";
+export type EventDropReason = "outside-range" | "undeclared" | "not-subscribed" | "unauthorized";
 
 interface Slot {
   readonly name: string;
@@ -506,6 +506,11 @@ export class PluginHost {
     // A plugin may only speak for its own opcodes (it must not forge core messages).
     if (!m.ranges.some((r) => op >= r.first && op <= r.last)) {
       this.dropEvent(s, "outside-range", op, sessionId);
+      return;
+    }
+    // A manifest that lists its events gets only those delivered (docs/PLUGINS.md §2 `events`).
+    if (m.events !== undefined && !m.events.includes(op)) {
+      this.dropEvent(s, "undeclared", op, sessionId);
       return;
     }
     s.metrics.events++;

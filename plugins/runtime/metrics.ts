@@ -70,7 +70,7 @@ export const PLUGIN_METRICS = {
   eventsDropped: counter(
     "myclerk_plugin_events_dropped_total",
     "Plugin events not delivered, by reason",
-    { ...PLUGIN, reason: ["outside-range", "not-subscribed", "unauthorized"] },
+    { ...PLUGIN, reason: ["outside-range", "undeclared", "not-subscribed", "unauthorized"] },
   ),
   invalid: counter(
     "myclerk_plugin_invalid_messages_total",

@@ -209,7 +209,8 @@ export class Runner {
           p.resolve({ ok: true, payload: m.payload });
         } else {
           this.o.metrics.record(m.code, ms);
-          p.resolve(err(m.code as ErrorCodeValue, m.detail, m.extra));
+          // The plugin's extras travel as the ERROR's "extra" map (core/node/connection.ts).
+          p.resolve(err(m.code as ErrorCodeValue, m.detail, { ...m.extra, wire: m.extra }));
         }
         if (this.pending.size === 0) this.drained?.();
         return;

@@ -103,7 +103,8 @@ Deno.test({
       assertEquals(e.name, "FORBIDDEN", low.stderr);
       const bad = await call("0xF800", '{"name":""}');
       assertEquals(bad.code, 3, bad.stderr);
-      assertEquals(JSON.parse(bad.stderr).detail, "name-length", bad.stderr);
+      const be = JSON.parse(bad.stderr);
+      assertEquals([be.detail, be.extra.max], ["name-length", 64], bad.stderr);
       const usage = await call("0xF800", "[1]");
       assertEquals(usage.code, 2, usage.stderr);
       const none = await runCli(["call", "127.0.0.1:1", "0xF800", "{}", "--timeout", "2000"]);
