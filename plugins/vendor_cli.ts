@@ -19,7 +19,15 @@ import {
   signatureValid,
 } from "./signing.ts";
 import { parseManifest } from "./manifest.ts";
-import type { Policy } from "./policy.ts";
+import type { PublisherPin } from "./signing.ts";
+
+/** The part of the plugin policy (plugins/policy.ts) that decides signatures. */
+export interface SignaturePolicy {
+  /** Publisher keys pinned per range. */
+  readonly publishers?: readonly PublisherPin[];
+  /** Local development builds (unsigned) allowed despite pins. */
+  readonly allowUnsigned?: boolean;
+}
 import { commitVersion, stageRollback } from "./install.ts";
 
 /**
@@ -30,7 +38,11 @@ import { commitVersion, stageRollback } from "./install.ts";
  * FORBIDDEN `unsigned-plugin` when the policy pins publishers and does not
  * set `allowUnsigned`. The caller removes the folder.
  */
-export async function materialize(src: string, dataDir: string, policy: Policy): Promise<string> {
+export async function materialize(
+  src: string,
+  dataDir: string,
+  policy: SignaturePolicy,
+): Promise<string> {
   const st = await Deno.stat(src).catch(() => undefined);
   if (st === undefined) {
     throw new MyClerkError(ErrorCode.NOT_FOUND, `no-source: ${src} does not exist`);

@@ -26,7 +26,7 @@ import { Client, type ClientOptions } from "./client.ts";
 import { readKeyFile } from "./keys.ts";
 import { backend as pickBackend } from "../crypto/mod.ts";
 
-export { Client, ErrorCode, errorName, MyClerkError };
+export { ErrorCode, errorName, MyClerkError };
 export type { ErrorCodeValue, ErrorExtra } from "../errors.ts";
 export type { Tier };
 
@@ -83,18 +83,8 @@ export interface EventsOptions {
  *
  * @example const c = await connect("ws://127.0.0.1:8080", { tier: 3, keyFile: "me.key" })
  */
-export async function connect(addr: string, o: ConnectOptions = {}): Promise<CallClient> {
-  const backend = pickBackend();
-  const identity = o.keyFile ? await readKeyFile(backend, o.keyFile) : undefined;
-  const opts: ClientOptions = {
-    backend,
-    identity,
-    tier: o.tier ?? 5,
-    minTier: o.minTier ?? 0,
-    timeoutMs: o.timeoutMs ?? 10_000,
-    expectKeyId: o.expectKeyId,
-  };
-  return new CallClient(await Client.connect(addr, opts));
+export function connect(addr: string, o: ConnectOptions = {}): Promise<CallClient> {
+  return CallClient.open(addr, o);
 }
 
 /** Turns ERROR extras into the plain map a caller sees (absent fields left out). */
@@ -117,8 +107,25 @@ export class CallClient {
   readonly #events: CallEvent[] = [];
   readonly #wake: (() => void)[] = [];
 
-  /** Wraps an established {@link Client}. */
-  constructor(readonly client: Client) {
+  readonly #client: Client;
+
+  /** Dials and wraps an established client (use {@link connect}). */
+  static async open(addr: string, o: ConnectOptions = {}): Promise<CallClient> {
+    const backend = pickBackend();
+    const identity = o.keyFile ? await readKeyFile(backend, o.keyFile) : undefined;
+    const opts: ClientOptions = {
+      backend,
+      identity,
+      tier: o.tier ?? 5,
+      minTier: o.minTier ?? 0,
+      timeoutMs: o.timeoutMs ?? 10_000,
+      expectKeyId: o.expectKeyId,
+    };
+    return new CallClient(await Client.connect(addr, opts));
+  }
+
+  private constructor(client: Client) {
+    this.#client = client;
     client.onPush((opcode, payload) => {
       this.#events.push({ opcode, payload });
       // Bounded: a client that never reads events keeps the newest 4096.
@@ -132,7 +139,7 @@ export class CallClient {
 
   /** Negotiated tier. */
   get tier(): number {
-    return this.client.tier;
+    return this.#client.tier;
   }
 
   /**
@@ -148,7 +155,7 @@ export class CallClient {
     timeoutMs = 10_000,
   ): Promise<CallResult<T>> {
     try {
-      const v = await this.client.request(opcode, payload, timeoutMs);
+      const v = await this.#client.request(opcode, payload, timeoutMs);
       if (v !== null && typeof v === "object" && !Array.isArray(v)) {
         const { re: _re, ...rest } = v as Record<string, unknown>;
         return { ok: true, payload: rest as T };
@@ -192,7 +199,7 @@ export class CallClient {
           yield ev;
           continue;
         }
-        if (this.client.closed) return;
+        if (this.#client.closed) return;
         await new Promise<void>((res) => this.#wake.push(res));
       }
     } finally {
@@ -202,8 +209,8 @@ export class CallClient {
 
   /** Sends SESSION_CLOSE and waits for the connection to end. */
   async close(): Promise<void> {
-    this.client.close();
-    await this.client.waitClosed();
+    this.#client.close();
+    await this.#client.waitClosed();
   }
 }
 
