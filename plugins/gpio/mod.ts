@@ -153,11 +153,15 @@ function heldBy(m: Readonly<Record<string, unknown>>, session: number): Held {
   return x;
 }
 
-/** Claims `chip:offset` for `session`: FORBIDDEN when another handle of this plugin holds it. */
+/** Claims `chip:offset` for `session`: SERVICE_UNAVAILABLE `device-busy` when another handle of this plugin holds it (the convention of hardware/holds.ts). */
 function claim(chip: string, offset: number): void {
   for (const x of handles.values()) {
     if (x.chip === chip && x.offset === offset) {
-      fail(ErrorCode.FORBIDDEN, "line-held", { chip, offset });
+      fail(ErrorCode.SERVICE_UNAVAILABLE, "device-busy", {
+        device: `${chip}:${offset}`,
+        chip,
+        offset,
+      });
     }
   }
   if (handles.size >= MAX_HANDLES) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-handles");

@@ -253,7 +253,7 @@ export default definePlugin({
         fail(ErrorCode.BAD_REQUEST, "field:maxBytesPerSec", { max: STREAM_RATE.max });
       }
       if ([...ports.values()].some((p) => p.path === path)) {
-        fail(ErrorCode.FORBIDDEN, "port-held", { path });
+        fail(ErrorCode.SERVICE_UNAVAILABLE, "device-busy", { device: path, path });
       }
       if (ports.size >= MAX_PORTS) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-ports");
       const fd = lib().openPort(path);

@@ -243,7 +243,7 @@ export default definePlugin({
       if (!granted(id)) fail(ErrorCode.FORBIDDEN, "device-not-granted", { device: id });
       for (const x of handles.values()) {
         if (x.h.id === id) {
-          fail(ErrorCode.FORBIDDEN, "device-held", {
+          fail(ErrorCode.SERVICE_UNAVAILABLE, "device-busy", {
             device: id,
             bySelf: x.session === ctx.peer.sessionId,
           });

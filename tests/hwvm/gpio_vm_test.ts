@@ -184,7 +184,7 @@ Deno.test({
           assertEq((await gpioinfo()).get(3)![3], "active-low");
           assertEq(
             await code(0x0622, { chip: CHIP, offset: 2, direction: "input" }, OTHER),
-            `${ErrorCode.FORBIDDEN}:line-held`,
+            `${ErrorCode.SERVICE_UNAVAILABLE}:device-busy`,
           );
           assertEq(
             await code(0x0624, { handle: a.handle, value: 1 }, OTHER),

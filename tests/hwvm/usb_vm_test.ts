@@ -228,7 +228,10 @@ Deno.test({
         assertEq(await code(0x0601, { device: "9-99" }), `${ErrorCode.NOT_FOUND}:usb-not-found`);
         const a = await ok(0x0601, { device: g.id, interfaces: [loop.interface] });
         assertEq([a.claimed, a.detached], [[loop.interface], []]);
-        assertEq(await code(0x0601, { device: g.id }, OTHER), `${ErrorCode.FORBIDDEN}:device-held`);
+        assertEq(
+          await code(0x0601, { device: g.id }, OTHER),
+          `${ErrorCode.SERVICE_UNAVAILABLE}:device-busy`,
+        );
         assertEq(
           await code(0x0604, { handle: a.handle, endpoint: epIn, length: 1 }, OTHER),
           `${ErrorCode.NOT_FOUND}:no-such-handle`,
@@ -500,7 +503,10 @@ Deno.test({
             OTHER,
           );
           await until(() => !exists("/dev/ttyACM0"), 5000, "ttyACM0 to disappear");
-          assertEq(await code(0x0601, { device: g.id }), `${ErrorCode.FORBIDDEN}:device-held`);
+          assertEq(
+            await code(0x0601, { device: g.id }),
+            `${ErrorCode.SERVICE_UNAVAILABLE}:device-busy`,
+          );
           h.sessionClosed(OTHER.sessionId);
           await until(() => exists("/dev/ttyACM0"), 5000, "ttyACM0 back after session close");
           assertEq(

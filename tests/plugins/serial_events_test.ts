@@ -122,7 +122,7 @@ Deno.test({
         assertEq(await code(0x0612, { handle }, OTHER), `${ErrorCode.NOT_FOUND}:no-such-handle`);
         assertEq(
           await code(0x0611, { path: pty.slave }, OTHER),
-          `${ErrorCode.FORBIDDEN}:port-held`,
+          `${ErrorCode.SERVICE_UNAVAILABLE}:device-busy`,
         );
         await ok(0x0612, { handle });
       });
@@ -180,7 +180,7 @@ Deno.test({
         let c = "";
         for (let i = 0; i < 100; i++) {
           c = await code(0x0611, { path: pty.slave, events: true });
-          if (c === "ok" || !c.endsWith("port-held")) break;
+          if (c === "ok" || !c.endsWith("device-busy")) break;
           await new Promise((r) => setTimeout(r, 20));
         }
         assertEq(c, "ok", "the port was freed by the session's end");
