@@ -213,46 +213,55 @@ export function parseManifest(raw: unknown): Manifest {
     });
   }
   const m = r.data;
+  // Every problem at once (a vendor fixes them in one go), each with its fix.
+  const problems: string[] = [];
   const ranges = m.ranges.map((x, i) => {
     const first = toOpcode(x.first);
     const last = toOpcode(x.last);
     if (first > last) {
-      throw new MyClerkError(
-        ErrorCode.BAD_REQUEST,
-        `invalid-manifest: manifest field ranges[${i}]: first 0x${
-          first.toString(16)
-        } is above last 0x${last.toString(16)}; fix: swap them`,
+      problems.push(
+        `manifest field ranges[${i}]: first 0x${first.toString(16)} is above last 0x${
+          last.toString(16)
+        }; fix: swap them`,
       );
     }
     return { first, last };
   });
+  const within = (op: number) => ranges.some((x) => op >= x.first && op <= x.last);
   const minTier = new Map<number, number>();
   for (const [k, v] of Object.entries(m.minTier)) {
     const op = toOpcode(k);
-    if (!ranges.some((x) => op >= x.first && op <= x.last)) {
-      throw new MyClerkError(
-        ErrorCode.BAD_REQUEST,
-        `invalid-manifest: manifest field minTier.${k}: opcode is outside the plugin's ranges; fix: add it to ranges or remove it`,
+    if (!within(op)) {
+      problems.push(
+        `manifest field minTier.${k}: opcode is outside the plugin's ranges; fix: add it to ranges or remove it`,
       );
     }
     minTier.set(op, v);
   }
+  for (const [i, e] of (m.events ?? []).entries()) {
+    if (!within(toOpcode(e))) {
+      problems.push(
+        `manifest field events[${i}]: ${e} is outside the plugin's ranges; fix: push only your own opcodes`,
+      );
+    }
+  }
   if (m.permissions.ffi.length > 0 && m.isolation === "worker") {
-    throw new MyClerkError(
-      ErrorCode.BAD_REQUEST,
-      'invalid-manifest: manifest field isolation: a plugin that uses FFI must run in its own process; fix: set "isolation": "process"',
+    problems.push(
+      'manifest field isolation: a plugin that uses FFI must run in its own process; fix: set "isolation": "process"',
     );
   }
   const calls = m.calls.map((x, i) => {
     const r = parseCallRange(x);
     if (r.first > r.last) {
-      throw new MyClerkError(
-        ErrorCode.BAD_REQUEST,
-        `invalid-manifest: manifest field calls[${i}]: first is above last; fix: swap them`,
-      );
+      problems.push(`manifest field calls[${i}]: first is above last; fix: swap them`);
     }
     return r;
   });
+  if (problems.length > 0) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, `invalid-manifest: ${problems.join(" | ")}`, {
+      problems,
+    });
+  }
   return {
     name: m.name,
     version: m.version,

@@ -189,3 +189,26 @@ Deno.test("versions: staged next, commit, downgrade flag, rollback, restart dir"
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("manifest: every problem reported at once, events inside the ranges", async () => {
+  const { parseManifest } = await import("../../plugins/manifest.ts");
+  let problems: string[] = [];
+  try {
+    parseManifest({
+      name: "acme",
+      version: "1.0.0",
+      hostApi: "^1",
+      ranges: [{ first: "0xF80F", last: "0xF800" }],
+      minTier: { "0xF900": 3 },
+      events: ["0xFA00"],
+    });
+  } catch (e) {
+    problems = (e as MyClerkError).extra.problems as string[];
+  }
+  assertEquals(problems.length, 3, JSON.stringify(problems));
+  assert(
+    problems[0].includes("ranges[0]") && problems[1].includes("minTier.0xF900"),
+    JSON.stringify(problems),
+  );
+  assert(problems[2].includes("events[0]"), JSON.stringify(problems));
+});
