@@ -33,6 +33,7 @@
  */
 
 import { ErrorCode } from "../errors.ts";
+import type { DropReason } from "../session/session.ts";
 
 /** A label set given by a call site, e.g. `{ reason: "mac" }`. */
 export type Labels = Readonly<Record<string, string>>;
@@ -152,19 +153,24 @@ export type Sample =
 /** Every error code name (closed set for `code` labels), plus `OK`. */
 export const ERROR_CODES: readonly string[] = Object.keys(ErrorCode);
 
+// Every session DropReason, checked by the compiler: a new reason must be added here.
+const SESSION_DROPS: Record<DropReason, true> = {
+  crc: true,
+  mac: true,
+  aead: true,
+  replay: true,
+  stale: true,
+  key: true,
+  tier: true,
+  tier0: true,
+  fragment: true,
+  "session-id": true,
+  header: true,
+};
+
 /** Silent-drop reasons of the core (profile §10; `core/session` DropReason and the connection's own). */
 export const DROP_REASONS: readonly string[] = [
-  "crc",
-  "mac",
-  "aead",
-  "replay",
-  "stale",
-  "key",
-  "tier",
-  "tier0",
-  "fragment",
-  "session-id",
-  "header",
+  ...Object.keys(SESSION_DROPS),
   "frame",
   "error-payload",
   "sessionless-error",
