@@ -68,7 +68,9 @@ Deno.test({
       ]);
       assertEquals(inst.code, 0, inst.stderr + inst.stdout);
       // The operator's additions for this node: the emulator's link and PTYs, and the port.
-      const mf = `${data}/plugins/gsm/plugin.json`;
+      // install stages DATA/plugins/gsm/versions/X.Y.Z and points "next" at it (plugins/install.ts).
+      const staged = (await Deno.readTextFile(`${data}/plugins/gsm/next`)).trim();
+      const mf = `${data}/plugins/gsm/versions/${staged}/plugin.json`;
       const m = JSON.parse(await Deno.readTextFile(mf));
       m.permissions.read.push(devDir, "/dev/pts");
       m.permissions.write.push(devDir, "/dev/pts");
