@@ -239,7 +239,8 @@ Deno.test({
         "--data",
         c.data("relay"),
       ]);
-      assert(neg.code === 1 && neg.stderr.includes("max-bytes"), neg.stderr);
+      // a usage error (docs/OPERATOR.md "Output formats and exit codes"): exit 2
+      assert(neg.code === 2 && neg.stderr.includes("max-bytes"), neg.stderr);
       await until(
         async () => metric(await relay.metrics(), "myclerk_federation_queue_messages") === 6,
         5000,
