@@ -417,6 +417,8 @@ export class PluginHost {
       metrics: s.metrics,
       logs: s.logs,
       startTimeoutMs: this.o.startTimeoutMs ?? 15_000,
+      // Sessions that called the running generation stay subscribed across a reload or restart.
+      sessions: [...s.sessions],
       onEvent: (op, payload, sessionId) => this.event(s, m, op, payload, sessionId),
       onCall: (msg, chain) => this.calls.handle(s.name, msg, chain),
       onDown: (reason) => {

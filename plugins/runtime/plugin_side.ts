@@ -139,6 +139,7 @@ export function servePlugin(def: PluginDefinition, port: PluginPort, onClosed?: 
           name: m.name,
           hostApi: m.hostApi,
           grant: m.grant,
+          sessions: m.sessions ?? [],
           emit: (op, payload, sessionId) => port.send({ t: "event", op, payload, sessionId }),
           log,
           call: call(0),

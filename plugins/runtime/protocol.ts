@@ -17,6 +17,8 @@ export type HostMsg =
     readonly name: string;
     readonly hostApi: string;
     readonly grant: GrantInfo;
+    /** Open sessions that called an earlier generation (reload, restart): still subscribed. */
+    readonly sessions?: readonly number[];
   }
   | {
     readonly t: "req";

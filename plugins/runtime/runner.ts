@@ -33,6 +33,8 @@ export interface RunnerOptions {
   readonly logs: LogRing;
   /** Longest wait for `ready` after start. */
   readonly startTimeoutMs: number;
+  /** Open sessions that called an earlier generation, told in `init` (`ctx.sessions`). */
+  readonly sessions?: readonly number[];
   /** A plugin-pushed event (not yet checked against the plugin's ranges). */
   onEvent(op: number, payload: unknown, sessionId?: number): void;
   /** The instance is gone (crash, watchdog); called once, never after `drain`/`kill`. */
@@ -125,6 +127,7 @@ export class Runner {
       name: this.o.spec.name,
       hostApi: this.o.hostApi,
       grant: this.o.grant,
+      sessions: this.o.sessions ?? [],
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<MyClerkError>((res) => {

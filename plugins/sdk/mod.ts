@@ -58,6 +58,14 @@ export interface PluginContext {
   /** What the host granted (read-only copy; the runtime enforces it, this is for information). */
   readonly grant: GrantInfo;
   /**
+   * Open node sessions that called an earlier generation of this plugin (after
+   * a reload or a restart; empty on a first start). They are still subscribed:
+   * events addressed to them are delivered. A plugin that keeps per-session
+   * subscriptions rebuilds them from here (and from its `dataDir`), or emits
+   * them an event saying they ended.
+   */
+  readonly sessions?: readonly number[];
+  /**
    * Pushes an event (stream data, GPIO edge, CAN frame) to the node; `sessionId` targets one
    * session, which gets it only if it has called this plugin, is still open and may use the
    * opcode (otherwise the host drops and counts it: docs/PLUGINS.md section 5, "Events").

@@ -72,6 +72,8 @@ export interface TestHostOptions {
   readonly grant?: Partial<GrantInfo>;
   /** Per-opcode minimum tier (the manifest's `minTier`). */
   readonly minTier?: Readonly<Record<number, number>>;
+  /** Sessions told in `init` as still subscribed (as after a reload); default none. */
+  readonly sessions?: readonly number[];
   /** Declared event opcodes (the manifest's `events`); absent: the definition's `events`, else any. */
   readonly events?: readonly number[];
   /**
@@ -167,7 +169,7 @@ export async function testHost(def: PluginDefinition, o: TestHostOptions = {}): 
   const events: TestEvent[] = [];
   const dropped: (TestEvent & { reason: string })[] = [];
   const logs: string[] = [];
-  const called = new Set<number>();
+  const called = new Set<number>(o.sessions ?? []);
   const open = new Map<number, TestEvent[]>();
   const waiters: (() => void)[] = [];
   const subs = new Map<number, PluginEventHandler[]>();
@@ -200,6 +202,7 @@ export async function testHost(def: PluginDefinition, o: TestHostOptions = {}): 
     name: o.name ?? "test-plugin",
     hostApi: "1.0",
     grant,
+    sessions: o.sessions ?? [],
     emit,
     log: (...parts) => logs.push(fmt(parts)),
     call,
