@@ -318,11 +318,21 @@ export default definePlugin({
       const timeoutMs = m.timeoutMs === undefined
         ? 100
         : Math.min(5000, Math.max(0, field(m, "timeoutMs", "number")));
+      const handle = field(m, "handle", "number");
       const end = performance.now() + timeoutMs;
+      let hungUp = false;
       for (;;) {
         const d = lib().read(p.fd, max);
-        if (d.length > 0 || performance.now() >= end) return { data: d };
-        await new Promise((r) => setTimeout(r, 2));
+        const left = end - performance.now();
+        if (d.length > 0 || left <= 0 || hungUp) return { data: d };
+        // Wait for the bytes in the kernel (poll on a pool thread), not on a timer: a timer
+        // costs 1-3 ms per turn whatever its delay, which was most of a READ's latency. In
+        // slices, so a CLOSE meanwhile is noticed before the fd is touched again.
+        const rev = await core!.pollAsync(p.fd, SYS.POLLIN, Math.min(POLL_MS, Math.ceil(left)));
+        if (ports.get(handle) !== p) fail(ErrorCode.NOT_FOUND, "no-such-handle");
+        if (rev < 0) await sleep(2); // the poll itself failed: never spin on it
+        // A hung-up line polls ready forever: read what is left once more, then answer.
+        hungUp = rev > 0 && (rev & (SYS.POLLHUP | SYS.POLLERR | SYS.POLLNVAL)) !== 0;
       }
     },
     [SerialOp.CONTROL_SET]: (payload, ctx) => {
