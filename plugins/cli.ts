@@ -40,8 +40,9 @@ export async function installPlugin(
   policyFile?: string,
   force = false,
   allowDowngrade = false,
+  allowUnsigned = false,
 ): Promise<{ readonly path: string; readonly status: PluginStatus }> {
-  const src = await materialize(source, dataDir, await readPolicy(policyFile));
+  const src = await materialize(source, dataDir, await readPolicy(policyFile), { allowUnsigned });
   try {
     return await installStaged(src, dataDir, policyFile, force, allowDowngrade);
   } finally {
@@ -147,9 +148,7 @@ export function formatList(rows: readonly PluginStatus[]): string[] {
       out.push(
         `  on disk: ${d.installed.join(", ")}; current ${d.current ?? "-"}, next ${
           d.next ?? "-"
-        }, previous ${d.previous ?? "-"}; running ${
-          s.state === "running" ? s.version : "-"
-        }`,
+        }, previous ${d.previous ?? "-"}; running ${s.state === "running" ? s.version : "-"}`,
       );
     }
     const g = s.granted;
@@ -214,9 +213,19 @@ export function registerPluginCommands(program: Command, ctx: PluginCliContext =
     .option("--policy <file>", "plugin policy file (to show the grant)")
     .option("--force", "replace an installed, not running version of the same number")
     .option("--allow-downgrade", "install a version older than the running one")
+    .option(
+      "--allow-unsigned",
+      "allow an unsigned folder or package (a local development build; plugins shipped in this node's plugins/ need no flag)",
+    )
     .action(async (
       dir: string,
-      o: { data: string; policy?: string; force?: boolean; allowDowngrade?: boolean },
+      o: {
+        data: string;
+        policy?: string;
+        force?: boolean;
+        allowDowngrade?: boolean;
+        allowUnsigned?: boolean;
+      },
     ) => {
       const r = await installPlugin(
         dir,
@@ -224,6 +233,7 @@ export function registerPluginCommands(program: Command, ctx: PluginCliContext =
         o.policy,
         o.force === true,
         o.allowDowngrade === true,
+        o.allowUnsigned === true,
       );
       out(`installed ${r.status.name} ${r.status.version} to ${r.path}`);
       for (const l of formatList([r.status]).slice(1)) out(l);

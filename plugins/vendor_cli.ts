@@ -42,12 +42,18 @@ export async function materialize(
   src: string,
   dataDir: string,
   policy: SignaturePolicy,
+  opts: { readonly allowUnsigned?: boolean } = {},
 ): Promise<string> {
   const st = await Deno.stat(src).catch(() => undefined);
   if (st === undefined) {
     throw new MyClerkError(ErrorCode.NOT_FOUND, `no-source: ${src} does not exist`);
   }
   const pins = policy.publishers ?? [];
+  // Unsigned code runs only where the operator said so: the policy's
+  // `allowUnsigned`, the CLI's --allow-unsigned, or a plugin shipped inside
+  // this node's own plugins/ tree (covered by the node's own install).
+  const unsignedOk = policy.allowUnsigned === true || opts.allowUnsigned === true ||
+    await shippedWithNode(src);
   let files: Map<string, Uint8Array>;
   if (st.isFile) {
     const pkg = decodePackage(await Deno.readFile(src));
@@ -58,15 +64,17 @@ export async function materialize(
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "invalid-manifest: plugin.json is not JSON");
     }
     const m = parseManifest(raw);
-    if (pkg.signature === undefined && policy.allowUnsigned === true) {
+    if (pkg.signature === undefined && unsignedOk) {
       // development build shipped as a package
     } else checkPublisher(pkg, m.ranges, pins);
     files = new Map(pkg.files);
   } else {
-    if (pins.length > 0 && policy.allowUnsigned !== true) {
+    if (!unsignedOk) {
       throw new MyClerkError(
         ErrorCode.FORBIDDEN,
-        `unsigned-plugin: ${src} is a folder (a local development build) and this node pins publisher keys; fix: install a signed package (plugin pack DIR -o FILE --key KEY), or set "allowUnsigned": true in the policy on a development node`,
+        `unsigned-plugin: ${src} is a folder (a local development build, not signed); fix: install a signed package (plugin pack DIR -o FILE --key KEY) whose key the policy pins${
+          pins.length > 0 ? "" : " (this policy pins no publisher yet)"
+        }, or allow development builds on this node with --allow-unsigned or "allowUnsigned": true in the policy`,
       );
     }
     files = await readPluginFiles(src);
@@ -80,6 +88,20 @@ export async function materialize(
     await Deno.writeFile(`${dir}/${p}`, c);
   }
   return dir;
+}
+
+/** The node's own plugins/ folder (built-in plugins and the shipped examples). */
+const NODE_PLUGINS = new URL(".", import.meta.url);
+
+/** True when `src` lies inside this node's own plugins/ tree (a plugin shipped with the node). */
+async function shippedWithNode(src: string): Promise<boolean> {
+  try {
+    const root = await Deno.realPath(NODE_PLUGINS);
+    const real = await Deno.realPath(src);
+    return real === root || real.startsWith(root.endsWith("/") ? root : `${root}/`);
+  } catch {
+    return false;
+  }
 }
 
 async function postReload(admin: string, name: string): Promise<string | undefined> {

@@ -146,7 +146,16 @@ Deno.test({
       const rd = c.data("relay");
       await Deno.mkdir(rd, { recursive: true });
       await Deno.copyFile(`${ROOT}plugins/policy.example.json`, `${rd}/policy.json`);
-      await cliOk(["plugin", "install", plug, "--data", rd, "--policy", `${rd}/policy.json`]);
+      await cliOk([
+        "plugin",
+        "install",
+        plug,
+        "--allow-unsigned",
+        "--data",
+        rd,
+        "--policy",
+        `${rd}/policy.json`,
+      ]);
       const keyFile = `${c.dir}/caller.key`;
       const gen = await cliOk(["keys", "generate", "--out", keyFile]);
       const caller = /key id: ([0-9a-f]{8})/.exec(gen)![1];

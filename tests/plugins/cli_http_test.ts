@@ -64,7 +64,10 @@ Deno.test("plugin CLI: install, offline list, then list/logs/reload against a ru
         ranges: [{ first: "0x0610", last: "0x0611" }],
       }),
     );
-    const refused = await run(["plugin", "install", bad, ...data]);
+    // a development build (unsigned folder outside the node's plugins/): refused unless allowed
+    const unsigned = await run(["plugin", "install", bad, ...data]);
+    assert(unsigned.error?.includes("unsigned-plugin"), unsigned.error);
+    const refused = await run(["plugin", "install", bad, "--allow-unsigned", ...data]);
     assert(refused.error?.includes("vendor plugin may claim only"), refused.error);
 
     // Offline list: no node answers on the admin URL.
