@@ -85,9 +85,9 @@ export interface Manifest {
   /** Opcode ranges of other plugins this plugin calls and subscribes to (`ctx.call`, `ctx.subscribe`). */
   readonly calls: readonly ManifestRange[];
   /**
-   * Event opcodes the plugin may push (inside its ranges). When the manifest
-   * has `events`, any other event is dropped, counted and logged (`undeclared`).
-   * Absent: every in-range event is delivered (host API 1.0 plugins).
+   * Event opcodes the plugin may push (inside its ranges). Any other event,
+   * and every event of a manifest without `events`, is dropped, counted and
+   * logged (`undeclared`).
    */
   readonly events?: readonly number[];
 }

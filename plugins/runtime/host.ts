@@ -510,8 +510,9 @@ export class PluginHost {
       this.dropEvent(s, "outside-range", op, sessionId);
       return;
     }
-    // A manifest that lists its events gets only those delivered (docs/PLUGINS.md §2 `events`).
-    if (m.events !== undefined && !m.events.includes(op)) {
+    // Only the events the manifest declares are delivered (docs/PLUGINS.md §2 `events`); a
+    // manifest without `events` pushes none.
+    if (!(m.events ?? []).includes(op)) {
       this.dropEvent(s, "undeclared", op, sessionId);
       return;
     }

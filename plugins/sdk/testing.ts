@@ -74,7 +74,7 @@ export interface TestHostOptions {
   readonly minTier?: Readonly<Record<number, number>>;
   /** Sessions told in `init` as still subscribed (as after a reload); default none. */
   readonly sessions?: readonly number[];
-  /** Declared event opcodes (the manifest's `events`); absent: the definition's `events`, else any. */
+  /** Declared event opcodes (the manifest's `events`); absent: the definition's `events`, else none (as the node). */
   readonly events?: readonly number[];
   /**
    * Other plugins' opcodes `ctx.call` may reach (a grant of `calls`): opcode
@@ -177,7 +177,7 @@ export async function testHost(def: PluginDefinition, o: TestHostOptions = {}): 
     const ev: TestEvent = sessionId === undefined
       ? { opcode, payload: structuredClone(payload) }
       : { opcode, payload: structuredClone(payload), sessionId };
-    if (declared !== undefined && !declared.includes(opcode)) {
+    if (!(declared ?? []).includes(opcode)) {
       dropped.push({ ...ev, reason: "undeclared" });
       return;
     }

@@ -79,6 +79,7 @@ async function world(): Promise<World> {
     version: "1.0.0",
     hostApi: "^1",
     ranges: [{ first: "0xF400", last: "0xF40F" }],
+    events: ["0xF40E", "0xF40F"],
     minTier: { "0xF404": 3 },
     calls: ["0xF500-0xF50F"],
   }, SVC);

@@ -35,6 +35,7 @@ const MANIFEST = {
   hostApi: "^1",
   isolation: "process",
   ranges: [{ first: "0xF120", last: "0xF12F" }],
+  events: ["0xF12E"],
 };
 
 async function newKey(dir: string, name: string): Promise<{ file: string; id: string }> {
