@@ -19,6 +19,16 @@ if [ "${1:-}" = --inner ]; then
   tests="$3"
   shift 3
   cd "$REPO" || exit 1
+  # A checkout under /tmp, /run or /dev/shm (as CI may use) reaches the guest as a direct 9p
+  # share, whose inodes are not stable across lookups: Landlock's path rules (which tag
+  # inodes) then deny the confined plugins their own runtime code. Run from a copy in the
+  # guest's overlay instead (the host's / is shared through an overlay, which works).
+  if [ "$(stat -f -c %T "$REPO")" = v9fs ]; then
+    echo "== $REPO is a 9p share: running from a copy in the guest (Landlock needs stable inodes)"
+    mkdir -p /var/tmp/myclerk-repo
+    tar -C "$REPO" --exclude=./.git -cf - . | tar -C /var/tmp/myclerk-repo -xf - || exit 1
+    cd /var/tmp/myclerk-repo || exit 1
+  fi
   export NO_COLOR=1
   # usbmon lets serial_vm_test see the CDC-ACM control requests on the wire.
   modprobe usbmon 2>/dev/null || echo "run.sh: modprobe usbmon failed" >&2
