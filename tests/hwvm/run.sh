@@ -23,7 +23,8 @@ if [ "${1:-}" = --inner ]; then
   # share, whose inodes are not stable across lookups: Landlock's path rules (which tag
   # inodes) then deny the confined plugins their own runtime code. Run from a copy in the
   # guest's overlay instead (the host's / is shared through an overlay, which works).
-  if [ "$(stat -f -c %T "$REPO")" = v9fs ]; then
+  # (statfs reports the host's filesystem through 9p, so ask the mount table.)
+  if [ "$(findmnt -n -o FSTYPE --target "$REPO" 2>/dev/null)" = 9p ]; then
     echo "== $REPO is a 9p share: running from a copy in the guest (Landlock needs stable inodes)"
     mkdir -p /var/tmp/myclerk-repo
     tar -C "$REPO" --exclude=./.git -cf - . | tar -C /var/tmp/myclerk-repo -xf - || exit 1
