@@ -36,8 +36,21 @@ command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]} from Debian" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2 \
-    || { echo "tests/run.sh: apt-get install failed" >&2; exit 1; }
+  # The tests start their own servers on free ports: the packages' default services (nginx on
+  # :80, prometheus, nats-server, owserver) must not start on the operator's machine. A
+  # policy-rc.d that refuses (exit 101) keeps invoke-rc.d from starting them during the install.
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  apt_rc=$?
+  [ -n "$own_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+  [ "$apt_rc" = 0 ] || { echo "tests/run.sh: apt-get install failed" >&2; exit 1; }
+fi
+if [ "${MYCLERK_INSTALL_ONLY:-0}" = 1 ]; then
+  echo "tests/run.sh: MYCLERK_INSTALL_ONLY=1: packages are in place, no test run" >&2
+  exit 0
 fi
 
 DENO="${DENO:-deno}"
