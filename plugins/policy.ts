@@ -85,10 +85,12 @@ const policySchema = z.object({
   default: entrySchema.optional(),
   plugins: z.record(z.string(), entrySchema).default({}),
   allowUnconfinedFfi: z.boolean().default(false),
-  publishers: z.array(z.object({
-    range: z.string().regex(/^0x[0-9a-fA-F]{1,4}(?:-0x[0-9a-fA-F]{1,4})?$/),
-    keys: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1),
-  }).strict()).default([]),
+  publishers: z.array(
+    z.object({
+      range: z.string().regex(/^0x[0-9a-fA-F]{1,4}(?:-0x[0-9a-fA-F]{1,4})?$/),
+      keys: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1),
+    }).strict(),
+  ).default([]),
   allowUnsigned: z.boolean().default(false),
 }).strict();
 

@@ -133,8 +133,14 @@ Deno.test({
       );
 
       const m = await relay2.metrics();
-      assert(metric(m, "myclerk_federation_stored_total") >= 1, "myclerk_federation_stored_total counted");
-      assert(metric(await hb.metrics(), "myclerk_federation_app_delivered_total") >= 2, "hub counts deliveries");
+      assert(
+        metric(m, "myclerk_federation_stored_total") >= 1,
+        "myclerk_federation_stored_total counted",
+      );
+      assert(
+        metric(await hb.metrics(), "myclerk_federation_app_delivered_total") >= 2,
+        "hub counts deliveries",
+      );
 
       // The relay's files and logs never contain a plaintext.
       await relay2.stop("SIGTERM");

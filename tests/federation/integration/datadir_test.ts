@@ -199,7 +199,11 @@ Deno.test({
         0,
         "no FED_RESTART",
       );
-      assertEquals(metric(await ha.metrics(), "myclerk_federation_hub_connects_total"), 1, "session kept");
+      assertEquals(
+        metric(await ha.metrics(), "myclerk_federation_hub_connects_total"),
+        1,
+        "session kept",
+      );
 
       // `family quota` on the running relay's data dir: live, no reload.
       const out = await cliOk([

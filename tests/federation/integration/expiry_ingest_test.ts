@@ -107,7 +107,11 @@ Deno.test({
       assertEquals(inbox.mids.get(fresh), 1);
       const m = await s.relay.metrics();
       assertEquals(metric(m, "myclerk_federation_drops_total", 'reason="expired-at-ingest"'), 1);
-      assertEquals(metric(m, "myclerk_federation_stored_total"), 1, "only the fresh one was stored");
+      assertEquals(
+        metric(m, "myclerk_federation_stored_total"),
+        1,
+        "only the fresh one was stored",
+      );
     } finally {
       s.a.c.close();
       await s.c.close();
@@ -127,7 +131,8 @@ Deno.test({
       const old = s.send("stale", now - 7200, 60);
       await until(() => s.a.stored.has(old), 10_000, "the lenient relay stored it");
       await until(
-        async () => metric(await s.hb.metrics(), "myclerk_federation_drops_total", 'reason="expired"') === 1,
+        async () =>
+          metric(await s.hb.metrics(), "myclerk_federation_drops_total", 'reason="expired"') === 1,
         10_000,
         "bob dropped it as expired",
       );

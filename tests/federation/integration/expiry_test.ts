@@ -68,7 +68,8 @@ Deno.test({
       const short = await ha.send(carol, "short-lived", { wait: 10_000, ttl: 1 });
       assertEquals(short.json.state, "stored", JSON.stringify(short.json));
       await until(
-        async () => metric(await r2.metrics(), "myclerk_federation_expired_total") === 1 ? true : undefined,
+        async () =>
+          metric(await r2.metrics(), "myclerk_federation_expired_total") === 1 ? true : undefined,
         10_000,
         "expired at r2",
       );
@@ -81,7 +82,10 @@ Deno.test({
         10_000,
         "alice's outbox row expired (notice r2 -> r1 -> alice)",
       );
-      assertEquals(metric(await r1.metrics(), "myclerk_federation_expired_notices_received_total"), 1);
+      assertEquals(
+        metric(await r1.metrics(), "myclerk_federation_expired_notices_received_total"),
+        1,
+      );
     } finally {
       await c.close();
     }

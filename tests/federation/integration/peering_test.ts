@@ -90,7 +90,8 @@ Deno.test({
       const r3 = await c.serve("r3", ["--role", "relay", "--peer", `${p1}@${k1}`]);
       await r1.waitLog((j) => j.msg === "relay peer refused" && j.peer === k3, 10_000);
       assert(
-        metric(await r1.metrics(), "myclerk_federation_drops_total", 'reason="peer-not-allowed"') >= 1,
+        metric(await r1.metrics(), "myclerk_federation_drops_total", 'reason="peer-not-allowed"') >=
+          1,
         "counted",
       );
       await r3.stop();
