@@ -11,7 +11,8 @@ import type { RawConnection } from "../core/node/dispatch.ts";
 import type { Client } from "../core/node/client.ts";
 import type { MyClerkError } from "../core/errors.ts";
 import { encodeFedError, ERROR_OP } from "./directory.ts";
-import { encodeFed, type FedMessage } from "./messages.ts";
+import { encodeFed, FED_VERSION, type FedHello, type FedMessage, FedOp } from "./messages.ts";
+import type { FamilyId } from "./family.ts";
 
 /** A federation session. */
 export interface Link {
@@ -57,7 +58,20 @@ export function inboundLink(c: RawConnection): Link {
   };
 }
 
-/** Wraps an outbound client session. */
+/**
+ * The one FED_HELLO builder (hub and relay, either direction): `families`
+ * are those homed at a relay, or the one a hub serves.
+ */
+export function fedHello(
+  role: "relay" | "hub",
+  keyId: number,
+  families: readonly FamilyId[],
+  maxMessage: number,
+): FedHello {
+  return { op: FedOp.FED_HELLO, role, keyId, families, version: FED_VERSION, maxMessage };
+}
+
+/** Wraps an outbound client session (prefer federation/outbound.ts `OutboundLink`). */
 export function outboundLink(c: Client, remote: string): Link {
   const st = c.session.state;
   return {
@@ -69,10 +83,10 @@ export function outboundLink(c: Client, remote: string): Link {
     get queuedBytes() {
       return c.conn.queuedBytes;
     },
-    send: (op, p) => {
+    send: (op, p, prio) => {
       if (c.closed) return false;
       try {
-        c.send(op, p);
+        c.send(op, p, prio);
         return !c.closed;
       } catch {
         return false;

@@ -81,6 +81,7 @@ const FILES: readonly string[] = [
   "federation/messages.ts",
   "federation/metrics.ts",
   "federation/ops.ts",
+  "federation/outbound.ts",
   "federation/ratelimit.ts",
   "federation/relay.ts",
   "federation/service.ts",

@@ -16,7 +16,7 @@ import {
   identityFrom,
   Initiator,
 } from "../session/handshake.ts";
-import { Session } from "../session/session.ts";
+import { type Inbound, Session } from "../session/session.ts";
 import { ResumeInitiator, type ResumeMaterial } from "../session/ticket.ts";
 import { decodeError, decodeKeepalive, encodeKeepalive } from "../session/payloads.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
@@ -98,6 +98,7 @@ export class Client {
   #closed = false;
   readonly #push: ((opcode: number, payload: unknown) => void)[] = [];
   readonly #raw: ((opcode: number, payload: Uint8Array) => void)[] = [];
+  readonly #other: ((r: Exclude<Inbound, { kind: "message" }>) => void)[] = [];
   readonly #closeWaiters: ((reason: string) => void)[] = [];
   /** Why the connection closed, once it has. */
   closeReason?: string;
@@ -218,6 +219,16 @@ export class Client {
     this.#raw.push(cb);
   }
 
+  /**
+   * Registers a listener for what the session did not turn into a message:
+   * silent drops (`drop`, `tunnel`), session errors, revocation. The
+   * federation's dialed links count and answer these as an inbound
+   * connection does (federation/outbound.ts).
+   */
+  onInbound(cb: (r: Exclude<Inbound, { kind: "message" }>) => void): void {
+    this.#other.push(cb);
+  }
+
   /** Registers a listener for server-pushed messages. */
   onPush(cb: (opcode: number, payload: unknown) => void): void {
     this.#push.push(cb);
@@ -266,18 +277,23 @@ export class Client {
     });
   }
 
-  /** Sends raw payload bytes on the session (no id, no reply tracking). */
-  send(opcode: number, payload: Uint8Array): void {
-    this.session.send(opcode, payload);
+  /**
+   * Sends raw payload bytes on the session (no id, no reply tracking).
+   * `priority` (errors, restart notices) seals one unfragmented message and
+   * queues it ahead of data already waiting, as the node's connections do.
+   */
+  send(opcode: number, payload: Uint8Array, priority = false): void {
+    if (priority) this.conn.write(this.session.seal(opcode, payload), true);
+    else this.session.send(opcode, payload);
   }
 
   #onMessage(bytes: Uint8Array): void {
     const r = this.session.receive(bytes);
-    if (r.kind === "revoked") {
-      this.conn.close("revoked");
+    if (r.kind !== "message") {
+      for (const f of this.#other) f(r);
+      if (r.kind === "revoked") this.conn.close("revoked");
       return;
     }
-    if (r.kind !== "message") return;
     if (r.opcode === Op.KEEPALIVE_ACK) {
       const ka = decodeKeepalive(r.payload);
       if (ka.re !== undefined) this.#pings.get(ka.re)?.(performance.now());
