@@ -202,8 +202,8 @@ export interface RelayStore {
   /** Stores a single-use invite. */
   addInvite(inv: Invite, now: number): Promise<void>;
   /**
-   * Redeems invite `tokenId` for `family`: throws FED_INVITE_INVALID
-   * (unknown, expired, used, or for another family), as the SQLite store does.
+   * Redeems invite `tokenId` for `family`: rejects with FED_ADMISSION_DENIED
+   * `token-unknown`, `token-used` or `token-expired`, as the SQLite store does.
    */
   redeemInvite(tokenId: Uint8Array, family: FamilyId, now: number): Promise<void>;
   /** Quota of families without their own. */
