@@ -362,6 +362,7 @@ export class SqliteDb {
   readonly #onSync?: SyncHook;
   #hwm: number;
   #commits = 0;
+  #rounds = 0;
   #closed = false;
   #wal?: Deno.FsFile;
   #waiters: Waiter[] = [];
@@ -397,6 +398,14 @@ export class SqliteDb {
   /** Transactions this handle committed (durable and relaxed): for tests and benches. */
   get commits(): number {
     return this.#commits;
+  }
+
+  /**
+   * Durability rounds completed (one WAL sync, with NORMAL, plus one
+   * manifest mark each), however many callers each one covered.
+   */
+  get rounds(): number {
+    return this.#rounds;
   }
 
   /** True once {@link close} was called. */
@@ -487,6 +496,7 @@ export class SqliteDb {
         const m = this.#manifest;
         this.#marking = this.#marking.then(() => m?.record(hwm)).then(
           () => {
+            this.#rounds++;
             for (const w of batch) w.resolve();
           },
           (e) => {

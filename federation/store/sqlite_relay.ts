@@ -286,6 +286,11 @@ export class SqliteRelayStore implements RelayStore {
     return this.#d.commits;
   }
 
+  /** Durability rounds completed (WAL sync + manifest mark), each covering many commits. */
+  get rounds(): number {
+    return this.#d.rounds;
+  }
+
   /**
    * Resolves once everything committed so far is durable and marked in the
    * manifest (what `durable` of {@link enqueueBatch} waits for).
