@@ -1,9 +1,13 @@
 /**
- * Durable ingest of the federation store: `node:sqlite` (WAL, synchronous
- * FULL and NORMAL, one transaction per message and group commit of 32)
+ * Durable ingest of the federation store: the SQLite RelayStore
+ * (`federation/store/sqlite_relay.ts`: WAL, synchronous FULL and NORMAL +
+ * group WAL sync, one message per group and groups of 32, one group in
+ * flight or four sharing durability rounds as concurrent sessions do)
  * against Deno KV (`Deno.openKv` on a local file, one atomic per message
  * and 32 per atomic), each doing the same work per message: dedupe check,
- * quota counter, queue insert, and durable before the call returns.
+ * quota counter, queue insert, and durable (`await durable`) before the
+ * next. Also delivered-acks: one transaction per ack against the acks of
+ * one turn coalesced into one transaction.
  *
  * Run: `deno run --allow-all bench/store.ts [--quick]`. Deno KV needs
  * `--unstable-kv`, so its part runs in a child process started here.
@@ -11,7 +15,11 @@
  * @module
  */
 
-import { FedStore, type QueueInput } from "../federation/store.ts";
+import {
+  openSqliteRelayStore,
+  type QueueInput,
+  type SqliteRelayStore,
+} from "../federation/store/mod.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const SECONDS = QUICK ? 0.8 : 3;
@@ -54,31 +62,75 @@ async function timed(
   return { name, perSec: i / ((performance.now() - t0) / 1000) };
 }
 
-async function sqlite(sync: "FULL" | "NORMAL", batch: number): Promise<Result> {
+async function withStore<T>(
+  sync: "FULL" | "NORMAL",
+  f: (s: SqliteRelayStore) => Promise<T>,
+): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "bench-store-" });
-  const s = FedStore.open({
+  const s = openSqliteRelayStore({
     path: `${dir}/f.db`,
     synchronous: sync,
     defaultQuota: { messages: 1e9, bytes: 1e13 },
   });
   try {
-    const now = Math.floor(Date.now() / 1000);
-    return await timed(`sqlite ${sync} batch=${batch}`, batch, (i) => {
-      if (batch === 1) s.enqueue({ kind: "mailbox" }, item(i), now);
-      else {
-        s.enqueueBatch(
-          Array.from(
-            { length: batch },
-            (_, k) => ({ lane: { kind: "mailbox" as const }, message: item(i + k) }),
-          ),
-          now,
-        );
-      }
-    });
+    return await f(s);
   } finally {
-    s.close();
+    await s.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+const group = (i: number, batch: number) =>
+  Array.from({ length: batch }, (_, k) => ({
+    lane: { kind: "mailbox" as const },
+    message: item(i + k),
+  }));
+
+/** `inflight` groups of `batch` at a time, each awaited until durable. */
+function sqlite(sync: "FULL" | "NORMAL", batch: number, inflight = 1): Promise<Result> {
+  return withStore(sync, (s) => {
+    const now = Math.floor(Date.now() / 1000);
+    const name = `sqlite ${sync} batch=${batch}${inflight > 1 ? ` inflight=${inflight}` : ""}`;
+    return timed(name, batch * inflight, async (i) => {
+      const bs = await Promise.all(
+        Array.from(
+          { length: inflight },
+          (_, g) => s.enqueueBatch(group(i + g * batch, batch), now),
+        ),
+      );
+      await Promise.all(bs.map((b) => b.durable));
+    });
+  });
+}
+
+/** Delivered-acks of 64 messages per turn: coalesced (one transaction) or one transaction each. */
+function acks(coalesced: boolean): Promise<Result> {
+  return withStore("NORMAL", async (s) => {
+    const now = Math.floor(Date.now() / 1000);
+    const n = QUICK ? 40_000 : 150_000;
+    for (let i = 0; i < n; i += 1000) await (await s.enqueueBatch(group(i, 1000), now)).durable;
+    let done = 0;
+    const r = await timed(
+      `acks ${coalesced ? "coalesced per turn" : "one transaction each"}`,
+      64,
+      async (i) => {
+        if (i + 64 > n) return;
+        const mids = Array.from({ length: 64 }, (_, k) => item(i + k).mid);
+        if (coalesced) {
+          const ns = await Promise.all(
+            mids.map((m) => s.ack({ kind: "mailbox" }, TO, [m], { durable: false })),
+          );
+          done += ns.reduce((a, b) => a + b, 0);
+        } else {
+          for (const m of mids) {
+            done += await s.ack({ kind: "mailbox" }, TO, [m], { durable: false });
+          }
+        }
+      },
+    );
+    if (done === 0) throw new Error("no acks ran");
+    return r;
+  });
 }
 
 /** Runs inside the `--unstable-kv` child: the same work on Deno KV. */
@@ -146,12 +198,17 @@ if (childAt >= 0) {
   const normal1 = await sqlite("NORMAL", 1);
   const full32 = await sqlite("FULL", 32);
   const normal32 = await sqlite("NORMAL", 32);
+  const full32x4 = await sqlite("FULL", 32, 4);
+  const normal32x4 = await sqlite("NORMAL", 32, 4);
+  const ackEach = await acks(false);
+  const ackTurn = await acks(true);
   const kv1 = await kv(1);
   const kv32 = await kv(32);
-  rows.push(full1, normal1, full32, normal32);
+  rows.push(full1, normal1, full32, normal32, full32x4, normal32x4);
   if (kv1) rows.push(kv1);
   if (kv32) rows.push(kv32);
-  console.log(`durable ingest, ${SIZE}-byte sealed messages, ${SECONDS}s per row`);
+  rows.push(ackEach, ackTurn);
+  console.log(`durable ingest and acks, ${SIZE}-byte sealed messages, ${SECONDS}s per row`);
   console.log("| store | msgs/s |");
   console.log("|---|---:|");
   for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.perSec)} |`);
@@ -169,7 +226,18 @@ if (childAt >= 0) {
   console.log(
     `info: sqlite NORMAL/FULL per-message: ${(normal1.perSec / full1.perSec).toFixed(2)}x`,
   );
+  ratio(normal32x4, kv32, "sqlite NORMAL group-commit(32) x4 in flight", 1.0);
   console.log(
     `info: sqlite FULL group-commit(32)/per-message: ${(full32.perSec / full1.perSec).toFixed(2)}x`,
+  );
+  console.log(
+    `info: sqlite NORMAL 4 groups in flight / 1: ${
+      (normal32x4.perSec / normal32.perSec).toFixed(2)
+    }x`,
+  );
+  console.log(
+    `info: delivered-acks coalesced per turn / one transaction each: ${
+      (ackTurn.perSec / ackEach.perSec).toFixed(2)
+    }x`,
   );
 }

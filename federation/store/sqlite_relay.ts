@@ -23,6 +23,7 @@
  */
 
 import type { StatementSync } from "node:sqlite";
+import { clearImmediate, setImmediate } from "node:timers";
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 import type { CryptoBackend } from "../../core/crypto/types.ts";
 import { toHex } from "../bytes.ts";
@@ -196,7 +197,7 @@ export class SqliteRelayStore implements RelayStore {
   #acks: PendingAck[] = [];
   /** Keys (lane/family/mid) of the pending acks: fetches skip these rows. */
   #ackKeys = new Set<string>();
-  #ackTimer?: ReturnType<typeof setTimeout>;
+  #ackTimer?: ReturnType<typeof setImmediate>;
   /** Running mean of row sizes fetched: sizes the chunks of a byte-bounded fetch. */
   #rowEstimate = 2048;
 
@@ -317,7 +318,7 @@ export class SqliteRelayStore implements RelayStore {
   /** Runs the acks of this turn in one relaxed transaction (before any other call touches them). */
   #flushAcks(): void {
     if (this.#ackTimer !== undefined) {
-      clearTimeout(this.#ackTimer);
+      clearImmediate(this.#ackTimer);
       this.#ackTimer = undefined;
     }
     if (this.#acks.length === 0) return;
@@ -700,11 +701,12 @@ export class SqliteRelayStore implements RelayStore {
     return await new Promise<number>((resolve, reject) => {
       this.#acks.push({ lane: lv, family, mids, resolve, reject });
       for (const m of mids) this.#ackKeys.add(ackKey(lv, family, m));
-      // The end of this turn: every ack that arrives with the same I/O wake-up shares it.
-      this.#ackTimer ??= setTimeout(() => {
+      // The end of this turn (after every I/O callback of this event-loop iteration, without a
+      // timer's delay): every ack that arrives with the same wake-up shares one transaction.
+      this.#ackTimer ??= setImmediate(() => {
         this.#ackTimer = undefined;
         this.#flushAcks();
-      }, 0);
+      });
     });
   }
 
