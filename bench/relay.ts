@@ -30,7 +30,7 @@ import { toHex } from "../federation/bytes.ts";
 import { openEnvelope, sealEnvelope } from "../federation/envelope.ts";
 import { createFamilyKey, writeHubState } from "../federation/files.ts";
 import { familyId } from "../federation/family.ts";
-import { joinRelay } from "../federation/hub.ts";
+import { joinRelay } from "../federation/hub/mod.ts";
 import { decodeFed, encodeFed, FedOp } from "../federation/messages.ts";
 
 const QUICK = Deno.args.includes("--quick");

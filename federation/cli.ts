@@ -30,7 +30,7 @@ import {
   writeHubState,
 } from "./files.ts";
 import { HubStore } from "./hubstore.ts";
-import { joinRelay } from "./hub.ts";
+import { joinRelay } from "./hub/mod.ts";
 import { FedStore } from "./store.ts";
 import { startFederation } from "./service.ts";
 

@@ -17,7 +17,8 @@ import type { Node } from "../core/node/node.ts";
 import { keyIdHex } from "../core/node/keys.ts";
 import { familyToMap } from "./family.ts";
 import { loadOrCreateTokenKey, paths, readHubKeys, writeAdmin } from "./files.ts";
-import { Hub } from "./hub.ts";
+import { Hub } from "./hub/mod.ts";
+import { openSqliteHubStore } from "./store/mod.ts";
 import { parsePeer, type PeerSpec, Relay } from "./relay.ts";
 import { FedStore } from "./store.ts";
 import { toHex } from "./bytes.ts";
@@ -71,7 +72,7 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
       });
     }
   };
-  app.get("/federation/status", (c) => {
+  app.get("/federation/status", async (c) => {
     // Family ids, queue depths and peers are not for whoever reaches the port.
     if (!isLoopback(c.env?.remoteAddr?.hostname)) {
       return c.json({
@@ -85,7 +86,7 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
       role: node.config.role,
       keyId: keyIdHex(node.identity.keyId),
       ...(f.relay ? { relay: f.relay.status() } : {}),
-      ...(f.hub ? { hub: f.hub.status() } : {}),
+      ...(f.hub ? { hub: await f.hub.status() } : {}),
     });
   });
   app.post("/federation/send", async (c) => {
@@ -171,8 +172,16 @@ export async function startFederation(
     });
   }
   if (role === "hub" || role === "both") {
-    hub = await Hub.start(node, o.relays ?? []);
-    logOpened(node, paths(data).hubDb, hub.store.opened);
+    // The hub codes against the HubStore interface: the SQLite one is chosen here (opened
+    // once the hub found its family, so a node without one creates no hub.db).
+    hub = await Hub.start(node, {
+      relays: o.relays ?? [],
+      store: () => {
+        const s = openSqliteHubStore(paths(data).hubDb);
+        logOpened(node, paths(data).hubDb, s.opened);
+        return s;
+      },
+    });
   }
   const fed: Federation = {
     relay,

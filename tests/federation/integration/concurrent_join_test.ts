@@ -18,7 +18,7 @@ import {
   writeHubState,
 } from "../../../federation/files.ts";
 import { familyId } from "../../../federation/family.ts";
-import { joinRelay } from "../../../federation/hub.ts";
+import { joinRelay } from "../../../federation/hub/mod.ts";
 import { FedStore } from "../../../federation/store.ts";
 import { Cluster, metric } from "./_harness.ts";
 
