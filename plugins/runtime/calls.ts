@@ -12,7 +12,8 @@
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";
 import { rangeOf } from "../../core/opcodes.ts";
 import type { ManifestRange } from "../manifest.ts";
-import type { HostMsg, PeerInfo, PluginMsg } from "./protocol.ts";
+import type { PeerInfo } from "../sdk/types.ts";
+import type { HostMsg, PluginMsg } from "./protocol.ts";
 import type { DispatchResult } from "./runner.ts";
 
 export type { DispatchResult };

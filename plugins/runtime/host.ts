@@ -30,7 +30,7 @@ import {
 import { checkClaim, RangeTable } from "../ranges.ts";
 import type { InstanceSpec } from "./instance.ts";
 import { LogRing, Metrics, type MetricsSnapshot } from "./metrics.ts";
-import type { GrantInfo, PeerInfo } from "./protocol.ts";
+import type { GrantInfo, PeerInfo } from "../sdk/types.ts";
 import { type DispatchResult, Runner } from "./runner.ts";
 import { CallRouter } from "./calls.ts";
 import { commitVersion, dropNext, resolveRunDir, versionState } from "../install.ts";

@@ -6,9 +6,9 @@
  * @module
  */
 
-// The SDK owns the types a plugin sees; the runtime uses the same ones.
+// The SDK owns the types a plugin sees (plugins/sdk/types.ts); the runtime imports them
+// from there, never the other way round (tests/plugins/sdk_graph_test.ts).
 import type { GrantInfo, PeerInfo } from "../sdk/types.ts";
-export type { GrantInfo, PeerInfo };
 
 /** Host -> plugin. */
 export type HostMsg =

@@ -10,7 +10,8 @@ import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.
 import type { Limits } from "../manifest.ts";
 import { type Instance, type InstanceSpec, startInstance } from "./instance.ts";
 import type { LogRing, Metrics } from "./metrics.ts";
-import type { GrantInfo, HostMsg, PeerInfo, PluginMsg } from "./protocol.ts";
+import type { GrantInfo, PeerInfo } from "../sdk/types.ts";
+import type { HostMsg, PluginMsg } from "./protocol.ts";
 
 /** Result of one dispatch (never a throw). */
 export type DispatchResult =

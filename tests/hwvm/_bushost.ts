@@ -8,7 +8,7 @@
  */
 import { ErrorCode } from "../../core/errors.ts";
 import { type PluginEvent, PluginHost } from "../../plugins/runtime/host.ts";
-import type { PeerInfo } from "../../plugins/runtime/protocol.ts";
+import type { PeerInfo } from "../../plugins/sdk/types.ts";
 import {
   assert,
   assertEq,

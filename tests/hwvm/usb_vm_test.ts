@@ -23,7 +23,7 @@
  */
 import { resolveLibrary } from "../../plugins/policy.ts";
 import { PluginHost } from "../../plugins/runtime/host.ts";
-import type { PeerInfo } from "../../plugins/runtime/protocol.ts";
+import type { PeerInfo } from "../../plugins/sdk/types.ts";
 import { ErrorCode } from "../../core/errors.ts";
 import { Libusb } from "../../hardware/usb.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import { PluginHost } from "../../plugins/runtime/host.ts";
-import type { PeerInfo } from "../../plugins/runtime/protocol.ts";
+import type { PeerInfo } from "../../plugins/sdk/types.ts";
 
 /** The repo's plugins folder. */
 export const PLUGINS_SRC = new URL("../../plugins/", import.meta.url).pathname.replace(/\/$/, "");

@@ -10,7 +10,7 @@ import { assert, assertEquals } from "../core/_assert.ts";
 import { ErrorCode } from "../../core/errors.ts";
 import { resolveLibrary } from "../../plugins/policy.ts";
 import type { PluginEvent } from "../../plugins/runtime/host.ts";
-import type { PeerInfo } from "../../plugins/runtime/protocol.ts";
+import type { PeerInfo } from "../../plugins/sdk/types.ts";
 import { ModemEmulator } from "../gsm/emulator.ts";
 import {
   copyDir,
