@@ -29,9 +29,8 @@ import {
   readHubState,
   writeHubState,
 } from "./files.ts";
-import { HubStore } from "./hubstore.ts";
 import { joinRelay } from "./hub/mod.ts";
-import { FedStore } from "./store.ts";
+import { openSqliteHubStore, openSqliteRelayStore } from "./store/mod.ts";
 import { startFederation } from "./service.ts";
 
 /** The `serve` extension: starts the roles of `--role` (relay, hub, both). */
@@ -147,11 +146,11 @@ export function registerFederationCommands(program: Command): void {
           expires: now + ttl,
           family: o.family ? String(o.family) : undefined,
         });
-        const store = FedStore.open({ path: paths(data).relayDb });
+        const store = openSqliteRelayStore({ path: paths(data).relayDb });
         try {
-          store.addInvite(inv.invite, now);
+          await store.addInvite(inv.invite, now);
         } finally {
-          store.close();
+          await store.close();
         }
         console.log(inv.token);
       } catch (e) {
@@ -179,7 +178,7 @@ export function registerFederationCommands(program: Command): void {
           };
         }
         if (await exists(paths(data).hubDb)) {
-          const hsDb = HubStore.open(paths(data).hubDb);
+          const hsDb = openSqliteHubStore(paths(data).hubDb);
           try {
             out.known = hsDb.listRecords(be).map((r) => ({
               id: r.id,
@@ -187,22 +186,26 @@ export function registerFederationCommands(program: Command): void {
               home: keyIdHex(r.home),
             }));
           } finally {
-            hsDb.close();
+            await hsDb.close();
           }
         }
         if (await exists(paths(data).relayDb)) {
-          const st = FedStore.open({ path: paths(data).relayDb });
+          const st = openSqliteRelayStore({ path: paths(data).relayDb });
           try {
-            out.relay = st.listFamilies(be).map((f) => ({
-              id: f.record.id,
-              name: f.record.name,
-              local: f.local,
-              home: keyIdHex(f.record.home),
-              ...st.usage(f.record.id),
-            }));
+            const relay = [];
+            for (const f of await st.listFamilies(be)) {
+              relay.push({
+                id: f.record.id,
+                name: f.record.name,
+                local: f.local,
+                home: keyIdHex(f.record.home),
+                ...await st.usage(f.record.id),
+              });
+            }
+            out.relay = relay;
             out.invites = st.listInvites();
           } finally {
-            st.close();
+            await st.close();
           }
         }
         if (o.json) console.log(JSON.stringify(out));
@@ -251,7 +254,7 @@ export function registerFederationCommands(program: Command): void {
             fix: "run this on the relay's data directory",
           });
         }
-        const st = FedStore.open({
+        const st = openSqliteRelayStore({
           path: paths(data).relayDb,
           defaultQuota: {
             messages: cfg.federation.quotaMessages,
@@ -263,18 +266,18 @@ export function registerFederationCommands(program: Command): void {
             ...(messages === undefined ? {} : { messages }),
             ...(bytes === undefined ? {} : { bytes }),
           };
-          if (!st.setQuota(id, change)) {
+          if (!await st.setQuota(id, change)) {
             throw new MyClerkError(ErrorCode.FED_UNKNOWN_FAMILY, "unknown-family", {
               family: id,
               fix: "`family list` shows the families stored here",
             });
           }
-          const u = st.usage(id);
+          const u = await st.usage(id);
           console.log(
             `family ${id}: quota ${u.quota.messages} messages, ${u.quota.bytes} bytes; queued ${u.messages} messages, ${u.bytes} bytes`,
           );
         } finally {
-          st.close();
+          await st.close();
         }
       } catch (e) {
         fail(e);
@@ -367,7 +370,7 @@ export function registerFederationCommands(program: Command): void {
               `no hub store in ${data}: pass the hub's --data, or set it up (family create, hub join)`,
           });
         }
-        const store = HubStore.open(paths(data).hubDb);
+        const store = openSqliteHubStore(paths(data).hubDb);
         let after = 0;
         let stop = false;
         if (o.follow) Deno.addSignalListener("SIGINT", () => (stop = true));
@@ -400,7 +403,7 @@ export function registerFederationCommands(program: Command): void {
             if (rows.length === 0) await new Promise((r) => setTimeout(r, 200));
           }
         } finally {
-          store.close();
+          await store.close();
         }
       } catch (e) {
         fail(e);
@@ -416,9 +419,9 @@ export function registerFederationCommands(program: Command): void {
         const data = await dataDir(o);
         const out: Record<string, unknown> = {};
         if (await exists(paths(data).relayDb)) {
-          const st = FedStore.open({ path: paths(data).relayDb });
+          const st = openSqliteRelayStore({ path: paths(data).relayDb });
           try {
-            const s = st.stats();
+            const s = await st.stats();
             out.relay = {
               queuedMessages: s.queuedMessages,
               queuedBytes: s.queuedBytes,
@@ -427,15 +430,15 @@ export function registerFederationCommands(program: Command): void {
               pendingNotices: s.pendingNotices,
             };
           } finally {
-            st.close();
+            await st.close();
           }
         }
         if (await exists(paths(data).hubDb)) {
-          const h = HubStore.open(paths(data).hubDb);
+          const h = openSqliteHubStore(paths(data).hubDb);
           try {
             out.hub = {
-              outbox: h.outboxCounts(),
-              inbox: h.inboxCount(),
+              outbox: await h.outboxCounts(),
+              inbox: await h.inboxCount(),
               pending: h.listOutbox("pending", 100).map((r) => ({
                 mid: toHex(r.mid),
                 to: r.to,
@@ -448,7 +451,7 @@ export function registerFederationCommands(program: Command): void {
               })),
             };
           } finally {
-            h.close();
+            await h.close();
           }
         }
         if (o.json) console.log(JSON.stringify(out));

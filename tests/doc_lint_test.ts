@@ -80,7 +80,6 @@ const FILES: readonly string[] = [
   "federation/hub/outbox.ts",
   "federation/hub/records.ts",
   "federation/hub/session.ts",
-  "federation/hubstore.ts",
   "federation/invite.ts",
   "federation/link.ts",
   "federation/manifest.ts",

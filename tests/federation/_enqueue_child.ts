@@ -1,17 +1,18 @@
 /**
  * Child process of the kill -9 durability test: enqueues messages in a loop
- * and prints each message number only after `enqueue` returned (= after
- * COMMIT). Usage: `deno run -A _enqueue_child.ts DB_PATH MAX [batch]`.
+ * and prints each message number only after its group commit resolved (=
+ * after COMMIT; the store is FULL, so COMMIT is synced). Usage:
+ * `deno run -A _enqueue_child.ts DB_PATH MAX [batch]`.
  *
  * @module
  */
 
-import { FedStore } from "../../federation/store.ts";
+import { openSqliteRelayStore } from "../../federation/store/mod.ts";
 
 const [path, maxArg, batchArg] = Deno.args;
 const max = Number(maxArg);
 const batch = Number(batchArg ?? "1");
-const store = FedStore.open({ path, defaultQuota: { messages: 1e9, bytes: 1e12 } });
+const store = openSqliteRelayStore({ path, defaultQuota: { messages: 1e9, bytes: 1e12 } });
 const to = "0123456789abcdef0123456789abcdef";
 const from = "fedcba9876543210fedcba9876543210";
 const enc = new TextEncoder();
@@ -30,16 +31,11 @@ const item = (i: number) => {
 };
 for (let i = 0; i < max; i += batch) {
   const now = Math.floor(Date.now() / 1000);
-  if (batch === 1) {
-    store.enqueue({ kind: "mailbox" }, item(i), now);
-    Deno.stdout.writeSync(enc.encode(`${i}\n`));
-  } else {
-    const ids = Array.from({ length: batch }, (_, k) => i + k);
-    store.enqueueBatch(
-      ids.map((k) => ({ lane: { kind: "mailbox" as const }, message: item(k) })),
-      now,
-    );
-    Deno.stdout.writeSync(enc.encode(ids.join("\n") + "\n"));
-  }
+  const ids = Array.from({ length: batch }, (_, k) => i + k);
+  await store.enqueueBatch(
+    ids.map((k) => ({ lane: { kind: "mailbox" as const }, message: item(k) })),
+    now,
+  );
+  Deno.stdout.writeSync(enc.encode(ids.join("\n") + "\n"));
 }
-store.close();
+await store.close();

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { FedStore } from "../../federation/store.ts";
+import { openSqliteRelayStore } from "../../federation/store/mod.ts";
 import { DatabaseSync } from "node:sqlite";
 
 const CHILD = new URL("./_enqueue_child.ts", import.meta.url).pathname;
@@ -34,10 +34,10 @@ async function killMidRun(batch: number, killAfter: number): Promise<void> {
     assertEquals(status.signal, "SIGKILL");
     assert(printed.length >= killAfter);
     // Every acknowledged (printed) id is there exactly once.
-    const store = FedStore.open({ path: db });
+    const store = openSqliteRelayStore({ path: db });
     try {
       assertEquals(store.integrityCheck(), "ok");
-      const rows = store.fetch(TO, 0, 2_000_000);
+      const rows = (await store.fetchWindow(TO, 0, 2_000_000, Infinity)).rows;
       const count = new Map<number, number>();
       for (const r of rows) {
         const id = new DataView(r.mid.buffer, r.mid.byteOffset).getUint32(12);
@@ -47,9 +47,9 @@ async function killMidRun(batch: number, killAfter: number): Promise<void> {
       // Nothing beyond what was committed, and store order = enqueue order.
       const ids = rows.map((r) => new DataView(r.mid.buffer, r.mid.byteOffset).getUint32(12));
       assertEquals(ids, [...ids].sort((a, b) => a - b));
-      assertEquals(store.usage(TO).messages, rows.length);
+      assertEquals((await store.usage(TO)).messages, rows.length);
     } finally {
-      store.close();
+      await store.close();
     }
     // An independent check with a fresh connection.
     const raw = new DatabaseSync(db);

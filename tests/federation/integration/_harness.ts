@@ -8,7 +8,7 @@
  * @module
  */
 
-import { HubStore } from "../../../federation/hubstore.ts";
+import { openSqliteHubStore } from "../../../federation/store/mod.ts";
 import { paths } from "../../../federation/files.ts";
 import { toHex } from "../../../federation/bytes.ts";
 
@@ -255,7 +255,7 @@ export async function until<T>(
 export function readInbox(
   data: string,
 ): { mids: Map<string, number>; bodies: Map<string, string>; total: number } {
-  const s = HubStore.open(paths(data).hubDb);
+  const s = openSqliteHubStore(paths(data).hubDb);
   try {
     const mids = new Map<string, number>();
     const bodies = new Map<string, string>();
@@ -274,7 +274,7 @@ export function readInbox(
     }
     return { mids, bodies, total };
   } finally {
-    s.close();
+    s.closeSync();
   }
 }
 

@@ -19,7 +19,7 @@ import {
 } from "../../../federation/files.ts";
 import { familyId } from "../../../federation/family.ts";
 import { joinRelay } from "../../../federation/hub/mod.ts";
-import { FedStore } from "../../../federation/store.ts";
+import { openSqliteRelayStore } from "../../../federation/store/mod.ts";
 import { Cluster, metric } from "./_harness.ts";
 
 const be = backend();
@@ -39,15 +39,15 @@ Deno.test({
       const tokenKey = await loadOrCreateTokenKey(be, relayData);
       const now = Math.floor(Date.now() / 1000);
       const tokens: string[] = [];
-      const store = FedStore.open({ path: paths(relayData).relayDb });
+      const store = openSqliteRelayStore({ path: paths(relayData).relayDb });
       try {
         for (let i = 0; i < N; i++) {
           const inv = createInvite(be, tokenKey, { relayKeyId: relayId.keyId, expires: now + 600 });
-          store.addInvite(inv.invite, now);
+          await store.addInvite(inv.invite, now);
           tokens.push(inv.token);
         }
       } finally {
-        store.close();
+        await store.close();
       }
       const hubs: {
         data: string;

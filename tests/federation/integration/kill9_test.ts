@@ -8,7 +8,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { FedStore } from "../../../federation/store.ts";
+import { openSqliteRelayStore } from "../../../federation/store/mod.ts";
 import { paths } from "../../../federation/files.ts";
 import { Cluster, readInbox, sleep, until } from "./_harness.ts";
 
@@ -98,11 +98,11 @@ Deno.test({
       );
 
       await relay.stop("SIGTERM");
-      const st = FedStore.open({ path: paths(c.data("relay")).relayDb });
+      const st = openSqliteRelayStore({ path: paths(c.data("relay")).relayDb });
       try {
         assertEquals(st.integrityCheck(), "ok");
       } finally {
-        st.close();
+        await st.close();
       }
     } finally {
       await c.close();

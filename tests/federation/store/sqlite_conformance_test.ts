@@ -18,6 +18,8 @@ import {
   type SqliteRelayStore,
 } from "../../../federation/store/mod.ts";
 import { readManifest } from "../../../federation/manifest.ts";
+import { sealEnvelope } from "../../../federation/envelope.ts";
+import { be } from "../_backends.ts";
 
 const MB = { kind: "mailbox" } as const;
 
@@ -215,4 +217,32 @@ Deno.test("sqlite store: kill -9 after durable loses nothing (real child process
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("sqlite store: the database files hold no plaintext of sealed messages", async () => {
+  await withStore(async (s, path) => {
+    const alice = be.x25519Generate();
+    const bob = be.x25519Generate();
+    const secret = "PLAINTEXT-MARKER-4242-never-on-disk";
+    const env = sealEnvelope(be, {
+      senderSecret: alice.privateKey,
+      recipientKey: bob.publicKey,
+      body: new TextEncoder().encode(secret),
+      ttl: 60,
+    });
+    const b = await s.enqueueBatch([{
+      lane: MB,
+      message: { ...env.routing, hops: 0, sealed: env.sealed },
+    }], NOW);
+    await b.durable;
+    assertEquals(b.results.map((r) => "status" in r && r.status), ["stored"]);
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    let all = "";
+    for await (const e of Deno.readDir(dir)) {
+      all += new TextDecoder("latin1").decode(await Deno.readFile(`${dir}/${e.name}`));
+    }
+    assert(all.length > 0);
+    assert(!all.includes(secret));
+    assert(!all.includes("PLAINTEXT-MARKER"));
+  });
 });
