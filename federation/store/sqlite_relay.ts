@@ -13,8 +13,8 @@
  *   promise resolves after the group WAL fdatasync and the manifest mark
  *   (sqlite_open.ts {@link SqliteDb.whenDurable}): one sync in flight,
  *   commits made during it share the next, marks chained in order.
- * - `ack(..., {durable: false})` calls of one event-loop turn are coalesced
- *   into ONE relaxed transaction, run at the end of the turn or before any
+ * - `ack(..., {durable: false})` and `ackPeer` calls of one event-loop turn
+ *   are coalesced into ONE relaxed transaction, run at the end of the turn or before any
  *   other call that reads or writes what they touch (every write, stats,
  *   status, usage, sweep); a mailbox or peer fetch leaves them pending but
  *   skips the rows they delete, so it returns what it would after them.
@@ -131,8 +131,8 @@ interface BatchUsage {
 /** One coalesced delivered-ack waiting for the end of the turn. */
 interface PendingAck {
   readonly lane: number;
-  readonly family: FamilyId;
-  readonly mids: readonly Uint8Array[];
+  /** Recipient and mid of each message to delete. */
+  readonly items: readonly { readonly to: FamilyId; readonly mid: Uint8Array }[];
   readonly resolve: (n: number) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -327,7 +327,27 @@ export class SqliteRelayStore implements RelayStore {
     this.#ackKeys = new Set();
     let counts: number[];
     try {
-      counts = this.#d.tx(() => acks.map((a) => this.#ackIn(a.lane, a.family, a.mids)), "relaxed");
+      counts = this.#d.tx(() => {
+        // Usage counters: one update per family for the whole group, not one per ack.
+        const freed = new Map<FamilyId, { n: number; bytes: number }>();
+        const out = acks.map((a) => {
+          let n = 0;
+          for (const it of a.items) {
+            const r = this.#st.delMid.get(it.to, it.mid, a.lane) as Row | undefined;
+            if (r === undefined) continue;
+            n++;
+            const f = freed.get(it.to);
+            if (f === undefined) freed.set(it.to, { n: 1, bytes: num(r.size) });
+            else {
+              f.n++;
+              f.bytes += num(r.size);
+            }
+          }
+          return n;
+        });
+        for (const [family, f] of freed) this.#st.usageAdd.run(family, -f.n, -f.bytes);
+        return out;
+      }, "relaxed");
     } catch (e) {
       for (const a of acks) a.reject(e);
       return;
@@ -695,12 +715,22 @@ export class SqliteRelayStore implements RelayStore {
       await this.#d.whenDurable();
       return n;
     }
+    return await this.#coalesce(lv, mids.map((mid) => ({ to: family, mid })));
+  }
+
+  /** Queues deletes for the end of this turn (see {@link ack}); resolves with the count. */
+  #coalesce(
+    lane: number,
+    items: readonly { readonly to: FamilyId; readonly mid: Uint8Array }[],
+  ): Promise<number> {
     if (this.#d.closed) {
-      throw new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "store-closed", { path: this.#d.path });
+      return Promise.reject(
+        new MyClerkError(ErrorCode.SERVICE_UNAVAILABLE, "store-closed", { path: this.#d.path }),
+      );
     }
-    return await new Promise<number>((resolve, reject) => {
-      this.#acks.push({ lane: lv, family, mids, resolve, reject });
-      for (const m of mids) this.#ackKeys.add(ackKey(lv, family, m));
+    return new Promise<number>((resolve, reject) => {
+      this.#acks.push({ lane, items, resolve, reject });
+      for (const it of items) this.#ackKeys.add(ackKey(lane, it.to, it.mid));
       // The end of this turn (after every I/O callback of this event-loop iteration, without a
       // timer's delay): every ack that arrives with the same wake-up shares one transaction.
       this.#ackTimer ??= setImmediate(() => {
@@ -713,18 +743,14 @@ export class SqliteRelayStore implements RelayStore {
   /**
    * Peer ack: deletes messages from the outbound queue to `peer` after the
    * peer answered FED_ACK "stored". `items` pairs recipient and mid.
+   * Coalesced like a delivered-ack (`durable: false`): a lost delete only
+   * forwards the message again, and the peer answers it as a duplicate.
    */
   ackPeer(
     peer: number,
     items: readonly { readonly to: FamilyId; readonly mid: Uint8Array }[],
   ): Promise<number> {
-    return settle(() => {
-      return this.#write(() => {
-        let n = 0;
-        for (const it of items) n += this.#ackIn(peer, it.to, [it.mid]);
-        return n;
-      });
-    });
+    return this.#coalesce(peer, items);
   }
 
   /**

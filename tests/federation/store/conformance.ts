@@ -261,6 +261,11 @@ export function relayStoreConformance(name: string, open: StoreFactory): void {
       [5, 1, 100, NOW],
       [0xabcdef, 2, 200, NOW],
     ]);
+    // A peer ack not yet awaited is already applied for the next fetch (call order).
+    const pp = s.ackPeer(0xabcdef, [{ to: fam(9), mid: rows[1].mid }]);
+    assertEquals((await s.fetchPeer(0xabcdef, 0, 10, Infinity)).map((m) => m.sealed[0]), [3]);
+    assertEquals(await pp, 1);
+    assertEquals((await s.queueStatus(peer)).depth, 1);
   });
 
   t("sweep removes expired messages, records notices; dedupe window ends", async (s) => {
