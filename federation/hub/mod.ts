@@ -63,8 +63,7 @@ export class Hub {
   #sweepTimer?: ReturnType<typeof setInterval>;
   #counts: OutboxCounts = { pending: 0, stored: 0, expired: 0, refused: 0 };
   #inboxCount = 0;
-  #refreshing = false;
-  #dirty = false;
+  #refreshTimer?: ReturnType<typeof setTimeout>;
 
   private constructor(
     node: Node,
@@ -146,7 +145,7 @@ export class Hub {
     const hub = new Hub(node, family, state.id, list, store);
     if (state.record) await store.putRecord(state.record, nowSec());
     hub.#describe();
-    hub.#refresh();
+    await hub.#readCounts();
     hub.#sweepTimer = setInterval(() => {
       const now = nowSec();
       Promise.all([store.sweepSeen(now), store.pruneStored(now - 24 * 3600)])
@@ -172,32 +171,31 @@ export class Hub {
   #describe(): void {
     const m = this.node.metrics;
     m.register(FED);
-    // Gauges are read synchronously: they show the counts as of the last store change.
+    // Gauges are read synchronously: they show the counts read at most 0.5 s after a change.
     m.gauge(FED.outboxPending, () => this.#counts.pending);
     m.gauge(FED.inboxMessages, () => this.#inboxCount);
     m.gauge(FED.hubConnected, () => (this.#session.ready ? 1 : 0));
   }
 
-  /** Re-reads the counts behind the gauges (one read at a time; a change meanwhile reads again). */
+  /**
+   * The store changed: re-read the counts behind the gauges, at most every
+   * 500 ms (a COUNT per received batch would cost the hot path).
+   */
   #refresh(): void {
-    if (this.#refreshing) {
-      this.#dirty = true;
-      return;
+    if (this.#refreshTimer !== undefined || this.#stopping) return;
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = undefined;
+      void this.#readCounts();
+    }, 500);
+  }
+
+  async #readCounts(): Promise<void> {
+    try {
+      this.#counts = await this.store.outboxCounts();
+      this.#inboxCount = await this.store.inboxCount();
+    } catch (e) {
+      if (!this.#stopping) this.node.log.warn("hub counts failed", { error: String(e) });
     }
-    this.#refreshing = true;
-    void (async () => {
-      try {
-        do {
-          this.#dirty = false;
-          this.#counts = await this.store.outboxCounts();
-          this.#inboxCount = await this.store.inboxCount();
-        } while (this.#dirty && !this.#stopping);
-      } catch (e) {
-        if (!this.#stopping) this.node.log.warn("hub counts failed", { error: String(e) });
-      } finally {
-        this.#refreshing = false;
-      }
-    })();
   }
 
   /** True while a session to the relay is up and greeted. */
@@ -242,6 +240,7 @@ export class Hub {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#sweepTimer);
+    clearTimeout(this.#refreshTimer);
     this.#outbox.stop();
     await this.#inbox.flush();
     await this.#session.stop();
