@@ -159,6 +159,56 @@ Deno.test("outbound: reconnects after the server restarts, waiting its FED_RESTA
   }
 });
 
+Deno.test("outbound: dials ws:// as well (the node's HTTP port, /myclerk)", async () => {
+  const s = await server();
+  const h = dial(0, {
+    targets: [{
+      addr: `ws://127.0.0.1:${s.node.addresses.http.port}`,
+      keyId: s.node.identity.keyId,
+    }],
+  });
+  try {
+    await until("session", () => h.links.length === 1);
+    assertEquals(h.links[0].client.conn.kind, "ws");
+    assertEquals(h.links[0].keyId, s.node.identity.keyId);
+    await echo(h, h.links[0], 7);
+    // The priority lane exists on WebSocket links too.
+    assert(h.links[0].send(MARK, new Uint8Array([0x80]), true));
+    await until("MARK", () => s.arrivals.includes(MARK));
+  } finally {
+    h.loop.stop();
+    await h.loop.done;
+    await s.stop();
+  }
+});
+
+Deno.test("outbound: targets are tried in turn; stop ends a backoff wait at once", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dead = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const s = await server();
+  const h = dial(0, {
+    targets: [{ addr: `127.0.0.1:${dead}` }, { addr: `127.0.0.1:${s.port}` }],
+    backoff: { baseMs: 20, capMs: 20 },
+  });
+  try {
+    await until("session on the second target", () => h.links.length === 1);
+    assertEquals(h.links[0].remote, `127.0.0.1:${s.port}`);
+    assert(h.logs.some((j) => j.msg === "peer dial failed" && j.peer === `127.0.0.1:${dead}`));
+  } finally {
+    h.loop.stop();
+    await h.loop.done;
+    await s.stop();
+  }
+  // Waiting 60 s between dials: stop() does not wait for it.
+  const slow = dial(dead, { backoff: { baseMs: 60_000, capMs: 60_000 } });
+  await until("first refused dial", () => slow.loop.failures === 1);
+  const t0 = Date.now();
+  slow.loop.stop();
+  await slow.loop.done;
+  assert(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
+});
+
 Deno.test("outbound: a priority send overtakes data queued on a dialed link", async () => {
   const s = await server();
   const h = dial(s.port);
