@@ -196,7 +196,9 @@ Deno.test({
         5000,
         "two events at cli",
       );
-      await new Promise((r) => setTimeout(r, 100));
+      // No wait for a third: svc's events reached the host before its answer to 0xF403, and
+      // the host forwards an event to cli at once (calls.ts deliver), so every event forwarded
+      // at all is on cli's channel ahead of this request.
       const last = await host.dispatch({ opcode: 0xf503, tier: 3, payload: {}, peer: PEER });
       const fin = last.ok ? last.payload as Seen & { subErr: string } : { seen: [], subErr: "" };
       assertEq(fin.seen.map((e) => [e.op, e.from]), [[0xf40e, "svc"], [0xf40f, "svc"]]);

@@ -14,6 +14,7 @@ import {
   makeWorld,
   PEER,
   startHost,
+  until,
   writePlugin,
   writePolicy,
 } from "./_helpers.ts";
@@ -45,18 +46,29 @@ for (const isolation of ["worker", "process"] as const) {
     const host = await startHost(w);
     try {
       const results: DispatchResult[] = [];
+      const vOf = (r: DispatchResult) => r.ok ? (r.payload as { v?: number }).v : undefined;
       let stop = false;
+      let sawV2 = false;
+      // Answers other than v2 to requests issued after a v2 answer was seen (the switch is one step).
+      const lateV1: unknown[] = [];
       // 8 clients in a loop: always something in flight during the switch.
       const clients = Array.from({ length: 8 }, async () => {
         while (!stop) {
-          results.push(await host.dispatch({ opcode: 0xf600, tier: 1, payload: {}, peer: PEER }));
+          const afterSwitch = sawV2;
+          const r = await host.dispatch({ opcode: 0xf600, tier: 1, payload: {}, peer: PEER });
+          results.push(r);
+          if (vOf(r) === 2) sawV2 = true;
+          else if (afterSwitch) lateV1.push(r);
         }
       });
       const otherBefore = host.list().find((s) => s.name === "other")!.metrics;
-      await new Promise((r) => setTimeout(r, 150));
+      const count = (v: number) => results.filter((r) => vOf(r) === v).length;
+      // Traffic on v1 first, then the reload, then traffic on v2: by counts, not by sleeps.
+      await until(() => count(1) >= 16, 10_000, "v1 answers before the reload");
       await writePlugin(w, manifest("2.0.0"), version(2));
       await host.reload("ver");
-      await new Promise((r) => setTimeout(r, 150));
+      const atReload = results.length;
+      await until(() => count(2) >= 16 && results.length >= atReload + 16, 10_000, "v2 answers");
       stop = true;
       await Promise.all(clients);
 
@@ -64,6 +76,11 @@ for (const isolation of ["worker", "process"] as const) {
       assertEq(bad.length, 0, `errors during reload: ${JSON.stringify(bad.slice(0, 3))}`);
       const vs = results.map((r) => (r as { payload: { v: number } }).payload.v);
       assert(vs.includes(1) && vs.includes(2), "both versions answered");
+      assertEq(
+        lateV1.length,
+        0,
+        `answers not from v2 after v2 was seen: ${JSON.stringify(lateV1)}`,
+      );
       // Requests issued after reload() returned are all v2.
       const after = await Promise.all(
         Array.from(
