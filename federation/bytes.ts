@@ -33,13 +33,11 @@ export function readU32(b: Uint8Array, o = 0): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
-/** Constant-time equality of two byte arrays (length is not secret). */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
+/**
+ * Constant-time equality of two byte arrays (length is not secret). One
+ * home: core/crypto/ct.ts `timingSafeEqual`; this is its federation name.
+ */
+export { timingSafeEqual as bytesEqual } from "../core/crypto/ct.ts";
 
 /** base64url without padding (RFC 4648 §5). */
 export function toBase64Url(b: Uint8Array): string {

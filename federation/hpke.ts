@@ -15,6 +15,7 @@
 import { badRequest } from "../core/errors.ts";
 import type { CryptoBackend, KeyPair } from "../core/crypto/types.ts";
 import { concat, i2osp, utf8 } from "./bytes.ts";
+import { timingSafeEqual } from "../core/crypto/ct.ts";
 
 /** HPKE mode identifiers (RFC 9180 §5). */
 export const HpkeMode = { BASE: 0x00, AUTH: 0x02 } as const;
@@ -109,11 +110,7 @@ function extractAndExpand(be: CryptoBackend, dh: Uint8Array, kemContext: Uint8Ar
  */
 export function publicKeyOf(be: CryptoBackend, secret: Uint8Array): Uint8Array {
   const hit = PUBLIC_CACHE.get(secret);
-  if (hit !== undefined && hit.secret.length === secret.length) {
-    let d = 0;
-    for (let i = 0; i < secret.length; i++) d |= hit.secret[i] ^ secret[i];
-    if (d === 0) return hit.pub;
-  }
+  if (hit !== undefined && timingSafeEqual(hit.secret, secret)) return hit.pub;
   const pub = be.x25519Public(secret);
   PUBLIC_CACHE.set(secret, { secret: secret.slice(), pub });
   return pub;
