@@ -1,6 +1,8 @@
 /**
  * The libc core every hardware binding shares: open/close/read/write, ioctl,
  * poll (blocking on a worker thread, so the event loop keeps running),
+ * termios (tcgetattr/tcsetattr/cfmakeraw/speeds/tcsendbreak, for
+ * hardware/termios.ts),
  * sockets (socket/bind/setsockopt/getsockopt), if_nametoindex, fcntl, errno,
  * and the address of a buffer (for structs that hold pointers, such as
  * `i2c_msg.buf` or `spi_ioc_transfer.tx_buf`).
@@ -16,9 +18,12 @@
  * @module
  */
 import { ErrorCode, type ErrorCodeValue, type ErrorExtra, MyClerkError } from "../core/errors.ts";
+import { ERRNO, errnoCode, errnoName, sysError } from "./errno.ts";
 
 export { ErrorCode, MyClerkError };
 export type { ErrorCodeValue, ErrorExtra };
+// The errno vocabulary lives in errno.ts (no FFI: plugins without libc use it too).
+export { ERRNO, errnoCode, errnoName, sysError };
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
@@ -51,6 +56,14 @@ const SYMBOLS = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  // termios (hardware/termios.ts): glibc functions over the TCGETS/TCSETS ioctls.
+  tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
+  tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  cfmakeraw: { parameters: ["buffer"], result: "void" },
+  cfsetispeed: { parameters: ["buffer", "u32"], result: "i32" },
+  cfsetospeed: { parameters: ["buffer", "u32"], result: "i32" },
+  cfgetospeed: { parameters: ["buffer"], result: "u32" },
+  tcsendbreak: { parameters: ["i32", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
   memmove: { parameters: ["buffer", "buffer", "usize"], result: "usize" },
@@ -79,84 +92,6 @@ export const SYS = {
   SOCK_NONBLOCK: 0o4000,
   SOCK_CLOEXEC: 0o2000000,
 } as const;
-
-/** errno values the bindings act on (asm-generic). */
-export const ERRNO = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EIO: 5,
-  ENXIO: 6,
-  E2BIG: 7,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  EBUSY: 16,
-  ENODEV: 19,
-  EINVAL: 22,
-  ENOTTY: 25,
-  ENOSYS: 38,
-  EOPNOTSUPP: 95,
-  ENOBUFS: 105,
-  ENETDOWN: 100,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EREMOTEIO: 121,
-} as const;
-
-const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(
-  Object.entries(ERRNO).map(([k, v]) => [v, k]),
-);
-
-/** The symbolic name of an errno value (`E123` when unknown). */
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
-}
-
-/**
- * The protocol error code for an errno: missing device NOT_FOUND, denied
- * FORBIDDEN, busy SERVICE_UNAVAILABLE, bad argument BAD_REQUEST, not
- * supported by the driver UNSUPPORTED, time-out TIMEOUT, the rest
- * INTERNAL_ERROR (an I/O error on the bus itself).
- */
-export function errnoCode(errno: number): ErrorCodeValue {
-  switch (errno) {
-    case ERRNO.ENOENT:
-    case ERRNO.ENODEV:
-    case ERRNO.ENXIO:
-      return ErrorCode.NOT_FOUND;
-    case ERRNO.EACCES:
-    case ERRNO.EPERM:
-      return ErrorCode.FORBIDDEN;
-    case ERRNO.EBUSY:
-    case ERRNO.EAGAIN:
-    case ERRNO.ENOBUFS:
-    case ERRNO.ENETDOWN:
-      return ErrorCode.SERVICE_UNAVAILABLE;
-    case ERRNO.EINVAL:
-    case ERRNO.E2BIG:
-    case ERRNO.EFAULT:
-      return ErrorCode.BAD_REQUEST;
-    case ERRNO.ENOTTY:
-    case ERRNO.EOPNOTSUPP:
-    case ERRNO.ENOSYS:
-      return ErrorCode.UNSUPPORTED;
-    case ERRNO.ETIMEDOUT:
-      return ErrorCode.TIMEOUT;
-    default:
-      return ErrorCode.INTERNAL_ERROR;
-  }
-}
-
-/** A MyClerkError for a failed call: detail `WHAT-failed`, extra `{ errno, errnoName }`. */
-export function sysError(what: string, errno: number, code?: ErrorCodeValue): MyClerkError {
-  return new MyClerkError(code ?? errnoCode(errno), `${what}-failed`, {
-    errno,
-    errnoName: errnoName(errno),
-  });
-}
 
 /**
  * A buffer safe to hand to the kernel by address: always backed by its own
@@ -352,6 +287,37 @@ export class Libc {
     const r = this.neg(this.lib.symbols.execve(cstr(path), a, e));
     keep.length = 0; // the strings had to live until execve returned
     return r;
+  }
+
+  /** tcgetattr(3) into `termios` (glibc's struct termios); 0 or -errno. */
+  sysTcgetattr(fd: number, termios: Uint8Array<ArrayBuffer>): number {
+    return this.neg(this.lib.symbols.tcgetattr(fd, termios));
+  }
+
+  /** tcsetattr(3) from `termios` (`when`: TCSANOW 0, TCSADRAIN 1, TCSAFLUSH 2); 0 or -errno. */
+  sysTcsetattr(fd: number, when: number, termios: Uint8Array<ArrayBuffer>): number {
+    return this.neg(this.lib.symbols.tcsetattr(fd, when, termios));
+  }
+
+  /** cfmakeraw(3): raw mode in `termios` (no syscall). */
+  cfmakeraw(termios: Uint8Array<ArrayBuffer>): void {
+    this.lib.symbols.cfmakeraw(termios);
+  }
+
+  /** cfsetispeed(3) and cfsetospeed(3) to the speed constant `speed`; 0 or -errno. */
+  sysCfsetspeed(termios: Uint8Array<ArrayBuffer>, speed: number): number {
+    const r = this.neg(this.lib.symbols.cfsetispeed(termios, speed));
+    return r < 0 ? r : this.neg(this.lib.symbols.cfsetospeed(termios, speed));
+  }
+
+  /** cfgetospeed(3): the output speed constant in `termios`. */
+  cfgetospeed(termios: Uint8Array<ArrayBuffer>): number {
+    return this.lib.symbols.cfgetospeed(termios);
+  }
+
+  /** tcsendbreak(3) (`duration` 0: 0.25-0.5 s); 0 or -errno. */
+  sysTcsendbreak(fd: number, duration: number): number {
+    return this.neg(this.lib.symbols.tcsendbreak(fd, duration));
   }
 
   /** getpid(2). */

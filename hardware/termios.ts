@@ -1,44 +1,20 @@
 /**
- * libc bindings for serial ports: open/close/read/write, termios
- * (tcgetattr, cfmakeraw, cfsetispeed/cfsetospeed, tcsetattr), modem lines
- * (ioctl TIOCMGET/TIOCMSET) and tcsendbreak. Linux glibc layout
- * (x86_64 and aarch64 share it).
- *
- * The library path comes from the host's FFI grant; nothing else is opened.
+ * Serial ports on the shared libc binding (hardware/libc.ts): open, read and
+ * write non-blocking, termios (tcgetattr, cfmakeraw, cfsetispeed/cfsetospeed,
+ * tcsetattr), modem lines (ioctl TIOCMGET/TIOCMSET) and tcsendbreak. Linux
+ * glibc layout (x86_64 and aarch64 share it). No library of its own: the
+ * caller's {@link Libc} is the only dlopen of libc in the plugin.
  *
  * @module
  */
 // Plugins reach this file as `@myclerk/hardware/termios.ts` (plugin import map); the
-// relative import below resolves to the same core/errors.ts the SDK re-exports.
-import { ErrorCode, MyClerkError } from "../core/errors.ts";
+// relative imports below resolve to the same core/errors.ts the SDK re-exports.
+import { alloc, ERRNO, ErrorCode, Libc, MyClerkError, SYS } from "./libc.ts";
 
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
-  tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
-  cfmakeraw: { parameters: ["buffer"], result: "void" },
-  cfsetispeed: { parameters: ["buffer", "u32"], result: "i32" },
-  cfsetospeed: { parameters: ["buffer", "u32"], result: "i32" },
-  cfgetospeed: { parameters: ["buffer"], result: "u32" },
-  tcsendbreak: { parameters: ["i32", "i32"], result: "i32" },
-  tcflush: { parameters: ["i32", "i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
-} as const;
-
-/** Flags and constants (Linux, asm-generic). */
+/** termios and modem-line constants (Linux, asm-generic); open flags are libc.ts' `SYS`. */
 export const C = {
-  O_RDWR: 0o2,
-  O_NOCTTY: 0o400,
-  O_NONBLOCK: 0o4000,
-  O_CLOEXEC: 0o2000000,
   TCSANOW: 0,
   TCIOFLUSH: 2,
-  EAGAIN: 11,
   CSIZE: 0o60,
   CS5: 0o0,
   CS6: 0o20,
@@ -111,74 +87,40 @@ export interface ModemLines {
   readonly ri: boolean;
 }
 
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+/**
+ * Serial-port calls on the one libc binding ({@link Libc} of hardware/libc.ts):
+ * a plugin opens libc once and hands it here, so the serial plugin and the
+ * GSM port use the same library handle for termios, reads, writes and
+ * `pollAsync`. Failures throw MyClerkError `WHAT-failed` with
+ * `{ errno, errnoName }` (hardware/errno.ts).
+ */
+export class Termios {
+  /** Serial calls on `libc` (opened by the caller, normally from `ctx.grant.ffi.libc`). */
+  constructor(readonly libc: Libc) {}
 
-/** A libc opened through FFI, with the serial calls as methods. Throws MyClerkError with errno. */
-export class Libc {
-  private readonly lib: Lib;
-
-  /** Opens libc at `path` (the host-granted file). */
-  constructor(path: string) {
-    this.lib = Deno.dlopen(path, SYMBOLS);
-  }
-
-  /**
-   * Current errno. Copied out with libc's own memcpy: UnsafePointerView needs
-   * unscoped FFI permission, and the plugin only holds `--allow-ffi=<libc>`.
-   */
-  errno(): number {
-    const b = new Uint8Array(4);
-    this.lib.symbols.memcpy(b, this.lib.symbols.__errno_location(), 4n);
-    return new DataView(b.buffer).getInt32(0, true);
-  }
-
-  /** Returns `r`, or throws `code` with errno when the call failed (`r < 0`). */
-  private check(r: number, what: string, code: number = ErrorCode.INTERNAL_ERROR): number {
-    if (r < 0) {
-      const errno = this.errno();
-      throw new MyClerkError(code as typeof ErrorCode.INTERNAL_ERROR, `${what}-failed`, { errno });
-    }
-    return r;
-  }
-
-  /** open(2) read/write, no controlling tty, non-blocking. */
+  /** open(2) read/write, no controlling tty, non-blocking (ENOENT NOT_FOUND, EACCES FORBIDDEN, EBUSY SERVICE_UNAVAILABLE). */
   openPort(path: string): number {
-    const c = new TextEncoder().encode(path + "\0");
-    return this.check(
-      this.lib.symbols.open(c, C.O_RDWR | C.O_NOCTTY | C.O_NONBLOCK | C.O_CLOEXEC),
-      "open",
-      ErrorCode.NOT_FOUND,
-    );
+    return Libc.check(this.libc.sysOpen(path, SYS.O_RDWR | SYS.O_NOCTTY | SYS.O_NONBLOCK), "open");
   }
 
   /** close(2). */
   close(fd: number): void {
-    this.check(this.lib.symbols.close(fd), "close");
+    this.libc.close(fd);
   }
 
-  /** Non-blocking read; 0 bytes when nothing is there (EAGAIN). */
+  /** Non-blocking read of at most `max` bytes; 0 bytes when nothing is there (EAGAIN). */
   read(fd: number, max: number): Uint8Array<ArrayBuffer> {
-    const buf = new Uint8Array(max);
-    const n = Number(this.lib.symbols.read(fd, buf, BigInt(max)));
-    if (n < 0) {
-      const errno = this.errno();
-      if (errno === C.EAGAIN) return new Uint8Array(0);
-      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "read-failed", { errno });
-    }
-    return buf.subarray(0, n);
+    const buf = alloc(max);
+    const n = this.libc.sysRead(fd, buf, max);
+    if (n === -ERRNO.EAGAIN) return new Uint8Array(0);
+    return buf.subarray(0, Libc.check(n, "read"));
   }
 
-  /** write(2); returns bytes written (0 when the buffer is full). */
+  /** write(2); returns bytes written (0 when the kernel's buffer is full). */
   write(fd: number, data: Uint8Array): number {
-    const n = Number(
-      this.lib.symbols.write(fd, data as Uint8Array<ArrayBuffer>, BigInt(data.length)),
-    );
-    if (n < 0) {
-      const errno = this.errno();
-      if (errno === C.EAGAIN) return 0;
-      throw new MyClerkError(ErrorCode.INTERNAL_ERROR, "write-failed", { errno });
-    }
-    return n;
+    const n = this.libc.sysWrite(fd, data);
+    if (n === -ERRNO.EAGAIN) return 0;
+    return Libc.check(n, "write");
   }
 
   /** Applies a raw-mode line configuration (termios) and reads it back. */
@@ -187,9 +129,9 @@ export class Libc {
     if (speed === undefined) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "baud", { supported: [...BAUD.keys()] });
     }
-    const t = new Uint8Array(T.size);
-    this.check(this.lib.symbols.tcgetattr(fd, t), "tcgetattr", ErrorCode.BAD_REQUEST);
-    this.lib.symbols.cfmakeraw(t);
+    const t = alloc(T.size);
+    Libc.check(this.libc.sysTcgetattr(fd, t), "tcgetattr", ErrorCode.BAD_REQUEST);
+    this.libc.cfmakeraw(t);
     const dv = new DataView(t.buffer);
     let cflag = dv.getUint32(T.cflag, true);
     let iflag = dv.getUint32(T.iflag, true);
@@ -209,20 +151,19 @@ export class Libc {
     // Non-blocking reads: VMIN=0, VTIME=0 (the plugin polls with its own deadline).
     t[T.cc + T.VMIN] = 0;
     t[T.cc + T.VTIME] = 0;
-    this.check(this.lib.symbols.cfsetispeed(t, speed), "cfsetispeed", ErrorCode.BAD_REQUEST);
-    this.check(this.lib.symbols.cfsetospeed(t, speed), "cfsetospeed", ErrorCode.BAD_REQUEST);
-    this.check(this.lib.symbols.tcsetattr(fd, C.TCSANOW, t), "tcsetattr", ErrorCode.BAD_REQUEST);
+    Libc.check(this.libc.sysCfsetspeed(t, speed), "cfsetspeed", ErrorCode.BAD_REQUEST);
+    Libc.check(this.libc.sysTcsetattr(fd, C.TCSANOW, t), "tcsetattr", ErrorCode.BAD_REQUEST);
     return this.current(fd);
   }
 
   /** The line configuration as the kernel holds it now. */
   current(fd: number): LineConfig {
-    const t = new Uint8Array(T.size);
-    this.check(this.lib.symbols.tcgetattr(fd, t), "tcgetattr", ErrorCode.BAD_REQUEST);
+    const t = alloc(T.size);
+    Libc.check(this.libc.sysTcgetattr(fd, t), "tcgetattr", ErrorCode.BAD_REQUEST);
     const dv = new DataView(t.buffer);
     const cflag = dv.getUint32(T.cflag, true);
     const iflag = dv.getUint32(T.iflag, true);
-    const speed = this.lib.symbols.cfgetospeed(t);
+    const speed = this.libc.cfgetospeed(t);
     const baud = [...BAUD].find(([, v]) => v === speed)?.[0] ?? 0;
     const size = cflag & C.CSIZE;
     return {
@@ -234,14 +175,10 @@ export class Libc {
     };
   }
 
-  /** Modem lines via ioctl TIOCMGET. A PTY has none: UNSUPPORTED `modem-lines` with errno. */
+  /** Modem lines via ioctl TIOCMGET. A PTY has none: UNSUPPORTED `modem-lines-failed` (ENOTTY). */
   modemGet(fd: number): ModemLines {
-    const b = new Uint8Array(4);
-    this.check(
-      this.lib.symbols.ioctl(fd, BigInt(C.TIOCMGET), b),
-      "modem-lines",
-      ErrorCode.UNSUPPORTED,
-    );
+    const b = alloc(4);
+    Libc.check(this.libc.sysIoctl(fd, C.TIOCMGET, b), "modem-lines", ErrorCode.UNSUPPORTED);
     const v = new DataView(b.buffer).getInt32(0, true);
     return {
       dtr: (v & C.TIOCM_DTR) !== 0,
@@ -255,32 +192,19 @@ export class Libc {
 
   /** Sets DTR/RTS (read-modify-write with TIOCMGET/TIOCMSET). */
   modemSet(fd: number, set: { readonly dtr?: boolean; readonly rts?: boolean }): ModemLines {
-    const b = new Uint8Array(4);
-    this.check(
-      this.lib.symbols.ioctl(fd, BigInt(C.TIOCMGET), b),
-      "modem-lines",
-      ErrorCode.UNSUPPORTED,
-    );
+    const b = alloc(4);
+    Libc.check(this.libc.sysIoctl(fd, C.TIOCMGET, b), "modem-lines", ErrorCode.UNSUPPORTED);
     const dv = new DataView(b.buffer);
     let v = dv.getInt32(0, true);
     if (set.dtr !== undefined) v = set.dtr ? v | C.TIOCM_DTR : v & ~C.TIOCM_DTR;
     if (set.rts !== undefined) v = set.rts ? v | C.TIOCM_RTS : v & ~C.TIOCM_RTS;
     dv.setInt32(0, v, true);
-    this.check(
-      this.lib.symbols.ioctl(fd, BigInt(C.TIOCMSET), b),
-      "modem-lines",
-      ErrorCode.UNSUPPORTED,
-    );
+    Libc.check(this.libc.sysIoctl(fd, C.TIOCMSET, b), "modem-lines", ErrorCode.UNSUPPORTED);
     return this.modemGet(fd);
   }
 
   /** tcsendbreak(3): `duration` 0 = 0.25-0.5 s. */
   sendBreak(fd: number, duration = 0): void {
-    this.check(this.lib.symbols.tcsendbreak(fd, duration), "break", ErrorCode.UNSUPPORTED);
-  }
-
-  /** Releases the library. */
-  unload(): void {
-    this.lib.close();
+    Libc.check(this.libc.sysTcsendbreak(fd, duration), "break", ErrorCode.UNSUPPORTED);
   }
 }

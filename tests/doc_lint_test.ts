@@ -104,6 +104,7 @@ const FILES: readonly string[] = [
   "hardware/confine/mod.ts",
   "hardware/confine/plan.ts",
   "hardware/detect.ts",
+  "hardware/errno.ts",
   "hardware/holds.ts",
   "hardware/i2c.ts",
   "hardware/libc.ts",

@@ -1,22 +1,33 @@
 /**
  * The modem's tty: opened raw with termios (`@myclerk/hardware/termios.ts`),
- * read by a loop that blocks in `poll(2)` on a worker thread (FFI
- * `nonblocking`), so bytes reach the AT engine as soon as they arrive and
- * an idle modem costs nothing. POLLHUP/POLLERR, a read error, or the device
- * node vanishing mean the port is lost (USB modem reset, cable pulled).
+ * read by a loop that blocks in `poll(2)` on a worker thread
+ * (`Libc.pollAsync`), so bytes reach the AT engine as soon as they arrive
+ * and an idle modem costs nothing. POLLHUP/POLLERR, a read error, or the
+ * device node vanishing mean the port is lost (USB modem reset, cable
+ * pulled).
+ *
+ * libc is opened once per plugin process (the one binding of
+ * hardware/libc.ts), not once per port: a modem that resets reopens its port
+ * many times.
  *
  * @module
  */
 import { ErrorCode, MyClerkError } from "@myclerk/plugin-sdk";
-import { Libc } from "@myclerk/hardware/termios.ts";
+import { Libc, SYS } from "@myclerk/hardware/libc.ts";
+import { Termios } from "@myclerk/hardware/termios.ts";
 
-const POLL = {
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-} as const;
-
-const POLLIN = 0x001, POLLERR = 0x008, POLLHUP = 0x010, POLLNVAL = 0x020;
+const { POLLIN, POLLERR, POLLHUP, POLLNVAL } = SYS;
 /** Longest single poll: bounds how long close() waits for the reader. */
 const POLL_MS = 100;
+
+/** The process's libc binding per granted path (one in practice). */
+const bindings = new Map<string, Termios>();
+
+function termiosAt(libcPath: string): Termios {
+  let t = bindings.get(libcPath);
+  if (t === undefined) bindings.set(libcPath, t = new Termios(new Libc(libcPath)));
+  return t;
+}
 
 /** An open modem port. */
 export class ModemPort {
@@ -24,8 +35,7 @@ export class ModemPort {
   private readonly loop: Promise<void>;
 
   private constructor(
-    private readonly libc: Libc,
-    private readonly pollLib: Deno.DynamicLibrary<typeof POLL>,
+    private readonly tty: Termios,
     private readonly fd: number,
     /** The path it was opened by. */
     readonly path: string,
@@ -43,44 +53,37 @@ export class ModemPort {
     onData: (b: Uint8Array) => void,
     onLost: (why: string) => void,
   ): ModemPort {
-    const libc = new Libc(libcPath);
+    const tty = termiosAt(libcPath);
     let fd = -1;
     try {
-      fd = libc.openPort(path);
-      libc.configure(fd, { baud, dataBits: 8, parity: "none", stopBits: 1, flow: "none" });
+      fd = tty.openPort(path);
+      tty.configure(fd, { baud, dataBits: 8, parity: "none", stopBits: 1, flow: "none" });
     } catch (e) {
-      if (fd >= 0) libc.close(fd);
-      libc.unload();
+      if (fd >= 0) tty.close(fd);
       throw e;
     }
-    const pollLib = Deno.dlopen(libcPath, POLL);
-    return new ModemPort(libc, pollLib, fd, path, onData, onLost);
+    return new ModemPort(tty, fd, path, onData, onLost);
   }
 
   /** The reader: poll, read, hand bytes over; detects hang-ups and vanished nodes. */
   private async run(): Promise<void> {
-    const pfd = new Uint8Array(8);
-    const dv = new DataView(pfd.buffer);
     let lastCheck = performance.now();
     while (!this.closed) {
-      dv.setInt32(0, this.fd, true);
-      dv.setInt16(4, POLLIN, true);
-      dv.setInt16(6, 0, true);
-      const n = await this.pollLib.symbols.poll(pfd, 1n, POLL_MS);
+      // revents when ready, 0 on time-out, < 0 when poll itself failed
+      const rev = await this.tty.libc.pollAsync(this.fd, POLLIN, POLL_MS);
       if (this.closed) return;
-      const rev = dv.getInt16(6, true);
-      if (n > 0 && (rev & POLLIN) !== 0) {
+      if (rev > 0 && (rev & POLLIN) !== 0) {
         let data: Uint8Array;
         try {
-          data = this.libc.read(this.fd, 4096);
+          data = this.tty.read(this.fd, 4096);
         } catch (e) {
           return this.lost(`read-failed:${(e as MyClerkError).extra?.errno ?? "?"}`);
         }
         if (data.length > 0) this.onData(data.slice());
         else if ((rev & (POLLHUP | POLLERR)) !== 0) return this.lost("hangup");
-      } else if (n > 0 && (rev & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
+      } else if (rev > 0 && (rev & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
         return this.lost("hangup");
-      } else if (n < 0) {
+      } else if (rev < 0) {
         return this.lost("poll-failed");
       }
       // A USB modem that resets can leave the old fd quiet rather than hung up: check the node.
@@ -109,7 +112,7 @@ export class ModemPort {
     if (this.released) return;
     this.released = true;
     try {
-      this.libc.close(this.fd);
+      this.tty.close(this.fd);
     } catch { /* already gone */ }
   }
 
@@ -120,23 +123,21 @@ export class ModemPort {
     for (let i = 0; i < text.length; i++) data[i] = text.charCodeAt(i) & 0xff;
     let off = 0;
     for (let tries = 0; off < data.length && tries < 400; tries++) {
-      const n = this.libc.write(this.fd, data.subarray(off));
+      const n = this.tty.write(this.fd, data.subarray(off));
       off += n;
       if (n === 0) await new Promise((r) => setTimeout(r, 5));
     }
     if (off < data.length) throw new MyClerkError(ErrorCode.TIMEOUT, "write-stalled");
   }
 
-  /** Stops the reader, closes the fd, unloads the libraries. */
+  /** Stops the reader and closes the fd (libc stays open for the next port). */
   async close(): Promise<void> {
     this.closed = true;
     await this.loop.catch(() => {});
     this.release();
-    this.pollLib.close();
-    this.libc.unload();
   }
 
-  /** Waits for the reader to stop after a loss, then frees the libraries. */
+  /** Waits for the reader to stop after a loss, then closes the fd. */
   async dispose(): Promise<void> {
     await this.close();
   }

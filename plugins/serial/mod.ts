@@ -42,8 +42,9 @@ import {
   type PluginContext,
   type PluginDefinition,
 } from "@myclerk/plugin-sdk";
-import { Libc, type LineConfig, type ModemLines } from "@myclerk/hardware/termios.ts";
-import { Libc as Core, SYS } from "@myclerk/hardware/libc.ts";
+import { type LineConfig, type ModemLines, Termios } from "@myclerk/hardware/termios.ts";
+import { Libc, SYS } from "@myclerk/hardware/libc.ts";
+import { HoldTable } from "@myclerk/hardware/holds.ts";
 
 /** Serial opcodes. */
 export const SerialOp = {
@@ -79,23 +80,25 @@ interface Stream {
 
 interface Port {
   readonly fd: number;
-  readonly path: string;
-  readonly session: number;
   stream?: Stream;
 }
 
 const MAX_PORTS = 32;
 const MAX_IO = 65_536;
 
+/** The one libc binding of this plugin (termios calls and pollAsync both go through it). */
 let libc: Libc | undefined;
-let core: Core | undefined;
+let tty: Termios | undefined;
 let ctxRef: PluginContext | undefined;
-const ports = new Map<number, Port>();
-let nextHandle = 1;
+/**
+ * Open ports by handle. One handle per path: two fds on one tty would split
+ * its input between them, so even the same session cannot open a held path.
+ */
+const ports = new HoldTable<Port>(MAX_PORTS, { oneHandlePerKey: true });
 
-function lib(): Libc {
-  if (libc === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "libc-not-loaded");
-  return libc;
+function lib(): Termios {
+  if (tty === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "libc-not-loaded");
+  return tty;
 }
 
 function granted(path: string): boolean {
@@ -132,9 +135,7 @@ const DEFAULT: LineConfig = {
 
 /** The caller's port; another session's handle is NOT_FOUND. */
 function port(m: Readonly<Record<string, unknown>>, session: number): Port {
-  const p = ports.get(field(m, "handle", "number"));
-  if (p === undefined || p.session !== session) fail(ErrorCode.NOT_FOUND, "no-such-handle");
-  return p;
+  return ports.get(session, field(m, "handle", "number")).value;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,9 +145,9 @@ function sameLines(a: ModemLines, b: ModemLines): boolean {
 }
 
 /** Pushes what the line receives (and modem-line changes) to the port's session, rate-bounded. */
-async function streamLoop(handle: number, p: Port, st: Stream): Promise<void> {
+async function streamLoop(handle: number, session: number, p: Port, st: Stream): Promise<void> {
   const emit = (op: number, payload: Record<string, unknown>) =>
-    ctxRef?.emit(op, { handle, seq: ++st.seq, ...payload }, p.session);
+    ctxRef?.emit(op, { handle, seq: ++st.seq, ...payload }, session);
   let lines: ModemLines | undefined;
   let linesOk = true;
   try {
@@ -163,7 +164,7 @@ async function streamLoop(handle: number, p: Port, st: Stream): Promise<void> {
       await sleep(Math.max(1, Math.ceil((1 - st.tokens) * 1000 / st.rate)));
       continue;
     }
-    const rev = await core!.pollAsync(p.fd, SYS.POLLIN, POLL_MS);
+    const rev = await libc!.pollAsync(p.fd, SYS.POLLIN, POLL_MS);
     if (st.stopped) return;
     if (rev > 0) {
       let d = new Uint8Array(0);
@@ -201,11 +202,8 @@ async function streamLoop(handle: number, p: Port, st: Stream): Promise<void> {
   }
 }
 
-/** Stops the port's stream (waits for its pool-thread poll), closes the fd. */
-async function closePort(handle: number): Promise<void> {
-  const p = ports.get(handle);
-  if (p === undefined) return;
-  ports.delete(handle);
+/** Stops the port's stream (waits for its pool-thread poll), closes the fd (already taken from the table). */
+async function closePort(p: Port): Promise<void> {
   if (p.stream !== undefined) {
     p.stream.stopped = true;
     await p.stream.done;
@@ -220,20 +218,20 @@ export default definePlugin({
     const path = ctx.grant.ffi.libc;
     if (path === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "ffi-libc-not-granted");
     libc = new Libc(path);
-    core = new Core(path);
+    tty = new Termios(libc);
   },
   async close() {
-    for (const h of [...ports.keys()]) {
+    for (const h of ports.takeAll()) {
       try {
-        await closePort(h);
+        await closePort(h.value);
       } catch { /* closing anyway */ }
     }
     libc?.unload();
     libc = undefined;
-    core = undefined;
+    tty = undefined;
   },
   async sessionClosed(sessionId) {
-    for (const [h, p] of [...ports]) if (p.session === sessionId) await closePort(h);
+    for (const h of ports.takeSession(sessionId)) await closePort(h.value);
   },
   events: [SerialOp.DATA_EVENT, SerialOp.LINES_EVENT],
   handlers: {
@@ -252,16 +250,13 @@ export default definePlugin({
       if (!Number.isInteger(rate) || rate < 1 || rate > STREAM_RATE.max) {
         fail(ErrorCode.BAD_REQUEST, "field:maxBytesPerSec", { max: STREAM_RATE.max });
       }
-      if ([...ports.values()].some((p) => p.path === path)) {
-        fail(ErrorCode.SERVICE_UNAVAILABLE, "device-busy", { device: path, path });
-      }
-      if (ports.size >= MAX_PORTS) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-ports");
+      const session = ctx.peer.sessionId;
+      ports.check(session, path, false, { path });
       const fd = lib().openPort(path);
       try {
         const applied = lib().configure(fd, cfg);
-        const handle = nextHandle++;
-        const p: Port = { fd, path, session: ctx.peer.sessionId };
-        ports.set(handle, p);
+        const p: Port = { fd };
+        const handle = ports.add(session, path, false, p).handle;
         if (events) {
           // Start with a full second's budget, capped at one chunk's worth of burst per poll.
           const st: Stream = {
@@ -274,7 +269,7 @@ export default definePlugin({
             last: performance.now(),
           };
           p.stream = st;
-          st.done = streamLoop(handle, p, st);
+          st.done = streamLoop(handle, session, p, st);
         }
         return { handle, config: applied, events, ...(events ? { maxBytesPerSec: rate } : {}) };
       } catch (e) {
@@ -283,9 +278,7 @@ export default definePlugin({
       }
     },
     [SerialOp.CLOSE]: async (payload, ctx) => {
-      const m = asMap(payload);
-      port(m, ctx.peer.sessionId);
-      await closePort(m.handle as number);
+      await closePort(ports.take(ctx.peer.sessionId, asMap(payload).handle).value);
       return {};
     },
     [SerialOp.CONFIGURE]: (payload, ctx) => {
@@ -328,8 +321,8 @@ export default definePlugin({
         // Wait for the bytes in the kernel (poll on a pool thread), not on a timer: a timer
         // costs 1-3 ms per turn whatever its delay, which was most of a READ's latency. In
         // slices, so a CLOSE meanwhile is noticed before the fd is touched again.
-        const rev = await core!.pollAsync(p.fd, SYS.POLLIN, Math.min(POLL_MS, Math.ceil(left)));
-        if (ports.get(handle) !== p) fail(ErrorCode.NOT_FOUND, "no-such-handle");
+        const rev = await libc!.pollAsync(p.fd, SYS.POLLIN, Math.min(POLL_MS, Math.ceil(left)));
+        if (ports.find(handle)?.value !== p) fail(ErrorCode.NOT_FOUND, "no-such-handle");
         if (rev < 0) await sleep(2); // the poll itself failed: never spin on it
         // A hung-up line polls ready forever: read what is left once more, then answer.
         hungUp = rev > 0 && (rev & (SYS.POLLHUP | SYS.POLLERR | SYS.POLLNVAL)) !== 0;
