@@ -13,6 +13,8 @@ command -v cansend >/dev/null 2>&1 || need_pkgs+=(can-utils)
 [ -e /usr/lib/x86_64-linux-gnu/libusb-1.0.so.0 ] || need_pkgs+=(libusb-1.0-0)
 [ -e /usr/lib/x86_64-linux-gnu/libgpiod.so.2 ] || need_pkgs+=(libgpiod2)
 [ -e /usr/lib/x86_64-linux-gnu/libcrypto.so.3 ] || need_pkgs+=(libssl3)
+# OpenSSL headers for the libcrypto back end's frame shim (core/crypto/native/build.sh)
+[ -e /usr/include/openssl/evp.h ] || need_pkgs+=(libssl-dev)
 # The VM suites run the host's /usr inside the guest: bus tools are the independent side.
 command -v i2cget >/dev/null 2>&1 || need_pkgs+=(i2c-tools)
 command -v spi-config >/dev/null 2>&1 || need_pkgs+=(spi-tools)
@@ -48,6 +50,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   [ -n "$own_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d
   [ "$apt_rc" = 0 ] || { echo "tests/run.sh: apt-get install failed" >&2; exit 1; }
 fi
+# The frame shim (one FFI call per sealed/opened message); never fails: without it the
+# libcrypto back end uses per-call FFI (docs/PROTOCOL.md, "Crypto back ends").
+bash core/crypto/native/build.sh
 if [ "${MYCLERK_INSTALL_ONLY:-0}" = 1 ]; then
   echo "tests/run.sh: MYCLERK_INSTALL_ONLY=1: packages are in place, no test run" >&2
   exit 0

@@ -40,6 +40,7 @@ import type { CryptoBackend } from "./types.ts";
 import type { MyClerkError } from "../errors.ts";
 import { nodeBackend } from "./node.ts";
 import { zeroize } from "./ct.ts";
+import { frameShim } from "./frame_shim.ts";
 import {
   aeadFailure,
   badKey,
@@ -669,8 +670,17 @@ function build(lib: Lib): CryptoBackend | undefined {
     return out;
   }
 
+  const chachaSeal = (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array) => {
+    checkKey(key);
+    checkChachaNonce(nonce);
+    return sealAttached(chacha, "chacha", key, nonce, aad, pt);
+  };
+  // one FFI call per protected message when native/frame.c is built (frame_shim.ts)
+  const frameKeys = frameShim({ chachaSeal, hmacSha256 });
+
   return {
     name: "libcrypto",
+    ...(frameKeys === undefined ? {} : { frameKeys }),
     randomBytes: nodeBackend.randomBytes,
     sha256,
     hmacSha256,
@@ -682,11 +692,7 @@ function build(lib: Lib): CryptoBackend | undefined {
     x25519Public: x.x25519Public,
     x25519: x.x25519,
 
-    chachaSeal(key, nonce, aad, plaintext) {
-      checkKey(key);
-      checkChachaNonce(nonce);
-      return sealAttached(chacha, "chacha", key, nonce, aad, plaintext);
-    },
+    chachaSeal,
 
     chachaOpen(key, nonce, aad, sealed) {
       checkKey(key);

@@ -17,6 +17,68 @@ export interface KeyPair {
   readonly publicKey: Uint8Array;
 }
 
+/**
+ * Byte ranges of one protected message inside one buffer, for
+ * {@link FrameKeys}: where the AAD, the payload, the AEAD tag, the two parts
+ * of the HMAC input and the (truncated) HMAC trailer are. Built by
+ * `core/wire/protect.ts`, which owns the layouts; the back end only checks
+ * that every range lies inside the buffer. A caller may reuse one object.
+ */
+export interface FrameLayout {
+  /** Encrypt / decrypt `payload*` with ChaCha20-Poly1305 (AAD `aad*`, tag at `tagOffset`). */
+  readonly aead: boolean;
+  /** Offset of the AAD. */
+  readonly aadOffset: number;
+  /** Length of the AAD. */
+  readonly aadLength: number;
+  /** Offset of the payload (sealed in place; opened into the caller's `out`). */
+  readonly payloadOffset: number;
+  /** Length of the payload (without tag). */
+  readonly payloadLength: number;
+  /** Offset of the 16-byte AEAD tag. */
+  readonly tagOffset: number;
+  /** HMAC input, first part: offset. */
+  readonly mac1Offset: number;
+  /** HMAC input, first part: length. */
+  readonly mac1Length: number;
+  /** HMAC input, second part (appended to the first): offset. */
+  readonly mac2Offset: number;
+  /** HMAC input, second part: length (0 for none). */
+  readonly mac2Length: number;
+  /** Offset of the HMAC-SHA256 trailer (its first `trailerLength` bytes). */
+  readonly trailerOffset: number;
+  /** Trailer length, 1..32. */
+  readonly trailerLength: number;
+}
+
+/** What {@link FrameKeys.open} found: 0 opened, 1 HMAC mismatch, 2 AEAD tag mismatch. */
+export type FrameOpenResult = 0 | 1 | 2;
+
+/**
+ * One session direction's AEAD key and HMAC key bound once (native state
+ * in the libcrypto back end's frame shim), so a whole protected message is
+ * sealed or opened in one call. Holds a copy of both keys until
+ * {@link FrameKeys.dispose}; after that every call throws.
+ */
+export interface FrameKeys {
+  /**
+   * Seals `buf` in place: encrypts the payload (when `l.aead`), writes the
+   * tag, then the HMAC trailer over mac1 || mac2 (which the caller lays out
+   * to include the tag where the profile says so). `nonce` is 12 bytes.
+   * Throws BAD_REQUEST when a range lies outside `buf`, before writing.
+   */
+  seal(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout): void;
+  /**
+   * Verifies the HMAC trailer in constant time, then (when `l.aead`)
+   * decrypts the payload into `out` (from 0, `out.length >= payloadLength`).
+   * Returns 1 on a trailer mismatch (nothing decrypted), 2 on an AEAD tag
+   * mismatch (`out` wiped), 0 when both verify.
+   */
+  open(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout, out: Uint8Array): FrameOpenResult;
+  /** Wipes and frees the bound keys; idempotent. */
+  dispose(): void;
+}
+
 /** One crypto back end. */
 export interface CryptoBackend {
   /** Short name: `libcrypto`, `node` or `noble`. */
@@ -86,4 +148,11 @@ export interface CryptoBackend {
     out: Uint8Array,
     outOffset: number,
   ): number;
+  /**
+   * Optional hot path: binds a 32-byte ChaCha20-Poly1305 key and an HMAC-SHA256
+   * key (1..64 bytes) for {@link FrameKeys}, or returns undefined when this
+   * back end has no such path here (libcrypto without its frame shim, node,
+   * noble): the caller then uses the per-primitive methods.
+   */
+  frameKeys?(key: Uint8Array, mac: Uint8Array): FrameKeys | undefined;
 }

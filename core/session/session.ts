@@ -10,7 +10,7 @@
 
 import { ErrorCode, isMyClerkError, MyClerkError } from "../errors.ts";
 import { Op } from "../opcodes.ts";
-import type { CryptoBackend } from "../crypto/types.ts";
+import type { CryptoBackend, FrameKeys } from "../crypto/types.ts";
 import { zeroize } from "../crypto/ct.ts";
 import {
   decodeMessage,
@@ -18,7 +18,13 @@ import {
   type Message,
   type ProtectedMessage,
 } from "../wire/message.ts";
-import { type DirectionKeys, openPayload, sealMessage, verifyTrailer } from "../wire/protect.ts";
+import {
+  type DirectionKeys,
+  openPayload,
+  sealMessage,
+  verifyAndOpen,
+  verifyTrailer,
+} from "../wire/protect.ts";
 import { compress, decompress, DEFAULT_MAX_PAYLOAD } from "../wire/compress.ts";
 import { Reassembler, splitFragments } from "../wire/fragment.ts";
 import { SHARED_SLAB } from "../slab.ts";
@@ -96,6 +102,8 @@ interface SendDir {
   counter: number;
   since: number;
   ephemeral: Uint8Array;
+  /** `keys` bound by the back end (one call per message); null: it has none. */
+  fk?: FrameKeys | null;
 }
 
 interface RecvDir {
@@ -104,6 +112,25 @@ interface RecvDir {
   window: ReplayWindow;
   peerEphemeral: Uint8Array;
   until: number;
+  /** As {@link SendDir.fk}. */
+  fk?: FrameKeys | null;
+}
+
+/**
+ * The back end's bound keys of a direction, made on first use. Every place
+ * that retires a direction's keys disposes them ({@link dropKeys}), so the
+ * native copy never outlives the zeroized JS one.
+ */
+function frameKeysOf(b: CryptoBackend, d: SendDir | RecvDir): FrameKeys | null {
+  if (d.fk === undefined) d.fk = b.frameKeys?.(d.keys.key, d.keys.mac) ?? null;
+  return d.fk;
+}
+
+/** Disposes a direction's bound keys and zeroizes its JS keys. */
+function dropKeys(d: SendDir | RecvDir): void {
+  d.fk?.dispose();
+  d.fk = null;
+  zeroize(d.keys.key, d.keys.mac);
 }
 
 const MAX_COUNTER = 0xffffffff;
@@ -253,6 +280,7 @@ export class Session {
       payload,
       framed,
       this.#slab,
+      frameKeysOf(this.#b, s) ?? undefined,
     );
   }
 
@@ -289,15 +317,15 @@ export class Session {
     const s = this.#send;
     const epoch = s.epoch + 1;
     this.#o.send(this.seal(Op.SESSION_ROTATE, encodeRotate({ epoch, request })));
-    const old = s.keys;
     this.#send = {
       ...s,
       epoch,
-      keys: rotateDirection(this.#b, old, epoch),
+      keys: rotateDirection(this.#b, s.keys, epoch),
       counter: 0,
       since: this.#now(),
+      fk: undefined,
     };
-    zeroize(old.key, old.mac);
+    dropKeys(s);
   }
 
   /** Starts a KEY_EXCHANGE re-key with a fresh ephemeral (§7.2, Tier 4/5). */
@@ -320,14 +348,10 @@ export class Session {
   /** Erases every key (revocation or close). */
   destroy(): void {
     this.#closed = true;
-    zeroize(
-      this.#send.keys.key,
-      this.#send.keys.mac,
-      this.#recv.keys.key,
-      this.#recv.keys.mac,
-      this.#resume,
-    );
-    if (this.#prev) zeroize(this.#prev.keys.key, this.#prev.keys.mac);
+    dropKeys(this.#send);
+    dropKeys(this.#recv);
+    zeroize(this.#resume);
+    if (this.#prev) dropKeys(this.#prev);
   }
 
   /** Processes one incoming message (without its frame length). Never throws. */
@@ -360,7 +384,18 @@ export class Session {
     if (pm.sessionId !== this.state.sessionId) return this.#drop("session-id");
     const dir = this.#pick(pm);
     if (!dir) return this.#drop(pm.tier === 3 ? "mac" : "key");
-    if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
+    // With bound keys the trailer check and the AEAD open are one call here;
+    // an AEAD failure is still reported where the receive order puts it,
+    // after the key, skew and replay checks, and a plaintext opened for a
+    // message dropped by those is wiped.
+    const fk = pm.tier >= 4 ? frameKeysOf(this.#b, dir) : null;
+    const c = rebuildCounter(dir.window.highest, (pm.nonce << 8) | pm.sequence);
+    let opened: Uint8Array | "aead" | undefined;
+    if (fk !== null) {
+      const r = verifyAndOpen(fk, pm, dir.keys, c, this.#slab);
+      if (r === "mac") return this.#drop("mac");
+      opened = r;
+    } else if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
     if (
       pm.tier >= 4 && pm.opcode !== Op.KEY_EXCHANGE_INIT && pm.opcode !== Op.KEY_EXCHANGE_RESPONSE
     ) {
@@ -368,17 +403,23 @@ export class Session {
       const want = dir.peerEphemeral;
       let diff = 0;
       for (let i = 0; i < 32; i++) diff |= ecdh[i] ^ want[i];
-      if (diff !== 0) return this.#drop("key");
+      if (diff !== 0) return this.#dropOpened("key", opened, pm);
     }
-    if (Math.abs(pm.timestamp - this.#now()) > (this.#o.maxSkew ?? 300)) return this.#drop("stale");
-    const c = rebuildCounter(dir.window.highest, (pm.nonce << 8) | pm.sequence);
-    if (!dir.window.check(c)) return this.#drop("replay");
+    if (Math.abs(pm.timestamp - this.#now()) > (this.#o.maxSkew ?? 300)) {
+      return this.#dropOpened("stale", opened, pm);
+    }
+    if (!dir.window.check(c)) return this.#dropOpened("replay", opened, pm);
     let plain: Uint8Array;
-    try {
-      plain = openPayload(this.#b, pm, dir.keys, c);
-    } catch (e) {
-      if (isMyClerkError(e) && e.code === ErrorCode.UNAUTHORIZED) return this.#drop("aead");
-      return { kind: "error", error: e as MyClerkError, opcode: pm.opcode };
+    if (opened === "aead") return this.#drop("aead");
+    if (opened !== undefined) {
+      plain = opened;
+    } else {
+      try {
+        plain = openPayload(this.#b, pm, dir.keys, c);
+      } catch (e) {
+        if (isMyClerkError(e) && e.code === ErrorCode.UNAUTHORIZED) return this.#drop("aead");
+        return { kind: "error", error: e as MyClerkError, opcode: pm.opcode };
+      }
     }
     dir.window.accept(c);
     try {
@@ -409,6 +450,12 @@ export class Session {
     return { kind: "drop", reason };
   }
 
+  /** {@link #drop}, wiping a plaintext already opened for the dropped message. */
+  #dropOpened(reason: DropReason, opened: Uint8Array | "aead" | undefined, pm: Message): Inbound {
+    if (opened !== undefined && opened !== "aead" && opened !== pm.payload) zeroize(opened);
+    return this.#drop(reason);
+  }
+
   #verify(pm: ProtectedMessage, dir: RecvDir): boolean {
     return verifyTrailer(this.#b, pm, dir.keys.mac);
   }
@@ -428,7 +475,7 @@ export class Session {
   }
 
   #retire(): void {
-    if (this.#prev) zeroize(this.#prev.keys.key, this.#prev.keys.mac);
+    if (this.#prev) dropKeys(this.#prev);
     this.#prev = { ...this.#recv, until: this.#now() + 60 };
   }
 
@@ -495,9 +542,9 @@ export class Session {
     peerEph: Uint8Array,
     resume: Uint8Array,
   ): void {
-    const old = this.#send.keys;
+    const old = this.#send;
     this.#send = { epoch, keys: send, counter: 0, since: this.#now(), ephemeral: myEph };
-    zeroize(old.key, old.mac);
+    dropKeys(old);
     this.#retire();
     this.#recv = {
       epoch,

@@ -11,7 +11,7 @@
  */
 
 import { ErrorCode, MyClerkError } from "../errors.ts";
-import type { CryptoBackend } from "../crypto/types.ts";
+import type { CryptoBackend, FrameKeys, FrameLayout } from "../crypto/types.ts";
 import { timingSafeEqual } from "../crypto/ct.ts";
 import { HEADER_LENGTH, Offset, TRAILER_LENGTH } from "./header.ts";
 import { type HeaderFields, type ProtectedMessage, writeHeader } from "./message.ts";
@@ -71,7 +71,9 @@ export function counterFields(counter: number): { sequence: number; nonce: numbe
 /**
  * Seals a Tier 3-5 message: header, payload (AEAD when `encrypted`), HMAC
  * trailer. With `framed`, the result starts with the u32 length (§3). With
- * `slab`, the message is cut from it instead of allocated on its own.
+ * `slab`, the message is cut from it instead of allocated on its own. With
+ * `fk` (the back end's {@link FrameKeys} for `keys`), AEAD and trailer are
+ * one call on the message buffer: same bytes, no temporary views.
  *
  * @example sealMessage(nodeBackend, { tier: 4, opcode: 1, timestamp, encrypted: true }, 0, keys, pt)
  */
@@ -83,6 +85,7 @@ export function sealMessage(
   plaintext: Uint8Array,
   framed = false,
   slab?: Slab,
+  fk?: FrameKeys,
 ): Uint8Array {
   const tier = h.tier;
   const hl = HEADER_LENGTH[tier];
@@ -97,6 +100,13 @@ export function sealMessage(
     buf[1] = (total >>> 16) & 0xff;
     buf[2] = (total >>> 8) & 0xff;
     buf[3] = total & 0xff;
+  }
+  if (fk !== undefined) {
+    writeHeader(buf, pre, h, counter & 0xff, (counter >>> 8) & 0xffff);
+    buf.set(plaintext, pre + hl);
+    if (enc) nonce96(h.timestamp, keys.iv, counter, nonceScratch);
+    fk.seal(buf, nonceScratch, layout(pre, tier, enc, plaintext.length));
+    return buf;
   }
   const msg = buf.subarray(pre);
   writeHeader(msg, 0, h, counter & 0xff, (counter >>> 8) & 0xffff);
@@ -136,6 +146,49 @@ export function sealMessage(
   const mac = backend.hmacSha256(keys.mac, macInput(msg, tier, enc, macEnd));
   msg.set(mac.subarray(0, tl), macEnd);
   return buf;
+}
+
+/** {@link FrameLayout} with writable fields: one scratch object for every call. */
+type MutableLayout = { -readonly [K in keyof FrameLayout]: FrameLayout[K] };
+const layoutScratch: MutableLayout = {
+  aead: false,
+  aadOffset: 0,
+  aadLength: 0,
+  payloadOffset: 0,
+  payloadLength: 0,
+  tagOffset: 0,
+  mac1Offset: 0,
+  mac1Length: 0,
+  mac2Offset: 0,
+  mac2Length: 0,
+  trailerOffset: 0,
+  trailerLength: 0,
+};
+
+/**
+ * The byte ranges of a Tier 3-5 message of `n` payload bytes (without tag)
+ * starting at `at` (profile §2, §4): AAD is the header (Tier 5: the header
+ * up to the tag field); the tag follows the ciphertext (Tier 5: sits in the
+ * header); the HMAC covers what {@link macInput} says.
+ */
+function layout(at: number, tier: number, enc: boolean, n: number): FrameLayout {
+  const l = layoutScratch;
+  const hl = HEADER_LENGTH[tier];
+  const t5 = tier === 5;
+  const body = n + (enc && !t5 ? TAG_LENGTH : 0);
+  l.aead = enc;
+  l.aadOffset = at;
+  l.aadLength = t5 ? Offset.TAG : hl;
+  l.payloadOffset = at + hl;
+  l.payloadLength = n;
+  l.tagOffset = at + (t5 ? Offset.TAG : hl + n);
+  l.mac1Offset = at;
+  l.mac1Length = enc ? hl : hl + body;
+  l.mac2Offset = at + hl + n;
+  l.mac2Length = enc && !t5 ? TAG_LENGTH : 0;
+  l.trailerOffset = at + hl + body;
+  l.trailerLength = TRAILER_LENGTH[tier];
+  return l;
 }
 
 // Scratch for the AEAD nonce; sealing is synchronous, so it is never shared.
@@ -206,4 +259,30 @@ export function openPayload(
     throw new MyClerkError(ErrorCode.BAD_REQUEST, "truncated", { what: "aead-tag" });
   }
   return backend.chachaOpen(keys.key, nonce, m.bytes.subarray(0, HEADER_LENGTH[m.tier]), m.payload);
+}
+
+/**
+ * {@link verifyTrailer} and {@link openPayload} in one call through the
+ * back end's {@link FrameKeys} for `keys`: returns the plaintext (cut from
+ * `slab`; the payload itself when `E=0`), or `"mac"` when the trailer does
+ * not verify (nothing decrypted), or `"aead"` when the tag does not (nothing
+ * returned). The caller reports the two failures where the profile's
+ * receive order puts them (§6): `"aead"` only after its own later checks.
+ */
+export function verifyAndOpen(
+  fk: FrameKeys,
+  m: ProtectedMessage,
+  keys: DirectionKeys,
+  counter: number,
+  slab: Slab,
+): Uint8Array | "mac" | "aead" {
+  const enc = m.encrypted;
+  const tier = m.tier;
+  const n = m.payload.length - (enc && tier !== 5 ? TAG_LENGTH : 0);
+  if (n < 0) return "mac";
+  if (enc) nonce96(m.timestamp, keys.iv, counter, nonceScratch);
+  const out = enc ? slab.take(n) : m.payload;
+  const r = fk.open(m.bytes, nonceScratch, layout(0, tier, enc, n), out);
+  if (r === 0) return enc ? out : m.payload;
+  return r === 1 ? "mac" : "aead";
 }

@@ -8,7 +8,7 @@
  */
 
 import { type ErrorCodeValue, isMyClerkError, type MyClerkError } from "../../../core/errors.ts";
-import { backend } from "../../../core/crypto/mod.ts";
+import { backend, libcryptoWorks } from "../../../core/crypto/mod.ts";
 import type { CryptoBackend } from "../../../core/crypto/types.ts";
 import {
   type EstablishedState,
@@ -22,8 +22,17 @@ import {
 import { Session, type SessionOptions } from "../../../core/session/session.ts";
 import type { Tier } from "../../../core/wire/header.ts";
 
-/** Both back ends: every crypto-using property runs against each. */
-export const BACKENDS: readonly CryptoBackend[] = [backend("node"), backend("noble")];
+/**
+ * Every back end that works here: each crypto-using property runs against
+ * each. libcrypto comes with its frame shim when built (one call per
+ * message: core/crypto/frame_shim.ts), so the session's fast path is held
+ * to the same properties as node and noble.
+ */
+export const BACKENDS: readonly CryptoBackend[] = [
+  ...(libcryptoWorks() ? [backend("libcrypto")] : []),
+  backend("node"),
+  backend("noble"),
+];
 
 /** A fixed "now" (Unix seconds) so timestamps are reproducible. */
 export const T0 = 1_700_000_000;
