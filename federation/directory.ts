@@ -26,13 +26,8 @@ import {
   familyToMap,
 } from "./family.ts";
 
-/** Opcodes added by the relay layer. */
-export const DirOp = {
-  /** Hub -> relay: `{ "family": id }`; answered by FED_RECORDS or ERROR FED_UNKNOWN_FAMILY. */
-  FED_LOOKUP: 0x030a,
-  /** Relay -> hub (lookup answer) and relay -> peer relay (families homed at the sender). */
-  FED_RECORDS: 0x030b,
-} as const;
+/** Opcodes added by the relay layer (declared in ops.ts, their one home). */
+export { DirOp } from "./ops.ts";
 
 /** Most records in one FED_RECORDS. */
 export const MAX_RECORDS = 1024;

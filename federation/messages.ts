@@ -32,9 +32,9 @@ import {
   isFamilyId,
 } from "./family.ts";
 import { MID_LENGTH } from "./envelope.ts";
-import { FedOp } from "./ops.ts";
+import { FedOp, isFedOpcode } from "./ops.ts";
 
-export { FedOp } from "./ops.ts";
+export { FED_RANGE, FedOp, isFedOpcode } from "./ops.ts";
 
 /** Federation protocol version carried in FED_HELLO. */
 export const FED_VERSION = 0;
@@ -483,7 +483,7 @@ function familyShape(fm: FedMap): FamilyRecord {
  * is verified (id and key id match its key), hence the back end.
  */
 export function decodeFed(be: CryptoBackend, op: number, payload: Uint8Array): FedMessage {
-  if (op < 0x0300 || op > 0x03ff || op === FedOp.FED_SEALED) {
+  if (!isFedOpcode(op) || op === FedOp.FED_SEALED) {
     throw badRequest("opcode", { opcode: op });
   }
   return fromMap(op, decodeFedMap(payload), be);

@@ -1,9 +1,23 @@
 /**
- * Opcodes of the federation range 0x0300-0x03FF (docs/FEDERATION.md §5).
- * All need Tier 4 or above (PROTOCOL.md §9).
+ * Every opcode of the federation range (docs/FEDERATION.md §5), declared
+ * once, and registered with the core at import (core/opcodes.ts
+ * `registerOpcodes`): the core knows the range's bounds and its Tier 4 floor
+ * from the profile (PROTOCOL.md §9, §13), the names come from here.
  *
  * @module
  */
+
+import { inBounds, rangeBounds, registerOpcodes } from "../core/opcodes.ts";
+
+/** The federation range, 0x0300-0x03FF: its one home is the core's range table. */
+export const FED_RANGE: { readonly first: number; readonly last: number } = rangeBounds(
+  "federation",
+);
+
+/** True when `op` lies in the federation range. */
+export function isFedOpcode(op: number): boolean {
+  return inBounds(FED_RANGE, op);
+}
 
 /** Federation opcodes. */
 export const FedOp = {
@@ -34,11 +48,27 @@ export const FedOp = {
   FED_SEALED: 0x0310,
 } as const;
 
+/**
+ * Opcodes added by the live relay layer (directory.ts codecs, §5.1). Kept
+ * apart from {@link FedOp}, whose members are exactly the messages
+ * messages.ts decodes.
+ */
+export const DirOp = {
+  /** Hub -> relay: `{ "family": id }`; answered by FED_RECORDS or ERROR FED_UNKNOWN_FAMILY. */
+  FED_LOOKUP: 0x030a,
+  /** Relay -> hub (lookup answer) and relay -> peer relay (families homed at the sender). */
+  FED_RECORDS: 0x030b,
+} as const;
+
 /** A federation opcode value. */
 export type FedOpValue = typeof FedOp[keyof typeof FedOp];
 
 /** Name of a federation opcode (for logs). */
 export function fedOpName(op: number): string {
-  for (const [k, v] of Object.entries(FedOp)) if (v === op) return k;
+  for (const [k, v] of Object.entries(FED_NAMES)) if (v === op) return k;
   return `0x${op.toString(16).padStart(4, "0")}`;
 }
+
+const FED_NAMES: Readonly<Record<string, number>> = { ...FedOp, ...DirOp };
+
+registerOpcodes({ layer: "federation", ...FED_RANGE, names: FED_NAMES });

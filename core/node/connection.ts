@@ -13,7 +13,7 @@ import {
   isMyClerkError,
   MyClerkError,
 } from "../errors.ts";
-import { minimumTier, Op, opcodeName, rangeOf } from "../opcodes.ts";
+import { CORE_DEFINED, minimumTier, Op, opcodeName, rangeOf } from "../opcodes.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
 import { decodeMessage, encodePlain, type Message } from "../wire/message.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
@@ -631,26 +631,6 @@ export class NodeConnection implements RawConnection {
     reply(encodePayload(out ?? {}));
   }
 }
-
-/** Core opcodes the profile defines (§10 table); the rest of 0x0000-0x00FF is unassigned. */
-const CORE_DEFINED: ReadonlySet<number> = new Set([
-  0x0000,
-  0x0001,
-  0x0002,
-  0x0003,
-  0x0004,
-  0x0005,
-  0x0006,
-  0x0007,
-  0x0008,
-  0x0009,
-  0x000f,
-  0x0010,
-  0x0011,
-  0x0012,
-  0x0016,
-  0x0017,
-]);
 
 function asError(e: unknown): MyClerkError {
   return isMyClerkError(e) ? e : new MyClerkError(ErrorCode.BAD_REQUEST, "payload", {}, e);
