@@ -13,7 +13,9 @@
 
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
 import type { CryptoBackend, KeyPair } from "../core/crypto/types.ts";
-import { bytesEqual, concat, i2osp, readU32, utf8 } from "./bytes.ts";
+import { HEADER_LENGTH, makeFlags, Offset, TRAILER_LENGTH } from "../core/wire/header.ts";
+import { decodeMessage, writeHeader } from "../core/wire/message.ts";
+import { bytesEqual, concat, i2osp, utf8 } from "./bytes.ts";
 import { binField, decodeFedMap, encodeMsgpack, FedMap, textField, uintField } from "./codec.ts";
 import { FAMILY_ID_RE, type FamilyId, familyId, familyIdBytes, familyKeyId } from "./family.ts";
 import { publicKeyOf, setupAuthR, setupAuthS } from "./hpke.ts";
@@ -24,12 +26,12 @@ export const E2E_INFO: Uint8Array = utf8("myclerk-e2e-v0");
 /** HPKE exporter context of the envelope's HMAC-256 trailer key. */
 export const E2E_TRAILER_CONTEXT: Uint8Array = utf8("myclerk-e2e-trailer-v0");
 
-/** Flags byte of an envelope: version 0, Tier 5, E=1, C=0, F=0. */
-export const ENVELOPE_FLAGS = 0x29;
-/** Tier 5 header length. */
-export const ENVELOPE_HEADER = 64;
-/** HMAC-256 trailer length. */
-export const ENVELOPE_TRAILER = 32;
+/** Flags byte of an envelope: version 0, Tier 5, E=1, C=0, F=0 (0x29). */
+export const ENVELOPE_FLAGS: number = makeFlags(5, { encrypted: true });
+/** Tier 5 header length (64; the layout is core/wire/header.ts). */
+export const ENVELOPE_HEADER: number = HEADER_LENGTH[5];
+/** HMAC-256 trailer length (32). */
+export const ENVELOPE_TRAILER: number = TRAILER_LENGTH[5];
 /** Smallest valid envelope (empty ciphertext is impossible, but the bound is header + trailer). */
 export const ENVELOPE_MIN: number = ENVELOPE_HEADER + ENVELOPE_TRAILER;
 /** Message id length in bytes. */
@@ -153,16 +155,18 @@ export function sealEnvelope(be: CryptoBackend, input: SealInput): SealedEnvelop
     body: input.body,
   });
   const out = new Uint8Array(ENVELOPE_HEADER + inner.length + ENVELOPE_TRAILER);
-  const dv = new DataView(out.buffer);
-  out[0] = ENVELOPE_FLAGS;
-  dv.setUint16(1, FedOp.FED_SEALED);
-  // sequence (3), session id (4-5) and nonce (10-11) stay 0: no hop session.
-  dv.setUint32(6, ts);
-  dv.setUint32(12, familyKeyId(be, input.recipientKey));
-  out.set(enc, 16);
-  const aad = envelopeAad(out.subarray(0, 48), routing);
+  // Sequence, session id and nonce stay 0: no hop session. The tag is written below.
+  writeHeader(out, 0, {
+    tier: 5,
+    encrypted: true,
+    opcode: FedOp.FED_SEALED,
+    timestamp: ts,
+    keyId: familyKeyId(be, input.recipientKey),
+    ecdh: enc,
+  });
+  const aad = envelopeAad(out.subarray(0, Offset.TAG), routing);
   const sealed = context.seal(aad, inner, 0);
-  out.set(sealed.subarray(sealed.length - 16), 48);
+  out.set(sealed.subarray(sealed.length - 16), Offset.TAG);
   out.set(sealed.subarray(0, inner.length), ENVELOPE_HEADER);
   const macEnd = out.length - ENVELOPE_TRAILER;
   const macKey = context.export(E2E_TRAILER_CONTEXT, 32);
@@ -189,13 +193,9 @@ export interface EnvelopeHeader {
 export function readEnvelopeHeader(sealed: Uint8Array): EnvelopeHeader {
   if (sealed.length < ENVELOPE_MIN + 16) throw bad("envelope-truncated", { length: sealed.length });
   if (sealed[0] !== ENVELOPE_FLAGS) throw bad("envelope-flags", { flags: sealed[0] });
-  if (((sealed[1] << 8) | sealed[2]) !== FedOp.FED_SEALED) throw bad("envelope-opcode");
-  return {
-    keyId: readU32(sealed, 12),
-    enc: sealed.subarray(16, 48),
-    timestamp: readU32(sealed, 6),
-    size: sealed.length,
-  };
+  const m = decodeMessage(sealed);
+  if (m.tier !== 5 || m.opcode !== FedOp.FED_SEALED) throw bad("envelope-opcode");
+  return { keyId: m.keyId, enc: m.ecdh, timestamp: m.timestamp, size: sealed.length };
 }
 
 /**
@@ -273,8 +273,11 @@ export function openEnvelope(
   const macEnd = sealed.length - ENVELOPE_TRAILER;
   const mac = be.hmacSha256(context.export(E2E_TRAILER_CONTEXT, 32), sealed.subarray(0, macEnd));
   if (!bytesEqual(mac, sealed.subarray(macEnd))) throw unauthorized("envelope-trailer");
-  const aad = envelopeAad(sealed.subarray(0, 48), routing);
-  const ct = concat(sealed.subarray(ENVELOPE_HEADER, macEnd), sealed.subarray(48, 64));
+  const aad = envelopeAad(sealed.subarray(0, Offset.TAG), routing);
+  const ct = concat(
+    sealed.subarray(ENVELOPE_HEADER, macEnd),
+    sealed.subarray(Offset.TAG, Offset.TAG + 16),
+  );
   const pt = context.open(aad, ct, 0);
   let inner;
   try {

@@ -20,7 +20,8 @@ import { type Inbound, Session } from "../session/session.ts";
 import { ResumeInitiator, type ResumeMaterial } from "../session/ticket.ts";
 import { decodeError, decodeKeepalive, encodeKeepalive } from "../session/payloads.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
-import type { Tier } from "../wire/header.ts";
+import { makeFlags, type Tier } from "../wire/header.ts";
+import { decodeMessage, type Message } from "../wire/message.ts";
 import { type Conn, sendMessage } from "../transport/conn.ts";
 import { dialTcp } from "../transport/tcp.ts";
 import { dialWs } from "../transport/ws.ts";
@@ -373,9 +374,18 @@ export class Client {
   }
 }
 
+/** A session-less ERROR (Tier 1, no flags: profile §10) answering the handshake. */
 function throwIfError(bytes: Uint8Array): void {
-  if (bytes.length > 4 && bytes[0] === 0x08 && ((bytes[1] << 8) | bytes[2]) === Op.ERROR) {
-    const e = decodeError(bytes.subarray(4));
+  let m: Message;
+  try {
+    m = decodeMessage(bytes);
+  } catch {
+    return; // not a message: the handshake step reports it
+  }
+  if (
+    m.tier === 1 && m.flags === makeFlags(1) && m.opcode === Op.ERROR && m.payload.length > 0
+  ) {
+    const e = decodeError(m.payload);
     throw new MyClerkError(e.code as ErrorCodeValue, `peer: ${e.detail ?? "error"}`, {
       requiredTier: e.requiredTier,
     });

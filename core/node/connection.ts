@@ -32,7 +32,7 @@ import {
   type ErrorPayload,
 } from "../session/payloads.ts";
 import { decodeMap } from "../wire/payload.ts";
-import type { Tier } from "../wire/header.ts";
+import { peekOpcode, type Tier } from "../wire/header.ts";
 import type { NodeConfig } from "./config.ts";
 import { CORE, type Metrics } from "./metrics.ts";
 import type { Logger } from "./log.ts";
@@ -245,7 +245,7 @@ export class NodeConnection implements RawConnection {
     } catch (e) {
       const err = e as MyClerkError;
       if (err.detail === "crc") return this.#drop("crc");
-      this.sendError(err, bytes.length >= 3 ? (bytes[1] << 8) | bytes[2] : 0);
+      this.sendError(err, peekOpcode(bytes));
       return;
     }
     try {

@@ -100,3 +100,15 @@ export function parseFlags(byte: number): Flags {
 export function minimumLength(tier: Tier): number {
   return HEADER_LENGTH[tier] + TRAILER_LENGTH[tier];
 }
+
+/**
+ * The opcode field of a message that may not decode (for the `opcode` of an
+ * ERROR answering it): bytes 1-2, or 0 when the message is shorter than that.
+ *
+ * @example peekOpcode(new Uint8Array([0x08, 0x03, 0x00, 0x00])) // 0x0300
+ */
+export function peekOpcode(bytes: Uint8Array): number {
+  return bytes.length >= Offset.OPCODE + 2
+    ? (bytes[Offset.OPCODE] << 8) | bytes[Offset.OPCODE + 1]
+    : 0;
+}
