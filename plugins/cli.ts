@@ -15,6 +15,7 @@ import { offlineStatus, type PluginStatus } from "./runtime/host.ts";
 import { materialize, registerVendorCommands } from "./vendor_cli.ts";
 import { stageVersion } from "./install.ts";
 import { formatCount, table } from "../core/cli/table.ts";
+import { intArg } from "../core/cli/args.ts";
 
 /** What the CLI commands print to and fetch with (tests replace them). */
 export interface PluginCliContext {
@@ -25,6 +26,8 @@ export interface PluginCliContext {
 }
 
 const DEFAULT_ADMIN = "http://127.0.0.1:8080";
+/** Most log lines `plugin logs` asks for: what GET /plugins/NAME/logs answers at most (plugins/http.ts). */
+const LOG_LINES = 1000;
 
 /**
  * Validates `src` (a folder, or a signed `.mcp` package) and stages it as
@@ -260,12 +263,13 @@ export function registerPluginCommands(program: Command, ctx: PluginCliContext =
     .command("logs <name>")
     .description("last log lines of a plugin on a running node")
     .option("--admin <url>", "admin URL of a running node", DEFAULT_ADMIN)
-    .option("-n, --lines <n>", "number of lines", "100")
-    .action(async (name: string, o: { admin: string; lines: string }) => {
+    // The node keeps the last LOG_LINES lines per plugin (plugins/runtime/metrics.ts LogRing).
+    .option("-n, --lines <n>", `number of lines (1-${LOG_LINES})`, intArg("-n", 1, LOG_LINES), 100)
+    .action(async (name: string, o: { admin: string; lines: number }) => {
       const lines = await admin(
         ctx,
         o.admin,
-        `/${encodeURIComponent(name)}/logs?lines=${Number(o.lines)}`,
+        `/${encodeURIComponent(name)}/logs?lines=${o.lines}`,
       ) as string[];
       for (const l of lines) out(l);
     });

@@ -31,6 +31,8 @@ import {
   type Libgpiod,
   openGpiod,
 } from "@myclerk/hardware/gpio.ts";
+import { ERRNO, errnoCode, errnoName } from "@myclerk/hardware/errno.ts";
+import { HoldTable } from "@myclerk/hardware/holds.ts";
 
 /** GPIO opcodes. */
 export const GpioOp = {
@@ -57,7 +59,6 @@ interface Held {
   readonly chip: string;
   readonly offset: number;
   readonly line: bigint;
-  readonly session: number;
   readonly kind: "input" | "output" | "watch";
   watch?: Watch;
 }
@@ -75,8 +76,12 @@ interface Watch {
 let gpiod: Libgpiod | undefined;
 let ctxRef: PluginContext | undefined;
 const chips = new Map<string, Chip>();
-const handles = new Map<number, Held>();
-let nextHandle = 1;
+/**
+ * Requested lines by handle, keyed `chip:offset`. One handle per line: libgpiod
+ * requests a line once (a second request of it is EBUSY), whichever session asks.
+ */
+const handles = new HoldTable<Held>(MAX_HANDLES, { oneHandlePerKey: true });
+const lineKey = (chip: string, offset: number) => `${chip}:${offset}`;
 
 function lib(): Libgpiod {
   if (gpiod === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "libgpiod-not-loaded");
@@ -101,15 +106,24 @@ function chipOf(path: string): Chip {
   return c;
 }
 
+/** Detail per protocol code of a failed libgpiod call (the code itself is errnoCode's). */
+const GPIO_DETAIL: Readonly<Partial<Record<number, string>>> = {
+  [ErrorCode.BAD_REQUEST]: "gpio-invalid",
+  [ErrorCode.FORBIDDEN]: "gpio-access",
+  [ErrorCode.NOT_FOUND]: "gpio-no-device",
+  [ErrorCode.UNSUPPORTED]: "gpio-not-supported",
+  [ErrorCode.TIMEOUT]: "gpio-timeout",
+  [ErrorCode.SERVICE_UNAVAILABLE]: "gpio-unavailable",
+};
+
+/** A libgpiod failure as the protocol error of its errno (hardware/errno.ts, docs/PLUGINS.md §8.3). */
 function gpioFail(e: unknown): never {
   if (!(e instanceof GpioError)) throw e;
-  const extra = { fn: e.fn, errno: e.errno };
-  if (e.errno === 16) fail(ErrorCode.SERVICE_UNAVAILABLE, "line-busy", extra);
-  if (e.errno === 22) fail(ErrorCode.BAD_REQUEST, "gpio-invalid", extra);
-  if (e.errno === 1 || e.errno === 13) fail(ErrorCode.FORBIDDEN, "gpio-access", extra);
-  if (e.errno === 2 || e.errno === 19) fail(ErrorCode.NOT_FOUND, "gpio-no-device", extra);
-  if (e.errno === 95 || e.errno === 524) fail(ErrorCode.UNSUPPORTED, "gpio-not-supported", extra);
-  fail(ErrorCode.INTERNAL_ERROR, "gpio-error", extra);
+  const extra = { fn: e.fn, errno: e.errno, errnoName: errnoName(e.errno) };
+  const code = errnoCode(e.errno);
+  // EBUSY: another program (or the kernel) holds the line; our own holders are device-busy.
+  const detail = e.errno === ERRNO.EBUSY ? "line-busy" : GPIO_DETAIL[code] ?? "gpio-error";
+  fail(code, detail, extra);
 }
 
 function int(m: Readonly<Record<string, unknown>>, k: string, lo: number, hi: number): number {
@@ -148,23 +162,12 @@ function flags(m: Readonly<Record<string, unknown>>, output: boolean): number {
 }
 
 function heldBy(m: Readonly<Record<string, unknown>>, session: number): Held {
-  const x = handles.get(field(m, "handle", "number"));
-  if (x === undefined || x.session !== session) fail(ErrorCode.NOT_FOUND, "no-such-handle");
-  return x;
+  return handles.get(session, field(m, "handle", "number")).value;
 }
 
-/** Claims `chip:offset` for `session`: SERVICE_UNAVAILABLE `device-busy` when another handle of this plugin holds it (the convention of hardware/holds.ts). */
-function claim(chip: string, offset: number): void {
-  for (const x of handles.values()) {
-    if (x.chip === chip && x.offset === offset) {
-      fail(ErrorCode.SERVICE_UNAVAILABLE, "device-busy", {
-        device: `${chip}:${offset}`,
-        chip,
-        offset,
-      });
-    }
-  }
-  if (handles.size >= MAX_HANDLES) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-handles");
+/** May `session` request `chip:offset`? SERVICE_UNAVAILABLE `device-busy` when a handle of this plugin holds it. */
+function claim(session: number, chip: string, offset: number): void {
+  handles.check(session, lineKey(chip, offset), false, { chip, offset });
 }
 
 function lineArgs(
@@ -176,10 +179,8 @@ function lineArgs(
   return { chip, offset, line: lib().line(chip, offset) };
 }
 
-async function release(n: number): Promise<void> {
-  const x = handles.get(n);
-  if (x === undefined) return;
-  handles.delete(n);
+/** Stops a line's watch and releases it (already taken from the table). */
+async function release(x: Held): Promise<void> {
   if (x.watch !== undefined) {
     x.watch.stopped = true;
     await x.watch.done; // the pool thread's wait must end before the line's fd goes
@@ -188,7 +189,7 @@ async function release(n: number): Promise<void> {
 }
 
 /** The event loop of one watch: wait on a pool thread, push what came, within the rate. */
-async function watchLoop(n: number, x: Held, w: Watch): Promise<void> {
+async function watchLoop(n: number, session: number, x: Held, w: Watch): Promise<void> {
   while (!w.stopped) {
     let evs;
     try {
@@ -216,7 +217,7 @@ async function watchLoop(n: number, x: Held, w: Watch): Promise<void> {
         sec: Number(ev.timestampNs / 1_000_000_000n),
         nsec: Number(ev.timestampNs % 1_000_000_000n),
         dropped: w.dropped,
-      }, x.session);
+      }, session);
     }
   }
 }
@@ -263,14 +264,14 @@ export default definePlugin({
     ctx.log(`libgpiod ${gpiod.version()} (${path})`);
   },
   async close() {
-    for (const n of [...handles.keys()]) await release(n);
+    for (const h of handles.takeAll()) await release(h.value);
     for (const c of chips.values()) gpiod?.close(c);
     chips.clear();
     gpiod?.unload();
     gpiod = undefined;
   },
   async sessionClosed(sessionId) {
-    for (const [n, x] of [...handles]) if (x.session === sessionId) await release(n);
+    for (const h of handles.takeSession(sessionId)) await release(h.value);
   },
   handlers: {
     [GpioOp.CHIP_LIST]: () => ({
@@ -297,12 +298,12 @@ export default definePlugin({
         : [int(m, "offset", 0, Math.max(0, n - 1))];
       return {
         lines: offsets.map((o) => {
-          const holder = [...handles.values()].find((x) => x.chip === chip.path && x.offset === o);
+          const holder = handles.holders(lineKey(chip.path, o))[0];
           return {
             ...lib().info(lib().line(chip, o), o),
             heldBy: holder === undefined
               ? null
-              : holder.session === ctx.peer.sessionId
+              : holder === ctx.peer.sessionId
               ? "you"
               : "other-session",
           };
@@ -315,27 +316,22 @@ export default definePlugin({
       const direction = pick(m, "direction", ["input", "output"] as const, "input");
       const output = direction === "output";
       const f = flags(m, output);
-      claim(chip.path, offset);
+      const session = ctx.peer.sessionId;
+      claim(session, chip.path, offset);
       const value = m.value === undefined ? 0 : int(m, "value", 0, 1);
       try {
         lib().request(line, "myclerk", output ? { kind: "output", value } : { kind: "input" }, f);
       } catch (e) {
         gpioFail(e);
       }
-      const n = nextHandle++;
-      handles.set(n, {
-        chip: chip.path,
-        offset,
-        line,
-        session: ctx.peer.sessionId,
-        kind: direction,
-      });
+      const held: Held = { chip: chip.path, offset, line, kind: direction };
+      const n = handles.add(session, lineKey(chip.path, offset), false, held).handle;
       return { handle: n, info: lib().info(line, offset) };
     },
     [GpioOp.LINE_RELEASE]: async (payload, ctx) => {
-      const m = asMap(payload);
-      heldBy(m, ctx.peer.sessionId);
-      await release(m.handle as number);
+      await release(
+        handles.take(ctx.peer.sessionId, field(asMap(payload), "handle", "number")).value,
+      );
       return {};
     },
     [GpioOp.LINE_SET]: (payload, ctx) => {
@@ -366,14 +362,14 @@ export default definePlugin({
       const rate = m.maxRate === undefined
         ? WATCH_RATE.default
         : int(m, "maxRate", 1, WATCH_RATE.max);
-      claim(chip.path, offset);
+      const session = ctx.peer.sessionId;
+      claim(session, chip.path, offset);
       try {
         lib().request(line, "myclerk", { kind: "events", edge }, f);
       } catch (e) {
         gpioFail(e);
       }
-      const n = nextHandle++;
-      const x: Held = { chip: chip.path, offset, line, session: ctx.peer.sessionId, kind: "watch" };
+      const x: Held = { chip: chip.path, offset, line, kind: "watch" };
       const w: Watch = {
         stopped: false,
         done: Promise.resolve(),
@@ -384,8 +380,8 @@ export default definePlugin({
         rate,
       };
       x.watch = w;
-      handles.set(n, x);
-      w.done = watchLoop(n, x, w);
+      const n = handles.add(session, lineKey(chip.path, offset), false, x).handle;
+      w.done = watchLoop(n, session, x, w);
       return { handle: n, edge, maxRate: rate, value: lib().get(line) };
     },
     [GpioOp.EVENT]: () => fail(ErrorCode.BAD_REQUEST, "event-only-opcode"),

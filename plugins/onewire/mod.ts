@@ -29,6 +29,7 @@ import {
   w1Masters,
   w1ToOwId,
 } from "@myclerk/hardware/onewire.ts";
+import { ERRNO, errnoCode, errnoName } from "@myclerk/hardware/errno.ts";
 
 /** 1-Wire opcodes. */
 export const OneWireOp = {
@@ -71,20 +72,34 @@ function parseServers(v: string | undefined): OwClient[] {
   });
 }
 
+/**
+ * An owserver answer as a protocol error (docs/PLUGINS.md §9.4). owserver's
+ * negative `ret` is not a kernel errno on a file: owserver 3.2 answers -1 for
+ * a path it does not know (measured with `owserver --fake`: unknown property,
+ * unknown device, unknown directory all give -1) and -95 for a write to a
+ * read-only property, so those two are owserver's vocabulary, mapped here;
+ * every other value goes through errnoCode like a kernel errno.
+ */
 function owFail(e: unknown): never {
   if (!(e instanceof OwError)) throw e;
-  const extra = { errno: e.errno, path: e.path };
+  const extra = { errno: e.errno, errnoName: errnoName(e.errno), path: e.path };
   if (e.errno === 0) {
-    fail(ErrorCode.SERVICE_UNAVAILABLE, "owserver-unreachable", { ...extra, why: e.message });
+    fail(ErrorCode.SERVICE_UNAVAILABLE, "owserver-unreachable", {
+      path: e.path,
+      why: e.message,
+    });
   }
-  // owserver 3.2 answers -1 (EPERM) for a path it does not know, -95 (EOPNOTSUPP) for a
-  // write to a read-only property, -22 (EINVAL) for a value it cannot parse.
-  if (e.errno === 1 || e.errno === 2) fail(ErrorCode.NOT_FOUND, "onewire-no-such-path", extra);
-  if (e.errno === 95 || e.errno === 13 || e.errno === 30) {
+  if (e.errno === ERRNO.EPERM || e.errno === ERRNO.ENOENT) {
+    fail(ErrorCode.NOT_FOUND, "onewire-no-such-path", extra);
+  }
+  if (
+    e.errno === ERRNO.EOPNOTSUPP || e.errno === ERRNO.EACCES || e.errno === ERRNO.EROFS
+  ) {
     fail(ErrorCode.FORBIDDEN, "onewire-read-only", extra);
   }
-  if (e.errno === 22 || e.errno === 34) fail(ErrorCode.BAD_REQUEST, "onewire-invalid-value", extra);
-  fail(ErrorCode.INTERNAL_ERROR, "onewire-error", extra);
+  const code = errnoCode(e.errno);
+  if (code === ErrorCode.BAD_REQUEST) fail(code, "onewire-invalid-value", extra);
+  fail(code, "onewire-error", extra);
 }
 
 async function guard<T>(f: () => Promise<T>): Promise<T> {

@@ -167,6 +167,21 @@ interface Slot {
   readonly dropsLogged: Set<EventDropReason>;
 }
 
+/**
+ * The event opcodes each manifest declares, as a set: an event is checked by
+ * one lookup instead of a scan of the ranges and the events list. The
+ * manifest check (plugins/manifest.ts) keeps every declared event inside the
+ * ranges, so a declared opcode passes both checks; the ranges are looked at
+ * only to name the reason of a drop.
+ */
+const declaredEvents = new WeakMap<Manifest, ReadonlySet<number>>();
+
+function eventsOf(m: Manifest): ReadonlySet<number> {
+  let set = declaredEvents.get(m);
+  if (set === undefined) declaredEvents.set(m, set = new Set(m.events ?? []));
+  return set;
+}
+
 const MAX_BACKOFF_MS = 10_000;
 /** A run this long resets the backoff. */
 const HEALTHY_MS = 30_000;
@@ -505,15 +520,12 @@ export class PluginHost {
    * gate no longer authorizes for that opcode.
    */
   private event(s: Slot, m: Manifest, op: number, payload: unknown, sessionId?: number): void {
-    // A plugin may only speak for its own opcodes (it must not forge core messages).
-    if (!m.ranges.some((r) => op >= r.first && op <= r.last)) {
-      this.dropEvent(s, "outside-range", op, sessionId);
-      return;
-    }
     // Only the events the manifest declares are delivered (docs/PLUGINS.md §2 `events`); a
-    // manifest without `events` pushes none.
-    if (!(m.events ?? []).includes(op)) {
-      this.dropEvent(s, "undeclared", op, sessionId);
+    // manifest without `events` pushes none. Declared events lie in the plugin's ranges, so
+    // a plugin still speaks only for its own opcodes (it must not forge core messages).
+    if (!eventsOf(m).has(op)) {
+      const inRange = m.ranges.some((r) => op >= r.first && op <= r.last);
+      this.dropEvent(s, inRange ? "undeclared" : "outside-range", op, sessionId);
       return;
     }
     s.metrics.events++;

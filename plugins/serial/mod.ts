@@ -278,7 +278,9 @@ export default definePlugin({
       }
     },
     [SerialOp.CLOSE]: async (payload, ctx) => {
-      await closePort(ports.take(ctx.peer.sessionId, asMap(payload).handle).value);
+      await closePort(
+        ports.take(ctx.peer.sessionId, field(asMap(payload), "handle", "number")).value,
+      );
       return {};
     },
     [SerialOp.CONFIGURE]: (payload, ctx) => {

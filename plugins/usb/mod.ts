@@ -22,6 +22,7 @@ import {
   type PluginDefinition,
 } from "@myclerk/plugin-sdk";
 import { Libusb, UsbCallError, UsbError, type UsbHandle } from "@myclerk/hardware/usb.ts";
+import { HoldTable } from "@myclerk/hardware/holds.ts";
 
 /** USB opcodes. */
 export const UsbOp = {
@@ -48,15 +49,17 @@ const MAX_ISO_PACKETS = 128;
 
 interface Held {
   readonly h: UsbHandle;
-  readonly session: number;
   readonly claimed: Set<number>;
   readonly detached: Set<number>;
 }
 
 let usb: Libusb | undefined;
 let ctxRef: PluginContext | undefined;
-const handles = new Map<number, Held>();
-let nextHandle = 1;
+/**
+ * Attached devices by handle, keyed by `BUS-ADDRESS`. One handle per device:
+ * it claims the device's interfaces, which a second handle could not.
+ */
+const handles = new HoldTable<Held>(MAX_HANDLES, { oneHandlePerKey: true });
 
 function lib(): Libusb {
   if (usb === undefined) fail(ErrorCode.SERVICE_UNAVAILABLE, "libusb-not-loaded");
@@ -131,9 +134,7 @@ function optInt(
 
 /** The caller's own handle; another session's handle is NOT_FOUND (ids are not secrets, but not shared). */
 function held(m: Readonly<Record<string, unknown>>, session: number): Held {
-  const x = handles.get(field(m, "handle", "number"));
-  if (x === undefined || x.session !== session) fail(ErrorCode.NOT_FOUND, "no-such-handle");
-  return x;
+  return handles.get(session, field(m, "handle", "number")).value;
 }
 
 /** Releases what `x` holds and gives detached interfaces back to their kernel drivers. */
@@ -159,16 +160,9 @@ function release(x: Held): number[] {
   return reattached;
 }
 
-function dropHandle(n: number): number[] {
-  const x = handles.get(n);
-  if (x === undefined) return [];
-  handles.delete(n);
-  return release(x);
-}
-
 /** Releases every handle `session` holds (session closed). */
 export function releaseSession(session: number): void {
-  for (const [n, x] of [...handles]) if (x.session === session) dropHandle(n);
+  for (const x of handles.takeSession(session)) release(x.value);
 }
 
 /** OUT data (`data: bin`) or an IN length (`length`), by the endpoint's direction bit. */
@@ -217,9 +211,9 @@ export default definePlugin({
     usb = new Libusb(path);
   },
   close() {
-    for (const n of [...handles.keys()]) {
+    for (const x of handles.takeAll()) {
       try {
-        dropHandle(n);
+        release(x.value);
       } catch { /* closing anyway */ }
     }
     usb?.unload();
@@ -233,7 +227,7 @@ export default definePlugin({
       guard(() => ({
         devices: lib().list().filter((d) => granted(d.id)).map((d) => ({
           ...d,
-          heldBy: [...handles.values()].some((x) => x.h.id === d.id) ? "session" : null,
+          heldBy: handles.holders(d.id).length > 0 ? "session" : null,
         })),
       })),
     [UsbOp.DEVICE_ATTACH]: async (payload, ctx) => {
@@ -241,15 +235,8 @@ export default definePlugin({
       const id = field(m, "device", "string");
       if (!/^\d{1,3}-\d{1,3}$/.test(id)) fail(ErrorCode.BAD_REQUEST, "field:device");
       if (!granted(id)) fail(ErrorCode.FORBIDDEN, "device-not-granted", { device: id });
-      for (const x of handles.values()) {
-        if (x.h.id === id) {
-          fail(ErrorCode.SERVICE_UNAVAILABLE, "device-busy", {
-            device: id,
-            bySelf: x.session === ctx.peer.sessionId,
-          });
-        }
-      }
-      if (handles.size >= MAX_HANDLES) fail(ErrorCode.SERVICE_UNAVAILABLE, "too-many-handles");
+      const session = ctx.peer.sessionId;
+      handles.check(session, id, false);
       const detachKernel = m.detachKernel === undefined
         ? true
         : field(m, "detachKernel", "boolean");
@@ -261,7 +248,7 @@ export default definePlugin({
         fail(ErrorCode.BAD_REQUEST, "field:interfaces");
       }
       const h = await guard(() => lib().open(id));
-      const x: Held = { h, session: ctx.peer.sessionId, claimed: new Set(), detached: new Set() };
+      const x: Held = { h, claimed: new Set(), detached: new Set() };
       try {
         const ifaces = (want as number[] | undefined) ??
           [
@@ -285,14 +272,14 @@ export default definePlugin({
         release(x);
         usbFail(e);
       }
-      const n = nextHandle++;
-      handles.set(n, x);
+      const n = handles.add(session, id, false, x).handle;
       return { handle: n, claimed: [...x.claimed], detached: [...x.detached] };
     },
     [UsbOp.DEVICE_DETACH]: (payload, ctx) => {
       const m = asMap(payload);
-      held(m, ctx.peer.sessionId);
-      return { reattached: dropHandle(m.handle as number) };
+      return {
+        reattached: release(handles.take(ctx.peer.sessionId, field(m, "handle", "number")).value),
+      };
     },
     [UsbOp.CONTROL_TRANSFER]: async (payload, ctx) => {
       const m = asMap(payload);
@@ -430,7 +417,7 @@ export default definePlugin({
       } catch (e) {
         // NOT_FOUND: the device came back with other descriptors; this handle is dead.
         if (e instanceof UsbCallError && e.rc === UsbError.NOT_FOUND) {
-          dropHandle(m.handle as number);
+          release(handles.take(ctx.peer.sessionId, m.handle).value);
           return { reenumerated: true };
         }
         usbFail(e);

@@ -109,6 +109,17 @@ Deno.test("plugin CLI: install, offline list, then list/logs/reload against a ru
       assertEq(rel.lines, ["reloaded vendor-echo (1.0.0, running)"]);
       const logs = await run(["plugin", "logs", "vendor-echo", "--admin", adminUrl]);
       assert(logs.lines.some((l) => l.includes("reloaded: version 1.0.0")), logs.lines.join("\n"));
+      const one = await run(["plugin", "logs", "vendor-echo", "-n", "1", "--admin", adminUrl]);
+      assertEq([one.error, one.lines.length], [undefined, 1], "-n 1: one line");
+      // -n is validated before anything is asked (as every numeric option: core/cli/args.ts).
+      for (const bad of ["abc", "0", "1001", "-3", "2.5"]) {
+        const r = await run(["plugin", "logs", "vendor-echo", "-n", bad, "--admin", adminUrl]);
+        assert(
+          r.error?.includes(`-n must be a whole number from 1 to 1000, got "${bad}"`) &&
+            r.lines.length === 0,
+          `-n ${bad}: ${r.error}`,
+        );
+      }
       const missing = await fetch(`${adminUrl}/plugins/nope/logs`);
       assertEq(missing.status, 404);
       await missing.body?.cancel();

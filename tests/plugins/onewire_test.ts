@@ -209,7 +209,12 @@ Deno.test({
           property: "address",
           data: new TextEncoder().encode("00"),
         });
-        assert(ro !== "ok", "address is read-only");
+        // owserver answers -95 for a read-only property, -22 for a value it cannot parse.
+        assertEq(ro, `${ErrorCode.FORBIDDEN}:onewire-read-only`, "address is read-only");
+        assertEq(
+          await code(0x0667, { property: "PIO.0", data: new TextEncoder().encode("zz") }),
+          `${ErrorCode.BAD_REQUEST}:onewire-invalid-value`,
+        );
         assertEq(await code(0x0667, { property: "PIO.0" }), `${ErrorCode.BAD_REQUEST}:field:data`);
       });
 
