@@ -18,9 +18,8 @@ import { keyIdHex } from "../core/node/keys.ts";
 import { familyToMap } from "./family.ts";
 import { loadOrCreateTokenKey, paths, readHubKeys, writeAdmin } from "./files.ts";
 import { Hub } from "./hub/mod.ts";
-import { openSqliteHubStore } from "./store/mod.ts";
-import { parsePeer, type PeerSpec, Relay } from "./relay.ts";
-import { FedStore } from "./store.ts";
+import { openSqliteHubStore, openSqliteRelayStore } from "./store/mod.ts";
+import { parsePeer, type PeerSpec, Relay, syncCounter } from "./relay/mod.ts";
 import { toHex } from "./bytes.ts";
 
 /** The running federation roles of a node. */
@@ -85,7 +84,7 @@ export function adminApp(node: Node, fed: () => Federation): Hono<Env> {
     return c.json({
       role: node.config.role,
       keyId: keyIdHex(node.identity.keyId),
-      ...(f.relay ? { relay: f.relay.status() } : {}),
+      ...(f.relay ? { relay: await f.relay.status() } : {}),
       ...(f.hub ? { hub: await f.hub.status() } : {}),
     });
   });
@@ -151,13 +150,15 @@ export async function startFederation(
     // `--peer` only: the relay adds config `federation.peers` itself (they change on reload).
     const peers: PeerSpec[] = (o.peers ?? []).map(parsePeer);
     const hubs = await readHubKeys(data);
-    const store = FedStore.open({
+    // The relay codes against the RelayStore interface: the SQLite one is chosen here.
+    const store = openSqliteRelayStore({
       path: paths(data).relayDb,
       // Admitted hubs are on record: an empty store now means a lost one, not a new relay.
       evidence: hubs.size > 0 ? `${paths(data).hubs} lists ${hubs.size} admitted hubs` : undefined,
-      // Commits are made durable off the event loop (Relay.flush -> store.syncWal) before any
-      // "stored" ack; checkpoints stay synced by SQLite (NORMAL in WAL mode).
+      // Commits are made durable in groups off the event loop (`durable` of enqueueBatch: WAL
+      // fdatasync + manifest mark) before any "stored" ack; checkpoints stay synced by SQLite.
       synchronous: "NORMAL",
+      onSync: syncCounter(node.metrics),
       defaultQuota: {
         messages: node.config.federation.quotaMessages,
         bytes: node.config.federation.quotaBytes,
@@ -195,7 +196,7 @@ export async function startFederation(
     node.mount("/federation", adminApp(node, () => fed) as unknown as Hono);
     node.addHealth(() => ({
       federation: {
-        ...(relay ? { relay: { families: relay.store.stats().localFamilies } } : {}),
+        ...(relay ? { relay: { families: relay.localFamilies } } : {}),
         ...(hub ? { hub: { family: hub.familyId, connected: hub.connected } } : {}),
       },
     }));

@@ -153,7 +153,7 @@ export function validateConfig(raw: unknown, source = "config"): NodeConfig {
     if (r.data.role === "relay" || r.data.role === "both") {
       // A relay's send queue must hold one FED_DELIVER of the largest envelope it accepts
       // (wire-fragmented) next to 1 MiB of other traffic, or that message could never be pushed
-      // (federation/relay.ts deliverWireBytes; docs/OPERATOR.md "Data directory and store").
+      // (federation/relay/push.ts deliverWireBytes; docs/OPERATOR.md "Data directory and store").
       const need = r.data.federation.maxMessage + 2 * 1_048_576;
       if (r.data.limits.maxQueueBytes < need) r.data.limits.maxQueueBytes = need;
     }

@@ -1,0 +1,335 @@
+/**
+ * Ingest: FED_DELIVER from a hub or a peer relay is checked (role, sender,
+ * hops, size, route, envelope routing, expiry), batched, and stored by
+ * group commit: everything received in one event-loop turn (or 512
+ * messages) goes to the store in one `enqueueBatch`. On its results the
+ * new messages go to online caught-up recipients at once; FED_ACK "stored"
+ * leaves only after the batch's `durable` (FEDERATION.md §6.2 "Acks").
+ * Per-family rate limits delay the hub's next read (TCP backpressure).
+ *
+ * @module
+ */
+
+import { ErrorCode, isMyClerkError, MyClerkError } from "../../core/errors.ts";
+import { checkRouting, readEnvelopeHeader } from "../envelope.ts";
+import type { FamilyId } from "../family.ts";
+import { sendFed, sendFedError } from "../link.ts";
+import { type FedDeliver, FedOp, MAX_HOPS, MAX_MIDS } from "../messages.ts";
+import { FED } from "../metrics.ts";
+import { RateLimiter } from "../ratelimit.ts";
+import type { EnqueueBatch, Lane, QueueInput, StoredFamily } from "../store/types.ts";
+import { asStoreError, type FedConfig, nowSec, type RelayContext } from "./context.ts";
+import type { RelayLink } from "./links.ts";
+import type { Push } from "./push.ts";
+import type { LaneChoice, Routes } from "./routes.ts";
+
+/** Messages in one group commit, at most (more flush at once). */
+const FLUSH_AT = 512;
+/** Longest read delay of one rate-limited FED_DELIVER, ms. */
+const MAX_RATE_WAIT_MS = 10_000;
+
+/**
+ * The envelope's own expiry: header timestamp (bytes 6..10, the sender's
+ * creation time) + `ttl`, capped at 2^32 - 1 (FEDERATION.md §4.2, §5).
+ * Throws BAD_REQUEST `envelope-*` for a sealed envelope too short to have
+ * a header (federation/envelope.ts readEnvelopeHeader).
+ */
+export function envelopeExpiry(sealed: Uint8Array, ttl: number): number {
+  return expiryAt(readEnvelopeHeader(sealed).timestamp, ttl);
+}
+
+function expiryAt(ts: number, ttl: number): number {
+  return Math.min(ts + ttl, 0xffffffff);
+}
+
+interface Pending {
+  readonly l: RelayLink;
+  readonly lane: Lane;
+  readonly msg: QueueInput;
+}
+
+/** The relay's ingest. */
+export class Ingest {
+  readonly #ctx: RelayContext;
+  readonly #routes: Routes;
+  readonly #push: Push;
+  #limiter: RateLimiter;
+  #batch: Pending[] = [];
+  #flushTimer?: ReturnType<typeof setTimeout>;
+  /** The batch being committed (one at a time: results arrive in commit order). */
+  #committing?: Promise<void>;
+  /** The flush queued behind {@link #committing}. */
+  #next?: Promise<void>;
+  /** "stored" acks waiting for their batch's `durable`. */
+  readonly #acking = new Set<Promise<void>>();
+
+  /** Ingest over `ctx`. */
+  constructor(ctx: RelayContext, routes: Routes, push: Push) {
+    this.#ctx = ctx;
+    this.#routes = routes;
+    this.#push = push;
+    this.#limiter = new RateLimiter({ rate: ctx.cfg.rate, burst: ctx.cfg.burst });
+  }
+
+  /** A reloaded config: new rate limits start from a full bucket. */
+  applyConfig(prev: FedConfig, next: FedConfig): void {
+    if (prev.rate !== next.rate || prev.burst !== next.burst) {
+      this.#limiter = new RateLimiter({ rate: next.rate, burst: next.burst });
+    }
+  }
+
+  /** FED_DELIVER: checks it and adds it to the group commit; a promise delays the next read. */
+  onDeliver(l: RelayLink, msg: FedDeliver): void | Promise<void> {
+    const ctx = this.#ctx;
+    if (l.role === "hub") {
+      if (l.family === undefined) throw new MyClerkError(ErrorCode.FORBIDDEN, "not-admitted");
+      if (msg.from !== l.family) {
+        throw new MyClerkError(ErrorCode.FORBIDDEN, "from-other-family", {
+          family: msg.from,
+          mid: msg.mid,
+        });
+      }
+      if (msg.hops !== 0) {
+        throw new MyClerkError(ErrorCode.BAD_REQUEST, "hops", { hops: msg.hops, mid: msg.mid });
+      }
+    } else if (l.role !== "relay") {
+      throw new MyClerkError(ErrorCode.FORBIDDEN, "no-hello");
+    } else if (msg.hops >= MAX_HOPS) {
+      ctx.drop("hops");
+      return;
+    }
+    if (msg.sealed.length > ctx.cfg.maxMessage) {
+      throw new MyClerkError(ErrorCode.TOO_LARGE, "too-large", {
+        limit: ctx.cfg.maxMessage,
+        mid: msg.mid,
+      });
+    }
+    const f = this.#routes.cached(msg.to);
+    if (f === undefined) {
+      // A recipient not in the cache: read its record, then go on (this session's next
+      // message waits for it, so per-sender order holds).
+      return this.#routes.load(msg.to).then((rec) => this.#accept(l, msg, rec));
+    }
+    return this.#accept(l, msg, f ?? undefined);
+  }
+
+  #accept(
+    l: RelayLink,
+    msg: FedDeliver,
+    rec: StoredFamily | undefined,
+  ): void | Promise<void> {
+    const ctx = this.#ctx;
+    const route = withMid(msg.mid, () => {
+      const r: LaneChoice = this.#routes.laneFor(msg.to, rec);
+      // A peer forwards to us only what is homed here: no relaying on for it.
+      if (l.role === "relay" && r.lane.kind === "peer") {
+        throw new MyClerkError(ErrorCode.FED_NO_ROUTE, "not-homed-here", { family: msg.to });
+      }
+      return r;
+    });
+    const h = withMid(
+      msg.mid,
+      () =>
+        checkRouting(
+          ctx.node.backend,
+          msg,
+          msg.sealed,
+          route.key,
+          (k) => this.#routes.fromId(l, k),
+        ),
+    );
+    // Expired already (its own creation time + lifetime, with the clock-skew grace): refused,
+    // never stored or delivered (FEDERATION.md §6.2 "Expiry at ingest").
+    const skew = ctx.node.config.limits.maxSkewSeconds;
+    const expiresBy = expiryAt(h.timestamp, msg.ttl) + skew;
+    if (expiresBy <= nowSec()) {
+      // Counted myclerk_federation_drops_total{reason="expired-at-ingest"} by dispatch, like every refusal.
+      throw new MyClerkError(ErrorCode.FED_EXPIRED, "expired-at-ingest", {
+        mid: msg.mid,
+        expired: expiresBy - skew,
+      });
+    }
+    this.#batch.push({
+      l,
+      lane: route.lane,
+      msg: {
+        to: msg.to,
+        from: msg.from,
+        fromKey: msg.fromKey,
+        mid: msg.mid,
+        ttl: msg.ttl,
+        hops: msg.hops,
+        sealed: msg.sealed,
+        expiresBy,
+      },
+    });
+    if (this.#batch.length >= FLUSH_AT) void this.#flushLogged();
+    else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => void this.#flushLogged(), 0);
+    }
+    if (l.role === "hub" && l.family !== undefined) {
+      const wait = this.#limiter.take(l.family, Date.now());
+      if (wait > 0) {
+        ctx.node.metrics.inc(FED.rateDelay, undefined, wait / 1000);
+        // Delaying the next read is the rate limit: TCP backpressure, nothing dropped.
+        const ms = Math.min(wait, MAX_RATE_WAIT_MS);
+        return new Promise<void>((r) => setTimeout(r, ms));
+      }
+    }
+  }
+
+  /**
+   * Group commit: stores everything received since the last flush in one
+   * `enqueueBatch` (after the batch before it committed), pushes to
+   * caught-up recipients on its results, acks "stored" after `durable`.
+   */
+  flush(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#committing !== undefined) {
+      // The batch grows until the commit in flight is done; then it goes as one.
+      this.#next ??= this.#committing.then(() => {
+        this.#next = undefined;
+        return this.flush();
+      });
+      return this.#next;
+    }
+    if (this.#batch.length === 0) return Promise.resolve();
+    const items = this.#batch;
+    this.#batch = [];
+    const p = this.#commit(items).finally(() => {
+      if (this.#committing === p) this.#committing = undefined;
+    });
+    this.#committing = p;
+    return p;
+  }
+
+  #flushLogged(): Promise<void> {
+    return this.flush().catch((e) => {
+      this.#ctx.node.log.error("group commit failed", { error: String(e) });
+    });
+  }
+
+  /** Resolves once every batch so far is committed and its "stored" acks are out (or withheld). */
+  async drain(): Promise<void> {
+    while (this.#batch.length > 0 || this.#committing !== undefined) await this.flush();
+    while (this.#acking.size > 0) await Promise.all([...this.#acking]);
+  }
+
+  async #commit(items: Pending[]): Promise<void> {
+    const ctx = this.#ctx;
+    let batch: EnqueueBatch;
+    try {
+      batch = await ctx.store.enqueueBatch(
+        items.map((p) => ({ lane: p.lane, message: p.msg })),
+        nowSec(),
+      );
+    } catch (e) {
+      // Nothing of the batch is stored (one transaction): every sender hears why, and keeps
+      // the message in its outbox to resend (SERVICE_UNAVAILABLE and INTERNAL_ERROR are transient).
+      const err = asStoreError(e);
+      if (err.detail === "storage-full") {
+        ctx.node.log.error("storage full: messages refused", {
+          path: err.extra.path,
+          messages: items.length,
+          fix: err.extra.fix,
+        });
+        ctx.drop("storage-full");
+      } else {
+        ctx.node.log.error("store write failed", { error: String(e), messages: items.length });
+      }
+      for (const p of items) {
+        sendFedError(
+          p.l.link,
+          new MyClerkError(err.code, err.detail, { mid: p.msg.mid }),
+          FedOp.FED_DELIVER,
+        );
+      }
+      return;
+    }
+    ctx.node.metrics.inc(FED.groupCommits);
+    const results = batch.results;
+    const acks = new Map<RelayLink, Uint8Array[]>();
+    const hubsToPump = new Set<FamilyId>();
+    const peersToPump = new Set<number>();
+    const direct: { p: Pending; seq: number }[] = [];
+    let storedMailbox = 0;
+    let storedPeer = 0;
+    items.forEach((p, i) => {
+      const r = results[i];
+      if (r instanceof MyClerkError) {
+        ctx.drop("quota");
+        sendFedError(
+          p.l.link,
+          new MyClerkError(r.code, r.detail, { ...r.extra, mid: p.msg.mid }),
+          FedOp.FED_DELIVER,
+        );
+        return;
+      }
+      if (r.status === "duplicate") ctx.node.metrics.inc(FED.duplicates);
+      else if (p.lane.kind === "mailbox") {
+        storedMailbox++;
+        hubsToPump.add(p.msg.to);
+        direct.push({ p, seq: r.seq });
+      } else {
+        storedPeer++;
+        peersToPump.add(p.lane.peer);
+      }
+      let a = acks.get(p.l);
+      if (a === undefined) acks.set(p.l, a = []);
+      a.push(p.msg.mid);
+    });
+    // "stored" acks wait until the batch is durable (the store syncs off the event loop;
+    // delivery below may go first: recipients dedupe, and a sender without its ack resends).
+    const acked = batch.durable.then(
+      () => this.#sendStored(acks),
+      (e) => {
+        // Without a durable commit nothing may be acked: senders keep the messages in their
+        // outbox and resend after reconnecting (the store counts the failed sync).
+        ctx.node.log.error("store sync failed: acks withheld", { error: String(e) });
+      },
+    );
+    this.#acking.add(acked);
+    acked.catch((e) => {
+      ctx.node.log.error("stored acks failed", { error: String(e) });
+    }).finally(() => this.#acking.delete(acked));
+    if (storedMailbox > 0) ctx.node.metrics.inc(FED.stored, { lane: "mailbox" }, storedMailbox);
+    if (storedPeer > 0) ctx.node.metrics.inc(FED.stored, { lane: "peer" }, storedPeer);
+    // Online recipients that are caught up get the new messages from memory, in
+    // commit (seq) order; anyone else reads them from the store.
+    for (const { p, seq } of direct) {
+      for (const l of ctx.links.hubs(p.msg.to)) {
+        if (l.caughtUp && !this.#push.pushOne(l, p.msg, seq)) l.caughtUp = false;
+      }
+    }
+    for (const f of hubsToPump) {
+      for (const l of ctx.links.hubs(f)) if (!l.caughtUp) this.#push.pumpHub(l);
+    }
+    for (const p of peersToPump) this.#push.pumpPeer(p);
+  }
+
+  #sendStored(acks: Map<RelayLink, Uint8Array[]>): void {
+    const relay = this.#ctx.node.identity.keyId;
+    for (const [l, mids] of acks) {
+      if (l.closed) continue;
+      for (let i = 0; i < mids.length; i += MAX_MIDS) {
+        sendFed(
+          l.link,
+          { op: FedOp.FED_ACK, kind: "stored", relay, mids: mids.slice(i, i + MAX_MIDS) },
+          false,
+          false,
+        );
+      }
+    }
+  }
+}
+
+/** Runs `f`; a typed error it throws gets the message id in its extras (the sender matches on it). */
+function withMid<T>(mid: Uint8Array, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isMyClerkError(e)) throw new MyClerkError(e.code, e.detail, { ...e.extra, mid });
+    throw e;
+  }
+}
