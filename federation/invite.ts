@@ -6,7 +6,7 @@
  * in FED_ADMIT with its family record and a proof that it holds the family
  * private key, bound to the hop session's transcript hash `h` so a recorded
  * admission cannot be replayed on another session. Single use is enforced by
- * the store (`FedStore.redeemInvite` in store.ts).
+ * the store (`RelayStore.redeemInvite`, federation/store/sqlite_relay.ts).
  *
  * @module
  */
