@@ -147,6 +147,7 @@ const FILES: readonly string[] = [
   "core/node/call.ts",
   "core/cli/call.ts",
   "plugins/can/mod.ts",
+  "plugins/can/turn.ts",
   "plugins/i2c/mod.ts",
   "plugins/spi/mod.ts",
   "plugins/serial/mod.ts",

@@ -26,6 +26,7 @@ import {
 } from "@myclerk/plugin-sdk";
 import { Libc } from "@myclerk/hardware/libc.ts";
 import { HoldTable } from "@myclerk/hardware/holds.ts";
+import { Turns } from "./turn.ts";
 import {
   CAN,
   type CanFilter,
@@ -56,6 +57,9 @@ const MAX_SEND = 1024;
 
 type Req = Readonly<Record<string, unknown>>;
 
+/** Yields of the receive loops and of long sends (a timer turn costs 2-3 ms here). */
+const turns = new Turns();
+
 /** One open interface. */
 class Channel {
   readonly queue: CanFrame[] = [];
@@ -67,6 +71,8 @@ class Channel {
   closed = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Pull-mode FRAME_RECEIVEs waiting for frames: woken by {@link Channel.drain}, not a timer loop. */
+  private readonly queuedWaiters = new Set<() => void>();
 
   constructor(
     readonly sock: CanSocket,
@@ -102,7 +108,7 @@ class Channel {
       }
       if (this.push) this.flush();
       // Let requests (acks, sends) run between bursts.
-      if (got > 0) await new Promise((r) => setTimeout(r, 0));
+      if (got > 0) await turns.next();
     }
   }
 
@@ -123,7 +129,23 @@ class Channel {
       }
       if (fs.length < BATCH) break;
     }
+    if (n > 0) { for (const w of this.queuedWaiters) w(); }
     return n;
+  }
+
+  /** Resolves when frames are queued, the channel closes, or `ms` pass (pull-mode receive). */
+  async waitQueued(ms: number): Promise<void> {
+    if (this.queue.length > 0 || this.closed || ms <= 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let done!: () => void;
+    const woken = new Promise<void>((r) => (done = r));
+    this.queuedWaiters.add(done);
+    try {
+      await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    } finally {
+      clearTimeout(timer);
+      this.queuedWaiters.delete(done);
+    }
   }
 
   /** Pushes queued frames while credit lasts. */
@@ -154,6 +176,7 @@ class Channel {
   async stop(): Promise<void> {
     this.closed = true;
     this.wake?.();
+    for (const w of this.queuedWaiters) w();
     await this.loop;
     this.sock.close();
   }
@@ -327,6 +350,7 @@ export default definePlugin({
   },
   async close() {
     await Promise.all(holds.takeAll().map((h) => h.value.stop()));
+    turns.close();
     libc?.unload();
     libc = undefined;
   },
@@ -443,7 +467,7 @@ export default definePlugin({
           // frames, drain them and yield to the event loop.
           if ((sent & 63) === 0) {
             drainAll();
-            await new Promise((r) => setTimeout(r, 0));
+            await turns.next();
           }
         } else {
           waits++;
@@ -461,9 +485,11 @@ export default definePlugin({
       }
       const max = m.max === undefined ? BATCH : num(m, "max", 1, BATCH);
       const timeoutMs = m.timeoutMs === undefined ? 0 : num(m, "timeoutMs", 0, 5000);
+      // The channel's receive loop wakes this wait when it queues frames (no 2 ms poll).
       const end = performance.now() + timeoutMs;
-      while (ch.queue.length === 0 && performance.now() < end && !ch.closed) {
-        await new Promise((r) => setTimeout(r, 2));
+      for (let left = timeoutMs; ch.queue.length === 0 && left > 0 && !ch.closed;) {
+        await ch.waitQueued(left);
+        left = end - performance.now();
       }
       const frames = ch.queue.splice(0, max);
       return { frames: frames.map(wireFrame), dropped: ch.dropped };
