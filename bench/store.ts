@@ -7,7 +7,10 @@
  * and 32 per atomic), each doing the same work per message: dedupe check,
  * quota counter, queue insert, and durable (`await durable`) before the
  * next. Also delivered-acks: one transaction per ack against the acks of
- * one turn coalesced into one transaction.
+ * one turn coalesced into one transaction; and the relay's hot path (64
+ * families: group commit, fetch, delivered-ack) with the store on the
+ * event loop against the store in a Worker (`WorkerRelayStore`), with the
+ * main thread's own CPU time per message (from /proc/self/task).
  *
  * Run: `deno run --allow-all bench/store.ts [--quick]`. Deno KV needs
  * `--unstable-kv`, so its part runs in a child process started here.
@@ -18,7 +21,9 @@
 import {
   openSqliteRelayStore,
   type QueueInput,
+  type RelayStore,
   type SqliteRelayStore,
+  WorkerRelayStore,
 } from "../federation/store/mod.ts";
 
 const QUICK = Deno.args.includes("--quick");
@@ -133,6 +138,64 @@ function acks(coalesced: boolean): Promise<Result> {
   });
 }
 
+/** CPU seconds of this process's main thread (Linux /proc; undefined elsewhere). */
+function mainThreadCpu(): number | undefined {
+  try {
+    const f = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / 100; // utime + stime, clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+interface HotResult extends Result {
+  /** Main-thread CPU µs per message. */
+  readonly cpuUs?: number;
+}
+
+/** The relay's hot path on 64 families: one group of 64, then fetch and ack per family. */
+async function hotPath(name: string, s: RelayStore): Promise<HotResult> {
+  const fams = Array.from({ length: 64 }, (_, i) => i.toString(16).padStart(32, "0"));
+  const now = Math.floor(Date.now() / 1000);
+  const cursors = new Map<string, number>();
+  let n = 0;
+  const c0 = mainThreadCpu();
+  const r = await timed(name, 64, async () => {
+    const b = await s.enqueueBatch(
+      fams.map((to) => ({ lane: { kind: "mailbox" as const }, message: { ...item(n++), to } })),
+      now,
+    );
+    const acks = await Promise.all(fams.map(async (f) => {
+      const w = await s.fetchWindow(f, cursors.get(f) ?? 0, 64, 1 << 20);
+      if (w.rows.length === 0) throw new Error("nothing fetched");
+      cursors.set(f, w.rows[w.rows.length - 1].seq);
+      return s.ack({ kind: "mailbox" }, f, w.rows.map((x) => x.mid), { durable: false });
+    }));
+    await Promise.all([b.durable, ...acks]);
+  });
+  const c1 = mainThreadCpu();
+  await s.close();
+  const total = r.perSec * SECONDS;
+  return c0 === undefined || c1 === undefined ? r : { ...r, cpuUs: (c1 - c0) * 1e6 / total };
+}
+
+async function hot(worker: boolean): Promise<HotResult> {
+  const dir = await Deno.makeTempDir({ prefix: "bench-hot-" });
+  const o = {
+    path: `${dir}/f.db`,
+    synchronous: "NORMAL" as const,
+    defaultQuota: { messages: 1e9, bytes: 1e13 },
+  };
+  try {
+    return worker
+      ? await hotPath("hot path 64 families, store in a worker", await WorkerRelayStore.open(o))
+      : await hotPath("hot path 64 families, store on the event loop", openSqliteRelayStore(o));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Runs inside the `--unstable-kv` child: the same work on Deno KV. */
 async function kvChild(batch: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bench-kv-" });
@@ -202,16 +265,25 @@ if (childAt >= 0) {
   const normal32x4 = await sqlite("NORMAL", 32, 4);
   const ackEach = await acks(false);
   const ackTurn = await acks(true);
+  const hotLoop = await hot(false);
+  const hotWorker = await hot(true);
   const kv1 = await kv(1);
   const kv32 = await kv(32);
   rows.push(full1, normal1, full32, normal32, full32x4, normal32x4);
   if (kv1) rows.push(kv1);
   if (kv32) rows.push(kv32);
-  rows.push(ackEach, ackTurn);
+  rows.push(ackEach, ackTurn, hotLoop, hotWorker);
   console.log(`durable ingest and acks, ${SIZE}-byte sealed messages, ${SECONDS}s per row`);
   console.log("| store | msgs/s |");
   console.log("|---|---:|");
-  for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.perSec)} |`);
+  for (const r of rows) {
+    const cpu = (r as HotResult).cpuUs;
+    console.log(
+      `| ${r.name} | ${Math.round(r.perSec)} |${
+        cpu === undefined ? "" : ` main thread ${cpu.toFixed(1)} µs/msg |`
+      }`,
+    );
+  }
   const ratio = (a: Result, b: Result | undefined, label: string, target: number) => {
     if (!b) {
       return console.log(`target: ${label} >= ${target}x deno-kv: n/a (Deno KV unavailable) SKIP`);
@@ -234,6 +306,15 @@ if (childAt >= 0) {
     `info: sqlite NORMAL 4 groups in flight / 1: ${
       (normal32x4.perSec / normal32.perSec).toFixed(2)
     }x`,
+  );
+  console.log(
+    `info: hot path, store in a worker / on the event loop: ${
+      (hotWorker.perSec / hotLoop.perSec).toFixed(2)
+    }x msgs/s${
+      hotWorker.cpuUs && hotLoop.cpuUs
+        ? `, main-thread CPU per message ${(hotWorker.cpuUs / hotLoop.cpuUs).toFixed(2)}x`
+        : ""
+    }`,
   );
   console.log(
     `info: delivered-acks coalesced per turn / one transaction each: ${

@@ -23,6 +23,7 @@ export { FED_SCHEMA_VERSION, type InviteListing, SqliteRelayStore } from "./sqli
 export type { SqliteRelayOptions } from "./sqlite_relay.ts";
 export { HUB_SCHEMA_VERSION, SqliteHubStore } from "./sqlite_hub.ts";
 export { isDiskFull, type OpenInfo, storeError, type SyncHook } from "./sqlite_open.ts";
+export { WorkerRelayStore } from "./worker_relay.ts";
 
 /**
  * Opens the relay's SQLite store (`federation.db`). The relay passes

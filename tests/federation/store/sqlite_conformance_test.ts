@@ -16,6 +16,7 @@ import {
   openSqliteHubStore,
   openSqliteRelayStore,
   type SqliteRelayStore,
+  WorkerRelayStore,
 } from "../../../federation/store/mod.ts";
 import { readManifest } from "../../../federation/manifest.ts";
 import { sealEnvelope } from "../../../federation/envelope.ts";
@@ -29,6 +30,10 @@ for (const synchronous of ["FULL", "NORMAL"] as const) {
     (dir, o) => openSqliteRelayStore({ path: `${dir}/federation.db`, synchronous, ...o }),
   );
 }
+relayStoreConformance(
+  "sqlite in a worker",
+  (dir, o) => WorkerRelayStore.open({ path: `${dir}/federation.db`, synchronous: "NORMAL", ...o }),
+);
 
 async function withStore(
   f: (s: SqliteRelayStore, path: string) => Promise<void>,
