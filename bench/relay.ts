@@ -549,7 +549,7 @@ if (import.meta.main) {
       } us per 1 KiB message`,
     );
     console.log(
-      `note: nats-server ${"2.9"} JetStream syncs to disk every 2 min by default (no fsync per ack); the relay fsyncs every group commit (synchronous=FULL)`,
+      `note: nats-server ${"2.9"} JetStream syncs to disk every 2 min by default (no fsync per ack); the relay acks stored only after each group commit's WAL fdatasync and manifest mark`,
     );
     const line = (what: string, ratio: number, ok: boolean, cmp: string, detail: string) =>
       console.log(

@@ -23,20 +23,37 @@ import type { Hello } from "./hello.ts";
 import type { RelayLink } from "./links.ts";
 import type { Routes } from "./routes.ts";
 
-/** Which hub static key was admitted for which family (`federation-hubs.json`). */
+/**
+ * Where the admitted hub keys live: `federation-hubs.json` in the data
+ * directory by default ({@link hubKeyFile}); a relay without a file system
+ * (the edge relay) passes its own.
+ */
+export interface HubKeyStore {
+  /** Reads every recorded key: hub static key (hex) -> family id. */
+  load(): Promise<Map<string, FamilyId>>;
+  /** Replaces the record with `keys`; resolves once it is durable. */
+  save(keys: ReadonlyMap<string, FamilyId>): Promise<void>;
+}
+
+/** The default {@link HubKeyStore}: `federation-hubs.json` in data directory `data`. */
+export function hubKeyFile(data: string): HubKeyStore {
+  return { load: () => readHubKeys(data), save: (m) => writeHubKeys(data, m) };
+}
+
+/** Which hub static key was admitted for which family. */
 export class HubKeys {
-  readonly #data: string;
+  readonly #store: HubKeyStore;
   readonly #map: Map<string, FamilyId>;
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(data: string, map: Map<string, FamilyId>) {
-    this.#data = data;
+  private constructor(store: HubKeyStore, map: Map<string, FamilyId>) {
+    this.#store = store;
     this.#map = map;
   }
 
-  /** Reads the key file of data directory `data`. */
-  static async load(data: string): Promise<HubKeys> {
-    return new HubKeys(data, await readHubKeys(data));
+  /** Reads the keys recorded in `store`. */
+  static async load(store: HubKeyStore): Promise<HubKeys> {
+    return new HubKeys(store, await store.load());
   }
 
   /** The map: hub static key (hex) -> family id. */
@@ -44,10 +61,11 @@ export class HubKeys {
     return this.#map;
   }
 
-  /** Records `key` for `family`; resolves once the file holding it is durable. */
+  /** Records `key` for `family`; resolves once the record holding it is durable. */
   add(key: Uint8Array, family: FamilyId): Promise<void> {
     this.#map.set(toHex(key), family);
-    const write = this.#writing.then(() => writeHubKeys(this.#data, this.#map));
+    // Serialised: each write holds every key so far, so the last one is complete.
+    const write = this.#writing.then(() => this.#store.save(this.#map));
     this.#writing = write.catch(() => {});
     return write;
   }

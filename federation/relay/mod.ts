@@ -28,7 +28,7 @@ import { FedOp } from "../messages.ts";
 import { FED } from "../metrics.ts";
 import type { OutboundLink } from "../outbound.ts";
 import type { RelayStore } from "../store/types.ts";
-import { Admission, HubKeys } from "./admission.ts";
+import { Admission, hubKeyFile, HubKeys, type HubKeyStore } from "./admission.ts";
 import type { FedConfig, RelayContext } from "./context.ts";
 import { Dispatch } from "./dispatch.ts";
 import { Expiry } from "./expiry.ts";
@@ -41,6 +41,7 @@ import { Routes } from "./routes.ts";
 import { RelayStatus } from "./status.ts";
 
 export type { FedConfig } from "./context.ts";
+export { hubKeyFile, type HubKeyStore } from "./admission.ts";
 export { DEFAULT_WINDOW_BYTES, MAX_SESSION_CREDIT } from "./links.ts";
 export { mergePeers, parsePeer, type PeerSpec } from "./peers.ts";
 export { deliverWireBytes } from "./push.ts";
@@ -55,6 +56,8 @@ export interface RelayOptions {
   readonly tokenKey: Uint8Array;
   /** The store (opened by the caller; closed by {@link Relay.stop}). */
   readonly store: RelayStore;
+  /** Where admitted hub keys are recorded (default: `federation-hubs.json` in the data directory). */
+  readonly hubKeys?: HubKeyStore;
 }
 
 /** Time given to the FED_RESTART notices to leave at shutdown, ms. */
@@ -141,7 +144,8 @@ export class Relay {
 
   /** Starts the relay on a running node: route, hooks, metrics, sweeps, peer dialers. */
   static async start(node: Node, o: RelayOptions): Promise<Relay> {
-    const r = new Relay(node, o, await HubKeys.load(node.config.data));
+    const keys = await HubKeys.load(o.hubKeys ?? hubKeyFile(node.config.data));
+    const r = new Relay(node, o, keys);
     r.store.setDefaultQuota({ messages: r.#cfg.quotaMessages, bytes: r.#cfg.quotaBytes });
     r.store.setMaxTtl(r.#cfg.maxTtl);
     node.addRoute(r.route());
