@@ -151,7 +151,19 @@ export class WorkerRelayStore implements RelayStore {
     this.#flushing = false;
     const calls = this.#out;
     this.#out = [];
-    if (calls.length > 0) this.#w.postMessage({ calls });
+    if (calls.length === 0) return;
+    try {
+      this.#w.postMessage({ calls });
+    } catch (e) {
+      // An argument that cannot be cloned fails its batch, typed, instead of the process.
+      const err = new MyClerkError(ErrorCode.INTERNAL_ERROR, "store", { error: String(e) }, e);
+      for (const c of calls) {
+        this.#pending.get(c.id)?.reject(err);
+        this.#pending.delete(c.id);
+        this.#durable.get(c.id)?.reject(err);
+        this.#durable.delete(c.id);
+      }
+    }
   }
 
   putFamily(rec: FamilyRecord, local: boolean, now: number, quota?: Quota): Promise<void> {

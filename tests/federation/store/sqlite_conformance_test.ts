@@ -10,7 +10,8 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { ErrorCode, MyClerkError } from "../../../core/errors.ts";
 import { fam, msg, NOW, relayStoreConformance } from "./conformance.ts";
 import {
   openSqliteHubStore,
@@ -250,4 +251,38 @@ Deno.test("sqlite store: the database files hold no plaintext of sealed messages
     assert(!all.includes(secret));
     assert(!all.includes("PLAINTEXT-MARKER"));
   });
+});
+
+Deno.test("sqlite store in a worker: an uncloneable argument fails its call, typed; the store goes on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite-worker-" });
+  const s = await WorkerRelayStore.open({ path: `${dir}/federation.db`, synchronous: "NORMAL" });
+  try {
+    const bad = { ...msg(fam(2), fam(1), 1), hops: (() => 0) as unknown as number };
+    const e = await assertRejects(
+      () => s.enqueueBatch([{ lane: MB, message: bad }], NOW),
+      MyClerkError,
+    );
+    assertEquals([e.code, e.detail], [ErrorCode.INTERNAL_ERROR, "store"]);
+    const b = await s.enqueueBatch([{ lane: MB, message: msg(fam(2), fam(1), 2) }], NOW);
+    await b.durable;
+    assertEquals((await s.queueStatus(MB, fam(2))).depth, 1);
+  } finally {
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sqlite store in a worker: a refused open rejects with the store's error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite-worker-" });
+  try {
+    await Deno.writeFile(`${dir}/federation.db`, new Uint8Array(1000).fill(7));
+    const e = await assertRejects(
+      () => WorkerRelayStore.open({ path: `${dir}/federation.db` }),
+      MyClerkError,
+    );
+    assertEquals([e.code, e.detail], [ErrorCode.SERVICE_UNAVAILABLE, "store-damaged"]);
+    assertEquals(e.extra.path, `${dir}/federation.db`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
