@@ -22,6 +22,10 @@
  * every COMMIT is already synced by SQLite and only the mark is written,
  * also once per group: never once per commit.
  *
+ * Longer than ~500 lines because it is the one place both stores get a
+ * connection from: the open checks hand their manifest and commit counter
+ * straight to the transaction and durability code that must keep them.
+ *
  * @module
  */
 

@@ -19,6 +19,11 @@
  *   status, usage, sweep); a mailbox or peer fetch leaves them pending but
  *   skips the rows they delete, so it returns what it would after them.
  *
+ * Longer than ~500 lines on purpose: one class over one connection, whose
+ * methods share the prepared statements, the pending-ack queue and the rule
+ * that pending acks run before any other write; split over files, that
+ * ordering rule would be in every file.
+ *
  * @module
  */
 
