@@ -8,6 +8,8 @@
  */
 
 import { inBounds, rangeBounds, registerOpcodes } from "../core/opcodes.ts";
+// The layer's config section registers with the core too (config.ts).
+import "./config.ts";
 
 /** The federation range, 0x0300-0x03FF: its one home is the core's range table. */
 export const FED_RANGE: { readonly first: number; readonly last: number } = rangeBounds(

@@ -13,8 +13,9 @@ import { PluginHost } from "./runtime/host.ts";
 import type { Metrics } from "../core/node/metrics.ts";
 import { type MetricsSnapshot, PLUGIN_METRICS } from "./runtime/metrics.ts";
 import { pluginRoutes } from "./http.ts";
-// Registers the resource and hardware opcode names with the core (core/opcodes.ts).
+// Registers the resource and hardware opcode names and the `plugins` config section with the core.
 import "./opcodes.ts";
+import "./config.ts";
 
 function isLoopback(host: string | undefined): boolean {
   return host === "127.0.0.1" || host === "::1" || host === "::ffff:127.0.0.1";

@@ -3,6 +3,12 @@
  * validated with a schema whose errors name the key and the fix, and
  * command-line overrides.
  *
+ * The core schema covers the core's keys only. A layer adds its own
+ * top-level section with {@link registerConfigSection} when its config
+ * module loads (federation/config.ts: `federation`, plugins/config.ts:
+ * `plugins`), and types it by merging into {@link ConfigSections}; the
+ * config file's shape and every message stay as if one schema held them.
+ *
  * @module
  */
 
@@ -17,9 +23,13 @@ const keyIdHex = z.string().regex(/^[0-9a-f]{8}$/, {
   message: "must be 8 lowercase hex digits (a key id)",
 });
 
+// deno-doc-ignore private-type-ref -- zod's schema types (npm:zod), not ours to document
+/** The core's key-id pattern (8 lowercase hex digits), for layers' sections too. */
+export const keyIdHexSchema: z.ZodString = keyIdHex;
+
 // deno-doc-ignore missing-explicit-type -- the zod schema's type is inferred; NodeConfig documents the result
-/** The config file schema (every key optional: defaults fill the rest). */
-export const ConfigSchema = z.object({
+/** The core's keys of the config file (every key optional: defaults fill the rest). */
+export const CoreConfigSchema = z.object({
   role: z.enum(["node", "relay", "hub", "both"]).default("node"),
   data: z.string().min(1).default("./data"),
   key: z.string().min(1).optional(),
@@ -64,66 +74,109 @@ export const ConfigSchema = z.object({
     format: z.enum(["text", "json"]).default("text"),
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   }).strict().prefault({}),
-  federation: z.object({
-    /** Relay: peer relays to dial, `HOST:PORT` with the peer's key id or public key pinned. */
-    peers: z.array(
-      z.object({
-        addr: z.string().min(1),
-        keyId: keyIdHex.optional(),
-        key: z.string().regex(/^[0-9a-f]{64}$/, {
-          message: "must be 64 lowercase hex digits (an X25519 public key)",
-        }).optional(),
-      }).strict(),
-    ).default([]),
-    /** Relay: key ids of peer relays allowed to connect to us (besides those in `peers`). */
-    allowPeers: z.array(keyIdHex).default([]),
-    /** Hub: relays to keep a session to (besides the one recorded by `hub join`). */
-    relays: z.array(z.string().min(1)).default([]),
-    /** Per-family quota at a relay (messages and bytes queued). */
-    quotaMessages: z.number().int().min(1).default(100_000),
-    quotaBytes: z.number().int().min(1024).default(1 << 30),
-    /**
-     * Largest sealed envelope accepted, bytes (>= 256 KiB for trusted families). Envelopes larger
-     * than the wire's `limits.maxMessage` travel as wire fragments (profile §12), which sessions
-     * reassemble up to 16 MiB: hence the 15 MiB ceiling.
-     */
-    maxMessage: z.number().int().min(262_144).max(15 * 1_048_576).default(8 * 1_048_576),
-    /** Longest TTL honoured, seconds (default 30 days). */
-    maxTtl: z.number().int().min(1).default(30 * 24 * 3600),
-    /** Default TTL of messages sent by a hub, seconds. */
-    ttl: z.number().int().min(1).default(30 * 24 * 3600),
-    /** Per-family token bucket: sustained messages/s and burst. */
-    rate: z.number().min(0.001).default(200),
-    burst: z.number().int().min(1).default(1000),
-    /** Relay: stop pushing to a connection whose send queue holds more than this (the store holds the rest). */
-    sendQueueHighBytes: z.number().int().min(16_384).default(1_048_576),
-    /** Hub: FED_FETCH credit kept outstanding. */
-    credit: z.number().int().min(1).max(65_535).default(256),
-    /** Relay: expiry sweep period. */
-    sweepMs: z.number().int().min(100).default(60_000),
-    /** Relay: the `after` of the FED_RESTART sent on shutdown. */
-    restartAfterMs: z.number().int().min(0).max(3_600_000).default(300),
-    /** Hub reconnect backoff (jittered exponential); a small cap keeps reconnects within ~1 s. */
-    hubBackoffBaseMs: z.number().int().min(10).default(100),
-    hubBackoffCapMs: z.number().int().min(10).default(1000),
-    /** Relay-to-relay retry backoff; reset when the peer is seen up. */
-    peerBackoffBaseMs: z.number().int().min(10).default(250),
-    peerBackoffCapMs: z.number().int().min(10).default(30_000),
-  }).strict().prefault({}),
-  plugins: z.object({
-    dir: z.string().optional(),
-    policy: z.string().optional(),
-    busRoot: z.string().default("/"),
-  }).strict().prefault({}),
 }).strict();
 
 // deno-doc-ignore private-type-ref -- zod's inferred output type; the keys are documented in README "Configuration" and docs/OPERATOR.md
-/** A validated configuration with every default filled in. */
-export type NodeConfig = z.infer<typeof ConfigSchema>;
+/** The core's part of a validated configuration. */
+export type CoreConfig = z.infer<typeof CoreConfigSchema>;
+
+/**
+ * The sections layers add, by name. Empty here: a layer's config module
+ * declares its section into it (`declare module ".../core/node/config.ts" {
+ * interface ConfigSections { federation: FedConfig } }`).
+ */
+// deno-lint-ignore no-empty-interface -- filled by declaration merging in each layer
+export interface ConfigSections {}
+
+/** A validated configuration with every default filled in: the core's keys and every registered section. */
+export type NodeConfig = CoreConfig & { [K in keyof ConfigSections]: ConfigSections[K] };
+
+/** Options of {@link registerConfigSection}. */
+export interface ConfigSectionOptions {
+  /**
+   * Runs after the whole config validated (core checks first), in
+   * registration order: cross-section adjustments such as the relay's
+   * queue floor. May throw MyClerkError BAD_REQUEST `config`.
+   */
+  readonly finalize?: (cfg: NodeConfig, source: string) => void;
+  /** True when the section cannot change on reload (`serve` must restart to apply it). */
+  readonly restartOnly?: boolean;
+}
+
+interface Section {
+  readonly name: string;
+  readonly schema: z.ZodType;
+  readonly options: ConfigSectionOptions;
+}
+
+const sections: Section[] = [];
+let schemaCache: z.ZodType | undefined;
+
+// deno-doc-ignore private-type-ref -- zod's schema types (npm:zod), not ours to document
+/**
+ * Adds a layer's top-level config section. `schema` validates the section
+ * (a strict object whose keys have defaults: an absent section is `{}`,
+ * so its defaults fill it). A name the core uses or another layer
+ * registered is refused (BAD_REQUEST `config-section`, naming the key).
+ * Returns a function that removes the section.
+ *
+ * @example registerConfigSection("acme", z.object({ port: z.number().default(1) }).strict())
+ */
+export function registerConfigSection(
+  name: string,
+  schema: z.ZodType,
+  options: ConfigSectionOptions = {},
+): () => void {
+  if (!/^[a-z][A-Za-z0-9]*$/.test(name)) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config-section", {
+      name,
+      why: `section name "${name}" must be a camelCase word`,
+    });
+  }
+  if (Object.hasOwn(CoreConfigSchema.shape, name)) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config-section", {
+      name,
+      why: `"${name}" is a core config key`,
+    });
+  }
+  if (sections.some((x) => x.name === name)) {
+    throw new MyClerkError(ErrorCode.BAD_REQUEST, "config-section", {
+      name,
+      why: `config section "${name}" is already registered`,
+    });
+  }
+  const entry: Section = { name, schema: schema.prefault({}), options };
+  sections.push(entry);
+  schemaCache = undefined;
+  return () => {
+    const i = sections.indexOf(entry);
+    if (i >= 0) sections.splice(i, 1);
+    schemaCache = undefined;
+  };
+}
+
+/** The registered sections that cannot change on reload (core/node/node.ts `reload`). */
+export function restartOnlySections(): readonly string[] {
+  return sections.filter((x) => x.options.restartOnly).map((x) => x.name);
+}
+
+/** The names of the registered sections, in registration order. */
+export function configSections(): readonly string[] {
+  return sections.map((x) => x.name);
+}
+
+// deno-doc-ignore private-type-ref -- zod's schema types (npm:zod), not ours to document
+/** The whole config file schema: the core's keys, then every registered section. */
+export function configSchema(): z.ZodType {
+  schemaCache ??= CoreConfigSchema.extend(
+    Object.fromEntries(sections.map((x) => [x.name, x.schema])),
+  ).strict();
+  return schemaCache;
+}
 
 /** The embedded defaults (what `serve` uses with no config file). */
 export function defaultConfig(): NodeConfig {
-  return ConfigSchema.parse({});
+  return configSchema().parse({}) as NodeConfig;
 }
 
 /**
@@ -131,9 +184,10 @@ export function defaultConfig(): NodeConfig {
  * there (BAD_REQUEST `config`, `extra.problems`).
  */
 export function validateConfig(raw: unknown, source = "config"): NodeConfig {
-  const r = ConfigSchema.safeParse(raw);
+  const r = configSchema().safeParse(raw);
   if (r.success) {
-    for (const [i, g] of r.data.gate.public.entries()) {
+    const cfg = r.data as NodeConfig;
+    for (const [i, g] of cfg.gate.public.entries()) {
       const [a, b = a] = g.split("-").map((x) => parseInt(x, 16));
       if (b < a || a <= 0xff) {
         throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
@@ -143,21 +197,15 @@ export function validateConfig(raw: unknown, source = "config"): NodeConfig {
         });
       }
     }
-    if (r.data.tiers.min > r.data.tiers.max) {
+    if (cfg.tiers.min > cfg.tiers.max) {
       throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
         problems: [
-          `${source}: tiers.min (${r.data.tiers.min}) is above tiers.max (${r.data.tiers.max}): lower tiers.min or raise tiers.max`,
+          `${source}: tiers.min (${cfg.tiers.min}) is above tiers.max (${cfg.tiers.max}): lower tiers.min or raise tiers.max`,
         ],
       });
     }
-    if (r.data.role === "relay" || r.data.role === "both") {
-      // A relay's send queue must hold one FED_DELIVER of the largest envelope it accepts
-      // (wire-fragmented) next to 1 MiB of other traffic, or that message could never be pushed
-      // (federation/relay/push.ts deliverWireBytes; docs/OPERATOR.md "Data directory and store").
-      const need = r.data.federation.maxMessage + 2 * 1_048_576;
-      if (r.data.limits.maxQueueBytes < need) r.data.limits.maxQueueBytes = need;
-    }
-    return r.data;
+    for (const x of sections) x.options.finalize?.(cfg, source);
+    return cfg;
   }
   const problems = r.error.issues.map((i) => {
     const path = i.path.join(".") || "(top level)";

@@ -15,7 +15,7 @@ import { TcpConn } from "../transport/tcp.ts";
 import { WsConn } from "../transport/ws.ts";
 import type { Conn } from "../transport/conn.ts";
 import { PROFILE, VERSION } from "../version.ts";
-import { type NodeConfig, splitHostPort } from "./config.ts";
+import { type NodeConfig, restartOnlySections, splitHostPort } from "./config.ts";
 import { type Acl, loadAcl } from "./acl.ts";
 import { Gate, type GatePolicy } from "./gate.ts";
 import { NodeConnection, type NodeContext } from "./connection.ts";
@@ -64,8 +64,11 @@ export type ReloadResult =
   }
   | { readonly ok: false; readonly problems: readonly string[] };
 
-/** Config keys that need a restart: a reload that changes them is refused. */
-const RESTART_KEYS = ["role", "data", "key", "listen", "plugins"] as const;
+/**
+ * Core config keys that need a restart: a reload that changes them is refused
+ * (a layer's section says so itself: `registerConfigSection` `restartOnly`).
+ */
+const RESTART_KEYS = ["role", "data", "key", "listen"] as const;
 
 /** Bound addresses of a started node. */
 export interface NodeAddresses {
@@ -233,8 +236,10 @@ export class Node {
   async reload(next: NodeConfig): Promise<ReloadResult> {
     const prev = this.#config;
     const problems: string[] = [];
-    for (const k of RESTART_KEYS) {
-      if (JSON.stringify(prev[k]) !== JSON.stringify(next[k])) {
+    const p = prev as Readonly<Record<string, unknown>>;
+    const n = next as Readonly<Record<string, unknown>>;
+    for (const k of [...RESTART_KEYS, ...restartOnlySections()]) {
+      if (JSON.stringify(p[k]) !== JSON.stringify(n[k])) {
         problems.push(`"${k}" cannot change on reload: restart serve to apply it, or put it back`);
       }
     }

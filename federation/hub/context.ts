@@ -8,13 +8,12 @@
 
 import type { Identity } from "../../core/session/handshake.ts";
 import type { Node } from "../../core/node/node.ts";
-import type { NodeConfig } from "../../core/node/config.ts";
+import type { FedConfig } from "../config.ts";
 import type { FamilyId } from "../family.ts";
 import type { HubStore } from "../store/types.ts";
 
-// deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
-/** The node's `federation` config section. */
-export type FedConfig = NodeConfig["federation"];
+/** The node's `federation` config section (its schema: federation/config.ts). */
+export type { FedConfig };
 
 /** The hub's shared state, as its parts see it. */
 export interface HubContext {

@@ -8,13 +8,12 @@
 
 import { ErrorCode, isMyClerkError, MyClerkError } from "../../core/errors.ts";
 import type { Node } from "../../core/node/node.ts";
-import type { NodeConfig } from "../../core/node/config.ts";
+import type { FedConfig } from "../config.ts";
 import type { RelayStore } from "../store/types.ts";
 import type { LinkRegistry } from "./links.ts";
 
-// deno-doc-ignore private-type-ref -- NodeConfig lives in config.ts (zod-inferred, outside doc lint)
-/** The `federation` section of the node config (docs/OPERATOR.md, config keys). */
-export type FedConfig = NodeConfig["federation"];
+/** The `federation` section of the node config (its schema: federation/config.ts). */
+export type { FedConfig };
 
 /** The relay's shared state, as its parts see it. */
 export interface RelayContext {
