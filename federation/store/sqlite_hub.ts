@@ -10,7 +10,8 @@
  * either keeps both (the relay's resend is then a counted replay) or
  * neither (the resend is delivered).
  *
- * Every COMMIT is synced by SQLite (FULL); calls whose result the hub
+ * Every COMMIT is synced by SQLite (FULL) except an outbox row's move to
+ * "stored" (see {@link SqliteHubStore.setState}); calls whose result the hub
  * acknowledges to someone (`addOutbox`: "pending" to the application,
  * `deliverBatch`: FED_ACK "delivered") resolve only after the manifest
  * mark too, one mark per group of such calls (sqlite_open.ts).
@@ -203,10 +204,14 @@ export class SqliteHubStore implements HubStore {
   }
 
   /**
-   * Moves pending rows to `state` (one transaction, synced at COMMIT);
-   * resolves with how many changed. Not waiting for a manifest mark: the
-   * hub acknowledges nothing on it (a lost "stored" only resends, and the
-   * relay dedupes).
+   * Moves pending rows to `state` (one transaction); resolves with how many
+   * changed. Not waiting for a manifest mark: the hub acknowledges nothing
+   * on it. "stored" (once per FED_ACK from the relay) is a relaxed commit:
+   * no fsync of its own on the hub's event loop; the next synced commit
+   * takes it to disk, and if a power cut loses it the row is pending again,
+   * is resent, and the relay answers it as a duplicate ("stored"). Expired
+   * and refused are synced at COMMIT (a lost refusal could let a resend
+   * succeed after the application was told "refused").
    */
   setState(
     mids: readonly Uint8Array[],
@@ -221,7 +226,7 @@ export class SqliteHubStore implements HubStore {
           n += num(this.#st.outState.run(state, detail ?? null, now, m).changes);
         }
         return n;
-      })
+      }, state === "stored" ? "relaxed" : "durable")
     );
   }
 

@@ -132,9 +132,12 @@ Deno.test("sqlite hub store: outbox, exactly-once inbox, states, marks, reopen",
     assertEquals((await h.pending(seqs[0], 1)).map((r) => r.mid[0]), [2]);
     await h.noteRetry(mid(1), "relay-down", NOW);
     assertEquals(h.outbox(mid(1))?.detail, "relay-down");
+    const h0 = h.hwm;
     assertEquals(await h.setState([mid(1), mid(2)], "stored", NOW), 2);
+    assertEquals(h.hwm, h0, "stored: a relaxed commit (no counter bump, no fsync of its own)");
     assertEquals(await h.setState([mid(1)], "refused", NOW, "x"), 0); // stored -> refused: no
     assertEquals(await h.setState([mid(1)], "expired", NOW, `to ${fam(2)}`), 1);
+    assert(h.hwm > h0, "expired: a synced commit");
     assertEquals(await h.outboxCounts(), { pending: 1, stored: 1, expired: 1, refused: 0 });
     assertEquals(await h.pruneStored(NOW + 1), 1);
     const m = (i: number) => ({ mid: mid(i), from: fam(1), ts: NOW, body: new Uint8Array([i]) });
