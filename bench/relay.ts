@@ -1,599 +1,445 @@
 /**
- * Relay bench: two hubs exchanging sealed 1 KiB messages through one relay
- * (a real `serve --role relay` child process) on loopback, next to
- * nats-server (Debian package, started here on a random port) carrying the
- * same payload size between two clients of the same runtime, and socat as a
- * plain TCP forwarder (the floor). Also durable ingest (FED_ACK "stored",
- * fsynced by group commit) next to JetStream acked publishes, and memory per
- * idle connection (relay RSS vs nats-server RSS).
+ * Relay bench, black-box: a real `main.ts serve --role relay` child process
+ * next to a real nats-server (Debian package) started here on random
+ * loopback ports, every ratio against the peer measured in the same run.
+ * Sealed 1 KiB messages hub -> relay -> hub; nats carries the same bytes on
+ * the wire (1 KiB + 98) in plaintext.
  *
- * The hubs are driven in this process at the protocol level (FED_DELIVER /
- * FED_FETCH / FED_ACK on real sessions) so the numbers are the relay's, not
- * the admin HTTP's; envelopes are sealed before the clock starts (sealing
- * and opening cost are printed on their own line: nats carries plaintext).
+ * Cases (`--only a,b`; default all):
+ * - `1to1`: two hubs; throughput (window of 1024 unacked "stored"), p50/p99
+ *   of sends paced at half of each path's own peak, and durable ingest (time
+ *   to the last FED_ACK "stored", fsynced) vs nats core pub/sub 1 -> 1 and
+ *   JetStream acked publishes (file store, same window).
+ * - `64to64`: 128 hubs joined concurrently (`joinRelay`, 16 at a time), 64
+ *   senders each to its own recipient, all at once, vs 64 nats publishers
+ *   and 64 subscribers on distinct subjects.
+ * - `memory`: a fresh relay (no traffic before) and a fresh nats-server, each
+ *   given 10,000 idle connections (relay: handshake + FED_HELLO; nats:
+ *   CONNECT + PING/PONG); RSS delta / connections once the RSS settled (two
+ *   readings 500 ms apart within 1 %, at most 20 s).
+ * - `busy`: two busy-loop child processes (`deno eval`, bounded loop, killed
+ *   in finally) beside the relay and nats; 1 -> 1 throughput and p99 again.
+ * - `floor`: socat as a plain TCP forwarder (not a target).
  *
- * nats client: `npm:nats@2.29.3`, pinned: the last nats.js v2 release, the
- * API every nats.js example uses (v3 split into @nats-io/* packages), and
- * it speaks to the Debian nats-server 2.9 including JetStream.
+ * The hubs are driven in this process at the protocol level (one Client
+ * session each: FED_DELIVER / FED_FETCH / FED_ACK), so the numbers are the
+ * relay's, not the admin HTTP's; envelopes are sealed before any clock
+ * starts (seal/open cost printed apart). Invites are written into the relay
+ * store before the child starts, as `family invite` does.
  *
- * Run: `deno run --allow-all bench/relay.ts [--quick]`.
+ * Open files: the `memory` case holds 10,000 connections in this process and
+ * in each server at once, so it needs `ulimit -n` >= 11,024 (2,000 + 1,024
+ * with --quick). The bench raises its soft limit up to the hard limit itself
+ * (children inherit it); if the hard limit is lower it stops with a message
+ * (run `ulimit -n 11024` first, as root or with the container's
+ * `--ulimit nofile=11024`).
+ *
+ * Run: `deno run -A bench/relay.ts [--quick] [--only 1to1,64to64,memory,busy,floor]
+ * [--json out.json]`. Full: ~3-8 min on 2 cores; --quick: under ~2 min.
  *
  * @module
  */
 
-import { connect as natsConnect, type NatsConnection, StorageType } from "npm:nats@2.29.3";
-import { backend } from "../core/crypto/mod.ts";
-import { Client } from "../core/node/client.ts";
-import { generateKeyFile } from "../core/node/keys.ts";
-import { identityFrom } from "../core/session/handshake.ts";
-import { toHex } from "../federation/bytes.ts";
-import { openEnvelope, sealEnvelope } from "../federation/envelope.ts";
-import { createFamilyKey, writeHubState } from "../federation/files.ts";
-import { familyId } from "../federation/family.ts";
-import { joinRelay } from "../federation/hub/mod.ts";
-import { decodeFed, encodeFed, FedOp } from "../federation/messages.ts";
+import {
+  type BenchHub,
+  hubCost,
+  idleRelayConns,
+  Inbox,
+  joinHubs,
+  oneToOneCount,
+  type OneToOneOpts,
+  type OneToOneResult,
+  Outbox,
+  type Pair,
+  relayFanout,
+  relayOneToOne,
+  type RelayProc,
+  sealMany,
+  startRelay,
+} from "./_relay_ours.ts";
+import {
+  idleNatsConns,
+  natsFanout,
+  natsJetStream,
+  type NatsOneToOne,
+  natsOneToOne,
+  type NatsProc,
+  socatFloor,
+  startNats,
+} from "./_relay_peer.ts";
+import { busyLoops, ensureFdLimit, now, type Rss, settledRss, stopAll } from "./_relay_sys.ts";
+
+const CASES = ["1to1", "64to64", "memory", "busy", "floor"] as const;
+type Case = typeof CASES[number];
+
+function argValue(name: string): string | undefined {
+  const i = Deno.args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  const a = Deno.args[i];
+  if (a.includes("=")) return a.slice(a.indexOf("=") + 1);
+  const v = Deno.args[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value`);
+  return v;
+}
 
 const QUICK = Deno.args.includes("--quick");
-const N = QUICK ? 3000 : 20_000;
-const LAT_N = QUICK ? 600 : 4000;
-const IDLE = QUICK ? 300 : 2000;
-/** Untimed messages first, on every path alike, so no one is measured while its JIT warms up. */
-const WARM = QUICK ? 1000 : 3000;
 const SIZE = 1024;
 const WINDOW = 1024;
-const be = backend();
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const ONE: OneToOneOpts = {
+  warm: QUICK ? 1000 : 3000,
+  n: QUICK ? 3000 : 20_000,
+  latN: QUICK ? 600 : 4000,
+  window: WINDOW,
+  phaseMs: QUICK ? 90_000 : 180_000,
+};
+const PAIRS = 64;
+const FAN_WARM = QUICK ? 10 : 50;
+const FAN_PER = QUICK ? 60 : 400;
+const IDLE = QUICK ? 2000 : 10_000;
+const IDLE_BATCH = 50;
+const BUSY_LOOPS = 2;
+const FD_NEED = IDLE + 1024;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const now = () => performance.now();
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
+interface Results {
+  hubCost?: { sealUs: number; openUs: number };
+  oneToOne?: { relay: OneToOneResult; nats: NatsOneToOne; jetstream: number };
+  fanout?: { relay: number; nats: number; pairs: number; perPair: number };
+  memory?: {
+    connections: number;
+    relay: { bytesPerConn: number; before: Rss; after: Rss; closed: number };
+    nats: { bytesPerConn: number; before: Rss; after: Rss };
+    fd: { soft: number; hard: number; raised: boolean };
+  };
+  busy?: { loops: number; relay: OneToOneResult; nats: NatsOneToOne };
+  floor?: NatsOneToOne;
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
-function rssKiB(pid: number): number {
-  const t = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(t)![1]);
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await sleep(25);
-    }
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-interface Row {
+interface Target {
   readonly name: string;
-  readonly perSec: number;
-  readonly p50?: number;
-  readonly p99?: number;
+  readonly cmp: string;
+  readonly ratio: number;
+  readonly pass: boolean;
+  readonly detail: string;
 }
 
-/** Paced sending at `rate` msgs/s for `n` messages; `send(i)` sends message i. */
-async function paced(rate: number, n: number, send: (i: number) => void): Promise<void> {
-  const t0 = now();
-  let i = 0;
-  while (i < n) {
-    const due = Math.min(n, Math.floor(((now() - t0) / 1000) * rate) + 1);
-    while (i < due) send(i++);
-    await sleep(2);
-  }
-}
-
-// ---- ours ----------------------------------------------------------------
-
-async function ours(
-  dir: string,
-): Promise<
-  { thr: Row; ingest: Row; lat: Row; memPerConn: number; sealUs: number; openUs: number }
-> {
-  await Deno.writeTextFile(
-    `${dir}/relay.json`,
-    JSON.stringify({
-      federation: { rate: 1e9, burst: 1_000_000, quotaMessages: 10_000_000 },
-      limits: { maxConnections: 100_000 },
-    }),
-  );
-  const port = freePort();
-  const relay = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--role",
-      "relay",
-      "--data",
-      `${dir}/relay`,
-      "--tcp",
-      `127.0.0.1:${port}`,
-      "--http",
-      "127.0.0.1:0",
-      "--config",
-      `${dir}/relay.json`,
-      "--log-level",
-      "warn",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitPort(port);
-    const addr = `127.0.0.1:${port}`;
-    const hub = async (name: string) => {
-      const data = `${dir}/${name}`;
-      await Deno.mkdir(data, { recursive: true });
-      const fam = await createFamilyKey(be, data);
-      await writeHubState(data, { name, id: familyId(be, fam.publicKey), created: 1 });
-      const node = await generateKeyFile(be, `${data}/node.key`);
-      const tok = new TextDecoder().decode(
-        (await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", MAIN, "family", "invite", "--data", `${dir}/relay`],
-          stdout: "piped",
-        }).output()).stdout,
-      ).trim();
-      await joinRelay(be, node, data, addr, tok);
-      const c = await Client.connect(addr, { backend: be, identity: node, tier: 5, minTier: 4 });
-      const id = familyId(be, fam.publicKey);
-      c.send(
-        FedOp.FED_HELLO,
-        encodeFed({
-          op: FedOp.FED_HELLO,
-          role: "hub",
-          keyId: node.keyId,
-          families: [id],
-          version: 0,
-        }),
-      );
-      return { c, fam, id };
-    };
-    const a = await hub("a");
-    const b = await hub("b");
-
-    // B: receive, ack "delivered" in batches, keep credit topped up.
-    const recvAt = new Map<string, number>();
-    let received = 0;
-    let acks: Uint8Array[] = [];
-    let ackTimer: ReturnType<typeof setTimeout> | undefined;
-    const onRecv: ((n: number) => void)[] = [];
-    b.c.onRaw((op, bytes) => {
-      if (op !== FedOp.FED_DELIVER) return;
-      const m = decodeFed(be, op, bytes);
-      if (m.op !== FedOp.FED_DELIVER) return;
-      recvAt.set(toHex(m.mid), now());
-      received++;
-      acks.push(m.mid);
-      if (ackTimer === undefined) {
-        ackTimer = setTimeout(() => {
-          ackTimer = undefined;
-          const mids = acks;
-          acks = [];
-          for (let i = 0; i < mids.length; i += 1024) {
-            b.c.send(
-              FedOp.FED_ACK,
-              encodeFed({
-                op: FedOp.FED_ACK,
-                kind: "delivered",
-                family: b.id,
-                mids: mids.slice(i, i + 1024),
-              }),
-            );
-          }
-          b.c.send(
-            FedOp.FED_FETCH,
-            encodeFed({ op: FedOp.FED_FETCH, family: b.id, credit: Math.min(mids.length, 65535) }),
-          );
-        }, 0);
-      }
-      for (const f of onRecv) f(received);
-    });
-    b.c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: b.id, credit: 8192 }));
-
-    // A: pre-seal, then send with a window of unacked "stored".
-    const body = new Uint8Array(SIZE).fill(7);
-    const total = WARM + N + LAT_N + 10;
-    let t = now();
-    const msgs = Array.from({ length: total }, () => {
-      const env = sealEnvelope(be, {
-        senderSecret: a.fam.privateKey,
-        recipientKey: b.fam.publicKey,
-        body,
-        ttl: 3600,
-      });
-      return {
-        mid: toHex(env.routing.mid),
-        bytes: encodeFed({ op: FedOp.FED_DELIVER, ...env.routing, hops: 0, sealed: env.sealed }),
-        env,
-      };
-    });
-    const sealUs = ((now() - t) * 1000) / total;
-    t = now();
-    for (let i = 0; i < 200; i++) {
-      openEnvelope(be, msgs[i].env.routing, msgs[i].env.sealed, b.fam.privateKey);
+function selectedCases(): Set<Case> {
+  const only = argValue("--only");
+  if (only === undefined) return new Set(CASES);
+  const out = new Set<Case>();
+  for (const c of only.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (!(CASES as readonly string[]).includes(c)) {
+      throw new Error(`--only: unknown case "${c}" (cases: ${CASES.join(", ")})`);
     }
-    const openUs = ((now() - t) * 1000) / 200;
-
-    let stored = 0;
-    let lastStored = 0;
-    const storedWaiters: (() => void)[] = [];
-    a.c.onRaw((op, bytes) => {
-      if (op !== FedOp.FED_ACK) return;
-      const m = decodeFed(be, op, bytes);
-      if (m.op === FedOp.FED_ACK && m.kind === "stored") {
-        stored += m.mids.length;
-        lastStored = now();
-        for (const f of storedWaiters.splice(0)) f();
-      }
-    });
-    const untilRecv = (n: number) =>
-      new Promise<void>((r) => {
-        if (received >= n) return r();
-        onRecv.push((k) => k >= n && r());
-      });
-
-    // Sends msgs[from, to) keeping at most WINDOW unacked by "stored"; resolves when all arrived at B.
-    let sent = 0;
-    const burst = async (to: number) => {
-      while (sent < to) {
-        while (sent < to && sent - stored < WINDOW) a.c.send(FedOp.FED_DELIVER, msgs[sent++].bytes);
-        if (sent < to) await new Promise<void>((r) => storedWaiters.push(r));
-      }
-      await untilRecv(to);
-      while (stored < to) await new Promise<void>((r) => storedWaiters.push(r));
-    };
-    await burst(WARM);
-
-    // Throughput (and durable ingest = time to the last "stored").
-    const t0 = now();
-    let recvDone = 0;
-    untilRecv(WARM + N).then(() => recvDone = now());
-    await burst(WARM + N);
-    const thrSec = (recvDone - t0) / 1000;
-    const ingestSec = (lastStored - t0) / 1000;
-    const peak = N / thrSec;
-
-    // Latency at half of peak.
-    const sentAt = new Map<string, number>();
-    const base = received;
-    await paced(peak / 2, LAT_N, (i) => {
-      const m = msgs[WARM + N + i];
-      sentAt.set(m.mid, now());
-      a.c.send(FedOp.FED_DELIVER, m.bytes);
-    });
-    await untilRecv(base + LAT_N);
-    const lats = [...sentAt].map(([mid, s]) => recvAt.get(mid)! - s);
-
-    // Idle connections: handshake + FED_HELLO, then sit.
-    const pid = relay.pid;
-    await sleep(300);
-    const before = rssKiB(pid);
-    const idle: Client[] = [];
-    for (let i = 0; i < IDLE; i += 50) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(50, IDLE - i) }, async () => {
-          const id = identityFrom(be, be.x25519Generate().privateKey);
-          const c = await Client.connect(addr, { backend: be, identity: id, tier: 5, minTier: 4 });
-          c.send(
-            FedOp.FED_HELLO,
-            encodeFed({
-              op: FedOp.FED_HELLO,
-              role: "hub",
-              keyId: id.keyId,
-              families: [],
-              version: 0,
-            }),
-          );
-          return c;
-        }),
-      );
-      idle.push(...batch);
-    }
-    await sleep(1000);
-    const after = rssKiB(pid);
-    for (const c of idle) c.close();
-    a.c.close();
-    b.c.close();
-    return {
-      thr: {
-        name: "relay (2 hubs, sealed 1 KiB)",
-        perSec: peak,
-        p50: pct(lats, 50),
-        p99: pct(lats, 99),
-      },
-      ingest: { name: "relay durable ingest (FED_ACK stored, fsync)", perSec: N / ingestSec },
-      lat: { name: "relay", perSec: peak / 2, p50: pct(lats, 50), p99: pct(lats, 99) },
-      memPerConn: ((after - before) * 1024) / IDLE,
-      sealUs,
-      openUs,
-    };
-  } finally {
-    relay.kill("SIGKILL");
-    await relay.status;
+    out.add(c as Case);
   }
+  return out;
 }
 
-// ---- nats ----------------------------------------------------------------
+const fmt = (x: number | undefined, d = 0) =>
+  x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d);
 
-async function nats(dir: string): Promise<{ thr: Row; js: Row; memPerConn: number }> {
-  const port = freePort();
-  const srv = new Deno.Command("nats-server", {
-    args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", `${dir}/js`],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+async function run(cases: Set<Case>, dir: string): Promise<Results> {
+  const res: Results = {};
+  // before any child starts: children inherit the limit
+  const fd = cases.has("memory") ? ensureFdLimit(FD_NEED) : undefined;
+  const cleanup: (() => Promise<void> | void)[] = [];
+  let relay: RelayProc | undefined;
   try {
-    await waitPort(port);
-    const server = `127.0.0.1:${port}`;
-    const pub = await natsConnect({ servers: server });
-    const sub = await natsConnect({ servers: server });
-    const recvAt = new Float64Array(WARM + N + LAT_N);
-    let received = 0;
-    const waiters: ((n: number) => void)[] = [];
-    const s = sub.subscribe("bench");
-    (async () => {
-      for await (const m of s) {
-        const i = new DataView(m.data.buffer, m.data.byteOffset).getUint32(0);
-        recvAt[i] = now();
-        received++;
-        for (const f of waiters) f(received);
-      }
-    })();
-    await sub.flush();
-    const untilRecv = (n: number) =>
-      new Promise<void>((r) => (received >= n ? r() : waiters.push((k) => k >= n && r())));
-    const payload = (i: number) => {
-      const p = new Uint8Array(SIZE + 98); // same bytes on the wire as a sealed 1 KiB body: header + trailer
-      new DataView(p.buffer).setUint32(0, i);
-      return p;
-    };
-    const burst = async (from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        pub.publish("bench", payload(i));
-        if (i % 1000 === 999) await pub.flush();
-      }
-      await pub.flush();
-      await untilRecv(to);
-    };
-    await burst(0, WARM);
-    const t0 = now();
-    await burst(WARM, WARM + N);
-    const peak = N / ((now() - t0) / 1000);
-    const sentAt = new Float64Array(WARM + N + LAT_N);
-    await paced(peak / 2, LAT_N, (k) => {
-      const i = WARM + N + k;
-      sentAt[i] = now();
-      pub.publish("bench", payload(i));
-    });
-    await untilRecv(WARM + N + LAT_N);
-    const lats = Array.from(
-      { length: LAT_N },
-      (_, k) => recvAt[WARM + N + k] - sentAt[WARM + N + k],
-    );
-
-    // JetStream acked publishes with the same window.
-    const jsm = await pub.jetstreamManager();
-    await jsm.streams.add({ name: "BENCH", subjects: ["js.>"], storage: StorageType.File });
-    const js = pub.jetstream();
-    const jsBurst = async (n: number) => {
-      let inflight: Promise<unknown>[] = [];
-      for (let i = 0; i < n; i++) {
-        inflight.push(js.publish("js.bench", payload(i)));
-        if (inflight.length >= WINDOW) {
-          await Promise.all(inflight);
-          inflight = [];
+    const wantMain = cases.has("1to1") || cases.has("64to64") || cases.has("busy");
+    if (wantMain) {
+      const invites = (cases.has("1to1") || cases.has("busy") ? 2 : 0) +
+        (cases.has("64to64") ? 2 * PAIRS : 0);
+      relay = await startRelay(dir, "relay", invites);
+      cleanup.push(relay.stop);
+      const nats: NatsProc = await startNats(`${dir}/js`);
+      cleanup.push(nats.stop);
+      let pair: Pair | undefined;
+      if (cases.has("1to1") || cases.has("busy")) {
+        const [a, b] = await joinHubs(relay, dir, ["a", "b"]);
+        cleanup.push(() => (a.c.close(), b.c.close()));
+        pair = { out: new Outbox(a), inbox: new Inbox(b) };
+        res.hubCost = hubCost(a, b, SIZE);
+        if (cases.has("1to1")) {
+          pair.out.add(sealMany(a, b, oneToOneCount(ONE), SIZE));
+          const r = await relayOneToOne(pair, ONE);
+          const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE });
+          const js = await natsJetStream(nats.server, { ...ONE, size: SIZE });
+          res.oneToOne = { relay: r, nats: n, jetstream: js };
         }
       }
-      await Promise.all(inflight);
-    };
-    await jsBurst(WARM);
-    const jt0 = now();
-    await jsBurst(N);
-    const jsRate = N / ((now() - jt0) / 1000);
-
-    // Idle connections.
-    await sleep(300);
-    const before = rssKiB(srv.pid);
-    const idle: NatsConnection[] = [];
-    for (let i = 0; i < IDLE; i += 50) {
-      idle.push(
-        ...await Promise.all(
-          Array.from({ length: Math.min(50, IDLE - i) }, () => natsConnect({ servers: server })),
-        ),
-      );
-    }
-    await sleep(1000);
-    const after = rssKiB(srv.pid);
-    await Promise.all(idle.map((c) => c.close()));
-    s.unsubscribe();
-    await pub.close();
-    await sub.close();
-    return {
-      thr: {
-        name: "nats-server core pub/sub",
-        perSec: peak,
-        p50: pct(lats, 50),
-        p99: pct(lats, 99),
-      },
-      js: { name: "nats JetStream acked publish (file)", perSec: jsRate },
-      memPerConn: ((after - before) * 1024) / IDLE,
-    };
-  } finally {
-    srv.kill("SIGKILL");
-    await srv.status;
-  }
-}
-
-// ---- socat floor -----------------------------------------------------------
-
-async function socat(): Promise<Row> {
-  const sinkPort = freePort();
-  const fwdPort = freePort();
-  const sink = Deno.listen({ hostname: "127.0.0.1", port: sinkPort });
-  const FRAME = SIZE + 98;
-  const recvAt = new Float64Array(N + LAT_N);
-  let received = 0;
-  const waiters: ((n: number) => void)[] = [];
-  const sinkDone = (async () => {
-    const conn = await sink.accept();
-    let buf = new Uint8Array(0);
-    for await (const chunk of conn.readable) {
-      const b = new Uint8Array(buf.length + chunk.length);
-      b.set(buf);
-      b.set(chunk, buf.length);
-      let o = 0;
-      while (b.length - o >= FRAME) {
-        const i = new DataView(b.buffer, o).getUint32(0);
-        recvAt[i] = now();
-        received++;
-        o += FRAME;
+      if (cases.has("64to64")) {
+        const names = Array.from({ length: PAIRS }, (_, i) => [`s${i}`, `r${i}`]).flat();
+        const t = now();
+        const hubs: BenchHub[] = await joinHubs(relay, dir, names, 16);
+        cleanup.push(() => hubs.forEach((h) => h.c.close()));
+        const joinS = (now() - t) / 1000;
+        const pairs: Pair[] = [];
+        for (let i = 0; i < PAIRS; i++) {
+          const s = hubs[2 * i];
+          const r = hubs[2 * i + 1];
+          const out = new Outbox(s);
+          out.add(sealMany(s, r, FAN_WARM + FAN_PER, SIZE));
+          pairs.push({ out, inbox: new Inbox(r, 4096) });
+        }
+        const rel = await relayFanout(pairs, FAN_WARM, FAN_PER, WINDOW, ONE.phaseMs);
+        const nf = await natsFanout(nats.server, {
+          pairs: PAIRS,
+          warm: FAN_WARM,
+          perPair: FAN_PER,
+          size: SIZE,
+          phaseMs: ONE.phaseMs,
+        });
+        res.fanout = { relay: rel, nats: nf, pairs: PAIRS, perPair: FAN_PER };
+        console.error(`(64 -> 64: ${2 * PAIRS} hubs joined in ${joinS.toFixed(1)} s)`);
+        for (const h of hubs) h.c.close();
       }
-      buf = b.slice(o);
-      for (const f of waiters) f(received);
+      if (cases.has("busy") && pair) {
+        const [a, b] = [pair.out.hub, pair.inbox.hub];
+        pair.out.add(sealMany(a, b, oneToOneCount(ONE), SIZE)); // sealed before the loops start
+        const loops = busyLoops(BUSY_LOOPS, 4 * ONE.phaseMs);
+        try {
+          const r = await relayOneToOne(pair, ONE);
+          const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE });
+          res.busy = { loops: BUSY_LOOPS, relay: r, nats: n };
+        } finally {
+          await stopAll(loops);
+        }
+      }
+      for (const f of cleanup.splice(0).reverse()) await f();
+      relay = undefined;
     }
-  })();
-  const proc = new Deno.Command("socat", {
-    args: [`TCP-LISTEN:${fwdPort},bind=127.0.0.1,reuseaddr`, `TCP:127.0.0.1:${sinkPort}`],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await sleep(200);
-    let conn: Deno.TcpConn | undefined;
-    for (let i = 0; i < 100 && !conn; i++) {
-      conn = await Deno.connect({ hostname: "127.0.0.1", port: fwdPort }).catch(
-        async () => (await sleep(20), undefined),
-      );
+    if (cases.has("memory")) {
+      const r = await startRelay(dir, "relay-idle", 0);
+      cleanup.push(r.stop);
+      const rBefore = await settledRss(r.pid);
+      const rc = await idleRelayConns(r.addr, IDLE, IDLE_BATCH, 4 * ONE.phaseMs);
+      cleanup.push(() => rc.forEach((c) => c.close()));
+      const rAfter = await settledRss(r.pid);
+      const closed = rc.filter((c) => c.closeReason !== undefined).length;
+      for (const f of cleanup.splice(0).reverse()) await f();
+
+      const n = await startNats();
+      cleanup.push(n.stop);
+      const nBefore = await settledRss(n.pid);
+      const nc = await idleNatsConns(n.port, IDLE, IDLE_BATCH, 4 * ONE.phaseMs);
+      cleanup.push(() => nc.forEach((c) => c.close()));
+      const nAfter = await settledRss(n.pid);
+      for (const f of cleanup.splice(0).reverse()) await f();
+      res.memory = {
+        connections: IDLE,
+        relay: {
+          bytesPerConn: ((rAfter.kib - rBefore.kib) * 1024) / IDLE,
+          before: rBefore,
+          after: rAfter,
+          closed,
+        },
+        nats: {
+          bytesPerConn: ((nAfter.kib - nBefore.kib) * 1024) / IDLE,
+          before: nBefore,
+          after: nAfter,
+        },
+        fd: fd!,
+      };
     }
-    const w = conn!.writable.getWriter();
-    const untilRecv = (n: number) =>
-      new Promise<void>((r) => (received >= n ? r() : waiters.push((k) => k >= n && r())));
-    const frame = (i: number) => {
-      const p = new Uint8Array(FRAME);
-      new DataView(p.buffer).setUint32(0, i);
-      return p;
-    };
-    const t0 = now();
-    for (let i = 0; i < N; i += 64) {
-      const batch = new Uint8Array(FRAME * Math.min(64, N - i));
-      for (let k = 0; k < batch.length / FRAME; k++) batch.set(frame(i + k), k * FRAME);
-      await w.write(batch);
-    }
-    await untilRecv(N);
-    const peak = N / ((now() - t0) / 1000);
-    const sentAt = new Float64Array(N + LAT_N);
-    const writes: Promise<void>[] = [];
-    await paced(peak / 2, LAT_N, (k) => {
-      sentAt[N + k] = now();
-      writes.push(w.write(frame(N + k)));
-    });
-    await Promise.all(writes);
-    await untilRecv(N + LAT_N);
-    const lats = Array.from({ length: LAT_N }, (_, k) => recvAt[N + k] - sentAt[N + k]);
-    await w.close().catch(() => {});
-    return {
-      name: "socat TCP forwarder (floor)",
-      perSec: peak,
-      p50: pct(lats, 50),
-      p99: pct(lats, 99),
-    };
+    if (cases.has("floor")) res.floor = await socatFloor({ ...ONE, size: SIZE });
+    return res;
+  } catch (e) {
+    if (relay) console.error(`relay log (tail):\n${await relay.logTail()}`);
+    throw e;
   } finally {
-    proc.kill("SIGKILL");
-    await proc.status;
-    sink.close();
-    await sinkDone.catch(() => {});
+    for (const f of cleanup.reverse()) {
+      try {
+        await f();
+      } catch { /* best effort */ }
+    }
   }
 }
 
-// ---- main --------------------------------------------------------------------
+function targets(r: Results): Target[] {
+  const t: Target[] = [];
+  const add = (name: string, cmp: string, ratio: number, pass: boolean, detail: string) =>
+    t.push({ name, cmp, ratio, pass, detail });
+  const oneToOne = (
+    prefix: string,
+    rel: OneToOneResult,
+    nats: NatsOneToOne,
+  ) => {
+    const thr = rel.perSec / nats.perSec;
+    add(
+      `${prefix}throughput 1 -> 1`,
+      ">= 1.0x nats core pub/sub",
+      thr,
+      thr >= 1.0,
+      `${fmt(rel.perSec)} vs ${fmt(nats.perSec)} msgs/s`,
+    );
+    const p99 = rel.p99 / nats.p99;
+    add(
+      `${prefix}p99 at half load`,
+      "<= 1.5x nats core pub/sub",
+      p99,
+      p99 <= 1.5,
+      `${fmt(rel.p99, 2)} vs ${fmt(nats.p99, 2)} ms; p50 ${fmt(rel.p50, 2)} vs ${
+        fmt(nats.p50, 2)
+      } ms`,
+    );
+  };
+  if (r.oneToOne) {
+    oneToOne("", r.oneToOne.relay, r.oneToOne.nats);
+  }
+  if (r.fanout) {
+    const x = r.fanout.relay / r.fanout.nats;
+    add(
+      `throughput ${r.fanout.pairs} -> ${r.fanout.pairs}`,
+      ">= 0.7x nats core pub/sub",
+      x,
+      x >= 0.7,
+      `${fmt(r.fanout.relay)} vs ${fmt(r.fanout.nats)} msgs/s`,
+    );
+  }
+  if (r.oneToOne) {
+    const x = r.oneToOne.relay.ingestPerSec / r.oneToOne.jetstream;
+    add(
+      "durable ingest",
+      ">= 1.0x JetStream acked publish",
+      x,
+      x >= 1.0,
+      `${fmt(r.oneToOne.relay.ingestPerSec)} vs ${fmt(r.oneToOne.jetstream)} acked msgs/s`,
+    );
+  }
+  if (r.memory) {
+    const m = r.memory;
+    const x = m.relay.bytesPerConn / m.nats.bytesPerConn;
+    const unsettled = [
+      m.relay.before.settled && m.relay.after.settled ? "" : "relay RSS did not settle",
+      m.nats.before.settled && m.nats.after.settled ? "" : "nats RSS did not settle",
+      m.relay.closed > 0 ? `${m.relay.closed} relay connections closed` : "",
+    ].filter(Boolean);
+    add(
+      `memory per idle connection at ${m.connections}`,
+      "<= 1.0x nats-server",
+      x,
+      x <= 1.0 && unsettled.length === 0,
+      `${fmt(m.relay.bytesPerConn)} vs ${fmt(m.nats.bytesPerConn)} B, fresh processes${
+        unsettled.length ? "; " + unsettled.join(", ") : ""
+      }`,
+    );
+  }
+  if (r.busy) oneToOne(`under load (${r.busy.loops} busy loops): `, r.busy.relay, r.busy.nats);
+  return t;
+}
+
+function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
+  console.log(
+    `relay bench (${QUICK ? "quick" : "full"}; cases ${
+      [...cases].join(",")
+    }): 1 -> 1: ${ONE.warm} ` +
+      `untimed warm-up msgs, ${ONE.n} timed, ${ONE.latN} paced at half of each one's own peak; ` +
+      `${PAIRS} -> ${PAIRS}: ${FAN_WARM} + ${FAN_PER} per pair; ${IDLE} idle connections`,
+  );
+  console.log("| case | path | msgs/s | p50 ms (half load) | p99 ms (half load) |");
+  console.log("| --- | --- | ---: | ---: | ---: |");
+  const row = (c: string, name: string, perSec: number, p50?: number, p99?: number) =>
+    console.log(`| ${c} | ${name} | ${fmt(perSec)} | ${fmt(p50, 3)} | ${fmt(p99, 3)} |`);
+  if (r.oneToOne) {
+    const o = r.oneToOne;
+    row("1 -> 1", "relay (2 hubs, sealed 1 KiB)", o.relay.perSec, o.relay.p50, o.relay.p99);
+    row("1 -> 1", "nats-server core pub/sub", o.nats.perSec, o.nats.p50, o.nats.p99);
+    row("ingest", "relay durable ingest (FED_ACK stored, fsync)", o.relay.ingestPerSec);
+    row("ingest", "nats JetStream acked publish (file)", o.jetstream);
+  }
+  if (r.fanout) {
+    const f = r.fanout;
+    row(`${f.pairs} -> ${f.pairs}`, `relay (${2 * f.pairs} hubs)`, f.relay);
+    row(`${f.pairs} -> ${f.pairs}`, `nats-server (${f.pairs} pub, ${f.pairs} sub)`, f.nats);
+  }
+  if (r.busy) {
+    const b = r.busy;
+    row(`busy x${b.loops}`, "relay 1 -> 1", b.relay.perSec, b.relay.p50, b.relay.p99);
+    row(`busy x${b.loops}`, "nats-server core pub/sub", b.nats.perSec, b.nats.p50, b.nats.p99);
+  }
+  if (r.floor) {
+    row("1 -> 1", "socat TCP forwarder (floor)", r.floor.perSec, r.floor.p50, r.floor.p99);
+  }
+  if (r.memory) {
+    const m = r.memory;
+    console.log(
+      `memory per idle connection (${m.connections}, fresh processes): relay ${
+        fmt(m.relay.bytesPerConn)
+      } B (RSS ${m.relay.before.kib} -> ${m.relay.after.kib} KiB), nats-server ${
+        fmt(m.nats.bytesPerConn)
+      } B (RSS ${m.nats.before.kib} -> ${m.nats.after.kib} KiB); open-file limit ${m.fd.soft}${
+        m.fd.raised ? " (raised by the bench)" : ""
+      }`,
+    );
+  }
+  if (r.hubCost) {
+    console.log(
+      `hub cost (not in the relay numbers): seal ${r.hubCost.sealUs.toFixed(1)} us, open ${
+        r.hubCost.openUs.toFixed(1)
+      } us per 1 KiB message`,
+    );
+  }
+  if (r.oneToOne) {
+    console.log(
+      `note: nats-server 2.9 JetStream syncs to disk every 2 min by default (no fsync per ack); ` +
+        `the relay acks stored only after each group commit's WAL fdatasync and manifest mark`,
+    );
+  }
+  if (r.floor && r.oneToOne) {
+    console.log(
+      `floor: relay 1 -> 1 throughput is ${
+        fmt(r.oneToOne.relay.perSec / r.floor.perSec, 2)
+      }x socat`,
+    );
+  }
+  const ts = targets(r);
+  for (const t of ts) {
+    console.log(
+      `target: ${t.name} ${t.cmp}: ${t.ratio.toFixed(2)}x ${
+        t.pass ? "PASS" : "FAIL"
+      } (${t.detail})`,
+    );
+  }
+  console.log(`took ${tookS.toFixed(1)} s`);
+  return ts;
+}
 
 if (import.meta.main) {
+  const cases = selectedCases();
+  const jsonPath = argValue("--json");
   const dir = await Deno.makeTempDir({ prefix: "bench-relay-" });
   try {
     const started = now();
-    const o = await ours(dir);
-    const n = await nats(dir);
-    const f = await socat();
-    const fmt = (x: number | undefined, d = 0) => (x === undefined ? "-" : x.toFixed(d));
-    console.log(
-      `relay bench (${
-        QUICK ? "quick" : "full"
-      }): ${WARM} untimed warm-up msgs each, ${N} msgs throughput, ${LAT_N} paced at half of each one's own peak, ${IDLE} idle connections`,
-    );
-    console.log("| path | msgs/s | p50 ms (half load) | p99 ms (half load) |");
-    console.log("| --- | ---: | ---: | ---: |");
-    for (const r of [o.thr, n.thr, f, o.ingest, n.js]) {
-      console.log(`| ${r.name} | ${fmt(r.perSec)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} |`);
-    }
-    console.log(
-      `| memory per idle connection: relay | ${fmt(o.memPerConn)} B | nats-server | ${
-        fmt(n.memPerConn)
-      } B |`,
-    );
-    console.log(
-      `hub cost (not in the relay numbers): seal ${o.sealUs.toFixed(1)} us, open ${
-        o.openUs.toFixed(1)
-      } us per 1 KiB message`,
-    );
-    console.log(
-      `note: nats-server ${"2.9"} JetStream syncs to disk every 2 min by default (no fsync per ack); the relay acks stored only after each group commit's WAL fdatasync and manifest mark`,
-    );
-    const line = (what: string, ratio: number, ok: boolean, cmp: string, detail: string) =>
-      console.log(
-        `target: ${what} ${cmp}: ${ratio.toFixed(2)}x ${ok ? "PASS" : "FAIL"} (${detail})`,
+    const r = await run(cases, dir);
+    const tookS = (now() - started) / 1000;
+    const ts = report(r, cases, tookS);
+    if (jsonPath) {
+      await Deno.writeTextFile(
+        jsonPath,
+        JSON.stringify(
+          {
+            bench: "relay",
+            mode: QUICK ? "quick" : "full",
+            at: new Date().toISOString(),
+            cases: [...cases],
+            sizes: {
+              ...ONE,
+              size: SIZE,
+              pairs: PAIRS,
+              fanWarm: FAN_WARM,
+              fanPer: FAN_PER,
+              idle: IDLE,
+            },
+            tookS,
+            results: r,
+            targets: ts,
+          },
+          null,
+          2,
+        ) + "\n",
       );
-    const thr = o.thr.perSec / n.thr.perSec;
-    line(
-      "throughput",
-      thr,
-      thr >= 1.0,
-      ">= 1.0x nats-server",
-      `${fmt(o.thr.perSec)} vs ${fmt(n.thr.perSec)} msgs/s`,
-    );
-    const p99 = o.lat.p99! / n.thr.p99!;
-    line(
-      "p99 at half load",
-      p99,
-      p99 <= 1.5,
-      "<= 1.5x nats-server",
-      `${fmt(o.lat.p99, 2)} vs ${fmt(n.thr.p99, 2)} ms; p50 ${fmt(o.lat.p50, 2)} vs ${
-        fmt(n.thr.p50, 2)
-      } ms`,
-    );
-    const ing = o.ingest.perSec / n.js.perSec;
-    line(
-      "durable ingest",
-      ing,
-      ing >= 1.0,
-      ">= 1.0x JetStream acked publish",
-      `${fmt(o.ingest.perSec)} vs ${fmt(n.js.perSec)} acked msgs/s`,
-    );
-    const mem = o.memPerConn / n.memPerConn;
-    line(
-      "memory per idle connection",
-      mem,
-      mem <= 1.0,
-      "<= 1.0x nats-server",
-      `${fmt(o.memPerConn)} vs ${fmt(n.memPerConn)} B`,
-    );
-    console.log(
-      `floor: relay throughput is ${(o.thr.perSec / f.perSec).toFixed(2)}x socat; took ${
-        ((now() - started) / 1000).toFixed(1)
-      } s`,
-    );
+      console.log(`wrote ${jsonPath}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -1,0 +1,471 @@
+/**
+ * The relay side of `bench/relay.ts`: a real `main.ts serve --role relay`
+ * child process, hubs joined to it with `joinRelay` (the `hub join` path)
+ * and then driven in this process at the protocol level, one Client session
+ * per hub (FED_HELLO, FED_DELIVER with a window of unacked "stored",
+ * FED_FETCH credit, FED_ACK "delivered" in batches), and idle connections
+ * (handshake + FED_HELLO, then nothing).
+ *
+ * Invites are written into the relay's store before the child starts, the
+ * way `family invite` does it (token key + single-use row), so that joining
+ * 128 hubs does not cost 128 CLI processes.
+ *
+ * @module
+ */
+
+import { backend } from "../core/crypto/mod.ts";
+import { Client } from "../core/node/client.ts";
+import { generateKeyFile, loadOrCreateKeyFile } from "../core/node/keys.ts";
+import { type Identity, identityFrom } from "../core/session/handshake.ts";
+import { toHex } from "../federation/bytes.ts";
+import { openEnvelope, sealEnvelope } from "../federation/envelope.ts";
+import { familyId } from "../federation/family.ts";
+import {
+  createFamilyKey,
+  loadOrCreateTokenKey,
+  paths,
+  writeHubState,
+} from "../federation/files.ts";
+import { joinRelay } from "../federation/hub/mod.ts";
+import { createInvite } from "../federation/invite.ts";
+import { decodeFed, encodeFed, FedOp } from "../federation/messages.ts";
+import { openSqliteRelayStore } from "../federation/store/mod.ts";
+import { deadline, freePort, now, paced, pct, waitPort } from "./_relay_sys.ts";
+
+const be = backend();
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** A running relay child. */
+export interface RelayProc {
+  /** `127.0.0.1:PORT` of its TCP listener. */
+  readonly addr: string;
+  /** The child's pid (for RSS). */
+  readonly pid: number;
+  /** Unused invite tokens made for it before it started. */
+  readonly tokens: string[];
+  /** Last lines of its stderr (log level warn). */
+  logTail(): Promise<string>;
+  /** SIGKILLs it and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts a relay child with its data in `dir/name` and `invites` tokens ready. */
+export async function startRelay(dir: string, name: string, invites: number): Promise<RelayProc> {
+  const data = `${dir}/${name}`;
+  await Deno.mkdir(data, { recursive: true });
+  const cfgPath = `${dir}/${name}.json`;
+  await Deno.writeTextFile(
+    cfgPath,
+    JSON.stringify({
+      federation: { rate: 1e9, burst: 1_000_000, quotaMessages: 10_000_000 },
+      // idle connections must outlive a slow 10,000-connection setup (default idle limit 120 s)
+      limits: { maxConnections: 100_000, idleTimeoutMs: 900_000 },
+    }),
+  );
+  const tokens: string[] = [];
+  if (invites > 0) {
+    // what `family invite` does, once per token (federation/cli.ts)
+    const { identity } = await loadOrCreateKeyFile(be, `${data}/node.key`);
+    const tokenKey = await loadOrCreateTokenKey(be, data);
+    const store = openSqliteRelayStore({ path: paths(data).relayDb });
+    try {
+      const t = Math.floor(Date.now() / 1000);
+      for (let i = 0; i < invites; i++) {
+        const inv = createInvite(be, tokenKey, { relayKeyId: identity.keyId, expires: t + 86_400 });
+        await store.addInvite(inv.invite, t);
+        tokens.push(inv.token);
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  const port = freePort();
+  const logPath = `${dir}/${name}.log`;
+  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      "--role",
+      "relay",
+      "--data",
+      data,
+      "--tcp",
+      `127.0.0.1:${port}`,
+      "--http",
+      "127.0.0.1:0",
+      "--config",
+      cfgPath,
+      "--log-level",
+      "warn",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logDone = child.stderr.pipeTo(log.writable).catch(() => {});
+  const stop = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await logDone;
+  };
+  try {
+    await waitPort(port, child);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    addr: `127.0.0.1:${port}`,
+    pid: child.pid,
+    tokens,
+    logTail: async () =>
+      (await Deno.readTextFile(logPath).catch(() => "")).split("\n").slice(-15).join("\n"),
+    stop,
+  };
+}
+
+function hello(id: Identity, families: string[]): Uint8Array {
+  return encodeFed({ op: FedOp.FED_HELLO, role: "hub", keyId: id.keyId, families, version: 0 });
+}
+
+/** A hub joined to the relay: its session, family key and id. */
+export interface BenchHub {
+  readonly name: string;
+  readonly c: Client;
+  readonly fam: Identity;
+  readonly id: string;
+}
+
+/**
+ * Creates hubs `names` (family key, hub.json, node key), joins each with
+ * `joinRelay` and opens its session (FED_HELLO), `concurrency` at a time.
+ */
+export async function joinHubs(
+  relay: RelayProc,
+  dir: string,
+  names: readonly string[],
+  concurrency = 16,
+): Promise<BenchHub[]> {
+  if (relay.tokens.length < names.length) {
+    throw new Error(`${names.length} hubs but ${relay.tokens.length} invites left`);
+  }
+  const one = async (name: string, token: string): Promise<BenchHub> => {
+    const data = `${dir}/${name}`;
+    await Deno.mkdir(data, { recursive: true });
+    const fam = await createFamilyKey(be, data);
+    const id = familyId(be, fam.publicKey);
+    await writeHubState(data, { name, id, created: 1 });
+    const node = await generateKeyFile(be, `${data}/node.key`);
+    try {
+      await joinRelay(be, node, data, relay.addr, token);
+    } catch (e) {
+      throw new Error(`hub ${name} could not join: ${e instanceof Error ? e.message : e}`);
+    }
+    const c = await Client.connect(relay.addr, {
+      backend: be,
+      identity: node,
+      tier: 5,
+      minTier: 4,
+    });
+    c.send(FedOp.FED_HELLO, hello(node, [id]));
+    return { name, c, fam, id };
+  };
+  const out: BenchHub[] = [];
+  try {
+    for (let i = 0; i < names.length; i += concurrency) {
+      const batch = names.slice(i, i + concurrency);
+      const tokens = relay.tokens.splice(0, batch.length);
+      const res = await Promise.allSettled(batch.map((n, k) => one(n, tokens[k])));
+      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
+      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (bad) throw bad.reason;
+    }
+  } catch (e) {
+    for (const h of out) h.c.close();
+    throw e;
+  }
+  return out;
+}
+
+/** A pre-sealed FED_DELIVER: its mid (hex) and wire payload. */
+export interface Sealed {
+  readonly mid: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Seals `n` 1 KiB-body envelopes from `from` to `to` (before any clock starts). */
+export function sealMany(from: BenchHub, to: BenchHub, n: number, size: number): Sealed[] {
+  const body = new Uint8Array(size).fill(7);
+  return Array.from({ length: n }, () => {
+    const env = sealEnvelope(be, {
+      senderSecret: from.fam.privateKey,
+      recipientKey: to.fam.publicKey,
+      body,
+      ttl: 3600,
+    });
+    return {
+      mid: toHex(env.routing.mid),
+      bytes: encodeFed({ op: FedOp.FED_DELIVER, ...env.routing, hops: 0, sealed: env.sealed }),
+    };
+  });
+}
+
+/** Hub-side cost of sealing and opening one envelope, µs (printed apart: nats carries plaintext). */
+export function hubCost(from: BenchHub, to: BenchHub, size: number, n = 200): {
+  sealUs: number;
+  openUs: number;
+} {
+  const body = new Uint8Array(size).fill(7);
+  let t = now();
+  const envs = Array.from({ length: n }, () =>
+    sealEnvelope(be, {
+      senderSecret: from.fam.privateKey,
+      recipientKey: to.fam.publicKey,
+      body,
+      ttl: 3600,
+    }));
+  const sealUs = ((now() - t) * 1000) / n;
+  t = now();
+  for (const e of envs) openEnvelope(be, e.routing, e.sealed, to.fam.privateKey);
+  return { sealUs, openUs: ((now() - t) * 1000) / n };
+}
+
+/** Sender side of a hub: a queue of pre-sealed messages sent with a window of unacked "stored". */
+export class Outbox {
+  sent = 0;
+  stored = 0;
+  /** performance.now() of the latest FED_ACK "stored". */
+  lastStored = 0;
+  readonly #queue: Sealed[] = [];
+  #pumps: (() => boolean)[] = [];
+
+  constructor(readonly hub: BenchHub) {
+    hub.c.onRaw((op, bytes) => {
+      if (op !== FedOp.FED_ACK) return;
+      const m = decodeFed(be, op, bytes);
+      if (m.op !== FedOp.FED_ACK || m.kind !== "stored") return;
+      this.stored += m.mids.length;
+      this.lastStored = now();
+      if (this.#pumps.length > 0) this.#pumps = this.#pumps.filter((p) => !p());
+    });
+  }
+
+  /** Appends pre-sealed messages to the queue. */
+  add(msgs: readonly Sealed[]): void {
+    this.#queue.push(...msgs);
+  }
+
+  /** Sends the next queued message at once (paced sending); returns it. */
+  sendNext(): Sealed {
+    const m = this.#queue[this.sent++];
+    if (!m) throw new Error("outbox: queue exhausted");
+    this.hub.c.send(FedOp.FED_DELIVER, m.bytes);
+    return m;
+  }
+
+  /** Sends the next `n` keeping at most `window` unacked; resolves once all sent are "stored". */
+  burst(n: number, window: number): Promise<void> {
+    const to = this.sent + n;
+    if (to > this.#queue.length) throw new Error("outbox: not enough sealed messages");
+    return new Promise<void>((resolve) => {
+      const pump = () => {
+        while (this.sent < to && this.sent - this.stored < window) {
+          this.hub.c.send(FedOp.FED_DELIVER, this.#queue[this.sent++].bytes);
+        }
+        if (this.stored >= this.sent && this.sent >= to) {
+          resolve();
+          return true;
+        }
+        return false;
+      };
+      if (!pump()) this.#pumps.push(pump);
+    });
+  }
+}
+
+/** Receiver side of a hub: counts FED_DELIVER, acks "delivered" in batches, keeps credit up. */
+export class Inbox {
+  received = 0;
+  /** performance.now() of the latest FED_DELIVER. */
+  lastAt = 0;
+  /** When set, the arrival time of each mid (latency phase only: it costs bench CPU). */
+  track: Map<string, number> | undefined;
+  #waiters: { n: number; r: () => void }[] = [];
+
+  constructor(readonly hub: BenchHub, credit = 8192) {
+    let acks: Uint8Array[] = [];
+    let ackTimer: ReturnType<typeof setTimeout> | undefined;
+    const c = hub.c;
+    c.onRaw((op, bytes) => {
+      if (op !== FedOp.FED_DELIVER) return;
+      const m = decodeFed(be, op, bytes);
+      if (m.op !== FedOp.FED_DELIVER) return;
+      this.lastAt = now();
+      this.track?.set(toHex(m.mid), this.lastAt);
+      this.received++;
+      acks.push(m.mid);
+      if (ackTimer === undefined) {
+        ackTimer = setTimeout(() => {
+          ackTimer = undefined;
+          const mids = acks;
+          acks = [];
+          for (let i = 0; i < mids.length; i += 1024) {
+            c.send(
+              FedOp.FED_ACK,
+              encodeFed({
+                op: FedOp.FED_ACK,
+                kind: "delivered",
+                family: hub.id,
+                mids: mids.slice(i, i + 1024),
+              }),
+            );
+          }
+          c.send(
+            FedOp.FED_FETCH,
+            encodeFed({
+              op: FedOp.FED_FETCH,
+              family: hub.id,
+              credit: Math.min(mids.length, 65535),
+            }),
+          );
+        }, 0);
+      }
+      if (this.#waiters.length > 0) {
+        this.#waiters = this.#waiters.filter((w) => this.received < w.n || (w.r(), false));
+      }
+    });
+    c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: hub.id, credit }));
+  }
+
+  /** Resolves once `n` messages have arrived in total. */
+  until(n: number): Promise<void> {
+    return new Promise<void>((r) => this.received >= n ? r() : this.#waiters.push({ n, r }));
+  }
+}
+
+/** One sender and one recipient. */
+export interface Pair {
+  readonly out: Outbox;
+  readonly inbox: Inbox;
+}
+
+/** Sizes of a 1 -> 1 run. */
+export interface OneToOneOpts {
+  readonly warm: number;
+  readonly n: number;
+  readonly latN: number;
+  readonly window: number;
+  /** Bound on each phase, ms. */
+  readonly phaseMs: number;
+}
+
+/** Result of a 1 -> 1 run: throughput, durable ingest and latency at half of that peak. */
+export interface OneToOneResult {
+  readonly perSec: number;
+  readonly ingestPerSec: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** Messages a 1 -> 1 run uses (seal that many into `out` first). */
+export const oneToOneCount = (o: OneToOneOpts): number => o.warm + o.n + o.latN;
+
+/**
+ * Warm-up, then `n` messages as fast as the window allows (throughput = until
+ * the last arrives; durable ingest = until the last "stored"), then `latN`
+ * paced at half of that peak (latency = send to arrival).
+ */
+export async function relayOneToOne(p: Pair, o: OneToOneOpts): Promise<OneToOneResult> {
+  const base = p.inbox.received;
+  await deadline(
+    Promise.all([p.out.burst(o.warm, o.window), p.inbox.until(base + o.warm)]),
+    o.phaseMs,
+    "relay 1 -> 1 warm-up",
+  );
+  const t0 = now();
+  await deadline(
+    Promise.all([p.out.burst(o.n, o.window), p.inbox.until(base + o.warm + o.n)]),
+    o.phaseMs,
+    "relay 1 -> 1 throughput",
+  );
+  const sec = (p.inbox.lastAt - t0) / 1000;
+  const ingestSec = (p.out.lastStored - t0) / 1000;
+  const peak = o.n / sec;
+  const sentAt = new Map<string, number>();
+  const recvAt = new Map<string, number>();
+  p.inbox.track = recvAt;
+  try {
+    await paced(peak / 2, o.latN, () => {
+      const m = p.out.sendNext();
+      sentAt.set(m.mid, now());
+    });
+    await deadline(
+      Promise.all([p.inbox.until(base + o.warm + o.n + o.latN), p.out.burst(0, o.window)]),
+      o.phaseMs,
+      "relay 1 -> 1 paced",
+    );
+  } finally {
+    p.inbox.track = undefined;
+  }
+  const lats = [...sentAt].map(([mid, s]) => recvAt.get(mid)! - s);
+  return { perSec: peak, ingestPerSec: o.n / ingestSec, p50: pct(lats, 50), p99: pct(lats, 99) };
+}
+
+/**
+ * Every pair at once: `warm` each untimed, then `perPair` each; the rate is
+ * all messages over the time until the last of them arrived.
+ */
+export async function relayFanout(
+  pairs: readonly Pair[],
+  warm: number,
+  perPair: number,
+  window: number,
+  phaseMs: number,
+): Promise<number> {
+  const all = (n: number) =>
+    Promise.all(pairs.map((p) => {
+      const want = p.inbox.received + n;
+      return Promise.all([p.out.burst(n, window), p.inbox.until(want)]);
+    }));
+  await deadline(all(warm), phaseMs, "relay fan-out warm-up");
+  const t0 = now();
+  await deadline(all(perPair), phaseMs, "relay fan-out");
+  const last = Math.max(...pairs.map((p) => p.inbox.lastAt));
+  return (pairs.length * perPair) / ((last - t0) / 1000);
+}
+
+/** Opens `n` idle hub connections (handshake + FED_HELLO with no family), `batch` at a time. */
+export async function idleRelayConns(
+  addr: string,
+  n: number,
+  batch: number,
+  phaseMs: number,
+): Promise<Client[]> {
+  const out: Client[] = [];
+  const end = now() + phaseMs;
+  try {
+    for (let i = 0; i < n; i += batch) {
+      if (now() > end) throw new Error(`idle relay connections: ${out.length} of ${n} in time`);
+      const res = await Promise.allSettled(
+        Array.from({ length: Math.min(batch, n - i) }, async () => {
+          const id = identityFrom(be, be.x25519Generate().privateKey);
+          const c = await Client.connect(addr, { backend: be, identity: id, tier: 5, minTier: 4 });
+          c.send(FedOp.FED_HELLO, hello(id, []));
+          return c;
+        }),
+      );
+      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
+      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (bad) throw new Error(`idle relay connection ${out.length + 1} failed: ${bad.reason}`);
+    }
+  } catch (e) {
+    for (const c of out) c.close();
+    throw e;
+  }
+  return out;
+}
