@@ -141,6 +141,12 @@ export interface OpcodeRegistration extends OpcodeBounds {
    * inside it. The effective minimum is the highest that applies.
    */
   readonly minTier?: number | readonly TierFloor[];
+  /**
+   * How the node's gate treats the range when the layer's route does not say
+   * (core/node/gate.ts `RouteAccess`): `"self"` when the layer admits callers
+   * itself (federation: invites and pinned peers). Default `"gate"`.
+   */
+  readonly access?: "gate" | "self";
 }
 
 interface Registered {
@@ -250,6 +256,11 @@ export function registeredLayers(): readonly OpcodeRegistration[] {
 /** The layer that registered `op`'s range, if any. */
 export function layerOf(op: number): string | undefined {
   return registry.find((r) => inBounds(r.reg, op))?.reg.layer;
+}
+
+/** How the gate treats `op` by default: the registering layer's `access`, else `"gate"`. */
+export function registeredAccess(op: number): "gate" | "self" {
+  return registry.find((r) => inBounds(r.reg, op))?.reg.access ?? "gate";
 }
 
 /**

@@ -73,4 +73,6 @@ export function fedOpName(op: number): string {
 
 const FED_NAMES: Readonly<Record<string, number>> = { ...FedOp, ...DirOp };
 
-registerOpcodes({ layer: "federation", ...FED_RANGE, names: FED_NAMES });
+// "self": the relay admits callers itself (invites, pinned peers), after the tier, revocation and
+// admit checks every request gets (PROTOCOL.md §10.2).
+registerOpcodes({ layer: "federation", ...FED_RANGE, names: FED_NAMES, access: "self" });

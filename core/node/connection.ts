@@ -13,7 +13,14 @@ import {
   isMyClerkError,
   MyClerkError,
 } from "../errors.ts";
-import { CORE_DEFINED, minimumTier, Op, opcodeName, rangeOf } from "../opcodes.ts";
+import {
+  CORE_DEFINED,
+  minimumTier,
+  Op,
+  opcodeName,
+  rangeOf,
+  registeredAccess,
+} from "../opcodes.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
 import { decodeMessage, encodePlain, type Message } from "../wire/message.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
@@ -419,7 +426,7 @@ export class NodeConnection implements RawConnection {
   /** How `op`'s route is gated (core/node/gate.ts). */
   #access(op: number): RouteAccess {
     const r = this.#ctx.routes().find((x) => op >= x.first && op <= x.last);
-    return r?.access ?? (rangeOf(op).kind === "federation" ? "self" : "gate");
+    return r?.access ?? registeredAccess(op);
   }
 
   /** The gate's verdict for `op` from this connection (session or not). */

@@ -68,8 +68,9 @@ export interface Route {
    * `"gate"` = the node's policy (own family, ACL grants, public opcodes,
    * deciders); `"self"` = the layer admits callers itself (the federation
    * range: invites and pinned peers). Tier, `tiers.min`, `revokedKeys` and
-   * `admit` apply either way. Default: `"self"` for a route inside the
-   * federation range 0x0300-0x03FF, `"gate"` for every other.
+   * `admit` apply either way. Default: the `access` the layer registered
+   * for the range (core/opcodes.ts `registerOpcodes`: the federation range
+   * says `"self"`), else `"gate"`.
    */
   readonly access?: RouteAccess;
 }

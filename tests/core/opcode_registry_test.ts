@@ -12,6 +12,7 @@ import {
   minimumTier,
   Op,
   opcodeName,
+  registeredAccess,
   registeredLayers,
   registerOpcodes,
 } from "../../core/opcodes.ts";
@@ -105,6 +106,9 @@ Deno.test("registry: federation and plugin names come from their layers", () => 
   assertEquals(opcodeName(0x0610), "SERIAL_PORT_LIST");
   assertEquals(minimumTier(0x0204), 3);
   assertEquals(minimumTier(0x0300), 4);
+  // the federation layer admits its callers itself; other ranges go through the gate
+  assertEquals([registeredAccess(0x0300), registeredAccess(0x03ff)], ["self", "self"]);
+  assertEquals([registeredAccess(0x0200), registeredAccess(0xf100)], ["gate", "gate"]);
   // CORE_DEFINED is derived from Op: the profile's §10.1 core opcodes
   assertEquals([...CORE_DEFINED].sort((a, b) => a - b), Object.values(Op).sort((a, b) => a - b));
   assertEquals(CORE_DEFINED.size, 16);
