@@ -26,6 +26,7 @@ import { keyIdHex } from "../../core/node/keys.ts";
 import { inboundLink, sendFed } from "../link.ts";
 import { FedOp } from "../messages.ts";
 import { FED } from "../metrics.ts";
+import { FED_RANGE } from "../ops.ts";
 import type { OutboundLink } from "../outbound.ts";
 import type { RelayStore } from "../store/types.ts";
 import { Admission, hubKeyFile, HubKeys, type HubKeyStore } from "./admission.ts";
@@ -203,12 +204,12 @@ export class Relay {
     return changed;
   }
 
-  /** The raw route for 0x0300-0x03FF. */
+  /** The raw route for the federation range (0x0300-0x03FF, federation/ops.ts). */
   route(): Route {
     return {
       name: ROUTE_NAME,
-      first: 0x0300,
-      last: 0x03ff,
+      first: FED_RANGE.first,
+      last: FED_RANGE.last,
       raw: (conn, op, payload) => {
         const l = this.#links.inbound(conn, () => inboundLink(conn));
         return this.#dispatch.handle(l, op, payload);
