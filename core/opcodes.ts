@@ -126,7 +126,7 @@ export const PROFILE_MIN_TIERS: readonly TierFloor[] = [
   { first: 0x0010, last: 0x0012, minTier: 4 },
   { first: 0x0016, last: 0x0017, minTier: 3 },
   { first: 0x0204, last: 0x0205, minTier: 3 },
-  { first: 0x0300, last: 0x03ff, minTier: 4 },
+  { ...rangeBounds("federation"), minTier: 4 },
   { first: 0xf370, last: 0xf37f, minTier: 3 },
 ];
 
