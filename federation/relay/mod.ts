@@ -26,7 +26,8 @@ import { keyIdHex } from "../../core/node/keys.ts";
 import { inboundLink, sendFed } from "../link.ts";
 import { FedOp } from "../messages.ts";
 import { FED } from "../metrics.ts";
-import { FED_RANGE } from "../ops.ts";
+import { FED_RANGE, isFedOpcode } from "../ops.ts";
+import { ERROR_OP } from "../directory.ts";
 import type { OutboundLink } from "../outbound.ts";
 import type { RelayStore } from "../store/types.ts";
 import { Admission, hubKeyFile, HubKeys, type HubKeyStore } from "./admission.ts";
@@ -236,6 +237,8 @@ export class Relay {
     const l = new RelayLink(link);
     this.#links.addOutbound(l);
     link.onMessage((op, bytes) => {
+      // As on inbound sessions, only the federation range (and ERROR) is the relay's.
+      if (!isFedOpcode(op) && op !== ERROR_OP) return;
       l.serial(() => {
         const wasUp = l.role === "relay";
         const r = this.#dispatch.handle(l, op, bytes);
