@@ -117,7 +117,7 @@ export interface FdLimit {
  * hard one (as root, the hard one too), and throws a message saying what to
  * run when it cannot.
  */
-export function ensureFdLimit(need: number): FdLimit {
+export function ensureFdLimit(need: number, hint = ""): FdLimit {
   let lib;
   try {
     lib = Deno.dlopen("libc.so.6", {
@@ -142,7 +142,7 @@ export function ensureFdLimit(need: number): FdLimit {
       `the bench needs ${need} open files per process (idle connections + margin) but the ` +
         `limit is ${soft0} (hard ${hard0}) and could not be raised: run \`ulimit -n ${need}\` ` +
         `in the shell first (raising the hard limit needs root or the container's ` +
-        `--ulimit nofile=${need}), or use --quick`,
+        `--ulimit nofile=${need})${hint}`,
     );
   } finally {
     lib.close();

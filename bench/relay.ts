@@ -28,10 +28,12 @@
  * store before the child starts, as `family invite` does.
  *
  * Open files: the `memory` case holds 10,000 connections in this process and
- * in each server at once, so it needs `ulimit -n` >= 11,024 (2,000 + 1,024
- * with --quick). The bench raises its soft limit up to the hard limit itself
- * (children inherit it); if the hard limit is lower it stops with a message
- * (run `ulimit -n 11024` first, as root or with the container's
+ * in each server at once, so it needs an open-file limit >= 11,024 per
+ * process (2,000 + 1,024 with --quick). Deno (and Go's nats-server) raise
+ * their soft limit to the hard limit at start, and the bench checks with
+ * getrlimit and raises it (setrlimit) before any child starts (children
+ * inherit it); if the hard limit is lower it stops with a message saying what
+ * to run (`ulimit -n 11024` in the shell, which needs root or the container's
  * `--ulimit nofile=11024`).
  *
  * Run: `deno run -A bench/relay.ts [--quick] [--only 1to1,64to64,memory,busy,floor]
@@ -67,6 +69,7 @@ import {
   socatFloor,
   startNats,
 } from "./_relay_peer.ts";
+import type { Client } from "../core/node/client.ts";
 import { busyLoops, ensureFdLimit, now, type Rss, settledRss, stopAll } from "./_relay_sys.ts";
 
 const CASES = ["1to1", "64to64", "memory", "busy", "floor"] as const;
@@ -94,11 +97,13 @@ const ONE: OneToOneOpts = {
 };
 const PAIRS = 64;
 const FAN_WARM = QUICK ? 10 : 50;
-const FAN_PER = QUICK ? 60 : 400;
+const FAN_PER = QUICK ? 150 : 400;
 const IDLE = QUICK ? 2000 : 10_000;
 const IDLE_BATCH = 50;
 const BUSY_LOOPS = 2;
 const FD_NEED = IDLE + 1024;
+/** Bound on opening all idle connections of one server. */
+const IDLE_MS = QUICK ? 120_000 : 300_000;
 
 interface Results {
   hubCost?: { sealUs: number; openUs: number };
@@ -106,8 +111,8 @@ interface Results {
   fanout?: { relay: number; nats: number; pairs: number; perPair: number };
   memory?: {
     connections: number;
-    relay: { bytesPerConn: number; before: Rss; after: Rss; closed: number };
-    nats: { bytesPerConn: number; before: Rss; after: Rss };
+    relay: IdleMemory & { closed: number };
+    nats: IdleMemory;
     fd: { soft: number; hard: number; raised: boolean };
   };
   busy?: { loops: number; relay: OneToOneResult; nats: NatsOneToOne };
@@ -138,10 +143,45 @@ function selectedCases(): Set<Case> {
 const fmt = (x: number | undefined, d = 0) =>
   x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d);
 
+/** RSS per connection: all of them over the fresh baseline, and the marginal after the first 10 %. */
+interface IdleMemory {
+  readonly bytesPerConn: number;
+  readonly marginalBytesPerConn: number;
+  readonly before: Rss;
+  readonly first: Rss;
+  readonly after: Rss;
+}
+
+/**
+ * Baseline RSS of a fresh `pid`, then IDLE/10 connections, RSS, the rest,
+ * RSS (each reading settled); `hold` keeps the connections for the caller.
+ */
+async function idleMemory<C>(
+  pid: number,
+  hold: C[],
+  open: (k: number) => Promise<C[]>,
+): Promise<IdleMemory> {
+  const before = await settledRss(pid);
+  const k = Math.floor(IDLE / 10);
+  hold.push(...await open(k));
+  const first = await settledRss(pid);
+  hold.push(...await open(IDLE - k));
+  const after = await settledRss(pid);
+  return {
+    bytesPerConn: ((after.kib - before.kib) * 1024) / IDLE,
+    marginalBytesPerConn: ((after.kib - first.kib) * 1024) / (IDLE - k),
+    before,
+    first,
+    after,
+  };
+}
+
 async function run(cases: Set<Case>, dir: string): Promise<Results> {
   const res: Results = {};
   // before any child starts: children inherit the limit
-  const fd = cases.has("memory") ? ensureFdLimit(FD_NEED) : undefined;
+  const fd = cases.has("memory")
+    ? ensureFdLimit(FD_NEED, QUICK ? "" : ", or use --quick (2,000 connections)")
+    : undefined;
   const cleanup: (() => Promise<void> | void)[] = [];
   let relay: RelayProc | undefined;
   try {
@@ -211,35 +251,19 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
     if (cases.has("memory")) {
       const r = await startRelay(dir, "relay-idle", 0);
       cleanup.push(r.stop);
-      const rBefore = await settledRss(r.pid);
-      const rc = await idleRelayConns(r.addr, IDLE, IDLE_BATCH, 4 * ONE.phaseMs);
+      const rc: Client[] = [];
       cleanup.push(() => rc.forEach((c) => c.close()));
-      const rAfter = await settledRss(r.pid);
+      const rm = await idleMemory(r.pid, rc, (k) => idleRelayConns(r.addr, k, IDLE_BATCH, IDLE_MS));
       const closed = rc.filter((c) => c.closeReason !== undefined).length;
       for (const f of cleanup.splice(0).reverse()) await f();
 
       const n = await startNats();
       cleanup.push(n.stop);
-      const nBefore = await settledRss(n.pid);
-      const nc = await idleNatsConns(n.port, IDLE, IDLE_BATCH, 4 * ONE.phaseMs);
+      const nc: Deno.TcpConn[] = [];
       cleanup.push(() => nc.forEach((c) => c.close()));
-      const nAfter = await settledRss(n.pid);
+      const nm = await idleMemory(n.pid, nc, (k) => idleNatsConns(n.port, k, IDLE_BATCH, IDLE_MS));
       for (const f of cleanup.splice(0).reverse()) await f();
-      res.memory = {
-        connections: IDLE,
-        relay: {
-          bytesPerConn: ((rAfter.kib - rBefore.kib) * 1024) / IDLE,
-          before: rBefore,
-          after: rAfter,
-          closed,
-        },
-        nats: {
-          bytesPerConn: ((nAfter.kib - nBefore.kib) * 1024) / IDLE,
-          before: nBefore,
-          after: nAfter,
-        },
-        fd: fd!,
-      };
+      res.memory = { connections: IDLE, relay: { ...rm, closed }, nats: nm, fd: fd! };
     }
     if (cases.has("floor")) res.floor = await socatFloor({ ...ONE, size: SIZE });
     return res;
@@ -310,8 +334,12 @@ function targets(r: Results): Target[] {
     const m = r.memory;
     const x = m.relay.bytesPerConn / m.nats.bytesPerConn;
     const unsettled = [
-      m.relay.before.settled && m.relay.after.settled ? "" : "relay RSS did not settle",
-      m.nats.before.settled && m.nats.after.settled ? "" : "nats RSS did not settle",
+      m.relay.before.settled && m.relay.first.settled && m.relay.after.settled
+        ? ""
+        : "relay RSS did not settle",
+      m.nats.before.settled && m.nats.first.settled && m.nats.after.settled
+        ? ""
+        : "nats RSS did not settle",
       m.relay.closed > 0 ? `${m.relay.closed} relay connections closed` : "",
     ].filter(Boolean);
     add(
@@ -336,10 +364,15 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
       `untimed warm-up msgs, ${ONE.n} timed, ${ONE.latN} paced at half of each one's own peak; ` +
       `${PAIRS} -> ${PAIRS}: ${FAN_WARM} + ${FAN_PER} per pair; ${IDLE} idle connections`,
   );
-  console.log("| case | path | msgs/s | p50 ms (half load) | p99 ms (half load) |");
-  console.log("| --- | --- | ---: | ---: | ---: |");
-  const row = (c: string, name: string, perSec: number, p50?: number, p99?: number) =>
+  let header = false;
+  const row = (c: string, name: string, perSec: number, p50?: number, p99?: number) => {
+    if (!header) {
+      console.log("| case | path | msgs/s | p50 ms (half load) | p99 ms (half load) |");
+      console.log("| --- | --- | ---: | ---: | ---: |");
+      header = true;
+    }
     console.log(`| ${c} | ${name} | ${fmt(perSec)} | ${fmt(p50, 3)} | ${fmt(p99, 3)} |`);
+  };
   if (r.oneToOne) {
     const o = r.oneToOne;
     row("1 -> 1", "relay (2 hubs, sealed 1 KiB)", o.relay.perSec, o.relay.p50, o.relay.p99);
@@ -365,11 +398,13 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
     console.log(
       `memory per idle connection (${m.connections}, fresh processes): relay ${
         fmt(m.relay.bytesPerConn)
-      } B (RSS ${m.relay.before.kib} -> ${m.relay.after.kib} KiB), nats-server ${
+      } B (RSS ${m.relay.before.kib} -> ${m.relay.after.kib} KiB; after the first 10 %: ${
+        fmt(m.relay.marginalBytesPerConn)
+      } B), nats-server ${
         fmt(m.nats.bytesPerConn)
-      } B (RSS ${m.nats.before.kib} -> ${m.nats.after.kib} KiB); open-file limit ${m.fd.soft}${
-        m.fd.raised ? " (raised by the bench)" : ""
-      }`,
+      } B (RSS ${m.nats.before.kib} -> ${m.nats.after.kib} KiB; after the first 10 %: ${
+        fmt(m.nats.marginalBytesPerConn)
+      } B); open-file limit ${m.fd.soft}${m.fd.raised ? " (raised by the bench)" : ""}`,
     );
   }
   if (r.hubCost) {
@@ -383,6 +418,13 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
     console.log(
       `note: nats-server 2.9 JetStream syncs to disk every 2 min by default (no fsync per ack); ` +
         `the relay acks stored only after each group commit's WAL fdatasync and manifest mark`,
+    );
+  }
+  if (r.busy && r.oneToOne) {
+    const pctOf = (a: number, b: number) => `${fmt((100 * a) / b)} %`;
+    console.log(
+      `busy: relay kept ${pctOf(r.busy.relay.perSec, r.oneToOne.relay.perSec)} of its quiet ` +
+        `1 -> 1 throughput, nats ${pctOf(r.busy.nats.perSec, r.oneToOne.nats.perSec)}`,
     );
   }
   if (r.floor && r.oneToOne) {
@@ -404,7 +446,7 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
   return ts;
 }
 
-if (import.meta.main) {
+async function main(): Promise<void> {
   const cases = selectedCases();
   const jsonPath = argValue("--json");
   const dir = await Deno.makeTempDir({ prefix: "bench-relay-" });
@@ -414,33 +456,37 @@ if (import.meta.main) {
     const tookS = (now() - started) / 1000;
     const ts = report(r, cases, tookS);
     if (jsonPath) {
-      await Deno.writeTextFile(
-        jsonPath,
-        JSON.stringify(
-          {
-            bench: "relay",
-            mode: QUICK ? "quick" : "full",
-            at: new Date().toISOString(),
-            cases: [...cases],
-            sizes: {
-              ...ONE,
-              size: SIZE,
-              pairs: PAIRS,
-              fanWarm: FAN_WARM,
-              fanPer: FAN_PER,
-              idle: IDLE,
-            },
-            tookS,
-            results: r,
-            targets: ts,
-          },
-          null,
-          2,
-        ) + "\n",
-      );
+      const sizes = {
+        ...ONE,
+        size: SIZE,
+        pairs: PAIRS,
+        fanWarm: FAN_WARM,
+        fanPer: FAN_PER,
+        idle: IDLE,
+      };
+      const out = {
+        bench: "relay",
+        mode: QUICK ? "quick" : "full",
+        at: new Date().toISOString(),
+        cases: [...cases],
+        sizes,
+        tookS,
+        results: r,
+        targets: ts,
+      };
+      await Deno.writeTextFile(jsonPath, JSON.stringify(out, null, 2) + "\n");
       console.log(`wrote ${jsonPath}`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench/relay.ts: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
   }
 }
