@@ -26,8 +26,9 @@ import {
   parseAttrs,
 } from "../../hardware/can.ts";
 import { HoldTable } from "../../hardware/holds.ts";
+import { ERRNO, errnoCode, errnoName, sysError } from "../../hardware/errno.ts";
 import { assert } from "../plugins/_helpers.ts";
-import { MyClerkError } from "../../core/errors.ts";
+import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 
 /** JSON equality that also prints bigints. */
 function assertEq(a: unknown, b: unknown, msg: string): void {
@@ -236,4 +237,79 @@ Deno.test("holds: one session per device unless shared; handles per session; ses
   s.check(2, "k", true); // both shared
   assertEq(t.takeSession(1).map((h) => h.value), ["a"], "session end takes its holds");
   assertEq(t.size, 0, "empty");
+});
+
+Deno.test("holds: oneHandlePerKey refuses the holder too; busy names bySelf; the key index follows take", () => {
+  const refusal = (f: () => void): { detail: string; extra: Record<string, unknown> } => {
+    try {
+      f();
+    } catch (e) {
+      return { detail: (e as MyClerkError).detail, extra: { ...(e as MyClerkError).extra } };
+    }
+    return { detail: "allowed", extra: {} };
+  };
+  const t = new HoldTable<string>(2, { oneHandlePerKey: true });
+  const a = t.add(1, "/dev/ttyACM0", false, "a");
+  assertEq(
+    refusal(() => t.check(1, "/dev/ttyACM0", true, { path: "/dev/ttyACM0" })),
+    {
+      detail: "device-busy",
+      extra: { device: "/dev/ttyACM0", bySelf: true, path: "/dev/ttyACM0" },
+    },
+    "the holder itself gets device-busy, with the caller's extra",
+  );
+  assertEq(
+    refusal(() => t.check(2, "/dev/ttyACM0", false)).extra.bySelf,
+    false,
+    "another session: bySelf false",
+  );
+  assertEq(refusal(() => t.check(2, "/dev/ttyACM1", false)).detail, "allowed", "another key");
+  assertEq(t.find(a.handle)?.value, "a", "find ignores the session");
+  assertEq(t.holders("/dev/ttyACM0"), [1], "holders by key");
+  t.take(1, a.handle);
+  assertEq(t.find(a.handle), undefined, "gone after take");
+  assertEq(t.holders("/dev/ttyACM0"), [], "and from the key index");
+  assertEq(refusal(() => t.check(2, "/dev/ttyACM0", false)).detail, "allowed", "free again");
+  t.add(3, "k1", false, "x");
+  t.add(3, "k2", false, "y");
+  assertEq(refusal(() => t.check(4, "k3", false)), {
+    detail: "too-many-handles",
+    extra: { max: 2 },
+  }, "limit");
+  t.takeSession(3);
+  assertEq([t.size, t.holders("k1"), t.holders("k2")], [0, [], []], "session end clears both");
+});
+
+Deno.test("errno: the table of docs/PLUGINS.md §8.3; names; sysError carries both", () => {
+  const rows: [number, number][] = [
+    [ERRNO.ENOENT, ErrorCode.NOT_FOUND],
+    [ERRNO.ENODEV, ErrorCode.NOT_FOUND],
+    [ERRNO.ENXIO, ErrorCode.NOT_FOUND],
+    [ERRNO.EPERM, ErrorCode.FORBIDDEN],
+    [ERRNO.EACCES, ErrorCode.FORBIDDEN],
+    [ERRNO.EROFS, ErrorCode.FORBIDDEN],
+    [ERRNO.EBUSY, ErrorCode.SERVICE_UNAVAILABLE],
+    [ERRNO.EAGAIN, ErrorCode.SERVICE_UNAVAILABLE],
+    [ERRNO.ENOBUFS, ErrorCode.SERVICE_UNAVAILABLE],
+    [ERRNO.ENETDOWN, ErrorCode.SERVICE_UNAVAILABLE],
+    [ERRNO.EINVAL, ErrorCode.BAD_REQUEST],
+    [ERRNO.E2BIG, ErrorCode.BAD_REQUEST],
+    [ERRNO.EFAULT, ErrorCode.BAD_REQUEST],
+    [ERRNO.ERANGE, ErrorCode.BAD_REQUEST],
+    [ERRNO.ENOTTY, ErrorCode.UNSUPPORTED],
+    [ERRNO.EOPNOTSUPP, ErrorCode.UNSUPPORTED],
+    [ERRNO.ENOTSUPP, ErrorCode.UNSUPPORTED],
+    [ERRNO.ENOSYS, ErrorCode.UNSUPPORTED],
+    [ERRNO.ETIMEDOUT, ErrorCode.TIMEOUT],
+    [ERRNO.EIO, ErrorCode.INTERNAL_ERROR],
+    [ERRNO.EREMOTEIO, ErrorCode.INTERNAL_ERROR],
+    [999, ErrorCode.INTERNAL_ERROR],
+  ];
+  for (const [errno, code] of rows) assertEq(errnoCode(errno), code, `errno ${errno}`);
+  assertEq([errnoName(1), errnoName(524), errnoName(999)], ["EPERM", "ENOTSUPP", "E999"], "names");
+  const e = sysError("open", ERRNO.EACCES);
+  assertEq([e.code, e.detail, e.extra], [ErrorCode.FORBIDDEN, "open-failed", {
+    errno: 13,
+    errnoName: "EACCES",
+  }], "sysError");
 });
