@@ -32,7 +32,7 @@ for (
     ["wire.ts", ["openssl"], 1],
     ["plugins.ts", [], 1],
     ["store.ts", [], 1],
-    ["relay.ts", ["nats-server", "socat"], 4],
+    ["relay.ts", ["nats-server", "socat"], 7],
     ["sms.ts", [], 1],
   ] as const
 ) {
