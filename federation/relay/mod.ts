@@ -293,7 +293,6 @@ export class Relay {
     this.#stopping = true;
     this.#unhookReload?.();
     this.#expiry.stop();
-    this.#status.stop();
     const after = this.#cfg.restartAfterMs;
     const all = this.#links.all();
     for (const l of all) {
