@@ -21,6 +21,8 @@ import { Hub } from "./hub/mod.ts";
 import { openSqliteHubStore, openSqliteRelayStore } from "./store/mod.ts";
 import { parsePeer, type PeerSpec, Relay, syncCounter } from "./relay/mod.ts";
 import { toHex } from "./bytes.ts";
+// Registers the federation opcodes and the `federation` config section with the core.
+import "./ops.ts";
 
 /** The running federation roles of a node. */
 export interface Federation {
