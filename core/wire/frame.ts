@@ -97,7 +97,8 @@ export class FrameReader {
       if (len > 0) {
         // Copied out (the caller reuses its read buffer), into a slab region.
         const m = this.#slab.take(len);
-        m.set(data.subarray(off + 4, off + 4 + len));
+        // a view by constructor: `subarray` costs ~2.5x as much per call
+        m.set(new Uint8Array(data.buffer, data.byteOffset + off + 4, len));
         out.push(m);
       }
       off += 4 + len;
