@@ -13,8 +13,15 @@
 
 import { ErrorCode, MyClerkError } from "../core/errors.ts";
 import type { CryptoBackend, KeyPair } from "../core/crypto/types.ts";
-import { HEADER_LENGTH, makeFlags, Offset, TRAILER_LENGTH } from "../core/wire/header.ts";
-import { decodeMessage, writeHeader } from "../core/wire/message.ts";
+import {
+  HEADER_LENGTH,
+  HeaderField,
+  makeFlags,
+  Offset,
+  peekOpcode,
+  TRAILER_LENGTH,
+} from "../core/wire/header.ts";
+import { writeHeader } from "../core/wire/message.ts";
 import { bytesEqual, concat, i2osp, utf8 } from "./bytes.ts";
 import { binField, decodeFedMap, encodeMsgpack, FedMap, textField, uintField } from "./codec.ts";
 import { FAMILY_ID_RE, type FamilyId, familyId, familyIdBytes, familyKeyId } from "./family.ts";
@@ -192,10 +199,15 @@ export interface EnvelopeHeader {
  */
 export function readEnvelopeHeader(sealed: Uint8Array): EnvelopeHeader {
   if (sealed.length < ENVELOPE_MIN + 16) throw bad("envelope-truncated", { length: sealed.length });
-  if (sealed[0] !== ENVELOPE_FLAGS) throw bad("envelope-flags", { flags: sealed[0] });
-  const m = decodeMessage(sealed);
-  if (m.tier !== 5 || m.opcode !== FedOp.FED_SEALED) throw bad("envelope-opcode");
-  return { keyId: m.keyId, enc: m.ecdh, timestamp: m.timestamp, size: sealed.length };
+  // The exact flags byte (Tier 5, E=1, C=F=0) and the length are checked: the fields can be read.
+  if (sealed[Offset.FLAGS] !== ENVELOPE_FLAGS) throw bad("envelope-flags", { flags: sealed[0] });
+  if (peekOpcode(sealed) !== FedOp.FED_SEALED) throw bad("envelope-opcode");
+  return {
+    keyId: HeaderField.keyId(sealed),
+    enc: HeaderField.ecdh(sealed),
+    timestamp: HeaderField.timestamp(sealed),
+    size: sealed.length,
+  };
 }
 
 /**
@@ -274,10 +286,7 @@ export function openEnvelope(
   const mac = be.hmacSha256(context.export(E2E_TRAILER_CONTEXT, 32), sealed.subarray(0, macEnd));
   if (!bytesEqual(mac, sealed.subarray(macEnd))) throw unauthorized("envelope-trailer");
   const aad = envelopeAad(sealed.subarray(0, Offset.TAG), routing);
-  const ct = concat(
-    sealed.subarray(ENVELOPE_HEADER, macEnd),
-    sealed.subarray(Offset.TAG, Offset.TAG + 16),
-  );
+  const ct = concat(sealed.subarray(ENVELOPE_HEADER, macEnd), HeaderField.tag(sealed));
   const pt = context.open(aad, ct, 0);
   let inner;
   try {

@@ -112,3 +112,23 @@ export function peekOpcode(bytes: Uint8Array): number {
     ? (bytes[Offset.OPCODE] << 8) | bytes[Offset.OPCODE + 1]
     : 0;
 }
+
+function u32At(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/**
+ * Field readers of a Tier 3-5 header whose flags and length the caller has
+ * checked (no object per message: the relay reads an envelope's header for
+ * every message it routes). Tier 3+: timestamp; Tier 4+: key id, ECDH key.
+ */
+export const HeaderField = {
+  /** Timestamp (Unix seconds), u32 at offset 6. */
+  timestamp: (b: Uint8Array): number => u32At(b, Offset.TIMESTAMP),
+  /** Key id, u32 at offset 12. */
+  keyId: (b: Uint8Array): number => u32At(b, Offset.KEY_ID),
+  /** The 32-byte X25519 key at offset 16 (a view). */
+  ecdh: (b: Uint8Array): Uint8Array => b.subarray(Offset.ECDH, Offset.ECDH + 32),
+  /** The 16-byte Poly1305 tag of Tier 5 at offset 48 (a view). */
+  tag: (b: Uint8Array): Uint8Array => b.subarray(Offset.TAG, Offset.TAG + 16),
+} as const;
