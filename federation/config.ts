@@ -84,4 +84,36 @@ function relayQueueFloor(cfg: NodeConfig): void {
   if (cfg.limits.maxQueueBytes < need) cfg.limits.maxQueueBytes = need;
 }
 
-registerConfigSection("federation", FedConfigSchema, { finalize: relayQueueFloor });
+const RELAY = ["relay", "both"] as const;
+const HUB = ["hub", "both"] as const;
+
+/**
+ * Which roles read which keys: `serve` refuses a key the node's role would
+ * silently ignore (core/cli/roles.ts). The tuning keys of one side
+ * (backoffs, quotas) are listed too: a relay's config that sets the hub's
+ * backoff does nothing, which is what the operator must hear.
+ */
+const ROLES = {
+  all: ["relay", "hub", "both"],
+  keys: {
+    peers: RELAY,
+    allowPeers: RELAY,
+    quotaMessages: RELAY,
+    quotaBytes: RELAY,
+    sendQueueHighBytes: RELAY,
+    sweepMs: RELAY,
+    restartAfterMs: RELAY,
+    peerBackoffBaseMs: RELAY,
+    peerBackoffCapMs: RELAY,
+    relays: HUB,
+    credit: HUB,
+    ttl: HUB,
+    hubBackoffBaseMs: HUB,
+    hubBackoffCapMs: HUB,
+  },
+} as const;
+
+registerConfigSection("federation", FedConfigSchema, {
+  finalize: relayQueueFloor,
+  roles: ROLES,
+});

@@ -6,8 +6,10 @@
  * @module
  */
 
+import { type NodeRole, sectionRoles } from "../node/config.ts";
+
 /** The node roles (`--role`, config `role`). */
-export type Role = "node" | "relay" | "hub" | "both";
+export type Role = NodeRole;
 
 interface Rule {
   /** `--flag` as the user typed it, or the config key's dotted path. */
@@ -18,34 +20,11 @@ interface Rule {
 
 const RELAY: readonly Role[] = ["relay", "both"];
 const HUB: readonly Role[] = ["hub", "both"];
-const FED: readonly Role[] = ["relay", "hub", "both"];
 
 /** Role-specific flags of `serve` (commander attribute -> rule). */
 const FLAGS: Readonly<Record<string, Rule>> = {
   peer: { name: "--peer", roles: RELAY },
   relay: { name: "--relay", roles: HUB },
-};
-
-/**
- * Role-specific keys under `federation` in the config file. The tuning keys
- * of one side (backoffs, quotas) are listed too: a relay's config that sets
- * the hub's backoff does nothing, which is what the operator must hear.
- */
-const FEDERATION_KEYS: Readonly<Record<string, readonly Role[]>> = {
-  peers: RELAY,
-  allowPeers: RELAY,
-  quotaMessages: RELAY,
-  quotaBytes: RELAY,
-  sendQueueHighBytes: RELAY,
-  sweepMs: RELAY,
-  restartAfterMs: RELAY,
-  peerBackoffBaseMs: RELAY,
-  peerBackoffCapMs: RELAY,
-  relays: HUB,
-  credit: HUB,
-  ttl: HUB,
-  hubBackoffBaseMs: HUB,
-  hubBackoffCapMs: HUB,
 };
 
 function roleList(roles: readonly Role[]): string {
@@ -77,13 +56,16 @@ export function roleConflicts(
       );
     }
   }
-  const fed = (raw as { federation?: unknown } | undefined)?.federation;
-  if (fed && typeof fed === "object") {
-    for (const key of Object.keys(fed)) {
-      const roles = FEDERATION_KEYS[key] ?? FED;
+  // The roles of each section's keys are declared by the layer that registered it
+  // (federation/config.ts), so the core names no layer's keys here.
+  for (const { name, roles: rules } of sectionRoles()) {
+    const sec = (raw as Record<string, unknown> | undefined)?.[name];
+    if (!sec || typeof sec !== "object") continue;
+    for (const key of Object.keys(sec)) {
+      const roles = rules.keys?.[key] ?? rules.all;
       if (!roles.includes(role)) {
         out.push(
-          `${source}: "federation.${key}" applies to ${
+          `${source}: "${name}.${key}" applies to ${
             roleList(roles)
           } (this node is role ${role}); remove it or change the role`,
         );

@@ -101,6 +101,23 @@ export interface ConfigSectionOptions {
   readonly finalize?: (cfg: NodeConfig, source: string) => void;
   /** True when the section cannot change on reload (`serve` must restart to apply it). */
   readonly restartOnly?: boolean;
+  /**
+   * The roles that read the section's keys (core/cli/roles.ts refuses a
+   * key the node's role would silently ignore): `all` for every key,
+   * `keys` for the ones only some roles read.
+   */
+  readonly roles?: SectionRoles;
+}
+
+/** A node role (config `role`, `--role`). */
+export type NodeRole = CoreConfig["role"];
+
+/** Which roles read a section's keys ({@link ConfigSectionOptions.roles}). */
+export interface SectionRoles {
+  /** Roles that read every key not in `keys`. */
+  readonly all: readonly NodeRole[];
+  /** Keys read by fewer roles. */
+  readonly keys?: Readonly<Record<string, readonly NodeRole[]>>;
 }
 
 interface Section {
@@ -158,6 +175,11 @@ export function registerConfigSection(
 /** The registered sections that cannot change on reload (core/node/node.ts `reload`). */
 export function restartOnlySections(): readonly string[] {
   return sections.filter((x) => x.options.restartOnly).map((x) => x.name);
+}
+
+/** The registered sections that declared which roles read them, in registration order. */
+export function sectionRoles(): readonly { readonly name: string; readonly roles: SectionRoles }[] {
+  return sections.flatMap((x) => x.options.roles ? [{ name: x.name, roles: x.options.roles }] : []);
 }
 
 /** The names of the registered sections, in registration order. */

@@ -8,6 +8,8 @@ import { formatAge, formatBytes, keyValues, table } from "../../core/cli/table.t
 import { intArg, tierArg } from "../../core/cli/args.ts";
 import { explainOsError, logFailure, probeListen } from "../../core/cli/oserror.ts";
 import { roleConflicts } from "../../core/cli/roles.ts";
+// The federation layer declares which roles read its config keys.
+import "../../federation/config.ts";
 
 Deno.test("table: ages and sizes in units", () => {
   assertEquals(
