@@ -96,3 +96,19 @@ Deno.test("config sections: federation and plugins registered; their shape and f
   const node = validateConfig({ role: "node", federation: { maxMessage: 10 * 1_048_576 } });
   assertEquals(node.limits.maxQueueBytes, 8 * 1_048_576);
 });
+
+Deno.test("config sections: a section's role table drives serve's role check", async () => {
+  const { roleConflicts } = await import("../../../core/cli/roles.ts");
+  const drop = registerConfigSection("testRoles", z.object({ a: z.number().optional() }).strict(), {
+    roles: { all: ["relay", "both"], keys: { a: ["both"] } },
+  });
+  try {
+    assertEquals(roleConflicts("relay", {}, { testRoles: { a: 1 } }, "c.json"), [
+      'c.json: "testRoles.a" applies to --role both (this node is role relay); remove it or change the role',
+    ]);
+    assertEquals(roleConflicts("both", {}, { testRoles: { a: 1 } }), []);
+  } finally {
+    drop();
+  }
+  assertEquals(roleConflicts("relay", {}, { testRoles: { a: 1 } }), []);
+});
