@@ -35,7 +35,8 @@ function pair(b: CryptoBackend, tier: 4 | 5, sink: { out: Uint8Array[] }) {
   const { m3, state } = hi.finish(m2);
   const rs = hr.complete(m3);
   const a = new Session(state, { backend: b, framed: true, send: (x) => sink.out.push(x) });
-  const r = new Session(rs, { backend: b, framed: true, send: () => {} });
+  // as the node's connections: FrameReader output is handed over, opened in place
+  const r = new Session(rs, { backend: b, framed: true, inPlace: true, send: () => {} });
   return { a, r };
 }
 

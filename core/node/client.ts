@@ -184,6 +184,8 @@ export class Client {
       backend: b,
       send: (x) => conn.write(x),
       framed: conn.framed,
+      // transports hand each message over (core/transport/conn.ts): open in place
+      inPlace: true,
     });
     const client = new Client(conn, session, b, performance.now() - t0);
     ref.client = client;

@@ -383,6 +383,8 @@ export class NodeConnection implements RawConnection {
       backend: this.#ctx.backend,
       send: (b) => this.#write(b),
       framed: this.conn.framed,
+      // transports hand each message over (core/transport/conn.ts): open in place
+      inPlace: true,
       maxSkew: cfg.limits.maxSkewSeconds,
       window: cfg.limits.replayWindow,
       maxMessage: cfg.limits.maxMessage,

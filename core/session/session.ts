@@ -94,6 +94,14 @@ export interface SessionOptions {
   readonly maxPayload?: number;
   /** Encrypt Tier 3/4 payloads (default true; Tier 5 always). */
   readonly encrypt?: boolean;
+  /**
+   * The caller hands every message given to {@link Session.receive} over
+   * (it keeps no reference): the payload may then be decrypted over its
+   * ciphertext in those bytes instead of into a new buffer. Both transports
+   * do (`tcp.ts` copies each message out of its read buffer, `ws.ts` gets a
+   * fresh buffer per message). Default false: the bytes are left as given.
+   */
+  readonly inPlace?: boolean;
 }
 
 interface SendDir {
@@ -398,7 +406,7 @@ export class Session {
     const c = rebuildCounter(dir.window.highest, (pm.nonce << 8) | pm.sequence);
     let opened: Uint8Array | "aead" | undefined;
     if (fk !== null) {
-      const r = verifyAndOpen(fk, pm, dir.keys, c, this.#slab);
+      const r = verifyAndOpen(fk, pm, dir.keys, c, this.#slab, this.#o.inPlace === true);
       if (r === "mac") return this.#drop("mac");
       opened = r;
     } else if (pm.tier >= 4 && !this.#verify(pm, dir)) return this.#drop("mac");
@@ -458,7 +466,8 @@ export class Session {
 
   /** {@link #drop}, wiping a plaintext already opened for the dropped message. */
   #dropOpened(reason: DropReason, opened: Uint8Array | "aead" | undefined, pm: Message): Inbound {
-    if (opened !== undefined && opened !== "aead" && opened !== pm.payload) zeroize(opened);
+    // E=1: the opened plaintext (a new region, or in place over the ciphertext) is wiped
+    if (opened !== undefined && opened !== "aead" && pm.encrypted) zeroize(opened);
     return this.#drop(reason);
   }
 

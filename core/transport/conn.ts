@@ -11,7 +11,9 @@ import { encodeFrame } from "../wire/frame.ts";
 /** Receives what a connection reads. */
 export interface ConnHandler {
   /**
-   * One whole message (frame length removed). Returning a promise delays
+   * One whole message (frame length removed), handed over: the transport
+   * keeps no reference to it, so the handler may reuse its bytes (sessions
+   * open payloads in place: `SessionOptions.inPlace`). Returning a promise delays
    * the next read until it settles: that is how rate limits push back on
    * the sender (TCP backpressure) instead of dropping.
    */

@@ -268,6 +268,9 @@ export function openPayload(
  * not verify (nothing decrypted), or `"aead"` when the tag does not (nothing
  * returned). The caller reports the two failures where the profile's
  * receive order puts them (§6): `"aead"` only after its own later checks.
+ * With `inPlace` (the caller owns `m.bytes`) the plaintext replaces the
+ * ciphertext in `m.bytes` instead of going to a new slab region; a failed
+ * tag then leaves that region wiped.
  */
 export function verifyAndOpen(
   fk: FrameKeys,
@@ -275,13 +278,21 @@ export function verifyAndOpen(
   keys: DirectionKeys,
   counter: number,
   slab: Slab,
+  inPlace = false,
 ): Uint8Array | "mac" | "aead" {
   const enc = m.encrypted;
   const tier = m.tier;
-  const n = m.payload.length - (enc && tier !== 5 ? TAG_LENGTH : 0);
+  const p = m.payload;
+  const n = p.length - (enc && tier !== 5 ? TAG_LENGTH : 0);
   if (n < 0) return "mac";
   if (enc) nonce96(m.timestamp, keys.iv, counter, nonceScratch);
-  const out = enc ? slab.take(n) : m.payload;
+  const out = !enc
+    ? p
+    : !inPlace
+    ? slab.take(n)
+    : n === p.length
+    ? p
+    : new Uint8Array(p.buffer, p.byteOffset, n);
   const r = fk.open(m.bytes, nonceScratch, layout(0, tier, enc, n), out);
   if (r === 0) return enc ? out : m.payload;
   return r === 1 ? "mac" : "aead";

@@ -453,3 +453,47 @@ Deno.test({
     strictEqual(b.drops.mac, 0);
   },
 });
+
+Deno.test({
+  name:
+    "frame shim: inPlace sessions open over the ciphertext; a dropped message's plaintext is wiped",
+  ignore,
+  fn() {
+    for (const tier of [4, 5] as const) {
+      const { a, b, outA, clock } = sessionUtil.pair(lib, tier, { inPlace: true });
+      const body = new Uint8Array(300).map((_, i) => (i * 13 + 1) & 0xff);
+      a.send(0x0200, body);
+      const m = outA.splice(0)[0];
+      const copy = m.slice();
+      const r = b.receive(m);
+      ok(r.kind === "message");
+      deepStrictEqual(r.payload, body);
+      // the payload is a view of the bytes handed over (no new buffer)
+      strictEqual(r.payload.buffer, m.buffer);
+      // a replay of the original bytes is still refused by the window
+      strictEqual(b.receive(copy).kind, "drop");
+      strictEqual(b.drops.replay, 1);
+      // stale after a successful trailer check and open: the plaintext is wiped
+      a.send(0x0200, body);
+      const s = outA.splice(0)[0];
+      clock.t += 10_000;
+      strictEqual(b.receive(s).kind, "drop");
+      strictEqual(b.drops.stale, 1);
+      const hl = tier === 5 ? 64 : 48;
+      ok(s.subarray(hl, hl + body.length).every((x) => x === 0), "plaintext left behind");
+      clock.t -= 10_000;
+      // a bad tag wipes the region and opens nothing
+      a.send(0x0200, body);
+      const t = outA.splice(0)[0];
+      t[hl + 5] ^= 1;
+      // (the trailer covers header || tag, not the ciphertext: the AEAD refuses it)
+      strictEqual(b.receive(t).kind, "drop");
+      strictEqual(b.drops.aead, 1);
+      ok(t.subarray(hl, hl + body.length).every((x) => x === 0), "unauthenticated bytes left");
+      a.send(0x0200, body);
+      const last = b.receive(outA.splice(0)[0]);
+      ok(last.kind === "message");
+      deepStrictEqual(last.payload, body);
+    }
+  },
+});
