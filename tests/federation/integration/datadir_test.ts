@@ -15,6 +15,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { DatabaseSync } from "node:sqlite";
 import { cli, cliOk, Cluster, freePort, metric, until } from "./_harness.ts";
+import { FED_SCHEMA_VERSION } from "../../../federation/store/mod.ts";
 
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 
@@ -143,7 +144,7 @@ Deno.test({
         const d = new DatabaseSync(db, { readOnly: true });
         const v = d.prepare("SELECT v FROM meta WHERE k = 'schema'").get() as { v: string };
         d.close();
-        assertEquals(v.v, "1");
+        assertEquals(v.v, String(FED_SCHEMA_VERSION));
       }
       // A store written by a newer version.
       {

@@ -289,3 +289,92 @@ Deno.test("sqlite store in a worker: a refused open rejects with the store's err
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Depths from a scan of the queue, as the counters must give them. */
+function scanned(raw: DatabaseSync) {
+  const q = (sql: string) => raw.prepare(sql).all() as Record<string, number | string>[];
+  return {
+    mailboxes: q(
+      `SELECT recipient AS family, count(*) AS depth, sum(size) AS bytes, min(received) AS oldest
+       FROM queue WHERE lane = -1 GROUP BY recipient ORDER BY recipient`,
+    ).map((r) => ({ ...r })),
+    peers: q(
+      `SELECT lane AS peer, count(*) AS depth, sum(size) AS bytes, min(received) AS oldest
+       FROM queue WHERE lane <> -1 GROUP BY lane ORDER BY lane`,
+    ).map((r) => ({ ...r })),
+  };
+}
+
+Deno.test("sqlite store: lane counters match a scan after every kind of change, and are migrated from schema 1", async () => {
+  await withStore(async (s, path) => {
+    const peer = { kind: "peer", peer: 9 } as const;
+    const ms = Array.from({ length: 30 }, (_, i) => msg(fam(2 + (i % 3)), fam(1), i, 50 + i, 60));
+    await (await s.enqueueBatch(
+      ms.map((m, i) => ({ lane: i % 4 === 0 ? peer : MB, message: m })),
+      NOW,
+    )).durable;
+    await (await s.enqueueBatch(
+      [{ lane: MB, message: msg(fam(5), fam(1), 99, 10, 5000) }],
+      NOW + 10,
+    )).durable;
+    await s.ack(MB, fam(2), [ms[3].mid, ms[6].mid], { durable: false });
+    await s.ackPeer(9, [{ to: ms[0].to, mid: ms[0].mid }]);
+    await s.ack(MB, fam(3), [ms[1].mid]);
+    const raw = new DatabaseSync(path);
+    try {
+      const check = async () => {
+        const st = await s.stats();
+        const want = scanned(raw);
+        assertEquals(st.mailboxes.map((m) => ({ ...m })), want.mailboxes);
+        assertEquals(st.peers.map((p) => ({ ...p })), want.peers);
+        assertEquals(
+          st.queuedMessages,
+          want.mailboxes.concat(want.peers).reduce((a, r) => a + Number(r.depth), 0),
+        );
+        for (const m of want.mailboxes) {
+          const q = await s.queueStatus(MB, String(m.family));
+          assertEquals([q.depth, q.bytes, q.oldest], [m.depth, m.bytes, m.oldest]);
+        }
+        const p = await s.queueStatus(peer);
+        const wp = want.peers[0] ?? { depth: 0, bytes: 0, oldest: 0 };
+        assertEquals([p.depth, p.bytes, p.oldest], [wp.depth, wp.bytes, wp.oldest]);
+      };
+      await check();
+      assertEquals((await s.sweep(NOW + 60)).length, 26); // all but fam(5)'s long one
+      await check();
+      assertEquals((await s.stats()).mailboxes.map((m) => m.family), [fam(5)]);
+      assertEquals(
+        Number((raw.prepare("SELECT count(*) AS n FROM lanes").get() as { n: number }).n),
+        1,
+      );
+    } finally {
+      raw.close();
+    }
+  });
+  // A schema-1 store (no lanes table) is migrated: counters filled from the queue.
+  const dir = await Deno.makeTempDir({ prefix: "sqlite-migrate-" });
+  const path = `${dir}/federation.db`;
+  try {
+    let s = openSqliteRelayStore({ path });
+    await (await s.enqueueBatch([
+      { lane: MB, message: msg(fam(2), fam(1), 1) },
+      { lane: MB, message: msg(fam(2), fam(1), 2) },
+      { lane: { kind: "peer", peer: 4 }, message: msg(fam(3), fam(1), 3) },
+    ], NOW)).durable;
+    await s.close();
+    const raw = new DatabaseSync(path);
+    raw.exec("DROP TABLE lanes; UPDATE meta SET v = '1' WHERE k = 'schema'");
+    raw.close();
+    s = openSqliteRelayStore({ path });
+    try {
+      assertEquals(s.opened.migratedFrom, 1);
+      const st = await s.stats();
+      assertEquals(st.mailboxes.map((m) => [m.family, m.depth, m.bytes]), [[fam(2), 2, 200]]);
+      assertEquals(st.peers.map((p) => [p.peer, p.depth]), [[4, 1]]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
