@@ -42,6 +42,13 @@ export interface NodeOptions {
   readonly health?: () => Record<string, unknown>;
   /** Access grants; default: read from `<data>/acl.json` (core/node/acl.ts). */
   readonly acl?: Acl;
+  /**
+   * `false`: bind nothing (no TCP listener, no HTTP server): the caller
+   * serves {@link Node.handleHttp} itself (the edge relay's `Deno.serve`),
+   * so WebSocket is the only transport. With `identity` and `acl` given too,
+   * `start` touches no file system. Default true.
+   */
+  readonly serve?: boolean;
 }
 
 /**
@@ -191,7 +198,7 @@ export class Node {
     }
     const acl = o.acl ?? await loadAcl(config.data);
     const node = new Node(config, backend, identity, { ...o, log, acl });
-    await node.#listen();
+    await node.#listen(o.serve ?? true);
     return node;
   }
 
@@ -438,15 +445,15 @@ export class Node {
     if (set && set.size === 0) this.#unauthByAddr.delete(addr);
   }
 
-  async #listen(): Promise<void> {
+  async #listen(serve: boolean): Promise<void> {
     // Read per connection: a reload's limits apply to connections accepted after it.
     const limits = () => ({
       maxMessage: this.config.limits.maxMessage,
       maxQueue: this.config.limits.maxQueueBytes,
     });
     const t = splitHostPort(this.config.listen.tcp);
-    this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
-    (async () => {
+    if (serve) this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
+    if (this.#tcp) (async () => {
       let pressed = 0;
       for await (const c of this.#tcp!) {
         // Under a flood (evictions) give the event loop a turn every 16 accepts, so connections
@@ -488,6 +495,19 @@ export class Node {
     });
     this.#mount?.(app);
     const h = splitHostPort(this.config.listen.http);
+    if (!serve) {
+      // The caller serves handleHttp on the configured address (its own Deno.serve).
+      this.#addresses = { tcp: { hostname: "", port: 0 }, http: h };
+      this.#sweep = setInterval(() => this.#sweepOnce(), 1000);
+      this.log.info("node ready (no listeners: serve handleHttp)", {
+        http: this.config.listen.http,
+        keyId: keyIdHex(this.identity.keyId),
+        role: this.config.role,
+        crypto: this.backend.name,
+        version: VERSION,
+      });
+      return;
+    }
     await new Promise<void>((resolve) => {
       this.#httpServer = Deno.serve({
         hostname: h.hostname,
@@ -495,7 +515,7 @@ export class Node {
         onListen: () => resolve(),
       }, (req, info) => this.handleHttp(req, info.remoteAddr));
     });
-    const ta = this.#tcp.addr as Deno.NetAddr;
+    const ta = this.#tcp!.addr as Deno.NetAddr;
     const ha = this.#httpServer!.addr;
     this.#addresses = {
       tcp: { hostname: ta.hostname, port: ta.port },
