@@ -16,12 +16,20 @@ export function haveOpenssl(): boolean {
 }
 
 /**
- * Runs `openssl speed` for one size; returns bytes per second.
+ * Runs `openssl speed` for one size; returns bytes per second. With `cpu`,
+ * per second of the process's CPU time (`openssl speed` without `-elapsed`),
+ * which a busy machine disturbs far less than wall-clock time.
  *
  * @example const bps = await opensslSpeed(1024, 2);
  */
-export async function opensslSpeed(size: number, seconds: number, aead = false): Promise<number> {
-  const args = ["speed", "-mr", "-elapsed", "-seconds", String(seconds), "-bytes", String(size)];
+export async function opensslSpeed(
+  size: number,
+  seconds: number,
+  aead = false,
+  cpu = false,
+): Promise<number> {
+  const args = ["speed", "-mr", ...(cpu ? [] : ["-elapsed"]), "-seconds", String(seconds)];
+  args.push("-bytes", String(size));
   if (aead) args.push("-aead");
   args.push("-evp", "chacha20-poly1305");
   const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })

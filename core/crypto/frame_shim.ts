@@ -28,7 +28,7 @@ import type { FrameKeys, FrameLayout, FrameOpenResult } from "./types.ts";
 import { KEY_SIZE, TAG_SIZE } from "./validate.ts";
 
 /** The ABI number `mc_abi()` must return (`MC_ABI` in native/frame.c). */
-const ABI = 1;
+const ABI = 2;
 /** Shared object name, next to this module under `native/`. */
 export const FRAME_SHIM_FILE = "libmyclerk_frame.so";
 
@@ -36,7 +36,10 @@ const SYMBOLS = {
   mc_abi: { parameters: [], result: "i32" },
   mc_dir_new: { parameters: ["buffer", "i32", "buffer", "i32"], result: "pointer" },
   mc_dir_free: { parameters: ["pointer"], result: "void" },
-  mc_seal: { parameters: ["pointer", "buffer", "i32", "buffer"], result: "i32" },
+  mc_seal: {
+    parameters: ["pointer", "buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
   mc_open: {
     parameters: ["pointer", "buffer", "i32", "buffer", "i32", "buffer"],
     result: "i32",
@@ -146,10 +149,10 @@ function factory(lib: Lib): (key: Uint8Array, mac: Uint8Array) => FrameKeys | un
       if (this.#p === null) throw internal("frame-keys-disposed");
       return this.#p;
     }
-    seal(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout): void {
+    seal(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout, payload: Uint8Array): void {
       const p = this.#ptr();
       fill(nonce, l, true);
-      const r = s.mc_seal(p, buf, buf.length, pb);
+      const r = s.mc_seal(p, buf, buf.length, payload, payload.length, pb);
       if (r !== MC_OK) throw r === MC_EPARAM ? bad() : internal("frame-seal");
     }
     open(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout, out: Uint8Array): FrameOpenResult {
@@ -204,7 +207,6 @@ function selfTest(
   const pt = new Uint8Array(N).map((_, i) => i * 7);
   const buf = new Uint8Array(H + N + TAG_SIZE + T);
   buf.subarray(0, H).fill(0xa5);
-  buf.set(pt, H);
   const l: FrameLayout = {
     aead: true,
     aadOffset: 0,
@@ -223,7 +225,7 @@ function selfTest(
   if (fk === undefined) return false;
   try {
     const sealed = ref.chachaSeal(key, nonce, buf.subarray(0, H), pt);
-    fk.seal(buf, nonce, l);
+    fk.seal(buf, nonce, l, pt);
     if (!same(buf.subarray(H, H + N + TAG_SIZE), sealed)) return false;
     const macIn = new Uint8Array(H + TAG_SIZE);
     macIn.set(buf.subarray(0, H));
@@ -241,7 +243,7 @@ function selfTest(
     if (fk.open(buf, nonce, l, out) !== 2 || !out.every((b) => b === 0)) return false;
     // a range past the end is refused before anything is touched
     try {
-      fk.seal(buf.subarray(0, H + N), nonce, l);
+      fk.seal(buf.subarray(0, H + N), nonce, l, pt);
       return false;
     } catch {
       // expected: BAD_REQUEST frame-layout

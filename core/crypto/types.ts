@@ -31,7 +31,7 @@ export interface FrameLayout {
   readonly aadOffset: number;
   /** Length of the AAD. */
   readonly aadLength: number;
-  /** Offset of the payload (sealed in place; opened into the caller's `out`). */
+  /** Offset of the payload (sealed there from the caller's payload; opened into its `out`). */
   readonly payloadOffset: number;
   /** Length of the payload (without tag). */
   readonly payloadLength: number;
@@ -62,12 +62,15 @@ export type FrameOpenResult = 0 | 1 | 2;
  */
 export interface FrameKeys {
   /**
-   * Seals `buf` in place: encrypts the payload (when `l.aead`), writes the
-   * tag, then the HMAC trailer over mac1 || mac2 (which the caller lays out
-   * to include the tag where the profile says so). `nonce` is 12 bytes.
-   * Throws BAD_REQUEST when a range lies outside `buf`, before writing.
+   * Seals into `buf`: writes `payload` (exactly `l.payloadLength` bytes)
+   * at `l.payloadOffset`, encrypted when `l.aead` (then the tag too), then
+   * the HMAC trailer over mac1 || mac2 (which the caller lays out to include
+   * the tag where the profile says so). `payload` may be that very region
+   * of `buf` (in place), never partly overlap it. `nonce` is 12 bytes.
+   * Throws BAD_REQUEST when a range lies outside `buf` or `payload` has the
+   * wrong length, before writing.
    */
-  seal(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout): void;
+  seal(buf: Uint8Array, nonce: Uint8Array, l: FrameLayout, payload: Uint8Array): void;
   /**
    * Verifies the HMAC trailer in constant time, then (when `l.aead`)
    * decrypts the payload into `out` (from 0, `out.length >= payloadLength`).

@@ -103,9 +103,9 @@ export function sealMessage(
   }
   if (fk !== undefined) {
     writeHeader(buf, pre, h, counter & 0xff, (counter >>> 8) & 0xffff);
-    buf.set(plaintext, pre + hl);
     if (enc) nonce96(h.timestamp, keys.iv, counter, nonceScratch);
-    fk.seal(buf, nonceScratch, layout(pre, tier, enc, plaintext.length));
+    // the payload goes from the caller's buffer straight into place (no JS copy)
+    fk.seal(buf, nonceScratch, layout(pre, tier, enc, plaintext.length), plaintext);
     return buf;
   }
   const msg = buf.subarray(pre);

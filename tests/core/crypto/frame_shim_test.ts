@@ -237,6 +237,7 @@ Deno.test({
   fn() {
     const fk = lib.frameKeys!(new Uint8Array(32).fill(1), new Uint8Array(32).fill(2))!;
     const nonce = new Uint8Array(12);
+    const pl = new Uint8Array(40).map((_, i) => i + 1);
     const bads: Partial<Record<Exclude<keyof FrameLayout, "aead">, number>>[] = [
       { aadOffset: -1 },
       { aadLength: 201 },
@@ -258,10 +259,10 @@ Deno.test({
       const buf = new Uint8Array(200).fill(0xee);
       const before = hex(buf);
       if (b.aadOffset === 2 ** 32 + 1) {
-        fk.seal(buf, nonce, l);
+        fk.seal(buf, nonce, l, pl);
         continue;
       }
-      expectError(() => fk.seal(buf, nonce, l), ErrorCode.BAD_REQUEST, "frame-layout");
+      expectError(() => fk.seal(buf, nonce, l, pl), ErrorCode.BAD_REQUEST, "frame-layout");
       strictEqual(hex(buf), before, JSON.stringify(b));
       const out = new Uint8Array(40).fill(0x11);
       expectError(() => fk.open(buf, nonce, l, out), ErrorCode.BAD_REQUEST, "frame-layout");
@@ -271,14 +272,31 @@ Deno.test({
     // a short buffer view: the length passed is the view's own
     const whole = new Uint8Array(200);
     expectError(
-      () => fk.seal(whole.subarray(0, 80), nonce, goodLayout()),
+      () => fk.seal(whole.subarray(0, 80), nonce, goodLayout(), pl),
       ErrorCode.BAD_REQUEST,
       "frame-layout",
     );
     ok(whole.every((x) => x === 0));
     // output too short, and output partially overlapping the ciphertext
     const buf = new Uint8Array(200);
-    fk.seal(buf, nonce, goodLayout());
+    // the payload must be exactly payloadLength bytes, and not partly overlap its place
+    expectError(
+      () => fk.seal(buf, nonce, goodLayout(), new Uint8Array(39)),
+      ErrorCode.BAD_REQUEST,
+      "frame-layout",
+    );
+    expectError(
+      () => fk.seal(buf, nonce, goodLayout(), buf.subarray(25, 65)),
+      ErrorCode.BAD_REQUEST,
+      "frame-layout",
+    );
+    ok(buf.every((x) => x === 0));
+    // exactly in place is fine, and equals sealing from a separate buffer
+    const other = new Uint8Array(200);
+    other.set(pl, 20);
+    fk.seal(other, nonce, goodLayout(), other.subarray(20, 60));
+    fk.seal(buf, nonce, goodLayout(), pl);
+    strictEqual(hex(buf), hex(other));
     expectError(
       () => fk.open(buf, nonce, goodLayout(), new Uint8Array(39)),
       ErrorCode.BAD_REQUEST,
@@ -291,7 +309,7 @@ Deno.test({
     );
     // exactly in place is allowed
     strictEqual(fk.open(buf, nonce, goodLayout(), buf.subarray(20, 60)), 0);
-    expectError(() => fk.seal(buf, new Uint8Array(11), goodLayout()), ErrorCode.BAD_REQUEST);
+    expectError(() => fk.seal(buf, new Uint8Array(11), goodLayout(), pl), ErrorCode.BAD_REQUEST);
     expectError(
       () => lib.frameKeys!(new Uint8Array(31), new Uint8Array(32)),
       ErrorCode.BAD_REQUEST,
@@ -299,7 +317,7 @@ Deno.test({
     );
     fk.dispose();
     fk.dispose(); // idempotent
-    expectError(() => fk.seal(buf, nonce, goodLayout()), ErrorCode.INTERNAL_ERROR);
+    expectError(() => fk.seal(buf, nonce, goodLayout(), pl), ErrorCode.INTERNAL_ERROR);
   },
 });
 
@@ -315,7 +333,7 @@ Deno.test({
         const inner = lib.frameKeys!(key, mac)!;
         made++;
         const w: FrameKeys = {
-          seal: (b, n, l) => inner.seal(b, n, l),
+          seal: (b, n, l, p) => inner.seal(b, n, l, p),
           open: (b, n, l, o) => inner.open(b, n, l, o),
           dispose() {
             live.delete(w);
