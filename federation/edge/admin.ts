@@ -9,7 +9,8 @@
  * - `POST /edge/invite[?ttl=SECONDS][&family=ID]` -> `{"token", "expires"}`:
  *   a single-use invite (default 7 days, 1..31536000 s), stored in KV before
  *   the answer; redeem with `hub join ws://HOST/myclerk TOKEN`.
- * - `GET /edge/status` -> the relay's `status` JSON (families, queues, peers).
+ * - `GET /edge/status` -> the relay's `status` JSON (families, queues, peers)
+ *   and `sandbox` (see {@link sandbox}).
  *
  * @module
  */
@@ -37,6 +38,27 @@ export interface EdgeAdmin {
   readonly tokenKey: Uint8Array;
   /** The bearer token (`MYCLERK_EDGE_ADMIN_TOKEN`); undefined: routes disabled. */
   readonly adminToken?: string;
+}
+
+/**
+ * What this process may do beyond the edge permissions, seen from inside:
+ * each permission's state, and the outcome of a real file read (an edge
+ * relay must answer "refused"). Shown by `GET /edge/status`.
+ */
+export function sandbox(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["read", "write", "run", "ffi", "sys"] as const) {
+    out[name] = Deno.permissions.querySync({ name }).state;
+  }
+  try {
+    Deno.readTextFileSync("/etc/hostname");
+    out.fileRead = "allowed";
+  } catch (e) {
+    out.fileRead = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+      ? "refused"
+      : `error: ${(e as Error).name}`;
+  }
+  return out;
 }
 
 // deno-doc-ignore private-type-ref -- Hono is hono's own exported class (npm)
@@ -95,6 +117,7 @@ export function edgeAdminApp(a: EdgeAdmin): Hono {
     return c.json({
       role: "relay",
       edge: true,
+      sandbox: sandbox(),
       store: a.store.kind,
       keyId: keyIdHex(a.relay.node.identity.keyId),
       relay: await a.relay.status(),
