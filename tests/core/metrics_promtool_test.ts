@@ -182,6 +182,13 @@ Deno.test({
       // carol is offline: her message waits in the relay's mailbox, and its age is exported
       const toCarol = await ha.send(carol, "to-carol", { wait: 10_000 });
       assertEquals(toCarol.json.state, "stored");
+      // The relay's queue gauges come from a stats snapshot refreshed behind the scrape
+      // (federation/relay/status.ts): poll until a scrape shows the stored message.
+      await until(
+        async () => metric(await relay.metrics(), FED.queueMessages.name) === 1,
+        10_000,
+        "queued gauge shows carol's message",
+      );
       const queued = await relay.metrics();
       assertEquals(metric(queued, FED.queueMessages.name), 1);
       const age = metric(queued, FED.queueAge.name, 'lane="mailbox"');
