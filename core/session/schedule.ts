@@ -56,13 +56,18 @@ export interface SessionKeys {
   readonly resume: Uint8Array;
 }
 
-/** Splits the 168-byte okm in the order of profile §5.4. */
+/**
+ * Splits the 168-byte okm in the order of profile §5.4: views on one copy
+ * of it, not seven buffers (a separate small buffer costs ~300 B more than
+ * a view, measured: ~2 KB per idle session). Zeroizing a view wipes its part.
+ */
 export function splitOkm(okm: Uint8Array): SessionKeys {
   if (okm.length !== 168) throw new RangeError("okm must be 168 bytes");
+  const k = okm.slice();
   return {
-    i2r: { key: okm.slice(0, 32), mac: okm.slice(64, 96), iv: okm.slice(128, 132) },
-    r2i: { key: okm.slice(32, 64), mac: okm.slice(96, 128), iv: okm.slice(132, 136) },
-    resume: okm.slice(136, 168),
+    i2r: { key: k.subarray(0, 32), mac: k.subarray(64, 96), iv: k.subarray(128, 132) },
+    r2i: { key: k.subarray(32, 64), mac: k.subarray(96, 128), iv: k.subarray(132, 136) },
+    resume: k.subarray(136, 168),
   };
 }
 
