@@ -86,6 +86,8 @@ export async function startRelay(dir: string, name: string, invites: number): Pr
     args: [
       "run",
       "-A",
+      // Profiling knob: e.g. BENCH_RELAY_DENO_ARGS="--v8-flags=--perf-basic-prof" for `perf record -p`.
+      ...(Deno.env.get("BENCH_RELAY_DENO_ARGS")?.split(" ").filter((a) => a !== "") ?? []),
       MAIN,
       "serve",
       "--role",
@@ -115,6 +117,13 @@ export async function startRelay(dir: string, name: string, invites: number): Pr
   };
   try {
     await waitPort(port, child);
+    // The TCP port opens before the relay's handlers are in (node first, then the federation
+    // roles): admin.json, written last, says the relay serves.
+    for (let i = 0; ; i++) {
+      if (await Deno.stat(paths(data).admin).then(() => true, () => false)) break;
+      if (i >= 400) throw new Error("relay never wrote admin.json");
+      await new Promise((r) => setTimeout(r, 25));
+    }
   } catch (e) {
     await stop();
     throw e;
