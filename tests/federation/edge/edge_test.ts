@@ -4,7 +4,8 @@
  * process on loopback) with two real CLI hubs (`main.ts serve --role hub`,
  * own data dirs) joined over `ws://`: admission with invites from the
  * bearer-protected `/edge/invite`, a message A -> B, and a message sent
- * while B is stopped, delivered when B starts again. Also: the edge module
+ * while B is stopped, kept across a restart of the edge (KV), delivered
+ * when B starts again. Also: the edge module
  * graph holds no `node:sqlite`, no Worker or subprocess user, and the only
  * modules naming `Deno.dlopen` are the two crypto probes that check the
  * FFI permission first; inside the edge process that permission, file
@@ -14,7 +15,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { cliOk, Cluster, readInbox, until } from "../integration/_harness.ts";
+import { cliOk, Cluster, freePort, readInbox, until } from "../integration/_harness.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const EDGE = `${ROOT}edge.ts`;
@@ -116,7 +117,8 @@ Deno.test({
     const c = await Cluster.create();
     const admin = crypto.randomUUID();
     const env: Record<string, string> = {
-      MYCLERK_EDGE_LISTEN: "127.0.0.1:0",
+      // A fixed port: the hubs find the edge again after its restart.
+      MYCLERK_EDGE_LISTEN: `127.0.0.1:${freePort()}`,
       MYCLERK_EDGE_PREFIX: `test-${crypto.randomUUID()}`,
       MYCLERK_EDGE_ADMIN_TOKEN: admin,
       MYCLERK_EDGE_CONFIG: JSON.stringify({ log: { format: "json" } }),
@@ -126,7 +128,7 @@ Deno.test({
       const v = Deno.env.get(k);
       if (v !== undefined) env[k] = v;
     }
-    const edge = new EdgeProc(env);
+    let edge = new EdgeProc(env);
     try {
       const up = await edge.wait((l) => l.msg === "edge relay listening");
       edge.http = String(up.http);
@@ -203,6 +205,15 @@ Deno.test({
       assertEquals(r2.json.state, "stored");
       const st = await status();
       assertEquals(st.relay.mailboxes.find((m) => m.family === b)?.depth, 1);
+      // The edge restarts (its KV holds the message, the key, the admitted hubs): then B starts.
+      const keyId = up.keyId;
+      await edge.stop();
+      assert(edge.lines.some((l) => l.msg === "relay stopping"), "graceful stop");
+      edge = new EdgeProc(env);
+      const up2 = await edge.wait((l) => l.msg === "edge relay listening");
+      assertEquals([up2.keyId, up2.http], [keyId, up.http]);
+      assert(!edge.lines.some((l) => String(l.msg).startsWith("generated node key")));
+      assertEquals((await status()).relay.mailboxes.find((m) => m.family === b)?.depth, 1);
       hb = await c.serve("bob", ["--role", "hub"]);
       const in2 = await until(
         () => {
