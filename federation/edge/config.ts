@@ -10,11 +10,15 @@
  *   tests, in one database); default none.
  * - `MYCLERK_EDGE_KV`: argument of `Deno.openKv` (a `https://` KV Connect
  *   URL; unset: the host's default database).
+ * - `MYCLERK_EDGE_ACL`: the access grants as JSON text in the `acl.json`
+ *   format (`{"version":1,"grants":[...]}`, docs/OPERATOR.md §8); unset: none
+ *   (the relay's own opcodes need no grant).
  *
  * @module
  */
 
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
+import { type Acl, parseAcl } from "../../core/node/acl.ts";
 import { type NodeConfig, validateConfig } from "../../core/node/config.ts";
 // Registers the `federation` config section before validation.
 import "../ops.ts";
@@ -31,6 +35,8 @@ export interface EdgeSettings {
   readonly prefix: readonly Deno.KvKeyPart[];
   /** `Deno.openKv` argument. */
   readonly kvPath?: string;
+  /** Access grants. */
+  readonly acl: Acl;
 }
 
 /** Reads the settings from `env` (a getter, `Deno.env.get` by default). */
@@ -69,11 +75,25 @@ export function edgeSettings(
     listen: { ...(raw.listen as Record<string, unknown> ?? {}), http: listen },
   }, "MYCLERK_EDGE_CONFIG");
   const p = env("MYCLERK_EDGE_PREFIX");
+  const aclText = env("MYCLERK_EDGE_ACL");
+  let acl: Acl = { grants: [] };
+  if (aclText !== undefined && aclText.trim() !== "") {
+    let rawAcl: unknown;
+    try {
+      rawAcl = JSON.parse(aclText);
+    } catch (e) {
+      throw new MyClerkError(ErrorCode.BAD_REQUEST, "config", {
+        problems: [`MYCLERK_EDGE_ACL: not valid JSON (${(e as Error).message})`],
+      });
+    }
+    acl = parseAcl(rawAcl, "MYCLERK_EDGE_ACL");
+  }
   return {
     config,
     hostname,
     port,
     prefix: p ? ["myclerk", p] : [],
     kvPath: env("MYCLERK_EDGE_KV") || undefined,
+    acl,
   };
 }

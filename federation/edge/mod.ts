@@ -50,7 +50,7 @@ export async function startEdge(
   const node = await Node.start(s.config, {
     backend: be,
     identity: id.identity,
-    acl: { grants: [] },
+    acl: s.acl,
     serve: false,
     log,
   });

@@ -86,6 +86,15 @@ Deno.test("edge settings: listen, PORT, prefix, config JSON and its refusals", (
   assertEquals([d.hostname, d.port, d.prefix, d.config.role], ["0.0.0.0", 8000, [], "relay"]);
   const p = edgeSettings(env({ PORT: "9001", MYCLERK_EDGE_PREFIX: "x" }));
   assertEquals([p.port, p.prefix], [9001, ["myclerk", "x"]]);
+  const g = edgeSettings(env({
+    MYCLERK_EDGE_ACL:
+      '{"version":1,"grants":[{"subject":"0a0b0c0d","first":"0xf100","last":"0xf10f"}]}',
+  }));
+  assertEquals(g.acl.grants.length, 1);
+  assertEquals(d.acl.grants, []);
+  for (const bad of ['{"version":2,"grants":[]}', "{x"]) {
+    assertThrows(() => edgeSettings(env({ MYCLERK_EDGE_ACL: bad })), MyClerkError);
+  }
   const c = edgeSettings(env({
     MYCLERK_EDGE_LISTEN: "[::1]:0",
     MYCLERK_EDGE_CONFIG: '{"role":"hub","federation":{"quotaMessages":7}}',
