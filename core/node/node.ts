@@ -8,6 +8,7 @@
 
 import { Hono } from "hono";
 import type { CryptoBackend } from "../crypto/types.ts";
+import { frameShimState } from "../crypto/frame_shim.ts";
 import { backend as pickBackend } from "../crypto/mod.ts";
 import type { Identity } from "../session/handshake.ts";
 import { TicketIssuer } from "../session/ticket.ts";
@@ -504,6 +505,7 @@ export class Node {
         keyId: keyIdHex(this.identity.keyId),
         role: this.config.role,
         crypto: this.backend.name,
+        frameShim: frameShimState() ?? "unused", // "loaded": one FFI call per message
         version: VERSION,
       });
       return;
@@ -528,6 +530,7 @@ export class Node {
       keyId: keyIdHex(this.identity.keyId),
       role: this.config.role,
       crypto: this.backend.name,
+      frameShim: frameShimState() ?? "unused", // "loaded": one FFI call per message
       version: VERSION,
     });
   }
