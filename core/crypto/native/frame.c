@@ -272,8 +272,9 @@ int32_t mc_open(mc_dir *d, const uint8_t *buf, int32_t buf_len, uint8_t *out, in
   memcpy(p, params, PARAM_BYTES);
   uint32_t f;
   if (!check(d, p, buf_len, &f)) return MC_EPARAM;
-  const uint8_t *ct = buf + p[P_PT];
-  int32_t n = p[P_PT + 1];
+  /* with F_AEAD the payload range was checked; otherwise it is not used */
+  const uint8_t *ct = (f & F_AEAD) ? buf + p[P_PT] : buf;
+  int32_t n = (f & F_AEAD) ? p[P_PT + 1] : 0;
   if (f & F_AEAD) {
     if (n > 0 && (out == NULL || out_len < n)) return MC_EPARAM;
     uintptr_t o = (uintptr_t)out, c = (uintptr_t)ct, m = (uintptr_t)n;
