@@ -119,7 +119,7 @@ export async function startRelay(dir: string, name: string, invites: number): Pr
     await waitPort(port, child);
     // The TCP port opens before the relay's handlers are in (node first, then the federation
     // roles): admin.json, written last, says the relay serves.
-    for (let i = 0; ; i++) {
+    for (let i = 0;; i++) {
       if (await Deno.stat(paths(data).admin).then(() => true, () => false)) break;
       if (i >= 400) throw new Error("relay never wrote admin.json");
       await new Promise((r) => setTimeout(r, 25));
@@ -379,6 +379,26 @@ export interface OneToOneResult {
   readonly ingestPerSec: number;
   readonly p50: number;
   readonly p99: number;
+  /**
+   * The relay process's CPU per message of the throughput phase, µs: its
+   * main (event-loop) thread and all its threads; undefined off Linux.
+   */
+  readonly cpuUs?: { readonly main: number; readonly all: number };
+}
+
+/** CPU time (user + system) of process `pid`, or of its thread `tid`, ms; undefined without /proc. */
+export function cpuMs(pid: number, tid?: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(
+      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+    );
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const hz = 100; // USER_HZ: 100 on every Linux ABI Deno ships for
+    return (Number(f[11]) + Number(f[12])) * 1000 / hz;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Messages a 1 -> 1 run uses (seal that many into `out` first). */
@@ -389,19 +409,35 @@ export const oneToOneCount = (o: OneToOneOpts): number => o.warm + o.n + o.latN;
  * the last arrives; durable ingest = until the last "stored"), then `latN`
  * paced at half of that peak (latency = send to arrival).
  */
-export async function relayOneToOne(p: Pair, o: OneToOneOpts): Promise<OneToOneResult> {
+export async function relayOneToOne(
+  p: Pair,
+  o: OneToOneOpts,
+  relayPid?: number,
+): Promise<OneToOneResult> {
   const base = p.inbox.received;
   await deadline(
     Promise.all([p.out.burst(o.warm, o.window), p.inbox.until(base + o.warm)]),
     o.phaseMs,
     "relay 1 -> 1 warm-up",
   );
+  const cpu0 = relayPid === undefined
+    ? undefined
+    : [cpuMs(relayPid, relayPid), cpuMs(relayPid)] as const;
   const t0 = now();
   await deadline(
     Promise.all([p.out.burst(o.n, o.window), p.inbox.until(base + o.warm + o.n)]),
     o.phaseMs,
     "relay 1 -> 1 throughput",
   );
+  // burst() resolved on the last "stored" ack: the relay's work for these n is done (bar the
+  // delivered-ack deletes of the last turn).
+  let cpuUs: OneToOneResult["cpuUs"];
+  if (relayPid !== undefined && cpu0?.[0] !== undefined && cpu0[1] !== undefined) {
+    const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid);
+    if (m !== undefined && a !== undefined) {
+      cpuUs = { main: (m - cpu0[0]) * 1000 / o.n, all: (a - cpu0[1]) * 1000 / o.n };
+    }
+  }
   const sec = (p.inbox.lastAt - t0) / 1000;
   const ingestSec = (p.out.lastStored - t0) / 1000;
   const peak = o.n / sec;
@@ -422,7 +458,13 @@ export async function relayOneToOne(p: Pair, o: OneToOneOpts): Promise<OneToOneR
     p.inbox.track = undefined;
   }
   const lats = [...sentAt].map(([mid, s]) => recvAt.get(mid)! - s);
-  return { perSec: peak, ingestPerSec: o.n / ingestSec, p50: pct(lats, 50), p99: pct(lats, 99) };
+  return {
+    perSec: peak,
+    ingestPerSec: o.n / ingestSec,
+    p50: pct(lats, 50),
+    p99: pct(lats, 99),
+    cpuUs,
+  };
 }
 
 /**

@@ -201,7 +201,7 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
         res.hubCost = hubCost(a, b, SIZE);
         if (cases.has("1to1")) {
           pair.out.add(sealMany(a, b, oneToOneCount(ONE), SIZE));
-          const r = await relayOneToOne(pair, ONE);
+          const r = await relayOneToOne(pair, ONE, relay.pid);
           const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE });
           const js = await natsJetStream(nats.server, { ...ONE, size: SIZE });
           res.oneToOne = { relay: r, nats: n, jetstream: js };
@@ -238,7 +238,7 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
         pair.out.add(sealMany(a, b, oneToOneCount(ONE), SIZE)); // sealed before the loops start
         const loops = busyLoops(BUSY_LOOPS, 4 * ONE.phaseMs);
         try {
-          const r = await relayOneToOne(pair, ONE);
+          const r = await relayOneToOne(pair, ONE, relay.pid);
           const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE });
           res.busy = { loops: BUSY_LOOPS, relay: r, nats: n };
         } finally {
@@ -412,6 +412,15 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
       `hub cost (not in the relay numbers): seal ${r.hubCost.sealUs.toFixed(1)} us, open ${
         r.hubCost.openUs.toFixed(1)
       } us per 1 KiB message`,
+    );
+  }
+  if (r.oneToOne?.relay.cpuUs) {
+    const c = r.oneToOne.relay.cpuUs;
+    console.log(
+      `relay CPU per message (1 -> 1 throughput phase, /proc): main thread ${
+        c.main.toFixed(1)
+      } us, ` +
+        `all threads ${c.all.toFixed(1)} us`,
     );
   }
   if (r.oneToOne) {
