@@ -27,6 +27,8 @@ export function encodeFrame(message: Uint8Array): Uint8Array {
   return out;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Incremental frame reader. Feed it chunks as they arrive; it yields whole
  * messages. Memory is bounded by one maximum-size message: the length is
@@ -36,7 +38,9 @@ export function encodeFrame(message: Uint8Array): Uint8Array {
  * const r = new FrameReader(); for (const m of r.push(chunk)) handle(m);
  */
 export class FrameReader {
-  #buf: Uint8Array = new Uint8Array(0);
+  // The assembly buffer exists only while a frame straddles reads: an idle
+  // connection (most of a relay's) holds none (EMPTY is never written to).
+  #buf: Uint8Array = EMPTY;
   #len = 0;
   readonly #max: number;
   #failed?: MyClerkError;
@@ -106,6 +110,7 @@ export class FrameReader {
     const rest = data.length - off;
     if (rest === 0) {
       this.#len = 0;
+      this.#buf = EMPTY;
     } else if (data === chunk) {
       if (this.#buf.length < rest) this.#buf = new Uint8Array(Math.max(rest, 4096));
       this.#buf.set(chunk.subarray(off), 0);
