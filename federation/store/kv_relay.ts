@@ -606,7 +606,8 @@ export class KvRelayStore implements RelayStore {
     const rows: QueuedMessage[] = [];
     let bytes = 0;
     const it = this.#kv.list<Row>({ prefix, start: [...prefix, after + 1] }, {
-      batchSize: Math.min(500, Math.max(1, limit + 1)),
+      // Rows carry up to 60 KiB inline: read them in small pages, a byte budget stops early.
+      batchSize: Math.min(64, Math.max(1, limit + 1)),
     });
     for await (const e of it) {
       if (rows.length === limit) return { rows, cut: false };
