@@ -454,17 +454,19 @@ export class Node {
     });
     const t = splitHostPort(this.config.listen.tcp);
     if (serve) this.#tcp = Deno.listen({ hostname: t.hostname, port: t.port, transport: "tcp" });
-    if (this.#tcp) (async () => {
-      let pressed = 0;
-      for await (const c of this.#tcp!) {
-        // Under a flood (evictions) give the event loop a turn every 16 accepts, so connections
-        // already accepted get their first bytes read: a client whose M1 waits in the socket is
-        // then handshaking, and no longer among the next to evict (16 < maxUnauthPerAddress).
-        if (this.#accept(new TcpConn(c, limits())) && ++pressed % 16 === 0) {
-          await new Promise((r) => setTimeout(r, 0));
+    if (this.#tcp) {
+      (async () => {
+        let pressed = 0;
+        for await (const c of this.#tcp!) {
+          // Under a flood (evictions) give the event loop a turn every 16 accepts, so connections
+          // already accepted get their first bytes read: a client whose M1 waits in the socket is
+          // then handshaking, and no longer among the next to evict (16 < maxUnauthPerAddress).
+          if (this.#accept(new TcpConn(c, limits())) && ++pressed % 16 === 0) {
+            await new Promise((r) => setTimeout(r, 0));
+          }
         }
-      }
-    })().catch(() => {/* listener closed */});
+      })().catch(() => {/* listener closed */});
+    }
 
     const app = this.http;
     app.get("/healthz", (c) =>
