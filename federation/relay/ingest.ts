@@ -10,6 +10,7 @@
  * @module
  */
 
+import { clearImmediate, setImmediate } from "node:timers";
 import { ErrorCode, isMyClerkError, MyClerkError } from "../../core/errors.ts";
 import { checkRouting, readEnvelopeHeader } from "../envelope.ts";
 import type { FamilyId } from "../family.ts";
@@ -42,10 +43,10 @@ function expiryAt(ts: number, ttl: number): number {
   return Math.min(ts + ttl, 0xffffffff);
 }
 
+/** One accepted FED_DELIVER: its session and the store item (handed to the store as is). */
 interface Pending {
   readonly l: RelayLink;
-  readonly lane: Lane;
-  readonly msg: QueueInput;
+  readonly item: { readonly lane: Lane; readonly message: QueueInput };
 }
 
 /** The relay's ingest. */
@@ -55,7 +56,7 @@ export class Ingest {
   readonly #push: Push;
   #limiter: RateLimiter;
   #batch: Pending[] = [];
-  #flushTimer?: ReturnType<typeof setTimeout>;
+  #flushTimer?: ReturnType<typeof setImmediate>;
   /** The batch being committed (one at a time: results arrive in commit order). */
   #committing?: Promise<void>;
   /** The flush queued behind {@link #committing}. */
@@ -119,29 +120,25 @@ export class Ingest {
     rec: StoredFamily | undefined,
   ): void | Promise<void> {
     const ctx = this.#ctx;
-    const route = withMid(msg.mid, () => {
-      const r: LaneChoice = this.#routes.laneFor(msg.to, rec);
+    // Inline try/catch, not a closure per check: this runs once per message.
+    let route: LaneChoice;
+    let ts: number;
+    try {
+      route = this.#routes.laneFor(msg.to, rec);
       // A peer forwards to us only what is homed here: no relaying on for it.
-      if (l.role === "relay" && r.lane.kind === "peer") {
+      if (l.role === "relay" && route.lane.kind === "peer") {
         throw new MyClerkError(ErrorCode.FED_NO_ROUTE, "not-homed-here", { family: msg.to });
       }
-      return r;
-    });
-    const h = withMid(
-      msg.mid,
-      () =>
-        checkRouting(
-          ctx.node.backend,
-          msg,
-          msg.sealed,
-          route.key,
-          (k) => this.#routes.fromId(l, k),
-        ),
-    );
+      ts = checkRouting(ctx.node.backend, msg, msg.sealed, route.key, (k) =>
+        this.#routes.fromId(l, k))
+        .timestamp;
+    } catch (e) {
+      throw withMid(msg.mid, e);
+    }
     // Expired already (its own creation time + lifetime, with the clock-skew grace): refused,
     // never stored or delivered (FEDERATION.md §6.2 "Expiry at ingest").
     const skew = ctx.node.config.limits.maxSkewSeconds;
-    const expiresBy = expiryAt(h.timestamp, msg.ttl) + skew;
+    const expiresBy = expiryAt(ts, msg.ttl) + skew;
     if (expiresBy <= nowSec()) {
       // Counted myclerk_federation_drops_total{reason="expired-at-ingest"} by dispatch, like every refusal.
       throw new MyClerkError(ErrorCode.FED_EXPIRED, "expired-at-ingest", {
@@ -151,21 +148,25 @@ export class Ingest {
     }
     this.#batch.push({
       l,
-      lane: route.lane,
-      msg: {
-        to: msg.to,
-        from: msg.from,
-        fromKey: msg.fromKey,
-        mid: msg.mid,
-        ttl: msg.ttl,
-        hops: msg.hops,
-        sealed: msg.sealed,
-        expiresBy,
+      item: {
+        lane: route.lane,
+        message: {
+          to: msg.to,
+          from: msg.from,
+          fromKey: msg.fromKey,
+          mid: msg.mid,
+          ttl: msg.ttl,
+          hops: msg.hops,
+          sealed: msg.sealed,
+          expiresBy,
+        },
       },
     });
     if (this.#batch.length >= FLUSH_AT) void this.#flushLogged();
     else if (this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(() => void this.#flushLogged(), 0);
+      // The end of this event-loop iteration (after every read callback of this wake-up, with
+      // no timer's delay): everything that arrived together is one group commit.
+      this.#flushTimer = setImmediate(() => void this.#flushLogged());
     }
     if (l.role === "hub" && l.family !== undefined) {
       const wait = this.#limiter.take(l.family, Date.now());
@@ -184,7 +185,7 @@ export class Ingest {
    * caught-up recipients on its results, acks "stored" after `durable`.
    */
   flush(): Promise<void> {
-    clearTimeout(this.#flushTimer);
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#committing !== undefined) {
       // The batch grows until the commit in flight is done; then it goes as one.
@@ -220,10 +221,7 @@ export class Ingest {
     const ctx = this.#ctx;
     let batch: EnqueueBatch;
     try {
-      batch = await ctx.store.enqueueBatch(
-        items.map((p) => ({ lane: p.lane, message: p.msg })),
-        nowSec(),
-      );
+      batch = await ctx.store.enqueueBatch(items.map((p) => p.item), nowSec());
     } catch (e) {
       // Nothing of the batch is stored (one transaction): every sender hears why, and keeps
       // the message in its outbox to resend (SERVICE_UNAVAILABLE and INTERNAL_ERROR are transient).
@@ -241,7 +239,7 @@ export class Ingest {
       for (const p of items) {
         sendFedError(
           p.l.link,
-          new MyClerkError(err.code, err.detail, { mid: p.msg.mid }),
+          new MyClerkError(err.code, err.detail, { mid: p.item.message.mid }),
           FedOp.FED_DELIVER,
         );
       }
@@ -261,23 +259,23 @@ export class Ingest {
         ctx.drop("quota");
         sendFedError(
           p.l.link,
-          new MyClerkError(r.code, r.detail, { ...r.extra, mid: p.msg.mid }),
+          new MyClerkError(r.code, r.detail, { ...r.extra, mid: p.item.message.mid }),
           FedOp.FED_DELIVER,
         );
         return;
       }
       if (r.status === "duplicate") ctx.node.metrics.inc(FED.duplicates);
-      else if (p.lane.kind === "mailbox") {
+      else if (p.item.lane.kind === "mailbox") {
         storedMailbox++;
-        hubsToPump.add(p.msg.to);
+        hubsToPump.add(p.item.message.to);
         direct.push({ p, seq: r.seq });
       } else {
         storedPeer++;
-        peersToPump.add(p.lane.peer);
+        peersToPump.add(p.item.lane.peer);
       }
       let a = acks.get(p.l);
       if (a === undefined) acks.set(p.l, a = []);
-      a.push(p.msg.mid);
+      a.push(p.item.message.mid);
     });
     // "stored" acks wait until the batch is durable (the store syncs off the event loop;
     // delivery below may go first: recipients dedupe, and a sender without its ack resends).
@@ -298,8 +296,8 @@ export class Ingest {
     // Online recipients that are caught up get the new messages from memory, in
     // commit (seq) order; anyone else reads them from the store.
     for (const { p, seq } of direct) {
-      for (const l of ctx.links.hubs(p.msg.to)) {
-        if (l.caughtUp && !this.#push.pushOne(l, p.msg, seq)) l.caughtUp = false;
+      for (const l of ctx.links.hubs(p.item.message.to)) {
+        if (l.caughtUp && !this.#push.pushOne(l, p.item.message, seq)) l.caughtUp = false;
       }
     }
     for (const f of hubsToPump) {
@@ -324,12 +322,7 @@ export class Ingest {
   }
 }
 
-/** Runs `f`; a typed error it throws gets the message id in its extras (the sender matches on it). */
-function withMid<T>(mid: Uint8Array, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (isMyClerkError(e)) throw new MyClerkError(e.code, e.detail, { ...e.extra, mid });
-    throw e;
-  }
+/** A typed error gets the message id in its extras (the sender matches on it); others as they are. */
+function withMid(mid: Uint8Array, e: unknown): unknown {
+  return isMyClerkError(e) ? new MyClerkError(e.code, e.detail, { ...e.extra, mid }) : e;
 }
