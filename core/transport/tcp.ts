@@ -9,10 +9,12 @@ import { FrameReader } from "../wire/frame.ts";
 import { isMyClerkError } from "../errors.ts";
 import { type Conn, type ConnHandler, type ConnLimits, DEFAULT_CONN_LIMITS } from "./conn.ts";
 
-/** First read buffer (handshake messages fit whole), bytes. */
+/** First read buffer (handshake messages fit whole), and the first size a full idle read grows to. */
 const READ_START = 2048;
-/** Read buffer of an idle connection, bytes. */
-const READ_MIN = 512;
+/** Read buffer of an idle connection, bytes: a framed Tier 5 keepalive (100 B) fits. */
+const READ_MIN = 128;
+/** A read at a frame boundary of at most this many bytes drops the buffer to READ_MIN. */
+const SHRINK_AT = 512;
 /** Largest read buffer (a connection that keeps filling its buffer grows to it). */
 const READ_MAX = 262_144;
 
@@ -168,16 +170,19 @@ export class TcpConn implements Conn {
   }
 
   /**
-   * The read buffer follows the traffic: a read that fills it makes it 4x
-   * larger (up to READ_MAX), so one read (and the relay's group commit behind
-   * it) takes what piled up; a small read at a frame boundary, which is what
-   * an idle connection sees (keepalives, a hello), drops it to READ_MIN.
+   * The read buffer follows the traffic: a read that fills it makes it
+   * larger (READ_START from the idle size, then 4x up to READ_MAX), so one
+   * read (and the relay's group commit behind it) takes what piled up; a
+   * small read at a frame boundary, which is what an idle connection sees
+   * (keepalives, a hello), drops it to READ_MIN.
    */
   #resize(n: number): void {
     const len = this.#buf!.length;
     if (n === len) {
-      if (len < READ_MAX) this.#buf = new Uint8Array(Math.min(len * 4, READ_MAX));
-    } else if (n <= READ_MIN && len > READ_MIN && this.#reader!.pending === 0) {
+      if (len < READ_MAX) {
+        this.#buf = new Uint8Array(Math.min(Math.max(len * 4, READ_START), READ_MAX));
+      }
+    } else if (n <= SHRINK_AT && len > READ_MIN && this.#reader!.pending === 0) {
       this.#buf = new Uint8Array(READ_MIN);
     }
   }
