@@ -12,14 +12,13 @@
  */
 
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
-import { toHex } from "../bytes.ts";
 import type { FamilyId } from "../family.ts";
 import { type Link, sendFed } from "../link.ts";
 import { type FedMessage, FedOp, MAX_HOPS } from "../messages.ts";
 import { FED } from "../metrics.ts";
 import type { QueueInput } from "../store/types.ts";
 import { asStoreError, type RelayContext } from "./context.ts";
-import type { RelayLink } from "./links.ts";
+import { midKey, type RelayLink } from "./links.ts";
 
 /** Rows per store read of a push. */
 const PUSH_BATCH = 64;
@@ -281,7 +280,7 @@ export class Push {
           return;
         }
         l.peerCursor = m.seq;
-        l.peerInflight.set(toHex(m.mid), m.to);
+        l.peerInflight.set(midKey(m.mid), m.to);
         sendFed(l.link, forwarded(m), false, false);
         ctx.node.metrics.inc(FED.pushed, { to: "peer" });
       }
@@ -294,7 +293,7 @@ export class Push {
     const peer = l.peer;
     const items: { to: FamilyId; mid: Uint8Array }[] = [];
     for (const mid of mids) {
-      const k = toHex(mid);
+      const k = midKey(mid);
       const to = l.peerInflight.get(k);
       if (to === undefined) continue;
       l.peerInflight.delete(k);

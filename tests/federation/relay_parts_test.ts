@@ -20,7 +20,7 @@ import {
   mergePeers,
   parsePeer,
 } from "../../federation/relay/mod.ts";
-import { RelayLink } from "../../federation/relay/links.ts";
+import { midKey, RelayLink } from "../../federation/relay/links.ts";
 import { PeerIndex } from "../../federation/relay/peers.ts";
 
 const be = backend();
@@ -138,4 +138,48 @@ Deno.test("relay links: credit is capped at 2^20, the window reopens only for kn
   assertEquals(l.inflightBytes, 800, "an unknown mid changes nothing");
   l.delivered([mid, mid]);
   assertEquals([l.inflightBytes, l.inflightCount], [0, 0], "each mid's size once");
+});
+
+Deno.test("relay links: midKey is one-to-one (16-byte mids and any other length never collide)", () => {
+  const seen = new Map<string, string>();
+  const add = (b: Uint8Array) => {
+    const k = midKey(b);
+    const hex = `${b.length}:${toHex(b)}`;
+    const prev = seen.get(k);
+    assert(prev === undefined || prev === hex, `collision: ${prev} and ${hex}`);
+    seen.set(k, hex);
+  };
+  for (let i = 0; i < 2000; i++) add(crypto.getRandomValues(new Uint8Array(16)));
+  // Neighbours differing in one byte, byte order within a 16-bit unit, and lengths around 16.
+  const base = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    for (const v of [1, 0x80, 0xff]) {
+      const b = base.slice();
+      b[i] = v;
+      add(b);
+    }
+  }
+  for (const n of [0, 1, 3, 4, 7, 8, 15, 17, 32]) add(new Uint8Array(n).fill(0x41));
+  add(base);
+  assertEquals(seen.size, 2000 + 16 * 3 + 9 + 1);
+  // The same bytes in another array: the same key (acks carry their own copies of the mids).
+  const m = crypto.getRandomValues(new Uint8Array(16));
+  assertEquals(midKey(m), midKey(m.slice()));
+});
+
+Deno.test("relay links: a delivered-ack reopens the byte window by the pushed sizes", () => {
+  const l = new RelayLink({} as Link);
+  l.fetch(10);
+  const a = crypto.getRandomValues(new Uint8Array(16));
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  l.sent(a, 1000, 1);
+  l.sent(b, 500, 2);
+  assertEquals(l.inflightBytes, 1500);
+  assertEquals(l.inflightCount, 2);
+  l.delivered([a.slice(), crypto.getRandomValues(new Uint8Array(16)), new Uint8Array(3)]);
+  assertEquals(l.inflightBytes, 500);
+  assertEquals(l.inflightCount, 1);
+  l.delivered([b]);
+  assertEquals(l.inflightBytes, 0);
+  assertEquals(l.inflightCount, 0);
 });
