@@ -197,10 +197,12 @@ export function registerCoreCommands(
           : { kind: "path", path: cfg.data, what: "data directory", flag: "--data" };
         node = await Node.start(cfg, {
           backend: o.crypto ? pickBackend(o.crypto as BackendName) : undefined,
+          holdUntilReady: true,
         });
         at = undefined;
         if (lock.fixed.length) node.log.warn("data dir modes fixed", { fixed: lock.fixed });
         for (const ext of extensions) stops.push(await ext(node, o));
+        node.markReady();
         node.log.info("node ready", {
           tcp: `${node.addresses.tcp.hostname}:${node.addresses.tcp.port}`,
           http: `${node.addresses.http.hostname}:${node.addresses.http.port}`,

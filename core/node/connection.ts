@@ -64,6 +64,11 @@ export interface NodeContext {
   readonly tickets: TicketIssuer;
   /** Current dispatch routes (read per request: layers add routes at run time). */
   readonly routes: () => readonly Route[];
+  /**
+   * While the node's layers are still starting (`serve` listens before its extensions attach
+   * their routes), a promise that settles when they are attached; undefined once ready.
+   */
+  readonly starting?: () => Promise<void> | undefined;
   /** Revoked static key ids (config `revoked-keys`; read per handshake: reload replaces it). */
   readonly revoked: ReadonlySet<number>;
   /** Allow-list of peer static key ids; absent = admit any key (read per handshake). */
@@ -574,6 +579,9 @@ export class NodeConnection implements RawConnection {
       this.sendError(g.error, op, requestId(raw));
       return;
     }
+    // A request that arrives while the layers attach waits for them instead of NOT_FOUND.
+    const starting = this.#ctx.starting?.();
+    if (starting !== undefined) await starting;
     const rawRoute = this.#ctx.routes().find((x) => op >= x.first && op <= x.last && x.raw);
     if (rawRoute?.raw) {
       if (this.#state !== "established") {

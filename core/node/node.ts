@@ -50,6 +50,12 @@ export interface NodeOptions {
    * `start` touches no file system. Default true.
    */
   readonly serve?: boolean;
+  /**
+   * Holds requests outside the core range (up to 30 s) until {@link Node.markReady}: `serve`
+   * listens before its layers attach their routes, and a hub that connects in between must not
+   * be answered NOT_FOUND `no-handler`. Default false (routes given at start are ready).
+   */
+  readonly holdUntilReady?: boolean;
 }
 
 /**
@@ -115,6 +121,8 @@ export class Node {
   readonly #sessions = new Map<number, NodeConnection>();
   #nextSession = 1;
   #routes: Route[] = [];
+  #starting?: Promise<void>;
+  #ready?: () => void;
   /** Issues and opens resumption tickets (§8). */
   readonly tickets: TicketIssuer;
   #tcp?: Deno.TcpListener;
@@ -144,6 +152,17 @@ export class Node {
     this.identity = identity;
     this.log = o.log ?? createLogger({ format: config.log.format, level: config.log.level });
     this.#routes = [...(o.routes ?? [])];
+    if (o.holdUntilReady) {
+      this.#starting = new Promise<void>((resolve) => {
+        // Bounded: a layer that never reports ready must not hold requests forever.
+        const t = setTimeout(() => this.markReady(), 30_000);
+        Deno.unrefTimer(t);
+        this.#ready = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
     this.#health = o.health;
     this.#mount = o.http;
     this.tickets = new TicketIssuer(backend);
@@ -160,6 +179,7 @@ export class Node {
       log: this.log,
       tickets: this.tickets,
       routes: () => this.#routes,
+      starting: () => this.#starting,
       get revoked() {
         return node.gate.policy.revoked;
       },
@@ -323,6 +343,14 @@ export class Node {
   addHealth(f: () => Record<string, unknown>): void {
     const prev = this.#health;
     this.#health = () => ({ ...(prev?.() ?? {}), ...f() });
+  }
+
+  /** Releases requests held by {@link NodeOptions.holdUntilReady}. Idempotent. */
+  markReady(): void {
+    const r = this.#ready;
+    this.#starting = undefined;
+    this.#ready = undefined;
+    r?.();
   }
 
   /** Adds a route (plugins, federation). */
