@@ -10,6 +10,9 @@
  * I/O through the shared {@link Libc}. Layouts: ../shared/hardware/linux-abi-x86_64.txt,
  * include/uapi/linux/can.h, can/netlink.h, rtnetlink.h.
  *
+ * Longer than ~500 lines on purpose: one binding of SocketCAN (struct can_frame/canfd_frame
+ * layouts, socket options, filters) over the shared libc binding.
+ *
  * @module
  */
 import { ErrorCode, MyClerkError } from "../core/errors.ts";

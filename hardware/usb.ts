@@ -13,6 +13,9 @@
  * Struct offsets are those of x86_64 / aarch64 (LP64), as measured in
  * `../shared/hardware/libusb-1.0.26-abi-x86_64.txt`.
  *
+ * Longer than ~500 lines on purpose: one binding of the libusb ABI (../shared/hardware notes): the
+ * symbol table, struct layouts and transfer handling share the bound library.
+ *
  * @module
  */
 

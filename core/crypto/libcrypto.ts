@@ -31,6 +31,9 @@
  * {@link libcryptoBackend} never throws: it returns `undefined` when FFI is
  * not permitted, not available, or `libcrypto.so.3` cannot be opened.
  *
+ * Longer than ~500 lines on purpose: one FFI binding of libcrypto: the symbol table and the back
+ * end's methods share the bound functions and buffers; the frame shim is its own module.
+ *
  * @module
  */
 

@@ -3,6 +3,9 @@
  * then the established session: minimum tiers, core opcodes, dispatch to
  * routes, errors and silent drops exactly as the profile says (§9, §10).
  *
+ * Longer than ~500 lines on purpose: the responder's receive order (PROTOCOL.md §6.1) is one state
+ * machine over one connection; splitting its steps would hide the order the profile fixes.
+ *
  * @module
  */
 

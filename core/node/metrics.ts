@@ -29,6 +29,10 @@
  * metrics` on a live scrape (tests/core/metrics_promtool_test.ts) is the
  * check that it stays correct.
  *
+ * Longer than ~500 lines on purpose: the registry, its text renderer, histograms and the core's
+ * own series table belong together (names declared once, rendered in one place); each layer's
+ * series live in that layer.
+ *
  * @module
  */
 

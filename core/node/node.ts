@@ -3,6 +3,10 @@
  * WebSocket endpoint `/myclerk`, `/healthz` and `/metrics`, the connection
  * table, session ids, keepalive and idle sweeps, and graceful shutdown.
  *
+ * Longer than ~500 lines on purpose: the node's lifecycle (start, listeners, HTTP, reload, sweeps,
+ * close) over one set of private fields; connection handling, gate, metrics and config are their
+ * own modules.
+ *
  * @module
  */
 

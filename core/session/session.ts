@@ -5,6 +5,10 @@
  * fragmentation and compression. Pure apart from the clock: bytes out go
  * to the `send` sink given at construction.
  *
+ * Longer than ~500 lines on purpose: one session's state machine (seal, open, replay, re-key,
+ * resume) over one set of keys; the handshake, key schedule, replay window and tickets are their
+ * own modules.
+ *
  * @module
  */
 

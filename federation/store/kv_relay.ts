@@ -42,6 +42,10 @@
  * One relay process per KV database (the seq check refuses a second
  * writer's stale commit; it does not make two relays share one store).
  *
+ * Longer than ~500 lines on purpose: one class over one KV key space: the key layout, envelope
+ * chunking and the cutting of groups to KV's per-commit limits are one set of invariants, and
+ * splitting them would scatter the key schema across files.
+ *
  * @module
  */
 

@@ -5,6 +5,10 @@
  * operations behind the 16 opcodes. Events go out through `emit`; the plugin
  * (mod.ts) fans them out to subscribers.
  *
+ * Longer than ~500 lines on purpose: one AT modem driver over one serial port: command queue,
+ * unsolicited results and SMS state share the port's state; the AT parser and PDU codec are their
+ * own modules.
+ *
  * @module
  */
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "@myclerk/plugin-sdk";

@@ -10,6 +10,9 @@
  * Every malformed input throws `MyClerkError(BAD_REQUEST, "pdu:<what>")`;
  * nothing else escapes (fuzzed by tests/gsm/fuzz_test.ts).
  *
+ * Longer than ~500 lines on purpose: the GSM 03.40/03.38 PDU codec follows the specification's
+ * field tables in order; splitting it would separate encoder from decoder of the same fields.
+ *
  * @module
  */
 import { ErrorCode, MyClerkError } from "@myclerk/plugin-sdk";

@@ -6,6 +6,10 @@
  *
  * The node uses only this class (and `pluginRoutes`, `registerPluginCommands`).
  *
+ * Longer than ~500 lines on purpose: one plugin's supervision (start, frames, calls, events,
+ * restarts, limits) over one child's state; validation, protocol, policy and launch are their own
+ * modules.
+ *
  * @module
  */
 import { ErrorCode, type ErrorCodeValue, MyClerkError } from "../../core/errors.ts";

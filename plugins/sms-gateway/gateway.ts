@@ -4,6 +4,9 @@
  * `ctx.subscribe` only: the gateway never opens a tty) and to the family's
  * sessions (events pushed to the sessions that subscribed with SMS_RECEIVE).
  *
+ * Longer than ~500 lines on purpose: the gateway's routing of SMS in and out over one store and
+ * one modem; the classifier, store and config are their own modules.
+ *
  * @module
  */
 import {
