@@ -33,8 +33,11 @@ async function withPlugin<T>(
   const root = await Deno.makeTempDir({ prefix: `myclerk-bench-${name}-` });
   const plugins = `${root}/data/plugins`;
   await Deno.mkdir(`${plugins}/${name}`, { recursive: true });
-  for (const file of ["plugin.json", "mod.ts"]) {
-    await Deno.copyFile(`${ROOT}plugins/${name}/${file}`, `${plugins}/${name}/${file}`);
+  // Every file of the plugin (its modules may import siblings), as an install would.
+  for await (const e of Deno.readDir(`${ROOT}plugins/${name}`)) {
+    if (e.isFile) {
+      await Deno.copyFile(`${ROOT}plugins/${name}/${e.name}`, `${plugins}/${name}/${e.name}`);
+    }
   }
   await Deno.writeTextFile(
     `${root}/policy.json`,

@@ -84,8 +84,9 @@ async function canPlugin(
   const root = await Deno.makeTempDir({ prefix: "myclerk-bench-hw-" });
   const plugins = `${root}/data/plugins`;
   await Deno.mkdir(`${plugins}/can`, { recursive: true });
-  for (const f of ["plugin.json", "mod.ts"]) {
-    await Deno.copyFile(`${ROOT}plugins/can/${f}`, `${plugins}/can/${f}`);
+  // Every file of the plugin (its modules import siblings, e.g. turn.ts), as an install would.
+  for await (const e of Deno.readDir(`${ROOT}plugins/can`)) {
+    if (e.isFile) await Deno.copyFile(`${ROOT}plugins/can/${e.name}`, `${plugins}/can/${e.name}`);
   }
   await Deno.writeTextFile(
     `${root}/policy.json`,
