@@ -13,6 +13,7 @@ import { errorName, isMyClerkError, type MyClerkError } from "../../core/errors.
 import type { Node } from "../../core/node/node.ts";
 import { keyIdHex } from "../../core/node/keys.ts";
 import { FED } from "../metrics.ts";
+import { isFedOpcode } from "../ops.ts";
 import { decodeFedError, DirOp, ERROR_OP } from "../directory.ts";
 import type { FamilyId } from "../family.ts";
 import { fedHello, sendFed } from "../link.ts";
@@ -154,7 +155,7 @@ export class HubSession {
     const node = this.#node;
     if (op === ERROR_OP) return this.#onError(bytes);
     if (op === DirOp.FED_RECORDS) return this.#h.onRecords(bytes);
-    if (op < 0x0300 || op > 0x03ff) return;
+    if (!isFedOpcode(op)) return;
     const m = decodeFed(node.backend, op, bytes);
     switch (m.op) {
       case FedOp.FED_HELLO:
