@@ -116,6 +116,7 @@ const FILES: readonly string[] = [
   "federation/store/sqlite_relay.ts",
   "federation/store/sqlite_worker.ts",
   "federation/store/types.ts",
+  "federation/store/rules.ts",
   "federation/store/worker_relay.ts",
   "hardware/bus.ts",
   "hardware/can.ts",

@@ -55,6 +55,7 @@ import { toHex } from "../bytes.ts";
 import { DEFAULT_TTL } from "../envelope.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "../family.ts";
 import type { Invite } from "../invite.ts";
+import { dedupeUntil, laneValue, MAILBOX, quotaError, storedExpiry } from "./rules.ts";
 import {
   DEFAULT_QUOTA,
   type EnqueueBatch,
@@ -88,8 +89,6 @@ const READ_KEYS = 10;
 const BACKSTOP_MS = 86_400_000;
 /** Mutations per commit when deleting (acks, sweep). */
 const DELETE_MUTATIONS = 900;
-
-const MAILBOX = -1;
 
 /** Options of {@link KvRelayStore.open}. */
 export interface KvRelayOptions {
@@ -170,10 +169,6 @@ interface PendingAck {
   readonly items: readonly { readonly to: FamilyId; readonly mid: Uint8Array }[];
   readonly resolve: (n: number) => void;
   readonly reject: (e: unknown) => void;
-}
-
-function laneValue(l: Lane): number {
-  return l.kind === "mailbox" ? MAILBOX : l.peer;
 }
 
 /** Collects mutations and commits whenever the next one would pass a KV limit. */
@@ -453,25 +448,17 @@ export class KvRelayStore implements RelayStore {
       const size = m.sealed.length;
       const usedN = u.used.n + u.add.n;
       const usedB = u.used.b + u.add.b;
-      const over = usedN + 1 > u.quota.messages
-        ? { quota: "messages", used: usedN, limit: u.quota.messages }
-        : usedB + size > u.quota.bytes
-        ? { quota: "bytes", used: usedB, limit: u.quota.bytes }
-        : undefined;
       if (isDup) {
         results[start + i] = { status: "duplicate" };
         return;
       }
+      const over = quotaError(m.to, usedN, usedB, u.quota, size);
       if (over !== undefined) {
-        results[start + i] = new MyClerkError(ErrorCode.FED_QUOTA_EXCEEDED, "quota", {
-          ...over,
-          family: m.to,
-        });
+        results[start + i] = over;
         return;
       }
       fresh.add(dupKey);
-      const ttl = Math.min(m.ttl, this.#maxTtl);
-      const expires = Math.min(now + ttl, m.expiresBy ?? Infinity);
+      const expires = storedExpiry(m, now, this.#maxTtl);
       const lane = laneValue(it.lane);
       seq++;
       const chunks: Uint8Array[] = [];
@@ -540,8 +527,8 @@ export class KvRelayStore implements RelayStore {
           chunks: m.chunks,
         } satisfies ExpRef,
       );
-      const window = Math.max(Math.min(m.ttl, this.#maxTtl), this.#dedupeWindow);
-      const seenUntil = now + window;
+      const seenUntil = dedupeUntil(m, now, this.#maxTtl, this.#dedupeWindow);
+      const window = seenUntil - now;
       op.set(this.#k("seen", m.to, r.hex), seenUntil, {
         expireIn: window * 1000 + BACKSTOP_MS,
       });

@@ -36,6 +36,7 @@ import { DEFAULT_TTL } from "../envelope.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "../family.ts";
 import type { Invite } from "../invite.ts";
 import { SqliteDb, type SyncHook } from "./sqlite_open.ts";
+import { dedupeUntil, laneValue, MAILBOX, quotaError, storedExpiry } from "./rules.ts";
 import {
   DEFAULT_QUOTA,
   type EnqueueBatch,
@@ -123,8 +124,6 @@ CREATE TABLE IF NOT EXISTS notices (
 CREATE INDEX IF NOT EXISTS notices_sender ON notices (sender, seq);
 `;
 
-const MAILBOX = -1;
-
 /**
  * Schema 1 -> 2: per-lane counters (`lanes`: depth and bytes of each
  * mailbox and of each recipient's share of a peer queue), filled from the
@@ -184,10 +183,6 @@ function settle<T>(f: () => T): Promise<T> {
   } catch (e) {
     return Promise.reject(e);
   }
-}
-
-function laneValue(l: Lane): number {
-  return l.kind === "mailbox" ? MAILBOX : l.peer;
 }
 
 function ackKey(lane: number, family: string, mid: Uint8Array): string {
@@ -616,20 +611,19 @@ export class SqliteRelayStore implements RelayStore {
     }
     const usedMessages = u.messages + u.addMessages;
     const usedBytes = u.bytes + u.addBytes;
-    const over = usedMessages + 1 > u.quota.messages
-      ? { quota: "messages", used: usedMessages, limit: u.quota.messages }
-      : usedBytes + size > u.quota.bytes
-      ? { quota: "bytes", used: usedBytes, limit: u.quota.bytes }
-      : undefined;
+    const over = quotaError(m.to, usedMessages, usedBytes, u.quota, size);
     if (over !== undefined) {
       // A message already stored is acked as such even when the quota is full now.
       if (st.seenGet.get(m.to, m.mid) !== undefined) return { status: "duplicate" };
-      throw new MyClerkError(ErrorCode.FED_QUOTA_EXCEEDED, "quota", { ...over, family: m.to });
+      throw over;
     }
-    const ttl = Math.min(m.ttl, this.#maxTtl);
-    const expires = Math.min(now + ttl, m.expiresBy ?? Infinity);
+    const expires = storedExpiry(m, now, this.#maxTtl);
     // The dedupe insert is the duplicate check: one statement instead of a read and a write.
-    const fresh = st.seenPut.run(m.to, m.mid, now + Math.max(ttl, this.#dedupeWindow));
+    const fresh = st.seenPut.run(
+      m.to,
+      m.mid,
+      dedupeUntil(m, now, this.#maxTtl, this.#dedupeWindow),
+    );
     if (num(fresh.changes) === 0) return { status: "duplicate" };
     const r = st.insert.run(
       lane,
