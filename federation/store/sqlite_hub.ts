@@ -23,7 +23,7 @@ import type { StatementSync } from "node:sqlite";
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 import type { CryptoBackend } from "../../core/crypto/types.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "../family.ts";
-import { SqliteDb } from "./sqlite_open.ts";
+import { num, settle, SqliteDb } from "./sqlite_open.ts";
 import type {
   HubStore,
   InboxInput,
@@ -52,16 +52,6 @@ CREATE INDEX IF NOT EXISTS seen_expires ON seen (expires);
 `;
 
 type Row = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "bigint" ? Number(v) : (v as number));
-
-/** Runs `f` now (call order) and hands its result or its throw over as a promise. */
-function settle<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
 
 function outboxRow(r: Row): OutboxRow {
   return {

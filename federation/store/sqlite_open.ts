@@ -74,6 +74,23 @@ export interface OpenedStore {
   readonly migratedFrom?: number;
 }
 
+/** An INTEGER column's value as a number (`node:sqlite` gives bigint past 2^53 or when asked). */
+export function num(v: unknown): number {
+  return typeof v === "bigint" ? Number(v) : (v as number);
+}
+
+/**
+ * Runs a synchronous store call now (so calls apply in call order) and hands its result or its
+ * throw over as a promise: how the SQLite stores meet the asynchronous store interfaces.
+ */
+export function settle<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** The meta row keys every versioned store has. */
 export const META = { schema: "schema", id: "store-id", hwm: "hwm" } as const;
 

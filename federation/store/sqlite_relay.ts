@@ -35,7 +35,7 @@ import { toHex } from "../bytes.ts";
 import { DEFAULT_TTL } from "../envelope.ts";
 import { decodeFamily, encodeFamily, type FamilyId, type FamilyRecord } from "../family.ts";
 import type { Invite } from "../invite.ts";
-import { SqliteDb, type SyncHook } from "./sqlite_open.ts";
+import { num, settle, SqliteDb, type SyncHook } from "./sqlite_open.ts";
 import { dedupeUntil, laneValue, MAILBOX, quotaError, storedExpiry } from "./rules.ts";
 import {
   DEFAULT_QUOTA,
@@ -170,19 +170,6 @@ interface PendingAck {
   readonly items: readonly { readonly to: FamilyId; readonly mid: Uint8Array }[];
   readonly resolve: (n: number) => void;
   readonly reject: (e: unknown) => void;
-}
-
-function num(v: unknown): number {
-  return typeof v === "bigint" ? Number(v) : (v as number);
-}
-
-/** Runs `f` now (call order) and hands its result or its throw over as a promise. */
-function settle<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
-  }
 }
 
 function ackKey(lane: number, family: string, mid: Uint8Array): string {
