@@ -11,13 +11,26 @@
  * `?token=`), and `status-page` printing the URL with the 0600 token.
  */
 
-import { chromium } from "npm:playwright-core@1.65.1";
+import { chromium, type Page } from "npm:playwright-core@1.65.1";
 import { assert, assertEquals } from "../federation/_assert.ts";
 import { cliOk, Cluster, peeredRelays, until } from "../federation/integration/_harness.ts";
 import { requireBinary } from "../_support/real.ts";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * One read of an attribute, or null when no element matches right now. The page
+ * rebuilds its tables on every refresh, so `count()` then `getAttribute()` is a
+ * race: a row that goes away between the two leaves getAttribute waiting 30 s.
+ */
+function attrNow(page: Page, selector: string, name: string): Promise<string | null> {
+  return page.evaluate(
+    `document.querySelector(${JSON.stringify(selector)})?.getAttribute(${
+      JSON.stringify(name)
+    }) ?? null`,
+  ) as Promise<string | null>;
+}
 
 Deno.test({
   name: "status page: families, online state, queues draining, charts, in Chromium",
@@ -71,7 +84,8 @@ Deno.test({
       const plug = page.locator(`#plugins tr[data-plugin="vendor-echo"]`);
       await until(
         async () =>
-          (await plug.count()) > 0 && (await plug.getAttribute("data-state")) === "running",
+          (await attrNow(page, `#plugins tr[data-plugin="vendor-echo"]`, "data-state")) ===
+            "running",
         20_000,
         "vendor-echo running on the page",
       );
@@ -91,7 +105,8 @@ Deno.test({
       const mbox = page.locator(`#queues tr[data-queue="mailbox:${bob}"]`);
       await until(
         async () =>
-          (await mbox.count()) > 0 && (await mbox.getAttribute("data-depth")) === String(N),
+          (await attrNow(page, `#queues tr[data-queue="mailbox:${bob}"]`, "data-depth")) ===
+            String(N),
         10_000,
         `page showing ${N} queued for bob`,
       );
@@ -243,17 +258,21 @@ Deno.test({
       const peer = page.locator(`#peers tr[data-peer="${k2}"]`);
       await peer.waitFor({ timeout: 10_000 });
       await until(
-        async () => (await peer.getAttribute("data-connected")) === "true",
+        async () =>
+          (await attrNow(page, `#peers tr[data-peer="${k2}"]`, "data-connected")) === "true",
         10_000,
         "peer up on the page",
       );
       await page.screenshot({ path: `${ARTIFACTS}/relay-peers.png`, fullPage: true });
       await r2.stop();
       await until(
-        async () =>
-          (await peer.count()) === 0
-            ? ((await page.textContent("#peers")) ?? "").includes(p2) // listed as configured only
-            : (await peer.getAttribute("data-connected")) === "false",
+        async () => {
+          const up = await attrNow(page, `#peers tr[data-peer="${k2}"]`, "data-connected");
+          // gone as a session: listed as configured only
+          return up === null
+            ? ((await page.textContent("#peers")) ?? "").includes(p2)
+            : up === "false";
+        },
         15_000,
         "peer down on the page",
       );
