@@ -49,15 +49,23 @@ export interface RelayProc {
   stop(): Promise<void>;
 }
 
-/** Starts a relay child with its data in `dir/name` and `invites` tokens ready. */
-export async function startRelay(dir: string, name: string, invites: number): Promise<RelayProc> {
+/**
+ * Starts a relay child with its data in `dir/name` and `invites` tokens ready;
+ * `federation` adds keys to its config's federation section (`--handoff-ms`).
+ */
+export async function startRelay(
+  dir: string,
+  name: string,
+  invites: number,
+  federation: Readonly<Record<string, unknown>> = {},
+): Promise<RelayProc> {
   const data = `${dir}/${name}`;
   await Deno.mkdir(data, { recursive: true });
   const cfgPath = `${dir}/${name}.json`;
   await Deno.writeTextFile(
     cfgPath,
     JSON.stringify({
-      federation: { rate: 1e9, burst: 1_000_000, quotaMessages: 10_000_000 },
+      federation: { rate: 1e9, burst: 1_000_000, quotaMessages: 10_000_000, ...federation },
       // idle connections must outlive a slow 10,000-connection setup (default idle limit 120 s)
       limits: { maxConnections: 100_000, idleTimeoutMs: 900_000 },
     }),
@@ -138,7 +146,8 @@ export async function startRelay(dir: string, name: string, invites: number): Pr
   };
 }
 
-function hello(id: Identity, families: string[]): Uint8Array {
+/** The FED_HELLO a hub session opens with (tests reconnect a bench hub with it). */
+export function hello(id: Identity, families: string[]): Uint8Array {
   return encodeFed({ op: FedOp.FED_HELLO, role: "hub", keyId: id.keyId, families, version: 0 });
 }
 

@@ -37,7 +37,8 @@
  * `--ulimit nofile=11024`).
  *
  * Run: `deno run -A bench/relay.ts [--quick] [--only 1to1,64to64,memory,busy,floor]
- * [--json out.json]`. Full: ~3-8 min on 2 cores; --quick: under ~2 min.
+ * [--json out.json] [--handoff-ms N]`. Full: ~3-8 min on 2 cores; --quick: under ~2 min.
+ * `--handoff-ms 0` runs the relay storing every message first (docs/FEDERATION.md §6.5).
  *
  * @module
  */
@@ -86,6 +87,9 @@ function argValue(name: string): string | undefined {
 }
 
 const QUICK = Deno.args.includes("--quick");
+/** `--handoff-ms N`: the relay's `federation.handoffMs` (0 = store every message first). */
+const HANDOFF_MS = argValue("--handoff-ms");
+const RELAY_FED = HANDOFF_MS === undefined ? {} : { handoffMs: Number(HANDOFF_MS) };
 const SIZE = 1024;
 const WINDOW = 1024;
 const ONE: OneToOneOpts = {
@@ -189,7 +193,7 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
     if (wantMain) {
       const invites = (cases.has("1to1") || cases.has("busy") ? 2 : 0) +
         (cases.has("64to64") ? 2 * PAIRS : 0);
-      relay = await startRelay(dir, "relay", invites);
+      relay = await startRelay(dir, "relay", invites, RELAY_FED);
       cleanup.push(relay.stop);
       const nats: NatsProc = await startNats(`${dir}/js`);
       cleanup.push(nats.stop);

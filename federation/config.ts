@@ -47,6 +47,12 @@ export const FedConfigSchema = z.object({
   sendQueueHighBytes: z.number().int().min(16_384).default(1_048_576),
   /** Hub: FED_FETCH credit kept outstanding. */
   credit: z.number().int().min(1).max(65_535).default(256),
+  /**
+   * Relay: how long a message handed straight to its online recipient waits for the
+   * recipient's "delivered" before the relay stores it (docs/FEDERATION.md §6.5 "Handoff");
+   * 0 stores every message first.
+   */
+  handoffMs: z.number().int().min(0).max(10_000).default(100),
   /** Relay: expiry sweep period. */
   sweepMs: z.number().int().min(100).default(60_000),
   /** Relay: the `after` of the FED_RESTART sent on shutdown. */
@@ -102,6 +108,7 @@ const ROLES = {
     quotaBytes: RELAY,
     sendQueueHighBytes: RELAY,
     sweepMs: RELAY,
+    handoffMs: RELAY,
     restartAfterMs: RELAY,
     peerBackoffBaseMs: RELAY,
     peerBackoffCapMs: RELAY,

@@ -78,6 +78,15 @@ export const FED = {
   stored: counter("myclerk_federation_stored_total", "Messages durably stored, by lane", {
     lane: ["mailbox", "peer"],
   }),
+  handedOff: counter(
+    "myclerk_federation_handed_off_total",
+    "Messages handed straight to an online recipient and acked by it in time: never stored",
+  ),
+  handoffStored: counter(
+    "myclerk_federation_handoff_stored_total",
+    "Messages handed off, then stored (no ack within handoffMs, or the session ended); " +
+      "also in stored_total",
+  ),
   duplicates: counter(
     "myclerk_federation_duplicates_total",
     "FED_DELIVERs already stored (acked again, not stored twice)",

@@ -38,12 +38,12 @@ export function sumMatching(sums: FamilySums, re: RegExp): number {
 }
 
 /**
- * Counter families counted as "messages" on the chart: stored at a relay,
- * delivered to a hub's application, queued in a hub's outbox (the current
+ * Counter families counted as "messages" on the chart: stored at a relay or
+ * handed off by it to an online recipient (never stored), delivered to a hub's application, queued in a hub's outbox (the current
  * `myclerk_federation_` names and the old `fed_` spellings both match).
  */
 export const MESSAGE_COUNTERS: RegExp =
-  /^(?:myclerk_federation_|(?:myclerk_)?fed_)(stored|app_delivered|outbox_stored)_total$/;
+  /^(?:myclerk_federation_|(?:myclerk_)?fed_)(stored|handed_off|app_delivered|outbox_stored)_total$/;
 
 /** Counter families counted as "drops": every `*_drop_total` / `*_drops_total`. */
 export const DROP_COUNTERS: RegExp = /_drops?_total$/;

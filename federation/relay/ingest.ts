@@ -14,12 +14,13 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { ErrorCode, isMyClerkError, MyClerkError } from "../../core/errors.ts";
 import { checkRouting, readEnvelopeHeader } from "../envelope.ts";
 import type { FamilyId } from "../family.ts";
-import { sendFed, sendFedError } from "../link.ts";
-import { type FedDeliver, FedOp, MAX_HOPS, MAX_MIDS } from "../messages.ts";
+import { sendFedError } from "../link.ts";
+import { type FedDeliver, FedOp, MAX_HOPS } from "../messages.ts";
 import { FED } from "../metrics.ts";
 import { RateLimiter } from "../ratelimit.ts";
-import type { EnqueueBatch, Lane, QueueInput, StoredFamily } from "../store/types.ts";
+import type { EnqueueBatch, StoredFamily } from "../store/types.ts";
 import { asStoreError, type FedConfig, nowSec, type RelayContext } from "./context.ts";
+import { type Accepted, ackedEarly, Handoff, sendStoredAcks } from "./handoff.ts";
 import type { RelayLink } from "./links.ts";
 import type { Push } from "./push.ts";
 import type { LaneChoice, Routes } from "./routes.ts";
@@ -43,11 +44,8 @@ function expiryAt(ts: number, ttl: number): number {
   return Math.min(ts + ttl, 0xffffffff);
 }
 
-/** One accepted FED_DELIVER: its session and the store item (handed to the store as is). */
-interface Pending {
-  readonly l: RelayLink;
-  readonly item: { readonly lane: Lane; readonly message: QueueInput };
-}
+/** One accepted FED_DELIVER (handoff.ts): its session and the store item (handed to the store as is). */
+type Pending = Accepted;
 
 /** The relay's ingest. */
 export class Ingest {
@@ -63,6 +61,10 @@ export class Ingest {
   #next?: Promise<void>;
   /** "stored" acks waiting for their batch's `durable`. */
   readonly #acking = new Set<Promise<void>>();
+  /** Recipients with messages in an uncommitted group, and how many (no handoff past them). */
+  readonly #queued = new Map<FamilyId, number>();
+  /** Messages handed straight to online recipients. */
+  readonly handoff: Handoff;
 
   /** Ingest over `ctx`. */
   constructor(ctx: RelayContext, routes: Routes, push: Push) {
@@ -70,6 +72,8 @@ export class Ingest {
     this.#routes = routes;
     this.#push = push;
     this.#limiter = new RateLimiter({ rate: ctx.cfg.rate, burst: ctx.cfg.burst });
+    this.handoff = new Handoff(ctx, push, (a) => this.#add(a));
+    push.claim = (l, mids) => this.handoff.delivered(l, mids);
   }
 
   /** A reloaded config: new rate limits start from a full bucket. */
@@ -146,7 +150,7 @@ export class Ingest {
         expired: expiresBy - skew,
       });
     }
-    this.#batch.push({
+    const a: Pending = {
       l,
       item: {
         lane: route.lane,
@@ -161,12 +165,10 @@ export class Ingest {
           expiresBy,
         },
       },
-    });
-    if (this.#batch.length >= FLUSH_AT) void this.#flushLogged();
-    else if (this.#flushTimer === undefined) {
-      // The end of this event-loop iteration (after every read callback of this wake-up, with
-      // no timer's delay): everything that arrived together is one group commit.
-      this.#flushTimer = setImmediate(() => void this.#flushLogged());
+    };
+    if (!this.handoff.offer(a, this.#queued.has(msg.to))) {
+      this.#queued.set(msg.to, (this.#queued.get(msg.to) ?? 0) + 1);
+      this.#add(a);
     }
     if (l.role === "hub" && l.family !== undefined) {
       const wait = this.#limiter.take(l.family, Date.now());
@@ -176,6 +178,28 @@ export class Ingest {
         const ms = Math.min(wait, MAX_RATE_WAIT_MS);
         return new Promise<void>((r) => setTimeout(r, ms));
       }
+    }
+  }
+
+  /** Adds one message to the next group commit. */
+  #add(a: Pending): void {
+    this.#batch.push(a);
+    if (this.#batch.length >= FLUSH_AT) void this.#flushLogged();
+    else if (this.#flushTimer === undefined) {
+      // The end of this event-loop iteration (after every read callback of this wake-up, with
+      // no timer's delay): everything that arrived together is one group commit.
+      this.#flushTimer = setImmediate(() => void this.#flushLogged());
+    }
+  }
+
+  /** The group of `items` is through (pushed from memory or left in the store): handoff may go on. */
+  #unqueue(items: readonly Pending[]): void {
+    for (const p of items) {
+      if (p.held !== undefined) continue;
+      const to = p.item.message.to;
+      const n = (this.#queued.get(to) ?? 1) - 1;
+      if (n <= 0) this.#queued.delete(to);
+      else this.#queued.set(to, n);
     }
   }
 
@@ -211,8 +235,12 @@ export class Ingest {
     });
   }
 
-  /** Resolves once every batch so far is committed and its "stored" acks are out (or withheld). */
+  /**
+   * Resolves once every batch so far is committed and its "stored" acks are
+   * out (or withheld); messages still handed off go to the store first.
+   */
   async drain(): Promise<void> {
+    this.handoff.releaseAll();
     while (this.#batch.length > 0 || this.#committing !== undefined) await this.flush();
     while (this.#acking.size > 0) await Promise.all([...this.#acking]);
   }
@@ -223,6 +251,7 @@ export class Ingest {
     try {
       batch = await ctx.store.enqueueBatch(items.map((p) => p.item), nowSec());
     } catch (e) {
+      this.#unqueue(items);
       // Nothing of the batch is stored (one transaction): every sender hears why, and keeps
       // the message in its outbox to resend (SERVICE_UNAVAILABLE and INTERNAL_ERROR are transient).
       const err = asStoreError(e);
@@ -280,7 +309,7 @@ export class Ingest {
     // "stored" acks wait until the batch is durable (the store syncs off the event loop;
     // delivery below may go first: recipients dedupe, and a sender without its ack resends).
     const acked = batch.durable.then(
-      () => this.#sendStored(acks),
+      () => sendStoredAcks(ctx, acks),
       (e) => {
         // Without a durable commit nothing may be acked: senders keep the messages in their
         // outbox and resend after reconnecting (the store counts the failed sync).
@@ -294,31 +323,23 @@ export class Ingest {
     if (storedMailbox > 0) ctx.node.metrics.inc(FED.stored, { lane: "mailbox" }, storedMailbox);
     if (storedPeer > 0) ctx.node.metrics.inc(FED.stored, { lane: "peer" }, storedPeer);
     // Online recipients that are caught up get the new messages from memory, in
-    // commit (seq) order; anyone else reads them from the store.
+    // commit (seq) order; anyone else reads them from the store. A handed-off message
+    // does not go again to the session that has it.
     for (const { p, seq } of direct) {
       for (const l of ctx.links.hubs(p.item.message.to)) {
+        if (p.held?.to === l) continue;
         if (l.caughtUp && !this.#push.pushOne(l, p.item.message, seq)) l.caughtUp = false;
       }
     }
+    this.#unqueue(items);
+    // Handed off, then acked "delivered" before this commit was made: the ack's delete
+    // ran before the insert, so delete now.
+    const early = ackedEarly(items);
+    if (early !== undefined) { for (const [f, mids] of early) this.#push.deleteDelivered(f, mids); }
     for (const f of hubsToPump) {
       for (const l of ctx.links.hubs(f)) if (!l.caughtUp) this.#push.pumpHub(l);
     }
     for (const p of peersToPump) this.#push.pumpPeer(p);
-  }
-
-  #sendStored(acks: Map<RelayLink, Uint8Array[]>): void {
-    const relay = this.#ctx.node.identity.keyId;
-    for (const [l, mids] of acks) {
-      if (l.closed) continue;
-      for (let i = 0; i < mids.length; i += MAX_MIDS) {
-        sendFed(
-          l.link,
-          { op: FedOp.FED_ACK, kind: "stored", relay, mids: mids.slice(i, i + MAX_MIDS) },
-          false,
-          false,
-        );
-      }
-    }
   }
 }
 

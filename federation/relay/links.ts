@@ -11,6 +11,7 @@ import type { RawConnection } from "../../core/node/dispatch.ts";
 import { toHex } from "../bytes.ts";
 import type { FamilyId } from "../family.ts";
 import type { Link } from "../link.ts";
+import type { Held } from "./handoff.ts";
 
 /**
  * Byte window of a hub session that never sent FED_FETCH `max-bytes`
@@ -89,6 +90,10 @@ export class RelayLink {
   pumping = false;
   /** Another push was asked for while one was in flight: run again after it. */
   pumpAgain = false;
+  /** Handed off to this (hub) session and not yet acked or stored: {@link midKey} -> entry (made on first use). */
+  held?: Map<string, Held>;
+  /** performance.now() until which this session gets no handoff (it let one time out). */
+  handoffPausedUntil = 0;
   #inflight?: Map<string, number>;
   #inflightBytes = 0;
   #timer?: ReturnType<typeof setTimeout>;
@@ -126,12 +131,20 @@ export class RelayLink {
     return this.#inflightBytes === 0 ? Infinity : this.window - this.#inflightBytes;
   }
 
-  /** A FED_DELIVER of mailbox message `seq` went out on this session. */
-  sent(mid: Uint8Array, size: number, seq: number): void {
-    this.cursor = seq;
+  /**
+   * A FED_DELIVER of mailbox message `seq` went out on this session (no `seq`: a
+   * handoff, not in the store, so the cursor stays). A mid already unacked here
+   * (a handed-off message pushed again from the store) is counted in the window once.
+   */
+  sent(mid: Uint8Array, size: number, seq?: number): void {
+    if (seq !== undefined) this.cursor = seq;
     this.credit--;
-    (this.#inflight ??= new Map()).set(midKey(mid), size);
-    this.#inflightBytes += size;
+    const inflight = this.#inflight ??= new Map();
+    const k = midKey(mid);
+    if (!inflight.has(k)) {
+      inflight.set(k, size);
+      this.#inflightBytes += size;
+    }
     this.pushed++;
   }
 

@@ -10,7 +10,7 @@
  * This module is the facade (start, stop, config reload, the node route);
  * each job is one module of this folder: `links.ts` (sessions),
  * `dispatch.ts`, `hello.ts`, `admission.ts`, `routes.ts`, `ingest.ts`,
- * `push.ts`, `expiry.ts`, `status.ts`, `peers.ts`. The store is any
+ * `handoff.ts`, `push.ts`, `expiry.ts`, `status.ts`, `peers.ts`. The store is any
  * {@link RelayStore} the caller opens (SQLite in `service.ts`, Deno KV at
  * the edge): nothing here imports a store implementation.
  *
@@ -272,6 +272,8 @@ export class Relay {
 
   #detach(l: RelayLink): void {
     const d = this.#links.detach(l);
+    // What was handed off to it and not acked goes to the store (its senders have no ack yet).
+    this.#ingest.handoff.release(l);
     if (l.family !== undefined) {
       this.node.log.info("hub disconnected", { family: l.family, pushed: l.pushed });
     }

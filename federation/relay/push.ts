@@ -82,6 +82,23 @@ export class Push {
       throw new MyClerkError(ErrorCode.FORBIDDEN, "ack-other-family", { family });
     }
     l.delivered(mids);
+    const rest = this.claim(l, mids);
+    if (rest.length > 0) this.deleteDelivered(family, rest);
+    this.pumpHub(l);
+  }
+
+  /**
+   * Takes the mids of a FED_ACK "delivered" that were handed off (the
+   * relay's handoff sets it); returns those the store must delete.
+   */
+  claim: (l: RelayLink, mids: readonly Uint8Array[]) => readonly Uint8Array[] = (_l, mids) => mids;
+
+  /**
+   * Deletes delivered messages from the mailbox, not awaited (see
+   * {@link onDelivered}); also for handed-off messages acked before their
+   * group commit was made (ingest, after it).
+   */
+  deleteDelivered(family: FamilyId, mids: readonly Uint8Array[]): void {
     const ctx = this.#ctx;
     ctx.store.ack({ kind: "mailbox" }, family, mids, { durable: false }).then(
       (n) => ctx.node.metrics.inc(FED.acked, { kind: "delivered" }, n),
@@ -93,7 +110,6 @@ export class Push {
         ctx.node.log.error("ack delete failed", { detail: err.detail, error: String(e) });
       },
     );
-    this.pumpHub(l);
   }
 
   /** Pushes one just-committed message to a caught-up hub session; false when it must wait in the store. */
@@ -192,6 +208,18 @@ export class Push {
       }
     }
     l.caughtUp = false;
+  }
+
+  /** True when a hub session may take a message of `size` sealed bytes now (the credit rule below). */
+  canPush(l: RelayLink, size: number): boolean {
+    return !l.closed && !this.#ctx.stopping && this.#mayPush(l, size);
+  }
+
+  /** Sends a handed-off message (not in the store: the session's cursor stays). */
+  sendHandoff(l: RelayLink, m: QueueInput): void {
+    l.sent(m.mid, m.sealed.length);
+    sendFed(l.link, forwarded(m), false, false);
+    this.#ctx.node.metrics.inc(FED.pushed, { to: "hub" });
   }
 
   /**

@@ -452,7 +452,7 @@ export class KvRelayStore implements RelayStore {
         results[start + i] = { status: "duplicate" };
         return;
       }
-      const over = quotaError(m.to, usedN, usedB, u.quota, size);
+      const over = it.inFlight ? undefined : quotaError(m.to, usedN, usedB, u.quota, size);
       if (over !== undefined) {
         results[start + i] = over;
         return;

@@ -581,6 +581,7 @@ export class SqliteRelayStore implements RelayStore {
     now: number,
     usage: Map<string, BatchUsage>,
     lanes: LaneDeltas,
+    inFlight = false,
   ): EnqueueResult {
     const st = this.#st;
     const size = m.sealed.length;
@@ -598,7 +599,7 @@ export class SqliteRelayStore implements RelayStore {
     }
     const usedMessages = u.messages + u.addMessages;
     const usedBytes = u.bytes + u.addBytes;
-    const over = quotaError(m.to, usedMessages, usedBytes, u.quota, size);
+    const over = inFlight ? undefined : quotaError(m.to, usedMessages, usedBytes, u.quota, size);
     if (over !== undefined) {
       // A message already stored is acked as such even when the quota is full now.
       if (st.seenGet.get(m.to, m.mid) !== undefined) return { status: "duplicate" };
@@ -654,7 +655,7 @@ export class SqliteRelayStore implements RelayStore {
         const lanes: LaneDeltas = new Map();
         const out = items.map((it) => {
           try {
-            return this.#enqueueOne(laneValue(it.lane), it.message, now, usage, lanes);
+            return this.#enqueueOne(laneValue(it.lane), it.message, now, usage, lanes, it.inFlight);
           } catch (e) {
             if (e instanceof MyClerkError && e.code === ErrorCode.FED_QUOTA_EXCEEDED) return e;
             throw e;

@@ -87,6 +87,13 @@ export interface EnqueueItem {
   readonly lane: Lane;
   /** The message. */
   readonly message: QueueInput;
+  /**
+   * Already pushed to the recipient's session (the relay's handoff,
+   * docs/FEDERATION.md §6.5): stored without the quota check, so that a
+   * message the recipient may already have is never refused to its sender.
+   * Still deduplicated and counted in the quota use.
+   */
+  readonly inFlight?: boolean;
 }
 
 /**

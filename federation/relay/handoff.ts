@@ -1,0 +1,248 @@
+/**
+ * Handoff (docs/FEDERATION.md §6.5): a mailbox message whose recipient has
+ * one online session that is caught up and has room goes to that session at
+ * once, before anything is written. When the recipient's FED_ACK
+ * "delivered" comes back within `federation.handoffMs`, the sender gets its
+ * FED_ACK "stored" then, and the relay never writes the message: the
+ * recipient hub holds it durably (its fsync precedes "delivered"). When no
+ * ack comes in time, or the session ends, or the relay stops, the message
+ * goes to the group commit like any other and "stored" follows its fsync.
+ * Either way "stored" is sent only once the message is durable somewhere
+ * other than the sender: never weaker than storing first.
+ *
+ * A recipient that lets a handed-off message time out is not keeping up
+ * (its backlog is longer than `handoffMs`): it gets no handoff for
+ * {@link PAUSE_FACTOR} x `handoffMs`, so that its senders hear "stored" at
+ * the store's pace instead of waiting out the timeout for every message.
+ *
+ * Per-sender order holds: a message is handed off only while nothing for
+ * the same recipient waits in an uncommitted group, and everything after a
+ * message that could not be handed off goes through the store too.
+ *
+ * @module
+ */
+
+import type { FamilyId } from "../family.ts";
+import { sendFed } from "../link.ts";
+import { FedOp, MAX_MIDS } from "../messages.ts";
+import { FED } from "../metrics.ts";
+import type { Lane, QueueInput } from "../store/types.ts";
+import type { RelayContext } from "./context.ts";
+import { midKey, type RelayLink } from "./links.ts";
+import type { Push } from "./push.ts";
+
+/** A session that let a handoff time out gets none for this many times `handoffMs`. */
+export const PAUSE_FACTOR = 20;
+
+/** One accepted FED_DELIVER: the session it came from and its store item. */
+export interface Accepted {
+  /** The sender's session (hub or peer relay): it gets the "stored" ack. */
+  readonly l: RelayLink;
+  /** What goes to the store, if it must. */
+  readonly item: {
+    readonly lane: Lane;
+    readonly message: QueueInput;
+    readonly inFlight?: boolean;
+  };
+  /** Set when the message was handed off first (the store then only backs it up). */
+  readonly held?: Held;
+}
+
+/** A message handed off and not yet acked by the recipient. */
+export interface Held {
+  /** How it arrived. */
+  readonly from: Accepted;
+  /** The recipient's session it went to. */
+  readonly to: RelayLink;
+  /** performance.now() when it went. */
+  readonly at: number;
+  /** `held` until an outcome; `stored` once given to the group commit; `done` when acked. */
+  state: "held" | "stored" | "done";
+  /** Acked "delivered" while its group commit was not yet made: delete it after. */
+  ackedEarly: boolean;
+}
+
+/** Sends FED_ACK "stored" for `acks` (sender session -> mids), at most {@link MAX_MIDS} per message. */
+export function sendStoredAcks(ctx: RelayContext, acks: Map<RelayLink, Uint8Array[]>): void {
+  const relay = ctx.node.identity.keyId;
+  for (const [l, mids] of acks) {
+    if (l.closed) continue;
+    for (let i = 0; i < mids.length; i += MAX_MIDS) {
+      sendFed(
+        l.link,
+        { op: FedOp.FED_ACK, kind: "stored", relay, mids: mids.slice(i, i + MAX_MIDS) },
+        false,
+        false,
+      );
+    }
+  }
+}
+
+/** The relay's handoff of messages to online recipients. */
+export class Handoff {
+  readonly #ctx: RelayContext;
+  readonly #push: Push;
+  readonly #store: (a: Accepted) => void;
+  /** Every held entry, oldest first (entries that found an outcome are skipped). */
+  #fifo: Held[] = [];
+  #head = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+
+  /** Handoff over `ctx`; `store` gives a message to the group commit. */
+  constructor(ctx: RelayContext, push: Push, store: (a: Accepted) => void) {
+    this.#ctx = ctx;
+    this.#push = push;
+    this.#store = store;
+  }
+
+  /** Messages held now (status, tests). */
+  get held(): number {
+    let n = 0;
+    for (let i = this.#head; i < this.#fifo.length; i++) if (this.#fifo[i].state === "held") n++;
+    return n;
+  }
+
+  /**
+   * Hands `a` to its recipient's session when the rule allows (see the
+   * module doc); false when it must go to the store. `queued` tells whether
+   * a message for the same recipient waits in an uncommitted group.
+   */
+  offer(a: Accepted, queued: boolean): boolean {
+    const ctx = this.#ctx;
+    const ms = ctx.cfg.handoffMs;
+    if (ms === 0 || queued || ctx.stopping || a.item.lane.kind !== "mailbox") return false;
+    const m = a.item.message;
+    let to: RelayLink | undefined;
+    for (const l of ctx.links.hubs(m.to)) {
+      if (to !== undefined) return false; // two sessions of one family: the store decides
+      to = l;
+    }
+    if (to === undefined || !to.caughtUp || to.closed) return false;
+    const now = performance.now();
+    if (to.handoffPausedUntil > now || !this.#push.canPush(to, m.sealed.length)) return false;
+    this.#push.sendHandoff(to, m);
+    const h: Held = { from: a, to, at: now, state: "held", ackedEarly: false };
+    (to.held ??= new Map()).set(midKey(m.mid), h);
+    this.#fifo.push(h);
+    this.#arm(ms);
+    return true;
+  }
+
+  /**
+   * FED_ACK "delivered" from session `l`: held messages among `mids` are
+   * done (their senders get "stored" now); returns the mids the store must
+   * still delete (not handed off, or already given to the store).
+   */
+  delivered(l: RelayLink, mids: readonly Uint8Array[]): readonly Uint8Array[] {
+    const held = l.held;
+    if (held === undefined || held.size === 0) return mids;
+    let rest: Uint8Array[] | undefined;
+    let acks: Map<RelayLink, Uint8Array[]> | undefined;
+    let n = 0;
+    for (let i = 0; i < mids.length; i++) {
+      const mid = mids[i];
+      const k = midKey(mid);
+      const h = held.get(k);
+      if (h === undefined || h.state === "done") {
+        rest?.push(mid);
+        continue;
+      }
+      held.delete(k);
+      if (h.state === "stored") {
+        // Its group commit may not be made yet: then the store deletes it after (ingest).
+        h.ackedEarly = true;
+        h.state = "done";
+        rest?.push(mid);
+        continue;
+      }
+      h.state = "done";
+      n++;
+      rest ??= mids.slice(0, i);
+      acks ??= new Map();
+      let a = acks.get(h.from.l);
+      if (a === undefined) acks.set(h.from.l, a = []);
+      a.push(mid);
+    }
+    if (acks === undefined) return mids;
+    this.#ctx.node.metrics.inc(FED.handedOff, undefined, n);
+    sendStoredAcks(this.#ctx, acks);
+    return rest ?? [];
+  }
+
+  /** Session `l` ended: what it held goes to the store (its senders have no ack yet). */
+  release(l: RelayLink): void {
+    const held = l.held;
+    if (held === undefined) return;
+    l.held = undefined;
+    for (const h of held.values()) if (h.state === "held") this.#toStore(h);
+  }
+
+  /** Stopping: everything held goes to the store (the caller then drains the group commit). */
+  releaseAll(): void {
+    for (let i = this.#head; i < this.#fifo.length; i++) {
+      const h = this.#fifo[i];
+      if (h.state === "held") this.#toStore(h);
+    }
+    this.#fifo = [];
+    this.#head = 0;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #toStore(h: Held): void {
+    h.state = "stored";
+    this.#ctx.node.metrics.inc(FED.handoffStored);
+    this.#store({ l: h.from.l, item: { ...h.from.item, inFlight: true }, held: h });
+  }
+
+  #arm(ms: number): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#expire(ms);
+    }, ms);
+  }
+
+  /** Gives every entry older than `ms` to the store; re-arms for the oldest left. */
+  #expire(ms: number): void {
+    const now = performance.now();
+    const fifo = this.#fifo;
+    let i = this.#head;
+    for (; i < fifo.length; i++) {
+      const h = fifo[i];
+      if (h.state !== "held") continue;
+      if (now - h.at < ms) break;
+      h.to.handoffPausedUntil = now + PAUSE_FACTOR * ms;
+      this.#toStore(h);
+    }
+    if (i === fifo.length) {
+      this.#fifo = [];
+      this.#head = 0;
+      return;
+    }
+    this.#head = i;
+    if (i > 1024 && i * 2 > fifo.length) {
+      this.#fifo = fifo.slice(i);
+      this.#head = 0;
+    }
+    const first = this.#fifo[this.#head];
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#expire(this.#ctx.cfg.handoffMs || ms);
+    }, Math.max(1, ms - (now - first.at)));
+  }
+}
+
+/** Mids of `held` entries acked while their group commit was still to be made, by recipient. */
+export function ackedEarly(items: readonly Accepted[]): Map<FamilyId, Uint8Array[]> | undefined {
+  let out: Map<FamilyId, Uint8Array[]> | undefined;
+  for (const a of items) {
+    if (a.held?.ackedEarly !== true) continue;
+    out ??= new Map();
+    const m = a.item.message;
+    let list = out.get(m.to);
+    if (list === undefined) out.set(m.to, list = []);
+    list.push(m.mid);
+  }
+  return out;
+}

@@ -1,0 +1,287 @@
+/**
+ * Handoff (docs/FEDERATION.md §6.5), on a real relay (in this process, a
+ * SQLite file store, real TCP sessions) with two protocol-level hubs joined
+ * by the CLI's join code:
+ *
+ * 1. A caught-up recipient that acks: every message reaches it in send
+ *    order, the sender gets "stored" for each, and the relay writes none of
+ *    them (no queue row, `stored_total` 0, `handed_off_total`).
+ * 2. A recipient that stops acking: after `handoffMs` the messages are
+ *    stored (even past the family's quota: they were already pushed), the
+ *    sender gets "stored", the recipient is not sent them twice, and its
+ *    late "delivered" deletes the rows.
+ * 3. A recipient session that ends with messages handed off: they go to the
+ *    store at once (the sender hears "stored" long before `handoffMs`), and
+ *    the recipient's next session gets them from the store.
+ * 4. `handoffMs: 0`: every message is stored first.
+ */
+
+import { assert, assertEquals } from "../_assert.ts";
+import { backend } from "../../../core/crypto/mod.ts";
+import { Client } from "../../../core/node/client.ts";
+import { validateConfig } from "../../../core/node/config.ts";
+import { loadOrCreateKeyFile } from "../../../core/node/keys.ts";
+import { createLogger } from "../../../core/node/log.ts";
+import { Node } from "../../../core/node/node.ts";
+import { toHex } from "../../../federation/bytes.ts";
+import { createInvite } from "../../../federation/invite.ts";
+import { decodeFed, encodeFed, FedOp } from "../../../federation/messages.ts";
+import { FED } from "../../../federation/metrics.ts";
+import { type HubKeyStore, Relay } from "../../../federation/relay/mod.ts";
+import { openSqliteRelayStore } from "../../../federation/store/mod.ts";
+import type { RelayStore } from "../../../federation/store/types.ts";
+import {
+  type BenchHub,
+  hello,
+  joinHubs,
+  type RelayProc,
+  sealMany,
+} from "../../../bench/_relay_ours.ts";
+import { until } from "./_harness.ts";
+
+const be = backend();
+
+interface Setup {
+  readonly dir: string;
+  readonly node: Node;
+  readonly relay: Relay;
+  readonly store: RelayStore;
+  readonly a: BenchHub;
+  readonly b: BenchHub;
+  close(): Promise<void>;
+}
+
+/** A relay with `federation` settings and hubs a (sender) and b (recipient) on sessions. */
+async function setup(federation: Record<string, unknown>): Promise<Setup> {
+  const dir = await Deno.makeTempDir({ prefix: "myclerk-handoff-" });
+  await Deno.mkdir(`${dir}/relay`);
+  const node = await Node.start(
+    validateConfig({
+      data: `${dir}/relay`,
+      role: "relay",
+      listen: { tcp: "127.0.0.1:0", http: "127.0.0.1:0" },
+      federation: { rate: 1e6, burst: 100_000, ...federation },
+    }),
+    { log: createLogger({ sink: () => {} }) },
+  );
+  const store = openSqliteRelayStore({ path: `${dir}/relay/federation.db`, synchronous: "NORMAL" });
+  const hubKeys: HubKeyStore = {
+    load: () => Promise.resolve(new Map()),
+    save: () => Promise.resolve(),
+  };
+  const tokenKey = be.randomBytes(32);
+  const relay = await Relay.start(node, { peers: [], tokenKey, store, hubKeys });
+  const t = Math.floor(Date.now() / 1000);
+  const tokens: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const inv = createInvite(be, tokenKey, { relayKeyId: node.identity.keyId, expires: t + 600 });
+    await store.addInvite(inv.invite, t);
+    tokens.push(inv.token);
+  }
+  const proc: RelayProc = {
+    addr: `127.0.0.1:${node.addresses.tcp.port}`,
+    pid: Deno.pid,
+    tokens,
+    logTail: () => Promise.resolve(""),
+    stop: () => Promise.resolve(),
+  };
+  const [a, b] = await joinHubs(proc, dir, ["a", "b"], 1);
+  return {
+    dir,
+    node,
+    relay,
+    store,
+    a,
+    b,
+    close: async () => {
+      a.c.close();
+      b.c.close();
+      await relay.stop();
+      await node.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** What a sender session heard: "stored" mids (hex), errors. */
+function senderLog(h: BenchHub): { stored: string[]; errors: number } {
+  const log = { stored: [] as string[], errors: 0 };
+  h.c.onRaw((op, bytes) => {
+    if (op === FedOp.FED_ACK) {
+      const m = decodeFed(be, op, bytes);
+      if (m.op === FedOp.FED_ACK && m.kind === "stored") {
+        for (const mid of m.mids) log.stored.push(toHex(mid));
+      }
+    } else if (op === 0x0001) log.errors++;
+  });
+  return log;
+}
+
+/** Recipient session: records FED_DELIVER mids in order; acks them while `ack.on`. */
+function recipient(h: BenchHub, c: Client = h.c): { got: string[]; ack: { on: boolean } } {
+  const r = { got: [] as string[], ack: { on: true } };
+  c.onRaw((op, bytes) => {
+    if (op !== FedOp.FED_DELIVER) return;
+    const m = decodeFed(be, op, bytes);
+    if (m.op !== FedOp.FED_DELIVER) return;
+    r.got.push(toHex(m.mid));
+    if (r.ack.on) deliveredAck(h, [m.mid], c);
+  });
+  c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: h.id, credit: 1000 }));
+  return r;
+}
+
+function deliveredAck(h: BenchHub, mids: Uint8Array[], c: Client = h.c): void {
+  c.send(
+    FedOp.FED_ACK,
+    encodeFed({ op: FedOp.FED_ACK, kind: "delivered", family: h.id, mids }),
+  );
+  c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: h.id, credit: mids.length }));
+}
+
+const fromHex = (s: string) => Uint8Array.from(s.match(/../g)!.map((x) => parseInt(x, 16)));
+
+Deno.test({
+  name: "handoff: an acking recipient gets every message in order; the relay stores none",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await setup({ handoffMs: 2000, quotaMessages: 2 });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      // The session is caught up once its first read came back: a first message shows it.
+      const [first] = sealMany(s.a, s.b, 1, 64);
+      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
+      await until(() => rx.got.includes(first.mid) || undefined, 10_000, "first message");
+      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      const storedBefore = s.node.metrics.get(FED.stored, { lane: "mailbox" });
+      const msgs = sealMany(s.a, s.b, 50, 1024);
+      for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+      await until(() => sent.stored.length >= 51 || undefined, 10_000, "50 acked stored");
+      assertEquals(rx.got.slice(1), msgs.map((m) => m.mid), "in send order, each once");
+      assertEquals(sent.errors, 0, "no quota refusal: nothing was stored");
+      assertEquals(s.node.metrics.get(FED.stored, { lane: "mailbox" }), storedBefore);
+      assertEquals(s.node.metrics.get(FED.handedOff), 50);
+      assertEquals(s.node.metrics.get(FED.handoffStored), 0);
+      assertEquals((await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth, 0);
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "handoff: no ack in time -> stored past the quota, acked stored, not pushed twice",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await setup({ handoffMs: 150, quotaMessages: 2 });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      const [first] = sealMany(s.a, s.b, 1, 64);
+      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
+      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      rx.ack.on = false;
+      const msgs = sealMany(s.a, s.b, 5, 1024);
+      const t0 = performance.now();
+      for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+      await until(() => rx.got.length >= 6 || undefined, 10_000, "pushed to b");
+      await until(() => sent.stored.length >= 6 || undefined, 10_000, "stored after the timeout");
+      assert(performance.now() - t0 >= 150, "not before handoffMs");
+      assertEquals(sent.errors, 0, "already pushed: never refused for the quota");
+      assertEquals(s.node.metrics.get(FED.handoffStored), 5);
+      assertEquals((await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth, 5);
+      // b acks late: the rows go; b was never sent them a second time.
+      deliveredAck(s.b, msgs.map((m) => fromHex(m.mid)));
+      await until(
+        async () =>
+          (await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth === 0 ||
+          undefined,
+        10_000,
+        "late delivered deletes the rows",
+      );
+      rx.ack.on = true;
+      const [marker] = sealMany(s.a, s.b, 1, 64);
+      s.a.c.send(FedOp.FED_DELIVER, marker.bytes);
+      await until(() => rx.got.includes(marker.mid) || undefined, 10_000, "marker");
+      assertEquals(rx.got.length, 7, "each message once");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "handoff: a session that ends sends its held messages to the store; the next gets them",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await setup({ handoffMs: 8000 });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      const [first] = sealMany(s.a, s.b, 1, 64);
+      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
+      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      rx.ack.on = false;
+      const msgs = sealMany(s.a, s.b, 4, 1024);
+      for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+      await until(() => rx.got.length >= 5 || undefined, 10_000, "handed off to b");
+      assertEquals(sent.stored.length, 1, "no ack yet: held");
+      const t0 = performance.now();
+      s.b.c.close();
+      await until(() => sent.stored.length >= 5 || undefined, 5_000, "stored once b left");
+      assert(performance.now() - t0 < 8000, "well before handoffMs");
+      assertEquals((await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth, 4);
+      // b comes back: the store has them.
+      const key = await loadOrCreateKeyFile(be, `${s.dir}/b/node.key`);
+      const c = await Client.connect(`127.0.0.1:${s.node.addresses.tcp.port}`, {
+        backend: be,
+        identity: key.identity,
+        tier: 5,
+        minTier: 4,
+      });
+      try {
+        c.send(FedOp.FED_HELLO, hello(key.identity, [s.b.id]));
+        const rx2 = recipient(s.b, c);
+        await until(() => rx2.got.length >= 4 || undefined, 10_000, "redelivered from the store");
+        assertEquals(rx2.got, msgs.map((m) => m.mid), "in order");
+        await until(
+          async () =>
+            (await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth === 0 ||
+            undefined,
+          10_000,
+          "acked and deleted",
+        );
+      } finally {
+        c.close();
+      }
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "handoff: handoffMs 0 stores every message first",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await setup({ handoffMs: 0 });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      const msgs = sealMany(s.a, s.b, 20, 1024);
+      for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+      await until(() => sent.stored.length >= 20 || undefined, 10_000, "stored");
+      await until(() => rx.got.length >= 20 || undefined, 10_000, "delivered");
+      assertEquals(rx.got, msgs.map((m) => m.mid));
+      assertEquals(s.node.metrics.get(FED.stored, { lane: "mailbox" }), 20);
+      assertEquals(s.node.metrics.get(FED.handedOff), 0);
+    } finally {
+      await s.close();
+    }
+  },
+});
