@@ -85,6 +85,8 @@ export class Handoff {
   readonly #store: (a: Accepted) => void;
   /** Every held entry, oldest first (entries that found an outcome are skipped). */
   #fifo: Held[] = [];
+  /** Per recipient session: handed off to it and not yet acked or stored, by {@link midKey}. */
+  readonly #bySession = new WeakMap<RelayLink, Map<string, Held>>();
   #head = 0;
   #timer?: ReturnType<typeof setTimeout>;
 
@@ -93,13 +95,6 @@ export class Handoff {
     this.#ctx = ctx;
     this.#push = push;
     this.#store = store;
-  }
-
-  /** Messages held now (status, tests). */
-  get held(): number {
-    let n = 0;
-    for (let i = this.#head; i < this.#fifo.length; i++) if (this.#fifo[i].state === "held") n++;
-    return n;
   }
 
   /**
@@ -122,7 +117,9 @@ export class Handoff {
     if (to.handoffPausedUntil > now || !this.#push.canPush(to, m.sealed.length)) return false;
     this.#push.sendHandoff(to, m);
     const h: Held = { from: a, to, at: now, state: "held", ackedEarly: false };
-    (to.held ??= new Map()).set(midKey(m.mid), h);
+    let held = this.#bySession.get(to);
+    if (held === undefined) this.#bySession.set(to, held = new Map());
+    held.set(midKey(m.mid), h);
     this.#fifo.push(h);
     this.#arm(ms);
     return true;
@@ -134,7 +131,7 @@ export class Handoff {
    * still delete (not handed off, or already given to the store).
    */
   delivered(l: RelayLink, mids: readonly Uint8Array[]): readonly Uint8Array[] {
-    const held = l.held;
+    const held = this.#bySession.get(l);
     if (held === undefined || held.size === 0) return mids;
     let rest: Uint8Array[] | undefined;
     let acks: Map<RelayLink, Uint8Array[]> | undefined;
@@ -171,9 +168,9 @@ export class Handoff {
 
   /** Session `l` ended: what it held goes to the store (its senders have no ack yet). */
   release(l: RelayLink): void {
-    const held = l.held;
+    const held = this.#bySession.get(l);
     if (held === undefined) return;
-    l.held = undefined;
+    this.#bySession.delete(l);
     for (const h of held.values()) if (h.state === "held") this.#toStore(h);
   }
 

@@ -64,7 +64,7 @@ export class Ingest {
   /** Recipients with messages in an uncommitted group, and how many (no handoff past them). */
   readonly #queued = new Map<FamilyId, number>();
   /** Messages handed straight to online recipients. */
-  readonly handoff: Handoff;
+  readonly #handoff: Handoff;
 
   /** Ingest over `ctx`. */
   constructor(ctx: RelayContext, routes: Routes, push: Push) {
@@ -72,8 +72,8 @@ export class Ingest {
     this.#routes = routes;
     this.#push = push;
     this.#limiter = new RateLimiter({ rate: ctx.cfg.rate, burst: ctx.cfg.burst });
-    this.handoff = new Handoff(ctx, push, (a) => this.#add(a));
-    push.claim = (l, mids) => this.handoff.delivered(l, mids);
+    this.#handoff = new Handoff(ctx, push, (a) => this.#add(a));
+    push.claim = (l, mids) => this.#handoff.delivered(l, mids);
   }
 
   /** A reloaded config: new rate limits start from a full bucket. */
@@ -166,7 +166,7 @@ export class Ingest {
         },
       },
     };
-    if (!this.handoff.offer(a, this.#queued.has(msg.to))) {
+    if (!this.#handoff.offer(a, this.#queued.has(msg.to))) {
       this.#queued.set(msg.to, (this.#queued.get(msg.to) ?? 0) + 1);
       this.#add(a);
     }
@@ -179,6 +179,11 @@ export class Ingest {
         return new Promise<void>((r) => setTimeout(r, ms));
       }
     }
+  }
+
+  /** Session `l` ended: what was handed off to it and not acked goes to the store. */
+  released(l: RelayLink): void {
+    this.#handoff.release(l);
   }
 
   /** Adds one message to the next group commit. */
@@ -240,7 +245,7 @@ export class Ingest {
    * out (or withheld); messages still handed off go to the store first.
    */
   async drain(): Promise<void> {
-    this.handoff.releaseAll();
+    this.#handoff.releaseAll();
     while (this.#batch.length > 0 || this.#committing !== undefined) await this.flush();
     while (this.#acking.size > 0) await Promise.all([...this.#acking]);
   }

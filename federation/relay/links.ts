@@ -11,7 +11,6 @@ import type { RawConnection } from "../../core/node/dispatch.ts";
 import { toHex } from "../bytes.ts";
 import type { FamilyId } from "../family.ts";
 import type { Link } from "../link.ts";
-import type { Held } from "./handoff.ts";
 
 /**
  * Byte window of a hub session that never sent FED_FETCH `max-bytes`
@@ -90,8 +89,6 @@ export class RelayLink {
   pumping = false;
   /** Another push was asked for while one was in flight: run again after it. */
   pumpAgain = false;
-  /** Handed off to this (hub) session and not yet acked or stored: {@link midKey} -> entry (made on first use). */
-  held?: Map<string, Held>;
   /** performance.now() until which this session gets no handoff (it let one time out). */
   handoffPausedUntil = 0;
   #inflight?: Map<string, number>;

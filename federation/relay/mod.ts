@@ -273,7 +273,7 @@ export class Relay {
   #detach(l: RelayLink): void {
     const d = this.#links.detach(l);
     // What was handed off to it and not acked goes to the store (its senders have no ack yet).
-    this.#ingest.handoff.release(l);
+    this.#ingest.released(l);
     if (l.family !== undefined) {
       this.node.log.info("hub disconnected", { family: l.family, pushed: l.pushed });
     }
