@@ -100,6 +100,8 @@ export class HubSession {
       identity: node.identity,
       backoff: { baseMs: this.#cfg.hubBackoffBaseMs, capMs: this.#cfg.hubBackoffCapMs },
       maxMessage: node.config.limits.maxMessage,
+      // as on the node's inbound connections and the relay's peer links: `tiers.min` holds here too
+      tiersMin: node.config.tiers.min,
       log: node.log,
       metrics: node.metrics,
       onLink: (link) => this.#onLink(link),

@@ -238,7 +238,11 @@ Deno.test({
 
       const relayText = await relay.metrics();
       // the traffic is in the scrape, under the declared names
-      assert(metric(relayText, FED.stored.name) >= 4, "stored counted");
+      // stored, or handed off to the online recipient and acked (FEDERATION.md §6.5)
+      assert(
+        metric(relayText, FED.stored.name) + metric(relayText, FED.handedOff.name) >= 4,
+        "stored or handed off counted",
+      );
       assertEquals(metric(relayText, PLUGIN_METRICS.requests.name, 'plugin="vendor-echo"'), 2);
       assertEquals(
         metric(relayText, PLUGIN_METRICS.errors.name, 'plugin="vendor-echo",code="BAD_REQUEST"'),
