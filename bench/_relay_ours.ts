@@ -410,13 +410,42 @@ export function cpuMs(pid: number, tid?: number): number | undefined {
   }
 }
 
+/**
+ * Durable ingest: `warm` untimed, then `n` messages as fast as the window
+ * allows to a recipient whose session never fetches (offline in effect), so
+ * every message is stored and fsynced before its "stored" ack (no handoff,
+ * FEDERATION.md §6.5); acked messages per second.
+ */
+export async function relayIngest(
+  out: Outbox,
+  warm: number,
+  n: number,
+  window: number,
+  phaseMs: number,
+  relayPid?: number,
+): Promise<{ perSec: number; cpuUs?: { main: number; all: number } }> {
+  await deadline(out.burst(warm, window), phaseMs, "relay ingest warm-up");
+  const cpu0 = relayPid === undefined ? undefined : [cpuMs(relayPid, relayPid), cpuMs(relayPid)];
+  const t0 = now();
+  await deadline(out.burst(n, window), phaseMs, "relay ingest");
+  const perSec = n / ((out.lastStored - t0) / 1000);
+  if (relayPid === undefined || cpu0?.[0] === undefined || cpu0[1] === undefined) {
+    return { perSec };
+  }
+  const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid);
+  if (m === undefined || a === undefined) return { perSec };
+  return { perSec, cpuUs: { main: (m - cpu0[0]) * 1000 / n, all: (a - cpu0[1]) * 1000 / n } };
+}
+
 /** Messages a 1 -> 1 run uses (seal that many into `out` first). */
 export const oneToOneCount = (o: OneToOneOpts): number => o.warm + o.n + o.latN;
 
 /**
  * Warm-up, then `n` messages as fast as the window allows (throughput = until
- * the last arrives; durable ingest = until the last "stored"), then `latN`
- * paced at half of that peak (latency = send to arrival).
+ * the last arrives; `ingestPerSec` = until the last "stored", which with the
+ * relay's handoff follows the recipient's "delivered": see {@link relayIngest}
+ * for the store's own rate), then `latN` paced at half of that peak
+ * (latency = send to arrival).
  */
 export async function relayOneToOne(
   p: Pair,
