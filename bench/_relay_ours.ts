@@ -509,23 +509,46 @@ export async function relayOneToOne(
  * Every pair at once: `warm` each untimed, then `perPair` each; the rate is
  * all messages over the time until the last of them arrived.
  */
+/**
+ * A fan-out run: messages/s, and how busy the relay's event-loop thread and
+ * this (driving) process were meanwhile, in cores (CPU time / wall time):
+ * near 1.0 says which side set the pace.
+ */
+export interface FanoutResult {
+  readonly perSec: number;
+  readonly relayBusy?: number;
+  readonly benchBusy?: number;
+}
+
 export async function relayFanout(
   pairs: readonly Pair[],
   warm: number,
   perPair: number,
   window: number,
   phaseMs: number,
-): Promise<number> {
+  relayPid?: number,
+): Promise<FanoutResult> {
   const all = (n: number) =>
     Promise.all(pairs.map((p) => {
       const want = p.inbox.received + n;
       return Promise.all([p.out.burst(n, window), p.inbox.until(want)]);
     }));
   await deadline(all(warm), phaseMs, "relay fan-out warm-up");
+  const relay0 = relayPid === undefined ? undefined : cpuMs(relayPid, relayPid);
+  const self0 = cpuMs(Deno.pid);
   const t0 = now();
   await deadline(all(perPair), phaseMs, "relay fan-out");
   const last = Math.max(...pairs.map((p) => p.inbox.lastAt));
-  return (pairs.length * perPair) / ((last - t0) / 1000);
+  const wall = last - t0;
+  const relay1 = relayPid === undefined ? undefined : cpuMs(relayPid, relayPid);
+  const self1 = cpuMs(Deno.pid);
+  const busy = (a?: number, b?: number) =>
+    a === undefined || b === undefined ? undefined : (b - a) / (now() - t0);
+  return {
+    perSec: (pairs.length * perPair) / (wall / 1000),
+    relayBusy: busy(relay0, relay1),
+    benchBusy: busy(self0, self1),
+  };
 }
 
 /** Opens `n` idle hub connections (handshake + FED_HELLO with no family), `batch` at a time. */

@@ -120,7 +120,15 @@ interface Results {
     /** Durable ingest to a recipient that does not fetch (every message stored, fsynced). */
     ingest: { perSec: number; cpuUs?: { main: number; all: number } };
   };
-  fanout?: { relay: number; nats: number; pairs: number; perPair: number };
+  fanout?: {
+    relay: number;
+    nats: number;
+    pairs: number;
+    perPair: number;
+    /** Cores busy during the timed phase: the relay's event-loop thread, this process. */
+    relayBusy?: number;
+    benchBusy?: number;
+  };
   memory?: {
     connections: number;
     relay: IdleMemory & { closed: number };
@@ -244,7 +252,8 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
           out.add(sealMany(s, r, FAN_WARM + FAN_PER, SIZE));
           pairs.push({ out, inbox: new Inbox(r, 4096) });
         }
-        const rel = await relayFanout(pairs, FAN_WARM, FAN_PER, WINDOW, ONE.phaseMs);
+        const fan = await relayFanout(pairs, FAN_WARM, FAN_PER, WINDOW, ONE.phaseMs, relay.pid);
+        const rel = fan.perSec;
         const nf = await natsFanout(nats.server, {
           pairs: PAIRS,
           warm: FAN_WARM,
@@ -252,7 +261,14 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
           size: SIZE,
           phaseMs: ONE.phaseMs,
         });
-        res.fanout = { relay: rel, nats: nf, pairs: PAIRS, perPair: FAN_PER };
+        res.fanout = {
+          relay: rel,
+          nats: nf,
+          pairs: PAIRS,
+          perPair: FAN_PER,
+          relayBusy: fan.relayBusy,
+          benchBusy: fan.benchBusy,
+        };
         console.error(`(64 -> 64: ${2 * PAIRS} hubs joined in ${joinS.toFixed(1)} s)`);
         for (const h of hubs) h.c.close();
       }
@@ -451,6 +467,13 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
         c.main.toFixed(1)
       } us, ` +
         `all threads ${c.all.toFixed(1)} us`,
+    );
+  }
+  if (r.fanout?.relayBusy !== undefined && r.fanout.benchBusy !== undefined) {
+    console.log(
+      `${r.fanout.pairs} -> ${r.fanout.pairs}: relay event-loop thread ${
+        r.fanout.relayBusy.toFixed(2)
+      } cores busy, this bench process (128 hub sessions) ${r.fanout.benchBusy.toFixed(2)}`,
     );
   }
   if (r.oneToOne?.ingest.cpuUs) {

@@ -48,11 +48,11 @@ export const FedConfigSchema = z.object({
   /** Hub: FED_FETCH credit kept outstanding. */
   credit: z.number().int().min(1).max(65_535).default(256),
   /**
-   * Relay: how long a message handed straight to its online recipient waits for the
-   * recipient's "delivered" before the relay stores it (docs/FEDERATION.md §6.5 "Handoff");
-   * 0 stores every message first.
+   * Relay: a message handed straight to its online recipient is stored when the recipient
+   * has acked nothing for this long, or after 10x this in any case (docs/FEDERATION.md §6.5
+   * "Handoff"); 0 stores every message first.
    */
-  handoffMs: z.number().int().min(0).max(10_000).default(100),
+  handoffMs: z.number().int().min(0).max(10_000).default(500),
   /** Relay: expiry sweep period. */
   sweepMs: z.number().int().min(100).default(60_000),
   /** Relay: the `after` of the FED_RESTART sent on shutdown. */

@@ -10,8 +10,11 @@
  * Either way "stored" is sent only once the message is durable somewhere
  * other than the sender: never weaker than storing first.
  *
- * A recipient that lets a handed-off message time out is not keeping up
- * (its backlog is longer than `handoffMs`): it gets no handoff for
+ * A message times out when its session has acked nothing for `handoffMs`
+ * (the recipient stalls), or after {@link MAX_HOLD_FACTOR} x `handoffMs` in
+ * any case; while the session keeps acking, a late ack is the relay's own
+ * backlog (a burst from many senders), not the recipient's. A recipient that
+ * lets a handed-off message time out gets no handoff for
  * {@link PAUSE_FACTOR} x `handoffMs`, so that its senders hear "stored" at
  * the store's pace instead of waiting out the timeout for every message.
  *
@@ -33,6 +36,8 @@ import type { Push } from "./push.ts";
 
 /** A session that let a handoff time out gets none for this many times `handoffMs`. */
 export const PAUSE_FACTOR = 20;
+/** A handed-off message is stored after this many times `handoffMs` even while its session acks. */
+export const MAX_HOLD_FACTOR = 10;
 
 /** One accepted FED_DELIVER: the session it came from and its store item. */
 export interface Accepted {
@@ -200,33 +205,46 @@ export class Handoff {
     }, ms);
   }
 
-  /** Gives every entry older than `ms` to the store; re-arms for the oldest left. */
+  /**
+   * Gives the store every entry older than `ms` whose session has acked
+   * nothing for `ms` (it stalls), and every entry older than
+   * {@link MAX_HOLD_FACTOR} x `ms` (it is too far behind); an older entry of
+   * a session that keeps acking stays (the relay's own backlog, not the
+   * recipient, delays its ack). Re-arms for what is left.
+   */
   #expire(ms: number): void {
     const now = performance.now();
     const fifo = this.#fifo;
     let i = this.#head;
+    let kept = -1;
     for (; i < fifo.length; i++) {
       const h = fifo[i];
       if (h.state !== "held") continue;
-      if (now - h.at < ms) break;
+      const age = now - h.at;
+      if (age < ms) break;
+      if (age < MAX_HOLD_FACTOR * ms && now - h.to.lastDeliveredAt < ms) {
+        if (kept < 0) kept = i;
+        continue;
+      }
       h.to.handoffPausedUntil = now + PAUSE_FACTOR * ms;
       this.#toStore(h);
     }
-    if (i === fifo.length) {
+    if (kept < 0 && i === fifo.length) {
       this.#fifo = [];
       this.#head = 0;
       return;
     }
-    this.#head = i;
-    if (i > 1024 && i * 2 > fifo.length) {
-      this.#fifo = fifo.slice(i);
+    const head = kept >= 0 ? kept : i;
+    this.#head = head;
+    if (head > 1024 && head * 2 > fifo.length) {
+      this.#fifo = fifo.slice(head);
       this.#head = 0;
     }
-    const first = this.#fifo[this.#head];
+    const wait = kept >= 0 || i === fifo.length ? ms : ms - (now - fifo[i].at);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#expire(this.#ctx.cfg.handoffMs || ms);
-    }, Math.max(1, ms - (now - first.at)));
+    }, Math.max(1, wait));
   }
 }
 

@@ -91,6 +91,8 @@ export class RelayLink {
   pumpAgain = false;
   /** performance.now() until which this session gets no handoff (it let one time out). */
   handoffPausedUntil = 0;
+  /** performance.now() of this session's last FED_ACK "delivered" (0: none yet). */
+  lastDeliveredAt = 0;
   #inflight?: Map<string, number>;
   #inflightBytes = 0;
   #timer?: ReturnType<typeof setTimeout>;
@@ -147,6 +149,7 @@ export class RelayLink {
 
   /** FED_ACK "delivered": the window reopens by each known mid's size (unknown mids change nothing). */
   delivered(mids: readonly Uint8Array[]): void {
+    this.lastDeliveredAt = performance.now();
     const inflight = this.#inflight;
     if (inflight === undefined) return;
     for (const mid of mids) {

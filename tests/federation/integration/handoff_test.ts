@@ -10,10 +10,13 @@
  *    stored (even past the family's quota: they were already pushed), the
  *    sender gets "stored", the recipient is not sent them twice, and its
  *    late "delivered" deletes the rows.
- * 3. A recipient session that ends with messages handed off: they go to the
+ * 3. A recipient that keeps acking other messages: a late one stays held (the
+ *    relay's own backlog delays acks in a burst), stored only at 10 x
+ *    `handoffMs`.
+ * 4. A recipient session that ends with messages handed off: they go to the
  *    store at once (the sender hears "stored" long before `handoffMs`), and
  *    the recipient's next session gets them from the store.
- * 4. `handoffMs: 0`: every message is stored first.
+ * 5. `handoffMs: 0`: every message is stored first.
  */
 
 import { assert, assertEquals } from "../_assert.ts";
@@ -207,6 +210,51 @@ Deno.test({
       s.a.c.send(FedOp.FED_DELIVER, marker.bytes);
       await until(() => rx.got.includes(marker.mid) || undefined, 10_000, "marker");
       assertEquals(rx.got.length, 7, "each message once");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "handoff: a session that keeps acking keeps its late message held, up to 10 x handoffMs",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const T = 1000;
+    const s = await setup({ handoffMs: T });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      const [first] = sealMany(s.a, s.b, 1, 64);
+      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
+      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      // X is pushed and never acked; b acks everything else, one message every 50 ms.
+      const [x] = sealMany(s.a, s.b, 1, 1024);
+      rx.ack.on = false;
+      const t0 = performance.now();
+      s.a.c.send(FedOp.FED_DELIVER, x.bytes);
+      await until(() => rx.got.includes(x.mid) || undefined, 10_000, "X handed off");
+      rx.ack.on = true;
+      const stream = sealMany(s.a, s.b, 400, 64);
+      let k = 0;
+      const tick = setInterval(() => {
+        if (k < stream.length) s.a.c.send(FedOp.FED_DELIVER, stream[k++].bytes);
+      }, 50);
+      try {
+        await until(
+          () => s.node.metrics.get(FED.handoffStored) >= 1 || undefined,
+          20_000,
+          "X stored in the end",
+        );
+      } finally {
+        clearInterval(tick);
+      }
+      const held = performance.now() - t0;
+      assert(held >= 10 * T, `X held ${held.toFixed(0)} ms while b kept acking (>= ${10 * T})`);
+      assertEquals(s.node.metrics.get(FED.handoffStored), 1, "only X");
+      await until(() => sent.stored.includes(x.mid) || undefined, 10_000, "X stored, acked");
+      assert(s.node.metrics.get(FED.handedOff) >= 10, "the stream was handed off meanwhile");
     } finally {
       await s.close();
     }
