@@ -118,7 +118,9 @@ export async function startRelay(
   const logDone = child.stderr.pipeTo(log.writable).catch(() => {});
   const stop = async () => {
     try {
-      child.kill("SIGKILL");
+      // BENCH_RELAY_STOP=SIGTERM: a graceful stop, so `--cpu-prof` in BENCH_RELAY_DENO_ARGS
+      // gets to write its profile (SIGKILL, the default, is quicker).
+      child.kill((Deno.env.get("BENCH_RELAY_STOP") ?? "SIGKILL") as Deno.Signal);
     } catch { /* exited */ }
     await child.status;
     await logDone;
