@@ -2,8 +2,8 @@
  * Handoff (docs/FEDERATION.md §6.5): a mailbox message whose recipient has
  * one online session that is caught up and has room goes to that session at
  * once, before anything is written. When the recipient's FED_ACK
- * "delivered" comes back within `federation.handoffMs`, the sender gets its
- * FED_ACK "stored" then, and the relay never writes the message: the
+ * "delivered" comes back in time (below; `federation.handoffMs`), the sender
+ * gets its FED_ACK "stored" then, and the relay never writes the message: the
  * recipient hub holds it durably (its fsync precedes "delivered"). When no
  * ack comes in time, or the session ends, or the relay stops, the message
  * goes to the group commit like any other and "stored" follows its fsync.
