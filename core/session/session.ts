@@ -33,6 +33,7 @@ import { compress, decompress, DEFAULT_MAX_PAYLOAD } from "../wire/compress.ts";
 import { Reassembler, splitFragments } from "../wire/fragment.ts";
 import { SHARED_SLAB } from "../slab.ts";
 import { DEFAULT_MAX_MESSAGE, encodeFrame } from "../wire/frame.ts";
+import { peekOpcode } from "../wire/header.ts";
 import type { EstablishedState } from "./handshake.ts";
 import { rebuildCounter, ReplayWindow } from "./replay.ts";
 import { deriveRekey, rotateDirection } from "./schedule.ts";
@@ -419,7 +420,7 @@ export class Session {
       return {
         kind: "error",
         error: err,
-        opcode: bytes.length >= 3 ? (bytes[1] << 8) | bytes[2] : 0,
+        opcode: peekOpcode(bytes),
       };
     }
     if (m.tier === 0) {
