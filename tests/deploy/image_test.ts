@@ -184,7 +184,37 @@ Deno.test({
       const h = await (await fetch(`http://127.0.0.1:${http}/healthz`)).json();
       assertEquals([h.status, h.role], ["ok", "relay"]);
       const hc = await run("podman", [...podmanArgs, "healthcheck", "run", name]);
-      assertEquals(hc.code, 0, `healthcheck: ${hc.out}${hc.err}`);
+      if (hc.code !== 0) {
+        // Say why: the check's own output and time, and what podman recorded of it.
+        const t0 = performance.now();
+        const direct = await run("podman", [
+          ...podmanArgs,
+          "exec",
+          name,
+          "/opt/myclerk/bin/deno",
+          "run",
+          "--cached-only",
+          "--no-prompt",
+          "--allow-net=127.0.0.1:8080",
+          "--allow-env=MYCLERK_HEALTH_URL",
+          "/opt/myclerk/healthcheck.ts",
+        ]);
+        const ms = Math.round(performance.now() - t0);
+        const health = await run("podman", [
+          ...podmanArgs,
+          "inspect",
+          name,
+          "--format",
+          "{{json .State.Health}}",
+        ]);
+        throw new Error(
+          `healthcheck: ${hc.out}${hc.err}
+` +
+            `the check run by hand: exit ${direct.code} in ${ms} ms: ${direct.out}${direct.err}
+` +
+            `podman's record: ${health.out}${health.err}`,
+        );
+      }
       // through the port map the caller is not loopback inside the container
       const page = await fetch(`http://127.0.0.1:${http}/`);
       await page.body?.cancel();
