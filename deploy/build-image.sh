@@ -84,12 +84,9 @@ chmod 0700 "$mnt/var/lib/myclerk"
 "${B[@]}" umount "$ctr" >/dev/null
 
 DENO_FLAGS="--cached-only --no-prompt --allow-net --allow-env --allow-sys --allow-ffi --allow-read --allow-write=/var/lib/myclerk"
-# The working directory is an image directory, not the data volume: `podman exec` (and so the
-# HEALTHCHECK) under runc chdirs into it before the mounts are its own, which fails for a volume
-# in nested setups (a container inside a chroot). The data directory is in the config.
 "${B[@]}" config \
   --user "$UID_:$UID_" \
-  --workingdir /opt/myclerk \
+  --workingdir /var/lib/myclerk \
   --env DENO_DIR=/opt/myclerk/deno-dir --env DENO_NO_UPDATE_CHECK=1 --env NO_COLOR=1 \
   --env LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
   --entrypoint "[\"/opt/myclerk/bin/deno\",\"run\",$(printf '"%s",' $DENO_FLAGS)\"/opt/myclerk/app/main.ts\"]" \
