@@ -394,7 +394,7 @@ export interface OneToOneResult {
    * The relay process's CPU per message of the throughput phase, µs: its
    * main (event-loop) thread and all its threads; undefined off Linux.
    */
-  readonly cpuUs?: { readonly main: number; readonly all: number };
+  readonly cpuUs?: CpuPerMsg;
 }
 
 /** CPU time (user + system) of process `pid`, or of its thread `tid`, ms; undefined without /proc. */
@@ -425,18 +425,35 @@ export async function relayIngest(
   window: number,
   phaseMs: number,
   relayPid?: number,
-): Promise<{ perSec: number; cpuUs?: { main: number; all: number } }> {
+): Promise<{ perSec: number; cpuUs?: CpuPerMsg }> {
   await deadline(out.burst(warm, window), phaseMs, "relay ingest warm-up");
-  const cpu0 = relayPid === undefined ? undefined : [cpuMs(relayPid, relayPid), cpuMs(relayPid)];
+  const cpu = cpuMeter(relayPid);
   const t0 = now();
   await deadline(out.burst(n, window), phaseMs, "relay ingest");
-  const perSec = n / ((out.lastStored - t0) / 1000);
-  if (relayPid === undefined || cpu0?.[0] === undefined || cpu0[1] === undefined) {
-    return { perSec };
-  }
-  const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid);
-  if (m === undefined || a === undefined) return { perSec };
-  return { perSec, cpuUs: { main: (m - cpu0[0]) * 1000 / n, all: (a - cpu0[1]) * 1000 / n } };
+  return { perSec: n / ((out.lastStored - t0) / 1000), cpuUs: cpu(n) };
+}
+
+/** CPU per message of a relay process, µs: its event-loop thread and all its threads. */
+export interface CpuPerMsg {
+  readonly main: number;
+  readonly all: number;
+}
+
+/**
+ * Starts measuring the relay's CPU (`/proc`); the returned function gives
+ * the CPU per message for `n` messages since, or undefined without `/proc`
+ * or without a pid.
+ */
+function cpuMeter(relayPid?: number): (n: number) => CpuPerMsg | undefined {
+  if (relayPid === undefined) return () => undefined;
+  const m0 = cpuMs(relayPid, relayPid), a0 = cpuMs(relayPid);
+  return (n) => {
+    const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid);
+    if (m0 === undefined || a0 === undefined || m === undefined || a === undefined) {
+      return undefined;
+    }
+    return { main: (m - m0) * 1000 / n, all: (a - a0) * 1000 / n };
+  };
 }
 
 /** Messages a 1 -> 1 run uses (seal that many into `out` first). */
@@ -460,9 +477,7 @@ export async function relayOneToOne(
     o.phaseMs,
     "relay 1 -> 1 warm-up",
   );
-  const cpu0 = relayPid === undefined
-    ? undefined
-    : [cpuMs(relayPid, relayPid), cpuMs(relayPid)] as const;
+  const cpu = cpuMeter(relayPid);
   const t0 = now();
   await deadline(
     Promise.all([p.out.burst(o.n, o.window), p.inbox.until(base + o.warm + o.n)]),
@@ -471,13 +486,7 @@ export async function relayOneToOne(
   );
   // burst() resolved on the last "stored" ack: the relay's work for these n is done (bar the
   // delivered-ack deletes of the last turn).
-  let cpuUs: OneToOneResult["cpuUs"];
-  if (relayPid !== undefined && cpu0?.[0] !== undefined && cpu0[1] !== undefined) {
-    const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid);
-    if (m !== undefined && a !== undefined) {
-      cpuUs = { main: (m - cpu0[0]) * 1000 / o.n, all: (a - cpu0[1]) * 1000 / o.n };
-    }
-  }
+  const cpuUs = cpu(o.n);
   const sec = (p.inbox.lastAt - t0) / 1000;
   const ingestSec = (p.out.lastStored - t0) / 1000;
   const peak = o.n / sec;

@@ -55,8 +55,8 @@ export interface Accepted {
 
 /** A message handed off and not yet acked by the recipient. */
 export interface Held {
-  /** How it arrived. */
-  readonly from: Accepted;
+  /** How it arrived (a resend while held takes over: its session gets the "stored"). */
+  from: Accepted;
   /** The recipient's session it went to. */
   readonly to: RelayLink;
   /** performance.now() when it went. */
@@ -117,14 +117,22 @@ export class Handoff {
       if (to !== undefined) return false; // two sessions of one family: the store decides
       to = l;
     }
-    if (to === undefined || !to.caughtUp || to.closed) return false;
+    if (to === undefined || !to.caughtUp) return false;
+    let held = this.#bySession.get(to);
+    const k = midKey(m.mid);
+    const prev = held?.get(k);
+    if (prev?.state === "held") {
+      // A resend of a message still in flight to the recipient: not pushed twice, and not
+      // left behind to time out into the store; its "stored" goes to the latest sender session.
+      prev.from = a;
+      return true;
+    }
     const now = performance.now();
     if (to.handoffPausedUntil > now || !this.#push.canPush(to, m.sealed.length)) return false;
     this.#push.sendHandoff(to, m);
     const h: Held = { from: a, to, at: now, state: "held", ackedEarly: false };
-    let held = this.#bySession.get(to);
     if (held === undefined) this.#bySession.set(to, held = new Map());
-    held.set(midKey(m.mid), h);
+    held.set(k, h);
     this.#fifo.push(h);
     this.#arm(ms);
     return true;
@@ -144,8 +152,8 @@ export class Handoff {
     for (let i = 0; i < mids.length; i++) {
       const mid = mids[i];
       const k = midKey(mid);
-      const h = held.get(k);
-      if (h === undefined || h.state === "done") {
+      const h = held.get(k); // held or stored: an entry leaves the map when it is done
+      if (h === undefined) {
         rest?.push(mid);
         continue;
       }

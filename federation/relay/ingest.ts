@@ -44,16 +44,13 @@ function expiryAt(ts: number, ttl: number): number {
   return Math.min(ts + ttl, 0xffffffff);
 }
 
-/** One accepted FED_DELIVER (handoff.ts): its session and the store item (handed to the store as is). */
-type Pending = Accepted;
-
 /** The relay's ingest. */
 export class Ingest {
   readonly #ctx: RelayContext;
   readonly #routes: Routes;
   readonly #push: Push;
   #limiter: RateLimiter;
-  #batch: Pending[] = [];
+  #batch: Accepted[] = [];
   #flushTimer?: ReturnType<typeof setImmediate>;
   /** The batch being committed (one at a time: results arrive in commit order). */
   #committing?: Promise<void>;
@@ -150,7 +147,7 @@ export class Ingest {
         expired: expiresBy - skew,
       });
     }
-    const a: Pending = {
+    const a: Accepted = {
       l,
       item: {
         lane: route.lane,
@@ -187,7 +184,7 @@ export class Ingest {
   }
 
   /** Adds one message to the next group commit. */
-  #add(a: Pending): void {
+  #add(a: Accepted): void {
     this.#batch.push(a);
     if (this.#batch.length >= FLUSH_AT) void this.#flushLogged();
     else if (this.#flushTimer === undefined) {
@@ -198,7 +195,7 @@ export class Ingest {
   }
 
   /** The group of `items` is through (pushed from memory or left in the store): handoff may go on. */
-  #unqueue(items: readonly Pending[]): void {
+  #unqueue(items: readonly Accepted[]): void {
     for (const p of items) {
       if (p.held !== undefined) continue;
       const to = p.item.message.to;
@@ -250,7 +247,7 @@ export class Ingest {
     while (this.#acking.size > 0) await Promise.all([...this.#acking]);
   }
 
-  async #commit(items: Pending[]): Promise<void> {
+  async #commit(items: Accepted[]): Promise<void> {
     const ctx = this.#ctx;
     let batch: EnqueueBatch;
     try {
@@ -284,7 +281,7 @@ export class Ingest {
     const acks = new Map<RelayLink, Uint8Array[]>();
     const hubsToPump = new Set<FamilyId>();
     const peersToPump = new Set<number>();
-    const direct: { p: Pending; seq: number }[] = [];
+    const direct: { p: Accepted; seq: number }[] = [];
     let storedMailbox = 0;
     let storedPeer = 0;
     items.forEach((p, i) => {

@@ -117,7 +117,7 @@ export class Push {
     // A store whose commit lands before a concurrent read returns (not SQLite's) may have had
     // the read push it already: once is enough.
     if (seq <= l.cursor) return true;
-    if (l.closed || this.#ctx.stopping || !this.#mayPush(l, m.sealed.length)) return false;
+    if (!this.canPush(l, m.sealed.length)) return false;
     this.#sendDeliver(l, m, seq);
     return true;
   }
@@ -210,16 +210,17 @@ export class Push {
     l.caughtUp = false;
   }
 
-  /** True when a hub session may take a message of `size` sealed bytes now (the credit rule below). */
+  /**
+   * True when a hub session may take a message of `size` sealed bytes from
+   * memory now: open, the relay not stopping, and the credit rule below.
+   */
   canPush(l: RelayLink, size: number): boolean {
     return !l.closed && !this.#ctx.stopping && this.#mayPush(l, size);
   }
 
-  /** Sends a handed-off message (not in the store: the session's cursor stays). */
+  /** Sends a handed-off message (not in the store: no seq, the session's cursor stays). */
   sendHandoff(l: RelayLink, m: QueueInput): void {
-    l.sent(m.mid, m.sealed.length);
-    sendFed(l.link, forwarded(m), false, false);
-    this.#ctx.node.metrics.inc(FED.pushed, { to: "hub" });
+    this.#sendDeliver(l, m);
   }
 
   /**
@@ -240,7 +241,7 @@ export class Push {
       q + deliverWireBytes(size) <= this.#ctx.node.config.limits.maxQueueBytes;
   }
 
-  #sendDeliver(l: RelayLink, m: QueueInput, seq: number): void {
+  #sendDeliver(l: RelayLink, m: QueueInput, seq?: number): void {
     const ctx = this.#ctx;
     l.sent(m.mid, m.sealed.length, seq);
     sendFed(l.link, forwarded(m), false, false);

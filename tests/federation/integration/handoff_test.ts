@@ -10,13 +10,14 @@
  *    stored (even past the family's quota: they were already pushed), the
  *    sender gets "stored", the recipient is not sent them twice, and its
  *    late "delivered" deletes the rows.
- * 3. A recipient that keeps acking other messages: a late one stays held (the
+ * 3. A resend of a message still held is not pushed twice, nor stored later.
+ * 4. A recipient that keeps acking other messages: a late one stays held (the
  *    relay's own backlog delays acks in a burst), stored only at 10 x
  *    `handoffMs`.
- * 4. A recipient session that ends with messages handed off: they go to the
+ * 5. A recipient session that ends with messages handed off: they go to the
  *    store at once (the sender hears "stored" long before `handoffMs`), and
  *    the recipient's next session gets them from the store.
- * 5. `handoffMs: 0`: every message is stored first.
+ * 6. `handoffMs: 0`: every message is stored first.
  */
 
 import { assert, assertEquals } from "../_assert.ts";
@@ -144,6 +145,31 @@ function deliveredAck(h: BenchHub, mids: Uint8Array[], c: Client = h.c): void {
 
 const fromHex = (s: string) => Uint8Array.from(s.match(/../g)!.map((x) => parseInt(x, 16)));
 
+/**
+ * Sends one small message and waits for its "stored" (and, with `rx`, its
+ * arrival): b's session is caught up once its first store read came back.
+ */
+async function warmUp(
+  s: Setup,
+  sent: { stored: string[] },
+  rx?: { got: string[] },
+): Promise<void> {
+  const [first] = sealMany(s.a, s.b, 1, 64);
+  s.a.c.send(FedOp.FED_DELIVER, first.bytes);
+  if (rx) await until(() => rx.got.includes(first.mid) || undefined, 10_000, "first message");
+  await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+}
+
+/** Messages in b's mailbox at the relay. */
+async function depth(s: Setup): Promise<number> {
+  return (await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth;
+}
+
+/** Waits until b's mailbox at the relay is empty. */
+function drained(s: Setup, what: string): Promise<true> {
+  return until(async () => (await depth(s)) === 0 || undefined, 10_000, what);
+}
+
 Deno.test({
   name: "handoff: an acking recipient gets every message in order; the relay stores none",
   sanitizeOps: false,
@@ -153,11 +179,7 @@ Deno.test({
     try {
       const sent = senderLog(s.a);
       const rx = recipient(s.b);
-      // The session is caught up once its first read came back: a first message shows it.
-      const [first] = sealMany(s.a, s.b, 1, 64);
-      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
-      await until(() => rx.got.includes(first.mid) || undefined, 10_000, "first message");
-      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      await warmUp(s, sent, rx);
       const storedBefore = s.node.metrics.get(FED.stored, { lane: "mailbox" });
       const msgs = sealMany(s.a, s.b, 50, 1024);
       for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
@@ -167,7 +189,7 @@ Deno.test({
       assertEquals(s.node.metrics.get(FED.stored, { lane: "mailbox" }), storedBefore);
       assertEquals(s.node.metrics.get(FED.handedOff), 50);
       assertEquals(s.node.metrics.get(FED.handoffStored), 0);
-      assertEquals((await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth, 0);
+      assertEquals(await depth(s), 0);
     } finally {
       await s.close();
     }
@@ -183,9 +205,7 @@ Deno.test({
     try {
       const sent = senderLog(s.a);
       const rx = recipient(s.b);
-      const [first] = sealMany(s.a, s.b, 1, 64);
-      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
-      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      await warmUp(s, sent);
       rx.ack.on = false;
       const msgs = sealMany(s.a, s.b, 5, 1024);
       const t0 = performance.now();
@@ -195,21 +215,46 @@ Deno.test({
       assert(performance.now() - t0 >= 150, "not before handoffMs");
       assertEquals(sent.errors, 0, "already pushed: never refused for the quota");
       assertEquals(s.node.metrics.get(FED.handoffStored), 5);
-      assertEquals((await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth, 5);
+      assertEquals(await depth(s), 5);
       // b acks late: the rows go; b was never sent them a second time.
       deliveredAck(s.b, msgs.map((m) => fromHex(m.mid)));
-      await until(
-        async () =>
-          (await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth === 0 ||
-          undefined,
-        10_000,
-        "late delivered deletes the rows",
-      );
+      await drained(s, "late delivered deletes the rows");
       rx.ack.on = true;
       const [marker] = sealMany(s.a, s.b, 1, 64);
       s.a.c.send(FedOp.FED_DELIVER, marker.bytes);
       await until(() => rx.got.includes(marker.mid) || undefined, 10_000, "marker");
       assertEquals(rx.got.length, 7, "each message once");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "handoff: a resend of a message still held is not pushed again and not stored",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await setup({ handoffMs: 8000 });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      await warmUp(s, sent);
+      rx.ack.on = false;
+      const [x, y] = sealMany(s.a, s.b, 2, 1024);
+      s.a.c.send(FedOp.FED_DELIVER, x.bytes);
+      s.a.c.send(FedOp.FED_DELIVER, x.bytes); // the sender resends before any ack
+      s.a.c.send(FedOp.FED_DELIVER, y.bytes); // behind both: once y is there, so is any repeat
+      await until(() => rx.got.includes(y.mid) || undefined, 10_000, "y handed off");
+      assertEquals(rx.got.filter((m) => m === x.mid).length, 1, "x pushed once");
+      deliveredAck(s.b, [fromHex(x.mid), fromHex(y.mid)]);
+      await until(
+        () => (sent.stored.includes(x.mid) && sent.stored.includes(y.mid)) || undefined,
+        10_000,
+        "x and y acked stored",
+      );
+      assertEquals(s.node.metrics.get(FED.handoffStored), 0, "nothing left to time out");
+      assertEquals(await depth(s), 0);
     } finally {
       await s.close();
     }
@@ -226,9 +271,7 @@ Deno.test({
     try {
       const sent = senderLog(s.a);
       const rx = recipient(s.b);
-      const [first] = sealMany(s.a, s.b, 1, 64);
-      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
-      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      await warmUp(s, sent);
       // X is pushed and never acked; b acks everything else, one message every 50 ms.
       const [x] = sealMany(s.a, s.b, 1, 1024);
       rx.ack.on = false;
@@ -270,9 +313,7 @@ Deno.test({
     try {
       const sent = senderLog(s.a);
       const rx = recipient(s.b);
-      const [first] = sealMany(s.a, s.b, 1, 64);
-      s.a.c.send(FedOp.FED_DELIVER, first.bytes);
-      await until(() => sent.stored.includes(first.mid) || undefined, 10_000, "first stored");
+      await warmUp(s, sent);
       rx.ack.on = false;
       const msgs = sealMany(s.a, s.b, 4, 1024);
       for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
@@ -282,7 +323,7 @@ Deno.test({
       s.b.c.close();
       await until(() => sent.stored.length >= 5 || undefined, 5_000, "stored once b left");
       assert(performance.now() - t0 < 8000, "well before handoffMs");
-      assertEquals((await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth, 4);
+      assertEquals(await depth(s), 4);
       // b comes back: the store has them.
       const key = await loadOrCreateKeyFile(be, `${s.dir}/b/node.key`);
       const c = await Client.connect(`127.0.0.1:${s.node.addresses.tcp.port}`, {
@@ -296,13 +337,7 @@ Deno.test({
         const rx2 = recipient(s.b, c);
         await until(() => rx2.got.length >= 4 || undefined, 10_000, "redelivered from the store");
         assertEquals(rx2.got, msgs.map((m) => m.mid), "in order");
-        await until(
-          async () =>
-            (await s.store.queueStatus({ kind: "mailbox" }, s.b.id)).depth === 0 ||
-            undefined,
-          10_000,
-          "acked and deleted",
-        );
+        await drained(s, "acked and deleted");
       } finally {
         c.close();
       }
