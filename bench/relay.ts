@@ -88,6 +88,40 @@ function argValue(name: string): string | undefined {
   return v;
 }
 
+const USAGE =
+  `usage: deno run -A bench/relay.ts [--quick] [--only CASES] [--json FILE] [--handoff-ms N]
+
+  --quick          shorter runs (under ~2 min; full: ~3-8 min on 2 cores)
+  --only CASES     comma-separated, default all: ${CASES.join(",")}
+  --json FILE      also write every number to FILE
+  --handoff-ms N   the relay's federation.handoffMs (0: store every message first)
+
+Every figure is printed as a ratio against a real nats-server (Debian package nats-server)
+measured in the same run; each goal gets one "target:" line with PASS or FAIL.
+BENCH_RELAY_DENO_ARGS adds deno flags to the relay child (e.g. --cpu-prof with
+BENCH_RELAY_STOP=SIGTERM). See docs/FEDERATION.md §10.5.`;
+
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+{
+  // a typo must not start a multi-minute run of everything
+  const flags = new Set(["--quick"]);
+  const valued = new Set(["--only", "--json", "--handoff-ms"]);
+  for (let i = 0; i < Deno.args.length; i++) {
+    const a = Deno.args[i];
+    const name = a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
+    if (flags.has(a)) continue;
+    if (valued.has(name)) {
+      if (!a.includes("=")) i++;
+      continue;
+    }
+    console.error(`bench/relay: unknown argument ${a}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
 const QUICK = Deno.args.includes("--quick");
 /** `--handoff-ms N`: the relay's `federation.handoffMs` (0 = store every message first). */
 const HANDOFF_MS = argValue("--handoff-ms");

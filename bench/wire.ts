@@ -18,19 +18,46 @@
  * FFI path). The receiving session opens in place, as the node's
  * connections do (the transports hand each message over).
  *
- * Run: `deno run -A bench/wire.ts [--quick]`
+ * With the shim, a `shim call` row per tier shows the floor under the
+ * libcrypto row: the one FFI call per message alone (AEAD + HMAC trailer,
+ * with the nonce and byte ranges a real session passed), no session,
+ * header, counter or framing. The gap between the two rows is the JS work
+ * around the call.
+ *
+ * The peer is a streaming rate: `openssl speed -evp chacha20-poly1305`
+ * (OpenSSL 3.0, with or without `-aead`) times one `EVP_EncryptUpdate` per
+ * 1 KiB on one context, with no per-message nonce, AAD or tag. A message
+ * needs those, so even OpenSSL's own per-message AEAD sequence (the shim's
+ * AEAD part) runs slower than the peer.
+ *
+ * Run: `deno run -A bench/wire.ts [--quick]` (`--help` prints the usage).
  *
  * @module
  */
 import process from "node:process";
 import { backend, BACKEND_NAMES, type BackendName } from "../core/crypto/mod.ts";
 import { frameShimState } from "../core/crypto/frame_shim.ts";
-import type { CryptoBackend } from "../core/crypto/types.ts";
+import type { CryptoBackend, FrameKeys, FrameLayout } from "../core/crypto/types.ts";
 import { identityFrom, Initiator, Responder } from "../core/session/handshake.ts";
 import { Session } from "../core/session/session.ts";
 import { FrameReader } from "../core/wire/frame.ts";
 import { haveOpenssl, opensslSpeed } from "./_openssl.ts";
 
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(
+    "usage: deno run -A bench/wire.ts [--quick]\n\n" +
+      "Tier 4/5 1 KiB seal+frame and read+open per CPU second for every crypto back end,\n" +
+      "as ratios of `openssl speed -evp chacha20-poly1305 -bytes 1024` measured before each\n" +
+      "round (target: default back end >= 0.3x). --quick: 3 rounds of 300 ms instead of 5 of 1 s.\n" +
+      "MYCLERK_FRAME_SHIM=off measures libcrypto without its frame shim.",
+  );
+  Deno.exit(0);
+}
+const unknown = Deno.args.filter((a) => a !== "--quick");
+if (unknown.length > 0) {
+  console.error(`bench/wire: unknown argument ${unknown[0]} (--help lists them)`);
+  Deno.exit(2);
+}
 const quick = Deno.args.includes("--quick");
 const MS = quick ? 300 : 1000;
 const ROUNDS = quick ? 3 : 5;
@@ -98,6 +125,80 @@ function measure(b: CryptoBackend, tier: 4 | 5): { seal: number; open: number } 
   return { seal, open: m / (cpu / 1000) };
 }
 
+/** One real call of each kind, as a session made it: the arguments the floor loops replay. */
+interface Captured {
+  fk: FrameKeys;
+  nonce: Uint8Array;
+  layout: FrameLayout;
+  /** A copy of the buffer as it was passed (before an in-place open overwrote it). */
+  buf: Uint8Array;
+}
+
+/** `b` with every {@link FrameKeys} it binds recording its latest seal and open. */
+function recording(b: CryptoBackend, seen: { seal?: Captured; open?: Captured }): CryptoBackend {
+  return {
+    ...b,
+    frameKeys(key: Uint8Array, mac: Uint8Array): FrameKeys | undefined {
+      const fk = b.frameKeys?.(key, mac);
+      if (fk === undefined) return undefined;
+      const take = (buf: Uint8Array, nonce: Uint8Array, l: FrameLayout): Captured => ({
+        fk,
+        nonce: nonce.slice(),
+        layout: { ...l }, // the caller reuses one scratch layout object
+        buf: buf.slice(),
+      });
+      return {
+        seal(buf, nonce, l, payload) {
+          seen.seal = take(buf, nonce, l);
+          fk.seal(buf, nonce, l, payload);
+        },
+        open(buf, nonce, l, out) {
+          seen.open = take(buf, nonce, l);
+          return fk.open(buf, nonce, l, out);
+        },
+        dispose: () => fk.dispose(),
+      };
+    },
+  };
+}
+
+/**
+ * The floor under a back end's row: its frame-shim call alone, per CPU
+ * second, replaying the arguments one real seal and one real open passed.
+ * Undefined without the shim.
+ */
+function measureShimCall(
+  b: CryptoBackend,
+  tier: 4 | 5,
+): { seal: number; open: number } | undefined {
+  const seen: { seal?: Captured; open?: Captured } = {};
+  const { a, r } = pair(recording(b, seen), tier);
+  const payload = new Uint8Array(SIZE).fill(0x5a);
+  r.receive(a.seal(0x0200, payload).subarray(4));
+  const s = seen.seal, o = seen.open;
+  if (s === undefined || o === undefined) return undefined;
+  const out = new Uint8Array(o.layout.payloadLength);
+  const rate = (op: () => void): number => {
+    for (let i = 0; i < 256; i++) op(); // warm up
+    let n = 0;
+    const end = performance.now() + MS;
+    const c0 = cpuMs();
+    while (performance.now() < end) {
+      for (let i = 0; i < 64; i++) op();
+      n += 64;
+    }
+    return n / ((cpuMs() - c0) / 1000);
+  };
+  const seal = rate(() => s.fk.seal(s.buf, s.nonce, s.layout, payload));
+  const open = rate(() => {
+    // out is apart from the ciphertext, so the same message opens again and again
+    if (o.fk.open(o.buf, o.nonce, o.layout, out) !== 0) throw new Error("bench: shim open failed");
+  });
+  a.destroy();
+  r.destroy();
+  return { seal, open };
+}
+
 if (!haveOpenssl()) {
   console.error("bench/wire: openssl not found (apt-get install openssl): nothing to compare with");
   Deno.exit(1);
@@ -122,6 +223,19 @@ type Row = {
 const rows: Row[] = backends.flatMap((b) =>
   ([4, 5] as const).map((tier) => ({ name: b.name, tier, seal: [], open: [], rs: [], ro: [] }))
 );
+// the floor rows: one per tier for each back end with a frame shim
+const floors: (Row & { b: CryptoBackend })[] = backends.filter((b) => b.frameKeys !== undefined)
+  .flatMap((b) =>
+    ([4, 5] as const).map((tier) => ({
+      b,
+      name: `${b.name} shim call`,
+      tier,
+      seal: [],
+      open: [],
+      rs: [],
+      ro: [],
+    }))
+  );
 const sslRates: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const ssl = (await opensslSpeed(SIZE, SSL_SECONDS, false, true)) / SIZE;
@@ -137,6 +251,14 @@ for (let round = 0; round < ROUNDS; round++) {
       row.ro.push(r.open / ssl);
     }
   }
+  for (const f of floors) {
+    const r = measureShimCall(f.b, f.tier);
+    if (r === undefined) continue;
+    f.seal.push(r.seal);
+    f.open.push(r.open);
+    f.rs.push(r.seal / ssl);
+    f.ro.push(r.open / ssl);
+  }
 }
 
 const k = (x: number) => `${(x / 1000).toFixed(0)}k`;
@@ -151,11 +273,11 @@ console.log(
   } ops/s\n`,
 );
 console.log(
-  "backend   tier   seal+frame/s   read+open/s   ratio(seal) best [range]   ratio(open) best [range]",
+  "backend             tier   seal+frame/s   read+open/s   ratio(seal) best [range]   ratio(open) best [range]",
 );
-for (const r of rows) {
+for (const r of [...rows, ...floors.filter((f) => f.seal.length > 0)]) {
   console.log(
-    `${r.name.padEnd(9)} ${String(r.tier).padEnd(6)} ${k(Math.max(...r.seal)).padStart(12)} ${
+    `${r.name.padEnd(19)} ${String(r.tier).padEnd(6)} ${k(Math.max(...r.seal)).padStart(12)} ${
       k(Math.max(...r.open)).padStart(13)
     } ${Math.max(...r.rs).toFixed(2).padStart(11)}x [${range(r.rs)}] ${
       Math.max(...r.ro).toFixed(2).padStart(11)
