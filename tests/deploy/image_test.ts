@@ -57,6 +57,12 @@ Deno.test({
         await Deno.mkdir(`${src}/${f}`.replace(/\/[^/]*$/, ""), { recursive: true });
         await Deno.copyFile(`${REPO}/${f}`, `${src}/${f}`);
       }
+      // The frame shim is a build product (git-ignored): a tree that has it built ships it
+      // (OPERATOR.md), so the copy carries it too, written after frame.c (the loader refuses
+      // a shim older than its source).
+      const SHIM = "core/crypto/native/libmyclerk_frame.so";
+      const withShim = await Deno.stat(`${REPO}/${SHIM}`).then((s) => s.isFile, () => false);
+      if (withShim) await Deno.copyFile(`${REPO}/${SHIM}`, `${src}/${SHIM}`);
       const salt = [
         ".git/config",
         "data/node.key",
@@ -179,6 +185,13 @@ Deno.test({
       });
       assert(/"relay started"/.test(await logs()), "a relay");
       assert(/"crypto":"libcrypto"/.test(await logs()), "libcrypto backend inside the image");
+      if (withShim) {
+        // one FFI call per message inside the image too, not the per-call fallback
+        assert(
+          /"frameShim":"loaded"/.test(await logs()),
+          `frame shim in the image: ${await logs()}`,
+        );
+      }
       const pong = await cliOk(["ping", `127.0.0.1:${tcp}`, "-n", "2"]);
       assert(/keepalive 2: rtt/.test(pong), pong);
       const h = await (await fetch(`http://127.0.0.1:${http}/healthz`)).json();
