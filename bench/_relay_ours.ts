@@ -112,7 +112,8 @@ export async function startRelay(
       "warn",
     ],
     stdin: "null",
-    stdout: "null",
+    // BENCH_RELAY_STDOUT=1: the child's stdout on this one (V8 traces such as --trace-gc go there)
+    stdout: Deno.env.get("BENCH_RELAY_STDOUT") === "1" ? "inherit" : "null",
     stderr: "piped",
   }).spawn();
   const logDone = child.stderr.pipeTo(log.writable).catch(() => {});

@@ -66,6 +66,28 @@ export function denoDir(env: Readonly<Record<string, string>>): string {
   return `${base}/deno`;
 }
 
+/**
+ * Makes `dir` the Deno cache of one confined plugin: its own directory
+ * (Deno writes its transpile and analysis caches there). Returns the node's
+ * npm package cache (`nodeDir/npm`, real path) for the plugin's cache to
+ * link to (the plan's `links`, made by the launcher), so the plugin loads
+ * the packages the node has cached (`--cached-only`) without being able to
+ * change them; undefined when the node has none.
+ *
+ * Why: with the node's own `DENO_DIR` writable, a plugin holding FFI could
+ * plant transpiled code that the node, sharing the cache, would load.
+ *
+ * @example const npm = await privateDenoDir(`${run}/deno-cache/serial`, denoDir(env));
+ */
+export async function privateDenoDir(dir: string, nodeDir: string): Promise<string | undefined> {
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    return await Deno.realPath(`${nodeDir}/npm`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Inputs of {@link buildPlan}. */
 export interface PlanInputs {
   /** The granted libc file. */
@@ -86,8 +108,13 @@ export interface PlanInputs {
   readonly buses: readonly string[];
   /** Granted net entries (`host` or `host:port`). */
   readonly net: readonly string[];
-  /** The environment the plugin process gets. */
+  /**
+   * The environment the plugin process gets. Its `DENO_DIR` is the plugin's
+   * own cache ({@link privateDenoDir}): read/write, never read by the node.
+   */
   readonly env: Readonly<Record<string, string>>;
+  /** The node's npm package cache, which the plugin's cache links to (read only). */
+  readonly npmCache?: string;
 }
 
 /**
@@ -131,8 +158,11 @@ export function buildPlan(i: PlanInputs): ConfinePlan {
     { path: "/lib64", access: "rx" },
     { path: "/usr/lib", access: "rx" },
     { path: "/etc/ld.so.cache", access: "ro" },
-    // Read-only: a plugin that could write the shared cache could plant code the node loads.
+    // The plugin's own cache (transpiled modules, analysis caches): writable, and never the
+    // node's, so nothing planted there reaches the node. The npm packages it links to are the
+    // node's, read only.
     { path: realOr(denoDir(i.env)), access: "rw" },
+    ...(i.npmCache === undefined ? [] : [{ path: realOr(i.npmCache), access: "ro" } as const]),
     ...CODE_DIRS.map((path): PathRule => ({ path: realOr(path), access: "ro" })),
     { path: realOr(i.pluginDir), access: "ro" },
     ...i.runFiles.map((path): PathRule => ({ path, access: "ro" })),
@@ -142,7 +172,10 @@ export function buildPlan(i: PlanInputs): ConfinePlan {
     ...i.devices.map((path): PathRule => ({ path, access: "dev" })),
     ...i.buses.flatMap(busPaths),
   ];
-  return { libc: i.libc, paths, ...netRules(i.net), env: i.env };
+  const links = i.npmCache === undefined
+    ? []
+    : [{ path: `${denoDir(i.env)}/npm`, target: realOr(i.npmCache) }];
+  return { libc: i.libc, paths, ...netRules(i.net), env: i.env, links };
 }
 
 /** Whether and how an FFI plugin is confined, and what `plugin list` says about it. */
@@ -192,6 +225,10 @@ export function launcherArgs(plan: ConfinePlan, args: readonly string[]): string
     "--no-prompt",
     "--no-config",
     `--allow-ffi=${plan.libc}`,
+    // for the plan's links only (Deno.symlink needs both unscoped); libc through FFI is
+    // already more than this, and none of it survives the execve into the plugin's deno
+    "--allow-read",
+    "--allow-write",
     LAUNCHER,
     b64,
     Deno.execPath(),

@@ -45,6 +45,12 @@ export interface ConfinePlan {
   readonly denyInetSockets: boolean;
   /** The environment the plugin's deno gets (execve replaces the launcher's). */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Symbolic links the launcher makes before it confines itself (the host
+   * cannot: Deno refuses `symlink` to path-scoped write grants): the
+   * plugin's own Deno cache's `npm` entry, pointing at the node's npm cache.
+   */
+  readonly links?: readonly { readonly path: string; readonly target: string }[];
 }
 
 /** Landlock constants (x86_64 and aarch64 share them). */

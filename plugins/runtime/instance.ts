@@ -18,7 +18,7 @@ import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 import type { IsolationMode } from "../manifest.ts";
 import type { PluginDefinition } from "../sdk/mod.ts";
 import { encodeFrame, FrameDecoder } from "./frames.ts";
-import { buildPlan, launcherArgs } from "../../hardware/confine/mod.ts";
+import { buildPlan, denoDir, launcherArgs, privateDenoDir } from "../../hardware/confine/mod.ts";
 import { OutputLimiter } from "./output.ts";
 import { type PluginPort, servePlugin } from "./plugin_side.ts";
 import type { HostMsg, PluginMsg } from "./protocol.ts";
@@ -263,10 +263,14 @@ async function startProcess(spec: InstanceSpec, sink: InstanceSink): Promise<Ins
   const entry = await writeEntry(spec, "serveProcess");
   const map = await importMap(spec.runDir);
   await Deno.mkdir(spec.cwd, { recursive: true });
-  const env = childEnv(spec.env);
+  let env = childEnv(spec.env);
   let args = processArgs(spec, entry, map);
   // FFI plugins start through the launcher: kernel confinement before their code loads.
   if (spec.confine !== undefined) {
+    // ...with a Deno cache of their own: the node's stays out of their reach
+    const own = `${spec.runDir}/deno-cache/${spec.name}`;
+    const npmCache = await privateDenoDir(own, denoDir(env));
+    env = { ...env, DENO_DIR: await Deno.realPath(own) };
     args = launcherArgs(
       buildPlan({
         ...spec.confine,
@@ -276,6 +280,7 @@ async function startProcess(spec: InstanceSpec, sink: InstanceSink): Promise<Ins
         write: spec.write,
         net: spec.net,
         env,
+        npmCache,
       }),
       args,
     );

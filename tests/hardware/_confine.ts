@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { confineSupport } from "../../hardware/confine/mod.ts";
+import { confineSupport, denoDir } from "../../hardware/confine/mod.ts";
 import { resolveLibrary } from "../../plugins/policy.ts";
 import type { PluginHost } from "../../plugins/runtime/host.ts";
 import { PluginHost as Host } from "../../plugins/runtime/host.ts";
@@ -146,6 +146,20 @@ export async function escapeChecks(where: string): Promise<void> {
       (await call(0xf100, { path: `${w.root}/x`, flags: 0o101 /* O_WRONLY|O_CREAT */ })).r,
       -EACCES,
       `${where}: create outside the grant`,
+    );
+    // The node's Deno cache: nothing can be planted there (its transpiled modules, or the
+    // npm packages the plugin's own cache links to); its own cache takes writes.
+    const nodeCache = await Deno.realPath(denoDir(Deno.env.toObject()));
+    const ownCache = `${w.dataDir}/.plugin-run/deno-cache/escape`;
+    const create = 0o101; // O_WRONLY|O_CREAT
+    for (const path of [`${nodeCache}/gen/planted-${Deno.pid}.js`, `${ownCache}/npm/planted`]) {
+      const r = (await call(0xf100, { path, flags: create })).r;
+      if (r >= 0) await Deno.remove(path).catch(() => {}); // a failing run leaves nothing behind
+      assertEq(r, -EACCES, `${where}: ${path}`);
+    }
+    assert(
+      (await call(0xf100, { path: `${ownCache}/planted`, flags: create })).r >= 0,
+      `${where}: its own cache`,
     );
     // What it was granted still works (the test can fail both ways).
     assert((await call(0xf100, { path: "/dev/null", flags: 2 })).r >= 0, `${where}: /dev/null`);
