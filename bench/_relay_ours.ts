@@ -39,6 +39,8 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 export interface RelayProc {
   /** `127.0.0.1:PORT` of its TCP listener. */
   readonly addr: string;
+  /** `ws://127.0.0.1:PORT/myclerk`: the same node over WebSocket (its HTTP listener). */
+  readonly ws: string;
   /** The child's pid (for RSS). */
   readonly pid: number;
   /** Unused invite tokens made for it before it started. */
@@ -88,6 +90,7 @@ export async function startRelay(
     }
   }
   const port = freePort();
+  const httpPort = freePort();
   const logPath = `${dir}/${name}.log`;
   const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
   const child = new Deno.Command(Deno.execPath(), {
@@ -105,7 +108,7 @@ export async function startRelay(
       "--tcp",
       `127.0.0.1:${port}`,
       "--http",
-      "127.0.0.1:0",
+      `127.0.0.1:${httpPort}`,
       "--config",
       cfgPath,
       "--log-level",
@@ -141,6 +144,7 @@ export async function startRelay(
   }
   return {
     addr: `127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${httpPort}/myclerk`,
     pid: child.pid,
     tokens,
     logTail: async () =>

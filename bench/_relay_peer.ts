@@ -21,15 +21,31 @@ import { deadline, freePort, now, paced, pct, sleep, waitPort } from "./_relay_s
 export interface NatsProc {
   readonly server: string;
   readonly port: number;
+  /** Its WebSocket port, when started with a WebSocket listener. */
+  readonly wsPort?: number;
   readonly pid: number;
   stop(): Promise<void>;
 }
 
-/** Starts nats-server on a free loopback port (JetStream in `jsDir` when given). */
-export async function startNats(jsDir?: string): Promise<NatsProc> {
+/**
+ * Starts nats-server on a free loopback port (JetStream in `jsDir` when
+ * given; a plain WebSocket listener too, its config written into
+ * `wsConfigDir`, when that is given).
+ */
+export async function startNats(jsDir?: string, wsConfigDir?: string): Promise<NatsProc> {
   const port = freePort();
   const args = ["-a", "127.0.0.1", "-p", String(port)];
   if (jsDir) args.push("-js", "-sd", jsDir);
+  // WebSocket clients (plain ws on loopback: nats-server refuses it without no_tls)
+  const wsPort = wsConfigDir === undefined ? undefined : freePort();
+  if (wsConfigDir !== undefined) {
+    const conf = `${wsConfigDir}/nats-ws.conf`;
+    await Deno.writeTextFile(
+      conf,
+      `websocket {\n  listen: "127.0.0.1:${wsPort}"\n  no_tls: true\n}\n`,
+    );
+    args.push("-c", conf);
+  }
   const child = new Deno.Command("nats-server", {
     args,
     stdin: "null",
@@ -48,7 +64,7 @@ export async function startNats(jsDir?: string): Promise<NatsProc> {
     await stop();
     throw e;
   }
-  return { server: `127.0.0.1:${port}`, port, pid: child.pid, stop };
+  return { server: `127.0.0.1:${port}`, port, wsPort, pid: child.pid, stop };
 }
 
 /** Payload with the same bytes on the wire as a sealed 1 KiB body (header + trailer), index first. */
@@ -242,6 +258,65 @@ async function natsIdleOne(port: number, timeoutMs: number): Promise<Deno.TcpCon
     c.close();
     throw e;
   }
+}
+
+/** One idle NATS client over WebSocket: INFO, CONNECT, PING, PONG, as {@link natsIdleOne}. */
+function natsIdleOneWs(port: number, timeoutMs: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    ws.binaryType = "arraybuffer";
+    let text = "";
+    let sent = false;
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(new Error("nats ws idle: no PONG"));
+    }, timeoutMs);
+    ws.onmessage = (e) => {
+      text += typeof e.data === "string" ? e.data : dec.decode(new Uint8Array(e.data));
+      if (!sent && text.includes("\r\n")) {
+        sent = true;
+        ws.send(enc.encode(
+          'CONNECT {"verbose":false,"pedantic":false,"lang":"deno","version":"bench","protocol":1,' +
+            '"headers":true,"no_responders":true}\r\nPING\r\n',
+        ));
+      }
+      if (text.includes("PONG\r\n")) {
+        clearTimeout(timer);
+        ws.onmessage = null; // idle from here on
+        resolve(ws);
+      }
+    };
+    ws.onerror = () => {
+      clearTimeout(timer);
+      reject(new Error("nats ws idle: connection failed"));
+    };
+  });
+}
+
+/** Opens `n` idle NATS connections over WebSocket, `batch` at a time. */
+export async function idleNatsWsConns(
+  port: number,
+  n: number,
+  batch: number,
+  phaseMs: number,
+): Promise<WebSocket[]> {
+  const out: WebSocket[] = [];
+  const end = now() + phaseMs;
+  try {
+    for (let i = 0; i < n; i += batch) {
+      if (now() > end) throw new Error(`idle nats ws connections: ${out.length} of ${n} in time`);
+      const res = await Promise.allSettled(
+        Array.from({ length: Math.min(batch, n - i) }, () => natsIdleOneWs(port, 10_000)),
+      );
+      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
+      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (bad) throw new Error(`idle nats ws connection ${out.length + 1} failed: ${bad.reason}`);
+    }
+  } catch (e) {
+    for (const c of out) c.close();
+    throw e;
+  }
+  return out;
 }
 
 /** Opens `n` idle NATS connections, `batch` at a time. */

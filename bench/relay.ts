@@ -18,6 +18,9 @@
  *   given 10,000 idle connections (relay: handshake + FED_HELLO; nats:
  *   CONNECT + PING/PONG); RSS delta / connections once the RSS settled (two
  *   readings 500 ms apart within 1 %, at most 20 s).
+ * - `memory-ws`: `memory` over WebSocket (not a target): the relay's
+ *   `ws://…/myclerk` on its HTTP port vs nats-server's plain websocket
+ *   listener (CONNECT + PING/PONG in frames).
  * - `busy`: two busy-loop child processes (`deno eval`, bounded loop, killed
  *   in finally) beside the relay and nats; 1 -> 1 throughput and p99 again.
  * - `floor`: socat as a plain TCP forwarder (not a target).
@@ -37,7 +40,7 @@
  * to run (`ulimit -n 11024` in the shell, which needs root or the container's
  * `--ulimit nofile=11024`).
  *
- * Run: `deno run -A bench/relay.ts [--quick] [--only 1to1,64to64,memory,busy,floor]
+ * Run: `deno run -A bench/relay.ts [--quick] [--only 1to1,64to64,memory,memory-ws,busy,floor]
  * [--json out.json] [--handoff-ms N]`. Full: ~3-8 min on 2 cores; --quick: under ~2 min.
  * `--handoff-ms 0` runs the relay storing every message first (docs/FEDERATION.md §6.5).
  *
@@ -64,6 +67,7 @@ import {
 } from "./_relay_ours.ts";
 import {
   idleNatsConns,
+  idleNatsWsConns,
   natsFanout,
   natsJetStream,
   type NatsOneToOne,
@@ -75,7 +79,7 @@ import {
 import type { Client } from "../core/node/client.ts";
 import { busyLoops, ensureFdLimit, now, type Rss, settledRss, stopAll } from "./_relay_sys.ts";
 
-const CASES = ["1to1", "64to64", "memory", "busy", "floor"] as const;
+const CASES = ["1to1", "64to64", "memory", "memory-ws", "busy", "floor"] as const;
 type Case = typeof CASES[number];
 
 function argValue(name: string): string | undefined {
@@ -170,6 +174,8 @@ interface Results {
     nats: IdleMemory;
     fd: { soft: number; hard: number; raised: boolean };
   };
+  /** The same over WebSocket (not a target): the relay's HTTP listener, nats-server's websocket. */
+  memoryWs?: { connections: number; relay: IdleMemory & { closed: number }; nats: IdleMemory };
   busy?: { loops: number; relay: OneToOneResult; nats: NatsOneToOne };
   floor?: NatsOneToOne;
 }
@@ -234,7 +240,7 @@ async function idleMemory<C>(
 async function run(cases: Set<Case>, dir: string): Promise<Results> {
   const res: Results = {};
   // before any child starts: children inherit the limit
-  const fd = cases.has("memory")
+  const fd = cases.has("memory") || cases.has("memory-ws")
     ? ensureFdLimit(FD_NEED, QUICK ? "" : ", or use --quick (2,000 connections)")
     : undefined;
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -338,6 +344,27 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
       const nm = await idleMemory(n.pid, nc, (k) => idleNatsConns(n.port, k, IDLE_BATCH, IDLE_MS));
       for (const f of cleanup.splice(0).reverse()) await f();
       res.memory = { connections: IDLE, relay: { ...rm, closed }, nats: nm, fd: fd! };
+    }
+    if (cases.has("memory-ws")) {
+      const r = await startRelay(dir, "relay-idle-ws", 0);
+      cleanup.push(r.stop);
+      const rc: Client[] = [];
+      cleanup.push(() => rc.forEach((c) => c.close()));
+      const rm = await idleMemory(r.pid, rc, (k) => idleRelayConns(r.ws, k, IDLE_BATCH, IDLE_MS));
+      const closed = rc.filter((c) => c.closeReason !== undefined).length;
+      for (const f of cleanup.splice(0).reverse()) await f();
+
+      const n = await startNats(undefined, dir);
+      cleanup.push(n.stop);
+      const nc: WebSocket[] = [];
+      cleanup.push(() => nc.forEach((c) => c.close()));
+      const nm = await idleMemory(
+        n.pid,
+        nc,
+        (k) => idleNatsWsConns(n.wsPort!, k, IDLE_BATCH, IDLE_MS),
+      );
+      for (const f of cleanup.splice(0).reverse()) await f();
+      res.memoryWs = { connections: IDLE, relay: { ...rm, closed }, nats: nm };
     }
     if (cases.has("floor")) res.floor = await socatFloor({ ...ONE, size: SIZE });
     return res;
@@ -486,6 +513,20 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
       } B (RSS ${m.nats.before.kib} -> ${m.nats.after.kib} KiB; after the first 10 %: ${
         fmt(m.nats.marginalBytesPerConn)
       } B); open-file limit ${m.fd.soft}${m.fd.raised ? " (raised by the bench)" : ""}`,
+    );
+  }
+  if (r.memoryWs) {
+    const m = r.memoryWs;
+    console.log(
+      `memory per idle WebSocket connection (${m.connections}, fresh processes, not a target): relay ${
+        fmt(m.relay.bytesPerConn)
+      } B (RSS ${m.relay.before.kib} -> ${m.relay.after.kib} KiB; after the first 10 %: ${
+        fmt(m.relay.marginalBytesPerConn)
+      } B), nats-server websocket ${fmt(m.nats.bytesPerConn)} B (after the first 10 %: ${
+        fmt(m.nats.marginalBytesPerConn)
+      } B): ${(m.relay.bytesPerConn / m.nats.bytesPerConn).toFixed(2)}x${
+        m.relay.closed > 0 ? `; ${m.relay.closed} relay sessions closed meanwhile` : ""
+      }`,
     );
   }
   if (r.hubCost) {

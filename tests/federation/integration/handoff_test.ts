@@ -84,6 +84,7 @@ async function setup(federation: Record<string, unknown>): Promise<Setup> {
   }
   const proc: RelayProc = {
     addr: `127.0.0.1:${node.addresses.tcp.port}`,
+    ws: `ws://127.0.0.1:${node.addresses.http.port}/myclerk`,
     pid: Deno.pid,
     tokens,
     logTail: () => Promise.resolve(""),
