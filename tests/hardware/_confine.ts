@@ -193,6 +193,15 @@ export async function escapeChecks(where: string): Promise<void> {
       abi >= 4 ? rowNet.confinement.includes(`net connect ${portA} only`) : true,
       `${where}: net label ${rowNet.confinement}`,
     );
+
+    // Stopping removes the plugins' caches, links and all, never what a link points at.
+    await host.close();
+    host = undefined;
+    const gone = await Deno.lstat(ownCache).then(() => false, () => true);
+    assert(gone, `${where}: own cache removed at stop`);
+    const msgpack = `${nodeCache}/npm/registry.npmjs.org/@msgpack/msgpack`; // what the SDK loads
+    const intact = await Deno.stat(msgpack).then((st) => st.isDirectory, () => false);
+    assert(intact, `${where}: the node's npm cache is intact (${msgpack})`);
   } finally {
     await host?.close();
     listener.close();
