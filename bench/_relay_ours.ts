@@ -30,7 +30,7 @@ import { joinRelay } from "../federation/hub/mod.ts";
 import { createInvite } from "../federation/invite.ts";
 import { decodeFed, encodeFed, FedOp } from "../federation/messages.ts";
 import { openSqliteRelayStore } from "../federation/store/mod.ts";
-import { deadline, freePort, now, paced, pct, waitPort } from "./_relay_sys.ts";
+import { deadline, freePort, now, openInBatches, paced, pct, waitPort } from "./_relay_sys.ts";
 
 const be = backend();
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -568,32 +568,16 @@ export async function relayFanout(
 }
 
 /** Opens `n` idle hub connections (handshake + FED_HELLO with no family), `batch` at a time. */
-export async function idleRelayConns(
+export function idleRelayConns(
   addr: string,
   n: number,
   batch: number,
   phaseMs: number,
 ): Promise<Client[]> {
-  const out: Client[] = [];
-  const end = now() + phaseMs;
-  try {
-    for (let i = 0; i < n; i += batch) {
-      if (now() > end) throw new Error(`idle relay connections: ${out.length} of ${n} in time`);
-      const res = await Promise.allSettled(
-        Array.from({ length: Math.min(batch, n - i) }, async () => {
-          const id = identityFrom(be, be.x25519Generate().privateKey);
-          const c = await Client.connect(addr, { backend: be, identity: id, tier: 5, minTier: 4 });
-          c.send(FedOp.FED_HELLO, hello(id, []));
-          return c;
-        }),
-      );
-      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
-      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (bad) throw new Error(`idle relay connection ${out.length + 1} failed: ${bad.reason}`);
-    }
-  } catch (e) {
-    for (const c of out) c.close();
-    throw e;
-  }
-  return out;
+  return openInBatches("idle relay", n, batch, phaseMs, async () => {
+    const id = identityFrom(be, be.x25519Generate().privateKey);
+    const c = await Client.connect(addr, { backend: be, identity: id, tier: 5, minTier: 4 });
+    c.send(FedOp.FED_HELLO, hello(id, []));
+    return c;
+  });
 }

@@ -15,7 +15,16 @@
  */
 
 import { connect as natsConnect, type NatsConnection, StorageType } from "npm:nats@2.29.3";
-import { deadline, freePort, now, paced, pct, sleep, waitPort } from "./_relay_sys.ts";
+import {
+  deadline,
+  freePort,
+  now,
+  openInBatches,
+  paced,
+  pct,
+  sleep,
+  waitPort,
+} from "./_relay_sys.ts";
 
 /** A running nats-server child. */
 export interface NatsProc {
@@ -294,55 +303,23 @@ function natsIdleOneWs(port: number, timeoutMs: number): Promise<WebSocket> {
 }
 
 /** Opens `n` idle NATS connections over WebSocket, `batch` at a time. */
-export async function idleNatsWsConns(
+export function idleNatsWsConns(
   port: number,
   n: number,
   batch: number,
   phaseMs: number,
 ): Promise<WebSocket[]> {
-  const out: WebSocket[] = [];
-  const end = now() + phaseMs;
-  try {
-    for (let i = 0; i < n; i += batch) {
-      if (now() > end) throw new Error(`idle nats ws connections: ${out.length} of ${n} in time`);
-      const res = await Promise.allSettled(
-        Array.from({ length: Math.min(batch, n - i) }, () => natsIdleOneWs(port, 10_000)),
-      );
-      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
-      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (bad) throw new Error(`idle nats ws connection ${out.length + 1} failed: ${bad.reason}`);
-    }
-  } catch (e) {
-    for (const c of out) c.close();
-    throw e;
-  }
-  return out;
+  return openInBatches("idle nats ws", n, batch, phaseMs, () => natsIdleOneWs(port, 10_000));
 }
 
 /** Opens `n` idle NATS connections, `batch` at a time. */
-export async function idleNatsConns(
+export function idleNatsConns(
   port: number,
   n: number,
   batch: number,
   phaseMs: number,
 ): Promise<Deno.TcpConn[]> {
-  const out: Deno.TcpConn[] = [];
-  const end = now() + phaseMs;
-  try {
-    for (let i = 0; i < n; i += batch) {
-      if (now() > end) throw new Error(`idle nats connections: ${out.length} of ${n} in time`);
-      const res = await Promise.allSettled(
-        Array.from({ length: Math.min(batch, n - i) }, () => natsIdleOne(port, 10_000)),
-      );
-      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
-      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (bad) throw new Error(`idle nats connection ${out.length + 1} failed: ${bad.reason}`);
-    }
-  } catch (e) {
-    for (const c of out) c.close();
-    throw e;
-  }
-  return out;
+  return openInBatches("idle nats", n, batch, phaseMs, () => natsIdleOne(port, 10_000));
 }
 
 /** socat as a plain TCP forwarder: throughput and p50/p99 at half its peak (the floor). */

@@ -103,6 +103,37 @@ export async function paced(
 
 const RLIMIT_NOFILE = 7; // Linux, every architecture Deno ships for
 
+/**
+ * Opens `n` connections with `one`, `batch` at a time, all within `phaseMs`;
+ * on any failure closes what it opened and throws, naming `what`. Every
+ * idle-connection phase of the relay bench uses it.
+ *
+ * @example const cs = await openInBatches("idle nats", 1000, 50, 60_000, () => dial());
+ */
+export async function openInBatches<C extends { close(): void }>(
+  what: string,
+  n: number,
+  batch: number,
+  phaseMs: number,
+  one: () => Promise<C>,
+): Promise<C[]> {
+  const out: C[] = [];
+  const end = now() + phaseMs;
+  try {
+    for (let i = 0; i < n; i += batch) {
+      if (now() > end) throw new Error(`${what} connections: ${out.length} of ${n} in time`);
+      const res = await Promise.allSettled(Array.from({ length: Math.min(batch, n - i) }, one));
+      for (const r of res) if (r.status === "fulfilled") out.push(r.value);
+      const bad = res.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (bad) throw new Error(`${what} connection ${out.length + 1} failed: ${bad.reason}`);
+    }
+  } catch (e) {
+    for (const c of out) c.close();
+    throw e;
+  }
+  return out;
+}
+
 /** Open-file limits of this process (children inherit them). */
 export interface FdLimit {
   readonly soft: number;

@@ -237,6 +237,38 @@ async function idleMemory<C>(
   };
 }
 
+/**
+ * The `memory` cases: a fresh relay, then a fresh nats-server, each given
+ * IDLE idle connections (relay hubs dialed at `addr(relay)`), each stopped
+ * with its connections before the next starts.
+ */
+async function idlePair<N extends { close(): void }>(
+  dir: string,
+  name: string,
+  addr: (r: RelayProc) => string,
+  nats: () => Promise<NatsProc>,
+  open: (n: NatsProc, k: number) => Promise<N[]>,
+): Promise<{ relay: IdleMemory & { closed: number }; nats: IdleMemory }> {
+  const r = await startRelay(dir, name, 0);
+  const rc: Client[] = [];
+  let relay: IdleMemory & { closed: number };
+  try {
+    const rm = await idleMemory(r.pid, rc, (k) => idleRelayConns(addr(r), k, IDLE_BATCH, IDLE_MS));
+    relay = { ...rm, closed: rc.filter((c) => c.closeReason !== undefined).length };
+  } finally {
+    rc.forEach((c) => c.close());
+    await r.stop();
+  }
+  const n = await nats();
+  const nc: N[] = [];
+  try {
+    return { relay, nats: await idleMemory(n.pid, nc, (k) => open(n, k)) };
+  } finally {
+    nc.forEach((c) => c.close());
+    await n.stop();
+  }
+}
+
 async function run(cases: Set<Case>, dir: string): Promise<Results> {
   const res: Results = {};
   // before any child starts: children inherit the limit
@@ -329,42 +361,24 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
       relay = undefined;
     }
     if (cases.has("memory")) {
-      const r = await startRelay(dir, "relay-idle", 0);
-      cleanup.push(r.stop);
-      const rc: Client[] = [];
-      cleanup.push(() => rc.forEach((c) => c.close()));
-      const rm = await idleMemory(r.pid, rc, (k) => idleRelayConns(r.addr, k, IDLE_BATCH, IDLE_MS));
-      const closed = rc.filter((c) => c.closeReason !== undefined).length;
-      for (const f of cleanup.splice(0).reverse()) await f();
-
-      const n = await startNats();
-      cleanup.push(n.stop);
-      const nc: Deno.TcpConn[] = [];
-      cleanup.push(() => nc.forEach((c) => c.close()));
-      const nm = await idleMemory(n.pid, nc, (k) => idleNatsConns(n.port, k, IDLE_BATCH, IDLE_MS));
-      for (const f of cleanup.splice(0).reverse()) await f();
-      res.memory = { connections: IDLE, relay: { ...rm, closed }, nats: nm, fd: fd! };
+      const m = await idlePair(
+        dir,
+        "relay-idle",
+        (r) => r.addr,
+        () => startNats(),
+        (n, k) => idleNatsConns(n.port, k, IDLE_BATCH, IDLE_MS),
+      );
+      res.memory = { connections: IDLE, ...m, fd: fd! };
     }
     if (cases.has("memory-ws")) {
-      const r = await startRelay(dir, "relay-idle-ws", 0);
-      cleanup.push(r.stop);
-      const rc: Client[] = [];
-      cleanup.push(() => rc.forEach((c) => c.close()));
-      const rm = await idleMemory(r.pid, rc, (k) => idleRelayConns(r.ws, k, IDLE_BATCH, IDLE_MS));
-      const closed = rc.filter((c) => c.closeReason !== undefined).length;
-      for (const f of cleanup.splice(0).reverse()) await f();
-
-      const n = await startNats(undefined, dir);
-      cleanup.push(n.stop);
-      const nc: WebSocket[] = [];
-      cleanup.push(() => nc.forEach((c) => c.close()));
-      const nm = await idleMemory(
-        n.pid,
-        nc,
-        (k) => idleNatsWsConns(n.wsPort!, k, IDLE_BATCH, IDLE_MS),
+      const m = await idlePair(
+        dir,
+        "relay-idle-ws",
+        (r) => r.ws,
+        () => startNats(undefined, dir),
+        (n, k) => idleNatsWsConns(n.wsPort!, k, IDLE_BATCH, IDLE_MS),
       );
-      for (const f of cleanup.splice(0).reverse()) await f();
-      res.memoryWs = { connections: IDLE, relay: { ...rm, closed }, nats: nm };
+      res.memoryWs = { connections: IDLE, ...m };
     }
     if (cases.has("floor")) res.floor = await socatFloor({ ...ONE, size: SIZE });
     return res;

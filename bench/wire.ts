@@ -90,19 +90,24 @@ function pair(b: CryptoBackend, tier: 4 | 5) {
   return { a, r };
 }
 
+/** Runs `op` for one window of MS, in batches of 64: calls per CPU second of this process. */
+function perCpuSecond(op: () => void): number {
+  let n = 0;
+  const end = performance.now() + MS;
+  const c0 = cpuMs();
+  while (performance.now() < end) {
+    for (let i = 0; i < 64; i++) op();
+    n += 64;
+  }
+  return n / ((cpuMs() - c0) / 1000);
+}
+
 /** One window of seal and one of read+open: operations per CPU second. */
 function measure(b: CryptoBackend, tier: 4 | 5): { seal: number; open: number } {
   const payload = new Uint8Array(SIZE).fill(0x5a);
   const { a, r } = pair(b, tier);
   for (let i = 0; i < 256; i++) r.receive(a.seal(0x0200, payload).subarray(4)); // warm up
-  let n = 0;
-  const end = performance.now() + MS;
-  const c0 = cpuMs();
-  while (performance.now() < end) {
-    for (let i = 0; i < 64; i++) a.seal(0x0200, payload);
-    n += 64;
-  }
-  const seal = n / ((cpuMs() - c0) / 1000);
+  const seal = perCpuSecond(() => a.seal(0x0200, payload));
   // Open: seal a batch untimed (the replay window forbids reusing one
   // message), then time reading it from frames, opening and decoding.
   let m = 0;
@@ -178,22 +183,15 @@ function measureShimCall(
   const s = seen.seal, o = seen.open;
   if (s === undefined || o === undefined) return undefined;
   const out = new Uint8Array(o.layout.payloadLength);
-  const rate = (op: () => void): number => {
-    for (let i = 0; i < 256; i++) op(); // warm up
-    let n = 0;
-    const end = performance.now() + MS;
-    const c0 = cpuMs();
-    while (performance.now() < end) {
-      for (let i = 0; i < 64; i++) op();
-      n += 64;
-    }
-    return n / ((cpuMs() - c0) / 1000);
+  const warm = (op: () => void): () => void => {
+    for (let i = 0; i < 256; i++) op();
+    return op;
   };
-  const seal = rate(() => s.fk.seal(s.buf, s.nonce, s.layout, payload));
-  const open = rate(() => {
+  const seal = perCpuSecond(warm(() => s.fk.seal(s.buf, s.nonce, s.layout, payload)));
+  const open = perCpuSecond(warm(() => {
     // out is apart from the ciphertext, so the same message opens again and again
     if (o.fk.open(o.buf, o.nonce, o.layout, out) !== 0) throw new Error("bench: shim open failed");
-  });
+  }));
   a.destroy();
   r.destroy();
   return { seal, open };

@@ -151,6 +151,7 @@ export function busPaths(bus: string): PathRule[] {
  */
 export function buildPlan(i: PlanInputs): ConfinePlan {
   const deno = realOr(Deno.execPath());
+  const npm = i.npmCache === undefined ? undefined : realOr(i.npmCache);
   const paths: PathRule[] = [
     { path: deno, access: "rx" },
     // The dynamic loader and shared libraries deno links (and the granted libc).
@@ -162,7 +163,7 @@ export function buildPlan(i: PlanInputs): ConfinePlan {
     // node's, so nothing planted there reaches the node. The npm packages it links to are the
     // node's, read only.
     { path: realOr(denoDir(i.env)), access: "rw" },
-    ...(i.npmCache === undefined ? [] : [{ path: realOr(i.npmCache), access: "ro" } as const]),
+    ...(npm === undefined ? [] : [{ path: npm, access: "ro" } as const]),
     ...CODE_DIRS.map((path): PathRule => ({ path: realOr(path), access: "ro" })),
     { path: realOr(i.pluginDir), access: "ro" },
     ...i.runFiles.map((path): PathRule => ({ path, access: "ro" })),
@@ -172,9 +173,7 @@ export function buildPlan(i: PlanInputs): ConfinePlan {
     ...i.devices.map((path): PathRule => ({ path, access: "dev" })),
     ...i.buses.flatMap(busPaths),
   ];
-  const links = i.npmCache === undefined
-    ? []
-    : [{ path: `${denoDir(i.env)}/npm`, target: realOr(i.npmCache) }];
+  const links = npm === undefined ? [] : [{ path: `${denoDir(i.env)}/npm`, target: npm }];
   return { libc: i.libc, paths, ...netRules(i.net), env: i.env, links };
 }
 
