@@ -121,6 +121,17 @@ export async function startRelay(
   }).spawn();
   const logDone = child.stderr.pipeTo(log.writable).catch(() => {});
   const stop = async () => {
+    // BENCH_RELAY_METRICS=1: the relay's federation counters before it stops (which path the
+    // messages took: handed off, stored, group commits).
+    if (Deno.env.get("BENCH_RELAY_METRICS") === "1") {
+      const text = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then(
+        (r) => r.text(),
+        String,
+      );
+      const keep =
+        /^myclerk_federation_(stored|handed_off|handoff_stored|group_commits|acked|drops)/;
+      console.log(`${name} metrics:\n${text.split("\n").filter((l) => keep.test(l)).join("\n")}`);
+    }
     try {
       // BENCH_RELAY_STOP=SIGTERM: a graceful stop, so `--cpu-prof` in BENCH_RELAY_DENO_ARGS
       // gets to write its profile (SIGKILL, the default, is quicker).

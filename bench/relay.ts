@@ -103,7 +103,8 @@ const USAGE =
 Every figure is printed as a ratio against a real nats-server (Debian package nats-server)
 measured in the same run; each goal gets one "target:" line with PASS or FAIL.
 BENCH_RELAY_DENO_ARGS adds deno flags to the relay child (e.g. --cpu-prof with
-BENCH_RELAY_STOP=SIGTERM); BENCH_RELAY_STDOUT=1 shows the child's stdout (V8 traces).
+BENCH_RELAY_STOP=SIGTERM); BENCH_RELAY_STDOUT=1 shows the child's stdout (V8 traces);
+BENCH_RELAY_METRICS=1 prints the relay's federation counters before it stops.
 See docs/FEDERATION.md §10.5.`;
 
 if (Deno.args.includes("--help") || Deno.args.includes("-h")) {

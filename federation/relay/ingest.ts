@@ -247,6 +247,37 @@ export class Ingest {
     while (this.#acking.size > 0) await Promise.all([...this.#acking]);
   }
 
+  /**
+   * After a commit: messages waiting for the next group (not yet given to
+   * the store) go by handoff instead where the rule now allows, each
+   * recipient's in arrival order up to its first that cannot. Without this,
+   * one message that had to be stored (a full window, say) sends everything
+   * after it for that recipient through the store for as long as the sender
+   * keeps ahead of the commits: a chain that a store with a slower round
+   * trip never breaks.
+   */
+  #handOffWaiting(): void {
+    if (this.#batch.length === 0) return;
+    let blocked: Set<FamilyId> | undefined;
+    let kept: Accepted[] | undefined;
+    const batch = this.#batch;
+    for (let i = 0; i < batch.length; i++) {
+      const a = batch[i];
+      const to = a.item.message.to;
+      // Every queued message of `to` is in this batch now (the commit before it is through).
+      if (a.held === undefined && !blocked?.has(to) && this.#handoff.offer(a, false)) {
+        kept ??= batch.slice(0, i);
+        const n = (this.#queued.get(to) ?? 1) - 1;
+        if (n <= 0) this.#queued.delete(to);
+        else this.#queued.set(to, n);
+        continue;
+      }
+      if (a.held === undefined) (blocked ??= new Set()).add(to);
+      kept?.push(a);
+    }
+    if (kept !== undefined) this.#batch = kept;
+  }
+
   async #commit(items: Accepted[]): Promise<void> {
     const ctx = this.#ctx;
     let batch: EnqueueBatch;
@@ -279,7 +310,8 @@ export class Ingest {
     ctx.node.metrics.inc(FED.groupCommits);
     const results = batch.results;
     const acks = new Map<RelayLink, Uint8Array[]>();
-    const hubsToPump = new Set<FamilyId>();
+    /** Recipient -> highest seq stored for it in this commit. */
+    const hubsToPump = new Map<FamilyId, number>();
     const peersToPump = new Set<number>();
     const direct: { p: Accepted; seq: number }[] = [];
     let storedMailbox = 0;
@@ -298,7 +330,7 @@ export class Ingest {
       if (r.status === "duplicate") ctx.node.metrics.inc(FED.duplicates);
       else if (p.item.lane.kind === "mailbox") {
         storedMailbox++;
-        hubsToPump.add(p.item.message.to);
+        hubsToPump.set(p.item.message.to, r.seq);
         direct.push({ p, seq: r.seq });
       } else {
         storedPeer++;
@@ -334,12 +366,13 @@ export class Ingest {
       }
     }
     this.#unqueue(items);
+    this.#handOffWaiting();
     // Handed off, then acked "delivered" before this commit was made: the ack's delete
     // ran before the insert, so delete now.
     const early = ackedEarly(items);
     if (early !== undefined) { for (const [f, mids] of early) this.#push.deleteDelivered(f, mids); }
-    for (const f of hubsToPump) {
-      for (const l of ctx.links.hubs(f)) if (!l.caughtUp) this.#push.pumpHub(l);
+    for (const [f, seq] of hubsToPump) {
+      for (const l of ctx.links.hubs(f)) this.#push.committed(l, seq);
     }
     for (const p of peersToPump) this.#push.pumpPeer(p);
   }

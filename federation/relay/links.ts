@@ -89,6 +89,12 @@ export class RelayLink {
   pumping = false;
   /** Another push was asked for while one was in flight: run again after it. */
   pumpAgain = false;
+  /**
+   * Highest store seq of this family's messages whose commit came back
+   * while a push read was in flight (0: none): the read may or may not
+   * have seen them, and its own rows tell (see Push.committed).
+   */
+  committedSeq = 0;
   /** performance.now() until which this session gets no handoff (it let one time out). */
   handoffPausedUntil = 0;
   /** performance.now() of this session's last FED_ACK "delivered" (0: none yet). */

@@ -62,13 +62,17 @@ export class Push {
 
   // ---- hubs ------------------------------------------------------------------
 
-  /** FED_FETCH: more credit (and the byte window), then push what fits. */
+  /**
+   * FED_FETCH: more credit (and the byte window), then push what fits. A
+   * caught-up session stays caught up: credit changes nothing in the store
+   * past its cursor. (Clearing it here sent every message through a store
+   * read for as long as a hub kept topping up its credit while it read.)
+   */
   onFetch(l: RelayLink, family: FamilyId, credit: number, maxBytes?: number): void {
     if (l.family === undefined || l.family !== family) {
       throw new MyClerkError(ErrorCode.FORBIDDEN, "fetch-other-family", { family });
     }
     l.fetch(credit, maxBytes);
-    l.caughtUp = false;
     this.pumpHub(l);
   }
 
@@ -147,6 +151,25 @@ export class Push {
     });
   }
 
+  /**
+   * A commit stored messages for `l`'s family, up to store seq `seq`, that
+   * `l` did not take from memory: a session not caught up reads them. While
+   * its read is in flight the seq is noted instead of asking for another
+   * read: a store whose reads see every commit made before them (SQLite,
+   * the worker store) returns these rows in that read, and a store that
+   * does not is read again because the read's rows end below `seq`.
+   * Without this, a sender that commits faster than a read's round trip
+   * keeps the session reading the store for good.
+   */
+  committed(l: RelayLink, seq: number): void {
+    if (l.caughtUp) return;
+    if (l.pumping) {
+      if (seq > l.committedSeq) l.committedSeq = seq;
+      return;
+    }
+    this.pumpHub(l);
+  }
+
   /** Every hub session (limits changed on reload). */
   pumpAllHubs(): void {
     for (const l of this.#ctx.links.hubSessions()) {
@@ -173,6 +196,7 @@ export class Push {
         ctx.node.config.limits.maxQueueBytes - l.link.queuedBytes,
       );
       l.pumpAgain = false;
+      l.committedSeq = 0;
       const { rows, cut } = await ctx.store.fetchWindow(family, l.cursor, limit, budget);
       if (l.closed || ctx.stopping) return;
       let sent = 0;
@@ -201,8 +225,9 @@ export class Push {
         return;
       }
       // A short read that was not cut by the byte budget: nothing more past the cursor,
-      // unless a commit or an ack asked for another read while this one was in flight.
-      if (rows.length < limit && !cut && !l.pumpAgain) {
+      // unless something asked for another read while this one was in flight, or a commit
+      // that came back meanwhile stored rows past what the read returned (see committed()).
+      if (rows.length < limit && !cut && !l.pumpAgain && l.committedSeq <= l.cursor) {
         l.caughtUp = true;
         return;
       }
