@@ -227,6 +227,7 @@ export class SqliteRelayStore implements RelayStore {
     const p = (sql: string) => d.db.prepare(sql);
     this.#st = {
       seenGet: p("SELECT 1 FROM seen WHERE family = ? AND mid = ?"),
+      queuedGet: p("SELECT 1 FROM queue WHERE recipient = ? AND mid = ?"),
       seenPut: p("INSERT OR IGNORE INTO seen (family, mid, expires) VALUES (?, ?, ?)"),
       usageGet: p("SELECT messages, bytes FROM usage WHERE family = ?"),
       usageAdd: p(
@@ -235,8 +236,9 @@ export class SqliteRelayStore implements RelayStore {
          bytes = bytes + excluded.bytes`,
       ),
       quotaGet: p("SELECT quota_messages, quota_bytes FROM families WHERE id = ?"),
+      // OR IGNORE: a (recipient, mid) still queued is the duplicate check (queue_mid).
       insert: p(
-        `INSERT INTO queue (lane, recipient, sender, sender_key, mid, ttl, hops, sealed, size,
+        `INSERT OR IGNORE INTO queue (lane, recipient, sender, sender_key, mid, ttl, hops, sealed, size,
          received, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       fetchMailbox: p(
@@ -246,9 +248,11 @@ export class SqliteRelayStore implements RelayStore {
       fetchPeer: p(
         "SELECT * FROM queue WHERE lane = ? AND lane <> -1 AND seq > ? ORDER BY seq LIMIT ?",
       ),
-      delMid: p("DELETE FROM queue WHERE recipient = ? AND mid = ? AND lane = ? RETURNING size"),
+      delMid: p(
+        "DELETE FROM queue WHERE recipient = ? AND mid = ? AND lane = ? RETURNING size, ttl, received",
+      ),
       expiredSel: p(
-        "SELECT seq, lane, recipient, sender, mid, size, expires FROM queue WHERE expires <= ? ORDER BY expires, seq LIMIT ?",
+        "SELECT seq, lane, recipient, sender, mid, size, ttl, received, expires FROM queue WHERE expires <= ? ORDER BY expires, seq LIMIT ?",
       ),
       delSeq: p("DELETE FROM queue WHERE seq = ?"),
       seenSweep: p(
@@ -370,6 +374,7 @@ export class SqliteRelayStore implements RelayStore {
           for (const it of a.items) {
             const r = this.#st.delMid.get(it.to, it.mid, a.lane) as Row | undefined;
             if (r === undefined) continue;
+            this.#remember(it.to, it.mid, r);
             n++;
             addDelta(freed, a.lane, it.to, -1, -num(r.size));
           }
@@ -391,12 +396,31 @@ export class SqliteRelayStore implements RelayStore {
     for (const mid of mids) {
       const r = this.#st.delMid.get(family, mid, lane) as Row | undefined;
       if (r !== undefined) {
+        this.#remember(family, mid, r);
         n++;
         addDelta(freed, lane, family, -1, -num(r.size));
       }
     }
     this.#applyDeltas(freed);
     return n;
+  }
+
+  /**
+   * A queued message leaves the queue (delivered, forwarded, expired): its
+   * dedupe row is written now, until the end of the window counted from its
+   * arrival, as it would have been at ingest. While a message is queued its
+   * queue row is its dedupe record (the unique `queue_mid`), so ingest
+   * writes one random-keyed B-tree entry per message instead of two. `r` is
+   * the deleted row (ttl, received); `now` skips rows whose window is over.
+   */
+  #remember(to: FamilyId, mid: Uint8Array, r: Row, now = 0): void {
+    const until = dedupeUntil(
+      { ttl: num(r.ttl) },
+      num(r.received),
+      this.#maxTtl,
+      this.#dedupeWindow,
+    );
+    if (until > now) this.#st.seenPut.run(to, mid, until);
   }
 
   /**
@@ -602,17 +626,14 @@ export class SqliteRelayStore implements RelayStore {
     const over = inFlight ? undefined : quotaError(m.to, usedMessages, usedBytes, u.quota, size);
     if (over !== undefined) {
       // A message already stored is acked as such even when the quota is full now.
+      if (st.queuedGet.get(m.to, m.mid) !== undefined) return { status: "duplicate" };
       if (st.seenGet.get(m.to, m.mid) !== undefined) return { status: "duplicate" };
       throw over;
     }
+    // Dedupe: a mid that left the queue within the window is in `seen` (a read); one still
+    // queued makes the insert below a no-op (its unique index): no dedupe row written here.
+    if (st.seenGet.get(m.to, m.mid) !== undefined) return { status: "duplicate" };
     const expires = storedExpiry(m, now, this.#maxTtl);
-    // The dedupe insert is the duplicate check: one statement instead of a read and a write.
-    const fresh = st.seenPut.run(
-      m.to,
-      m.mid,
-      dedupeUntil(m, now, this.#maxTtl, this.#dedupeWindow),
-    );
-    if (num(fresh.changes) === 0) return { status: "duplicate" };
     const r = st.insert.run(
       lane,
       m.to,
@@ -626,6 +647,7 @@ export class SqliteRelayStore implements RelayStore {
       now,
       expires,
     );
+    if (num(r.changes) === 0) return { status: "duplicate" };
     u.addMessages++;
     u.addBytes += size;
     addDelta(lanes, lane, m.to, 1, size);
@@ -838,6 +860,7 @@ export class SqliteRelayStore implements RelayStore {
         for (const r of rows) {
           this.#st.delSeq.run(r.seq as number);
           const to = r.recipient as string;
+          this.#remember(to, r.mid as Uint8Array, r, now);
           const size = num(r.size);
           addDelta(freed, num(r.lane), to, -1, -size);
           const e = {
@@ -982,7 +1005,8 @@ export class SqliteRelayStore implements RelayStore {
         mailboxes,
         peers,
         invitesOpen: one("SELECT count(*) AS n FROM invites WHERE redeemed_at IS NULL"),
-        dedupeEntries: one("SELECT count(*) AS n FROM seen"),
+        // Queued messages are their own dedupe records (see #remember).
+        dedupeEntries: one("SELECT count(*) AS n FROM seen") + num(tot.n),
         pendingNotices: one("SELECT count(*) AS n FROM notices"),
       };
     });

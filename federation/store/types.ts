@@ -170,7 +170,7 @@ export interface StoreStats {
   readonly peers: readonly ({ readonly peer: number } & QueueStatus)[];
   /** Invite tokens created and not yet redeemed (expired ones included). */
   readonly invitesOpen: number;
-  /** Rows in the relay dedupe table (`seen`). */
+  /** Mids the relay dedupes now: SQLite, `seen` rows plus queued messages (each its own record). */
   readonly dedupeEntries: number;
   /** Expiry notices waiting for the sender's hub. */
   readonly pendingNotices: number;

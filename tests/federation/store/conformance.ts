@@ -207,6 +207,32 @@ export function relayStoreConformance(name: string, open: StoreFactory): void {
     assertEquals((await put(s, [ms[1]])).map(status), ["duplicate"]);
   });
 
+  t(
+    "dedupe after the message left: delivered, forwarded, reopened; the window counts from arrival",
+    async (s, reopen) => {
+      const bob = fam(2);
+      const peer = { kind: "peer", peer: 0x1234 } as const;
+      const m0 = msg(bob, fam(1), 0, 100, 60); // window: max(ttl 60, 1000) = 1000 s
+      const m1 = msg(bob, fam(1), 1);
+      const fwd = msg(fam(9), fam(1), 2);
+      await put(s, [m0, m1]);
+      await put(s, [fwd], NOW, peer);
+      // A queued mid is a duplicate in a later group.
+      assertEquals((await put(s, [m0])).map(status), ["duplicate"]);
+      assertEquals(await s.ack(MB, bob, [m0.mid], { durable: false }), 1);
+      assertEquals(await s.ackPeer(0x1234, [{ to: fam(9), mid: fwd.mid }]), 1);
+      assertEquals((await put(s, [m0, m1])).map(status), ["duplicate", "duplicate"]);
+      assertEquals((await put(s, [fwd], NOW, peer)).map(status), ["duplicate"]);
+      const s2 = await reopen();
+      assertEquals((await put(s2, [m0], NOW + 10)).map(status), ["duplicate"]);
+      assertEquals((await put(s2, [fwd], NOW + 10, peer)).map(status), ["duplicate"]);
+      // The window (1000 s) started when m0 arrived, not when it was acked.
+      await s2.sweep(NOW + 1001);
+      assertEquals((await put(s2, [m0], NOW + 1002)).map(status), ["stored"]);
+      assertEquals((await s2.queueStatus(MB, bob)).depth, 2);
+    },
+  );
+
   t("acks keep call order with the writes and reads around them", async (s) => {
     const bob = fam(2);
     const m0 = msg(bob, fam(1), 0);
