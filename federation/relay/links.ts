@@ -97,6 +97,8 @@ export class RelayLink {
   committedSeq = 0;
   /** performance.now() until which this session gets no handoff (it let one time out). */
   handoffPausedUntil = 0;
+  /** Handoff pauses since this session last acked a handed-off message in time (handoff.ts). */
+  handoffStrikes = 0;
   /** performance.now() of this session's last FED_ACK "delivered" (0: none yet). */
   lastDeliveredAt = 0;
   #inflight?: Map<string, number>;

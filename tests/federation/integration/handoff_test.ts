@@ -24,6 +24,13 @@
  * 8. Messages that queued behind one that had to be stored (no credit) go
  *    by handoff once its commit is back (commits held at a gate), not
  *    through the store, still in send order.
+ * 9. A commit that comes back during a store read the read did not see is
+ *    read again (the session is not marked caught up past it).
+ * 10. A recipient that lets handoffs time out is paused 2 x `handoffMs`,
+ *    then 4 x, ...; a message it acks in time ends the escalation.
+ * 11. A recipient that stops reading (a child process under SIGSTOP): what
+ *    was handed off waits in the relay's send queue, and is not timed out
+ *    as the recipient's stall (only the 10 x hold limit applies).
  */
 
 import { assert, assertEquals } from "../_assert.ts";
@@ -593,6 +600,135 @@ Deno.test({
       assertEquals(sent.errors, 0);
     } finally {
       gate.open();
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "handoff: a recipient that times out is paused 2x handoffMs, doubling; an in-time ack resets",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const T = 200;
+    const s = await setup({ handoffMs: T });
+    try {
+      const sent = senderLog(s.a);
+      const rx = recipient(s.b);
+      await warmUp(s, sent, rx);
+      const msgs = sealMany(s.a, s.b, 400, 64);
+      let next = 0;
+      /** Sends one message, waits for its "stored": true when it went by handoff. */
+      const handedOff = async (): Promise<{ handed: boolean; sentAt: number }> => {
+        const m = msgs[next++];
+        const timedOut = s.node.metrics.get(FED.handoffStored);
+        const inTime = s.node.metrics.get(FED.handedOff);
+        const sentAt = performance.now();
+        s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+        for (const deadline = sentAt + 10_000; !sent.stored.includes(m.mid);) {
+          if (performance.now() > deadline) throw new Error(`no "stored" for ${m.mid}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const handed = s.node.metrics.get(FED.handoffStored) > timedOut ||
+          s.node.metrics.get(FED.handedOff) > inTime;
+        return { handed, sentAt };
+      };
+      const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+      /**
+       * With b not acking, a message that goes by handoff times out (its
+       * "stored" comes then) and a pause starts; messages every few ms go to
+       * the store until one is handed off again. Returns the `n` pauses seen,
+       * each from the timeout to the first message handed off after it (which
+       * times out in turn and starts the next).
+       */
+      const pauses = async (n: number): Promise<number[]> => {
+        const first = await handedOff();
+        assert(first.handed, "handed off, then timed out");
+        let timedOutAt = performance.now();
+        const out: number[] = [];
+        while (out.length < n) {
+          const r = await handedOff();
+          if (r.handed) {
+            out.push(r.sentAt - timedOutAt);
+            timedOutAt = performance.now();
+          } else await sleep(10);
+        }
+        return out;
+      };
+      rx.ack.on = false;
+      const [p1, p2] = await pauses(2); // 2 x T, then 4 x T
+      assert(p1 >= 2 * T - 150 && p1 < 7 * T, `first pause ${p1.toFixed(0)} ms, about ${2 * T}`);
+      assert(p2 >= p1 + T, `second pause ${p2.toFixed(0)} ms doubles the first ${p1.toFixed(0)}`);
+      // The message that ended p2 timed out too (8 x T now). b acks again: the first message
+      // handed off after that pause is acked in time, and the escalation starts over.
+      rx.ack.on = true;
+      const inTime = s.node.metrics.get(FED.handedOff);
+      while (s.node.metrics.get(FED.handedOff) === inTime) {
+        await handedOff();
+        await sleep(10);
+      }
+      rx.ack.on = false;
+      const [p3] = await pauses(1);
+      assert(p3 < 7 * T, `after an in-time ack the pause is short again: ${p3.toFixed(0)} ms`);
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "handoff: a recipient that stops reading keeps its messages held while they wait in the relay's send queue",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const T = 300;
+    const s = await setup({ handoffMs: T });
+    // b's session moves to a child process that the test can stop.
+    s.b.c.close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./_recipient_child.ts", import.meta.url).pathname,
+        `127.0.0.1:${s.node.addresses.tcp.port}`,
+        `${s.dir}/b/node.key`,
+        s.b.id,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const first = await out.read();
+      assert(first.value?.includes("ready"), `child: ${first.value}`);
+      const sent = senderLog(s.a);
+      await warmUp(s, sent);
+      await drained(s, "warm-up delivered by the child");
+      // b stalls (stops reading); a sends 12 MiB: the kernel's socket buffers fill, then the
+      // relay's send queue to b, then the rest goes to the store.
+      child.kill("SIGSTOP");
+      const msgs = sealMany(s.a, s.b, 48, 256 * 1024);
+      for (const m of msgs) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+      await until(async () => (await depth(s)) > 0 || undefined, 10_000, "b's send queue full");
+      // Stalled for three times handoffMs (under the 10 x hold limit): what was handed off
+      // still waits in the relay's own send queue, so it is not b's stall yet.
+      await new Promise((r) => setTimeout(r, 3 * T));
+      const timedOut = s.node.metrics.get(FED.handoffStored);
+      child.kill("SIGCONT");
+      await until(() => sent.stored.length >= 49 || undefined, 20_000, "all acked stored");
+      await drained(s, "stored ones delivered");
+      assertEquals(timedOut, 0, "no handoff timed out while b's bytes waited at the relay");
+      assert(s.node.metrics.get(FED.handedOff) >= 1, "some were handed off");
+      assertEquals(s.node.metrics.get(FED.handoffStored), 0);
+    } finally {
+      try {
+        child.kill("SIGCONT");
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.status;
+      await out.cancel().catch(() => {});
       await s.close();
     }
   },
