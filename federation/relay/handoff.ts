@@ -15,10 +15,10 @@
  * and stalls), or after {@link MAX_HOLD_FACTOR} x `handoffMs` in any case;
  * while the session keeps acking, a late ack is the relay's own backlog (a
  * burst from many senders), and while bytes for it still wait in the
- * relay's send queue, the recipient may not have the message yet. A recipient that
- * lets a handed-off message time out gets no handoff for a while, so that its
- * senders hear "stored" at the store's pace instead of waiting out the
- * timeout for every message: {@link PAUSE_FIRST} x `handoffMs` after a first
+ * relay's send queue, the recipient may not have the message yet. A
+ * recipient that lets a handed-off message time out gets no handoff for a
+ * while, so that its senders hear "stored" at the store's pace instead of
+ * waiting out the timeout for every message: {@link PAUSE_FIRST} x `handoffMs` after a first
  * timeout, doubling with each timeout that follows a pause, up to
  * {@link PAUSE_FACTOR} x; a message it acks in time ends the escalation. (A
  * fixed 20 x pause turned one hiccup, a GC pause or a burst of joins, into
@@ -271,10 +271,10 @@ export class Handoff {
 
 /**
  * Session `l` let a handoff time out at `now`: no handoff for
- * {@link PAUSE_FIRST} x `ms`, doubled for each timeout since its last
- * in-time ack that came after a pause had ended, at most
+ * {@link PAUSE_FIRST} x `ms`, doubled for each further pause before the
+ * session next acks a handed-off message in time, at most
  * {@link PAUSE_FACTOR} x. Entries that time out during a pause (pushed
- * before it) do not escalate it.
+ * before it) do not lengthen it.
  */
 function pause(l: RelayLink, now: number, ms: number): void {
   if (l.handoffPausedUntil > now) return;

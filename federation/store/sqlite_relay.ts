@@ -236,10 +236,13 @@ export class SqliteRelayStore implements RelayStore {
          bytes = bytes + excluded.bytes`,
       ),
       quotaGet: p("SELECT quota_messages, quota_bytes FROM families WHERE id = ?"),
-      // OR IGNORE: a (recipient, mid) still queued is the duplicate check (queue_mid).
+      // A (recipient, mid) still queued is the duplicate check (queue_mid): no row, no change.
+      // Only that conflict: any other constraint still fails the transaction (never a silent
+      // "duplicate" for a row that was not stored).
       insert: p(
-        `INSERT OR IGNORE INTO queue (lane, recipient, sender, sender_key, mid, ttl, hops, sealed, size,
-         received, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO queue (lane, recipient, sender, sender_key, mid, ttl, hops, sealed, size,
+         received, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (recipient, mid) DO NOTHING`,
       ),
       fetchMailbox: p(
         "SELECT * FROM queue WHERE lane = -1 AND recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
