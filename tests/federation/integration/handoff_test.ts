@@ -163,6 +163,33 @@ async function setup(
   };
 }
 
+/**
+ * A handoff test on a relay whose store holds the results of `methods` at
+ * a gate (handoffMs 5000: nothing times out meanwhile); the gate is opened
+ * and the relay closed afterwards.
+ */
+function gatedTest(
+  name: string,
+  methods: readonly (keyof RelayStore)[],
+  fn: (s: Setup, gate: Gate) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const gate = new Gate();
+      const s = await setup({ handoffMs: 5000 }, (st) => gate.wrap(st, methods));
+      try {
+        await fn(s, gate);
+      } finally {
+        gate.open();
+        await s.close();
+      }
+    },
+  });
+}
+
 /** What a sender session heard: "stored" mids (hex), errors. */
 function senderLog(h: BenchHub): { stored: string[]; errors: number } {
   const log = { stored: [] as string[], errors: 0 };
@@ -200,6 +227,30 @@ function deliveredAck(h: BenchHub, mids: Uint8Array[], c: Client = h.c): void {
 }
 
 const fromHex = (s: string) => Uint8Array.from(s.match(/../g)!.map((x) => parseInt(x, 16)));
+
+/** Recipient session that records FED_DELIVER mids and acks and adds credit only when told. */
+function manualRecipient(h: BenchHub): {
+  got: string[];
+  credit(n: number): void;
+  ack(mids: readonly string[]): void;
+} {
+  const got: string[] = [];
+  h.c.onRaw((op, bytes) => {
+    if (op !== FedOp.FED_DELIVER) return;
+    const m = decodeFed(be, op, bytes);
+    if (m.op === FedOp.FED_DELIVER) got.push(toHex(m.mid));
+  });
+  return {
+    got,
+    credit: (credit) =>
+      h.c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: h.id, credit })),
+    ack: (mids) =>
+      h.c.send(
+        FedOp.FED_ACK,
+        encodeFed({ op: FedOp.FED_ACK, kind: "delivered", family: h.id, mids: mids.map(fromHex) }),
+      ),
+  };
+}
 
 /**
  * Sends one small message and waits for its "stored" (and, with `rx`, its
@@ -425,184 +476,122 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "handoff: a caught-up recipient topping up its credit stays caught up (no store read)",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const gate = new Gate();
-    const s = await setup({ handoffMs: 5000 }, (st) => gate.wrap(st, ["fetchWindow"]));
-    try {
-      const sent = senderLog(s.a);
-      const rx = recipient(s.b); // acks each message with FED_ACK + FED_FETCH (credit 1)
-      await warmUp(s, sent, rx);
-      await drained(s, "warm-up message gone");
-      const storedBefore = s.node.metrics.get(FED.stored, { lane: "mailbox" });
-      const handedBefore = s.node.metrics.get(FED.handedOff);
-      // From here a store read would not come back: every message must go from memory.
-      gate.close();
-      const reads = gate.calls.get("fetchWindow") ?? 0;
-      const msgs = sealMany(s.a, s.b, 20, 1024);
-      for (const m of msgs) {
-        s.a.c.send(FedOp.FED_DELIVER, m.bytes);
-        await until(() => rx.got.includes(m.mid) || undefined, 10_000, `message ${m.mid} at b`);
-      }
-      await until(() => sent.stored.length >= 21 || undefined, 10_000, "20 acked stored");
-      assertEquals(rx.got.slice(1), msgs.map((m) => m.mid), "in send order, each once");
-      assertEquals(gate.calls.get("fetchWindow") ?? 0, reads, "no store read");
-      assertEquals(s.node.metrics.get(FED.stored, { lane: "mailbox" }), storedBefore);
-      assertEquals(s.node.metrics.get(FED.handedOff), handedBefore + 20);
-    } finally {
-      gate.open();
-      await s.close();
-    }
-  },
+gatedTest("handoff: a caught-up recipient topping up its credit stays caught up (no store read)", [
+  "fetchWindow",
+], async (s, gate) => {
+  const sent = senderLog(s.a);
+  const rx = recipient(s.b); // acks each message with FED_ACK + FED_FETCH (credit 1)
+  await warmUp(s, sent, rx);
+  await drained(s, "warm-up message gone");
+  const storedBefore = s.node.metrics.get(FED.stored, { lane: "mailbox" });
+  const handedBefore = s.node.metrics.get(FED.handedOff);
+  // From here a store read would not come back: every message must go from memory.
+  gate.close();
+  const reads = gate.calls.get("fetchWindow") ?? 0;
+  const msgs = sealMany(s.a, s.b, 20, 1024);
+  for (const m of msgs) {
+    s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+    await until(() => rx.got.includes(m.mid) || undefined, 10_000, `message ${m.mid} at b`);
+  }
+  await until(() => sent.stored.length >= 21 || undefined, 10_000, "20 acked stored");
+  assertEquals(rx.got.slice(1), msgs.map((m) => m.mid), "in send order, each once");
+  assertEquals(gate.calls.get("fetchWindow") ?? 0, reads, "no store read");
+  assertEquals(s.node.metrics.get(FED.stored, { lane: "mailbox" }), storedBefore);
+  assertEquals(s.node.metrics.get(FED.handedOff), handedBefore + 20);
 });
 
-Deno.test({
-  name: "handoff: messages queued behind a stored one go by handoff once its commit is back",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const gate = new Gate();
-    const s = await setup({ handoffMs: 5000 }, (st) => gate.wrap(st, ["enqueueBatch"]));
-    try {
-      const sent = senderLog(s.a);
-      // b takes one message of credit at a time and acks by hand.
-      const got: string[] = [];
-      s.b.c.onRaw((op, bytes) => {
-        if (op !== FedOp.FED_DELIVER) return;
-        const m = decodeFed(be, op, bytes);
-        if (m.op === FedOp.FED_DELIVER) got.push(toHex(m.mid));
-      });
-      const addCredit = (credit: number) =>
-        s.b.c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: s.b.id, credit }));
-      const ack = (mids: string[]) =>
-        s.b.c.send(
-          FedOp.FED_ACK,
-          encodeFed({
-            op: FedOp.FED_ACK,
-            kind: "delivered",
-            family: s.b.id,
-            mids: mids.map(fromHex),
-          }),
-        );
-      addCredit(1);
-      await warmUp(s, sent, { got });
-      ack([got[0]]);
-      addCredit(1);
-      await drained(s, "warm-up message gone");
-      const [m1, m2, m3, m4] = sealMany(s.a, s.b, 4, 1024);
-      const handed0 = s.node.metrics.get(FED.handedOff);
-      // m1 by handoff (b caught up: its only credit); b does not ack it yet.
-      s.a.c.send(FedOp.FED_DELIVER, m1.bytes);
-      await until(() => got.includes(m1.mid) || undefined, 10_000, "m1 at b");
-      const stored0 = s.node.metrics.get(FED.stored, { lane: "mailbox" });
-      const commits = gate.calls.get("enqueueBatch") ?? 0;
-      gate.close();
-      // m2: no credit, so to the store (its commit held at the gate); m3 and m4 queue behind it.
-      const received = s.node.metrics.get(CORE.received);
-      s.a.c.send(FedOp.FED_DELIVER, m2.bytes);
-      await until(
-        () => gate.calls.get("enqueueBatch") === commits + 1 || undefined,
-        10_000,
-        "m2 commit",
-      );
-      s.a.c.send(FedOp.FED_DELIVER, m3.bytes);
-      s.a.c.send(FedOp.FED_DELIVER, m4.bytes);
-      await until(
-        () => s.node.metrics.get(CORE.received) >= received + 3 || undefined,
-        10_000,
-        "m3, m4 in",
-      );
-      // b acks m1 and takes three more.
-      ack([m1.mid]);
-      addCredit(3);
-      await until(
-        () => sent.stored.includes(m1.mid) || undefined,
-        10_000,
-        "m1 stored (handed off)",
-      );
-      assertEquals(got.length, 2, "nothing pushed while m2's commit is out");
-      gate.open();
-      await until(() => got.length >= 5 || undefined, 10_000, "m2..m4 at b");
-      assertEquals(got.slice(1), [m1.mid, m2.mid, m3.mid, m4.mid], "in send order, each once");
-      ack([m2.mid, m3.mid, m4.mid]);
-      await until(() => sent.stored.length >= 5 || undefined, 10_000, "all acked stored");
-      await drained(s, "m2 deleted on its ack");
-      assertEquals(
-        s.node.metrics.get(FED.stored, { lane: "mailbox" }),
-        stored0 + 1,
-        "only m2 written",
-      );
-      assertEquals(s.node.metrics.get(FED.handedOff), handed0 + 3, "m1, m3, m4 handed off");
-      assertEquals(gate.calls.get("enqueueBatch"), commits + 1, "one commit: m2's");
-      assertEquals(sent.errors, 0);
-    } finally {
-      gate.open();
-      await s.close();
-    }
-  },
+gatedTest("handoff: messages queued behind a stored one go by handoff once its commit is back", [
+  "enqueueBatch",
+], async (s, gate) => {
+  const sent = senderLog(s.a);
+  // b takes one message of credit at a time and acks by hand.
+  const { got, credit: addCredit, ack } = manualRecipient(s.b);
+  addCredit(1);
+  await warmUp(s, sent, { got });
+  ack([got[0]]);
+  addCredit(1);
+  await drained(s, "warm-up message gone");
+  const [m1, m2, m3, m4] = sealMany(s.a, s.b, 4, 1024);
+  const handed0 = s.node.metrics.get(FED.handedOff);
+  // m1 by handoff (b caught up: its only credit); b does not ack it yet.
+  s.a.c.send(FedOp.FED_DELIVER, m1.bytes);
+  await until(() => got.includes(m1.mid) || undefined, 10_000, "m1 at b");
+  const stored0 = s.node.metrics.get(FED.stored, { lane: "mailbox" });
+  const commits = gate.calls.get("enqueueBatch") ?? 0;
+  gate.close();
+  // m2: no credit, so to the store (its commit held at the gate); m3 and m4 queue behind it.
+  const received = s.node.metrics.get(CORE.received);
+  s.a.c.send(FedOp.FED_DELIVER, m2.bytes);
+  await until(
+    () => gate.calls.get("enqueueBatch") === commits + 1 || undefined,
+    10_000,
+    "m2 commit",
+  );
+  s.a.c.send(FedOp.FED_DELIVER, m3.bytes);
+  s.a.c.send(FedOp.FED_DELIVER, m4.bytes);
+  await until(
+    () => s.node.metrics.get(CORE.received) >= received + 3 || undefined,
+    10_000,
+    "m3, m4 in",
+  );
+  // b acks m1 and takes three more.
+  ack([m1.mid]);
+  addCredit(3);
+  await until(
+    () => sent.stored.includes(m1.mid) || undefined,
+    10_000,
+    "m1 stored (handed off)",
+  );
+  assertEquals(got.length, 2, "nothing pushed while m2's commit is out");
+  gate.open();
+  await until(() => got.length >= 5 || undefined, 10_000, "m2..m4 at b");
+  assertEquals(got.slice(1), [m1.mid, m2.mid, m3.mid, m4.mid], "in send order, each once");
+  ack([m2.mid, m3.mid, m4.mid]);
+  await until(() => sent.stored.length >= 5 || undefined, 10_000, "all acked stored");
+  await drained(s, "m2 deleted on its ack");
+  assertEquals(
+    s.node.metrics.get(FED.stored, { lane: "mailbox" }),
+    stored0 + 1,
+    "only m2 written",
+  );
+  assertEquals(s.node.metrics.get(FED.handedOff), handed0 + 3, "m1, m3, m4 handed off");
+  assertEquals(gate.calls.get("enqueueBatch"), commits + 1, "one commit: m2's");
+  assertEquals(sent.errors, 0);
 });
 
-Deno.test({
-  name: "handoff: a commit that comes back during a store read the read missed is read again",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const gate = new Gate();
-    const s = await setup({ handoffMs: 5000 }, (st) => gate.wrap(st, ["fetchWindow"]));
-    try {
-      const sent = senderLog(s.a);
-      const got: string[] = [];
-      s.b.c.onRaw((op, bytes) => {
-        if (op !== FedOp.FED_DELIVER) return;
-        const m = decodeFed(be, op, bytes);
-        if (m.op === FedOp.FED_DELIVER) got.push(toHex(m.mid));
-      });
-      const msgs = sealMany(s.a, s.b, 5, 1024);
-      // b has no credit yet: m1..m3 wait in the store.
-      for (const m of msgs.slice(0, 3)) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
-      await until(() => sent.stored.length >= 3 || undefined, 10_000, "m1..m3 stored");
-      assertEquals(await depth(s), 3);
-      // Credit: the push reads m1..m3; the read's answer is held at the gate.
-      gate.close();
-      const reads = gate.calls.get("fetchWindow") ?? 0;
-      s.b.c.send(FedOp.FED_FETCH, encodeFed({ op: FedOp.FED_FETCH, family: s.b.id, credit: 100 }));
-      await until(() => (gate.calls.get("fetchWindow") ?? 0) > reads || undefined, 10_000, "read");
-      // m4 commits while that read is out: the read cannot have it.
-      s.a.c.send(FedOp.FED_DELIVER, msgs[3].bytes);
-      await until(() => sent.stored.includes(msgs[3].mid) || undefined, 10_000, "m4 stored");
-      gate.open();
-      await until(() => got.length >= 4 || undefined, 10_000, "m1..m4 at b");
-      assertEquals(got, msgs.slice(0, 4).map((m) => m.mid), "in send order, each once");
-      // Then caught up: m5 goes by handoff.
-      const handed = s.node.metrics.get(FED.handedOff);
-      s.b.c.send(
-        FedOp.FED_ACK,
-        encodeFed({ op: FedOp.FED_ACK, kind: "delivered", family: s.b.id, mids: got.map(fromHex) }),
-      );
-      await drained(s, "m1..m4 deleted");
-      s.a.c.send(FedOp.FED_DELIVER, msgs[4].bytes);
-      await until(() => got.length >= 5 || undefined, 10_000, "m5 at b");
-      s.b.c.send(
-        FedOp.FED_ACK,
-        encodeFed({
-          op: FedOp.FED_ACK,
-          kind: "delivered",
-          family: s.b.id,
-          mids: [fromHex(got[4])],
-        }),
-      );
-      await until(() => sent.stored.length >= 5 || undefined, 10_000, "m5 acked stored");
-      assertEquals(got[4], msgs[4].mid);
-      assertEquals(s.node.metrics.get(FED.handedOff), handed + 1, "m5 handed off");
-      assertEquals(sent.errors, 0);
-    } finally {
-      gate.open();
-      await s.close();
-    }
-  },
+gatedTest("handoff: a commit that comes back during a store read the read missed is read again", [
+  "fetchWindow",
+], async (s, gate) => {
+  const sent = senderLog(s.a);
+  const b = manualRecipient(s.b);
+  const got = b.got;
+  const msgs = sealMany(s.a, s.b, 5, 1024);
+  // b has no credit yet: m1..m3 wait in the store.
+  for (const m of msgs.slice(0, 3)) s.a.c.send(FedOp.FED_DELIVER, m.bytes);
+  await until(() => sent.stored.length >= 3 || undefined, 10_000, "m1..m3 stored");
+  assertEquals(await depth(s), 3);
+  // Credit: the push reads m1..m3; the read's answer is held at the gate.
+  gate.close();
+  const reads = gate.calls.get("fetchWindow") ?? 0;
+  b.credit(100);
+  await until(() => (gate.calls.get("fetchWindow") ?? 0) > reads || undefined, 10_000, "read");
+  // m4 commits while that read is out: the read cannot have it.
+  s.a.c.send(FedOp.FED_DELIVER, msgs[3].bytes);
+  await until(() => sent.stored.includes(msgs[3].mid) || undefined, 10_000, "m4 stored");
+  gate.open();
+  await until(() => got.length >= 4 || undefined, 10_000, "m1..m4 at b");
+  assertEquals(got, msgs.slice(0, 4).map((m) => m.mid), "in send order, each once");
+  // Then caught up: m5 goes by handoff.
+  const handed = s.node.metrics.get(FED.handedOff);
+  b.ack(got);
+  await drained(s, "m1..m4 deleted");
+  s.a.c.send(FedOp.FED_DELIVER, msgs[4].bytes);
+  await until(() => got.length >= 5 || undefined, 10_000, "m5 at b");
+  b.ack([got[4]]);
+  await until(() => sent.stored.length >= 5 || undefined, 10_000, "m5 acked stored");
+  assertEquals(got[4], msgs[4].mid);
+  assertEquals(s.node.metrics.get(FED.handedOff), handed + 1, "m5 handed off");
+  assertEquals(sent.errors, 0);
 });
 
 Deno.test({
