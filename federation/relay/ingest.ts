@@ -197,12 +197,15 @@ export class Ingest {
   /** The group of `items` is through (pushed from memory or left in the store): handoff may go on. */
   #unqueue(items: readonly Accepted[]): void {
     for (const p of items) {
-      if (p.held !== undefined) continue;
-      const to = p.item.message.to;
-      const n = (this.#queued.get(to) ?? 1) - 1;
-      if (n <= 0) this.#queued.delete(to);
-      else this.#queued.set(to, n);
+      if (p.held === undefined) this.#dequeue(p.item.message.to);
     }
+  }
+
+  /** One message for `to` left the uncommitted groups (stored, refused or handed off). */
+  #dequeue(to: FamilyId): void {
+    const n = (this.#queued.get(to) ?? 1) - 1;
+    if (n <= 0) this.#queued.delete(to);
+    else this.#queued.set(to, n);
   }
 
   /**
@@ -267,9 +270,7 @@ export class Ingest {
       // Every queued message of `to` is in this batch now (the commit before it is through).
       if (a.held === undefined && !blocked?.has(to) && this.#handoff.offer(a, false)) {
         kept ??= batch.slice(0, i);
-        const n = (this.#queued.get(to) ?? 1) - 1;
-        if (n <= 0) this.#queued.delete(to);
-        else this.#queued.set(to, n);
+        this.#dequeue(to);
         continue;
       }
       if (a.held === undefined) (blocked ??= new Set()).add(to);
