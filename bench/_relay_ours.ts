@@ -30,7 +30,16 @@ import { joinRelay } from "../federation/hub/mod.ts";
 import { createInvite } from "../federation/invite.ts";
 import { decodeFed, encodeFed, FedOp } from "../federation/messages.ts";
 import { openSqliteRelayStore } from "../federation/store/mod.ts";
-import { deadline, freePort, now, openInBatches, paced, pct, waitPort } from "./_relay_sys.ts";
+import {
+  cpuMs,
+  deadline,
+  freePort,
+  now,
+  openInBatches,
+  paced,
+  pct,
+  waitPort,
+} from "./_relay_sys.ts";
 
 const be = backend();
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -413,21 +422,6 @@ export interface OneToOneResult {
   readonly cpuUs?: CpuPerMsg;
 }
 
-/** CPU time (user + system) of process `pid`, or of its thread `tid`, ms; undefined without /proc. */
-export function cpuMs(pid: number, tid?: number): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync(
-      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
-    );
-    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const hz = 100; // USER_HZ: 100 on every Linux ABI Deno ships for
-    return (Number(f[11]) + Number(f[12])) * 1000 / hz;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Durable ingest: `warm` untimed, then `n` messages as fast as the window
  * allows to a recipient whose session never fetches (offline in effect), so
@@ -449,10 +443,14 @@ export async function relayIngest(
   return { perSec: n / ((out.lastStored - t0) / 1000), cpuUs: cpu(n) };
 }
 
-/** CPU per message of a relay process, µs: its event-loop thread and all its threads. */
+/**
+ * CPU per message of a relay process, µs: its event-loop thread and all its
+ * threads; and of this bench process (the hub sessions, all threads).
+ */
 export interface CpuPerMsg {
   readonly main: number;
   readonly all: number;
+  readonly bench: number;
 }
 
 /**
@@ -462,13 +460,16 @@ export interface CpuPerMsg {
  */
 function cpuMeter(relayPid?: number): (n: number) => CpuPerMsg | undefined {
   if (relayPid === undefined) return () => undefined;
-  const m0 = cpuMs(relayPid, relayPid), a0 = cpuMs(relayPid);
+  const m0 = cpuMs(relayPid, relayPid), a0 = cpuMs(relayPid), b0 = cpuMs(Deno.pid);
   return (n) => {
-    const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid);
-    if (m0 === undefined || a0 === undefined || m === undefined || a === undefined) {
+    const m = cpuMs(relayPid, relayPid), a = cpuMs(relayPid), b = cpuMs(Deno.pid);
+    if (
+      m0 === undefined || a0 === undefined || b0 === undefined || m === undefined ||
+      a === undefined || b === undefined
+    ) {
       return undefined;
     }
-    return { main: (m - m0) * 1000 / n, all: (a - a0) * 1000 / n };
+    return { main: (m - m0) * 1000 / n, all: (a - a0) * 1000 / n, bench: (b - b0) * 1000 / n };
   };
 }
 

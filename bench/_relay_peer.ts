@@ -16,6 +16,7 @@
 
 import { connect as natsConnect, type NatsConnection, StorageType } from "npm:nats@2.29.3";
 import {
+  cpuMs,
   deadline,
   freePort,
   now,
@@ -88,6 +89,11 @@ export interface NatsOneToOne {
   readonly perSec: number;
   readonly p50: number;
   readonly p99: number;
+  /**
+   * CPU per message of the throughput phase, µs (all threads, /proc): the
+   * nats-server process and this bench process (the nats.js clients).
+   */
+  readonly cpuUs?: { readonly server: number; readonly bench: number };
 }
 
 let runNo = 0;
@@ -99,6 +105,7 @@ let runNo = 0;
 export async function natsOneToOne(
   server: string,
   o: { warm: number; n: number; latN: number; size: number; phaseMs: number },
+  serverPid?: number,
 ): Promise<NatsOneToOne> {
   const pub = await natsConnect({ servers: server });
   const sub = await natsConnect({ servers: server });
@@ -129,9 +136,14 @@ export async function natsOneToOne(
       await until(to);
     };
     await deadline(burst(0, o.warm), o.phaseMs, "nats 1 -> 1 warm-up");
+    const s0 = serverPid === undefined ? undefined : cpuMs(serverPid), b0 = cpuMs(Deno.pid);
     const t0 = now();
     await deadline(burst(o.warm, o.warm + o.n), o.phaseMs, "nats 1 -> 1 throughput");
     const peak = o.n / ((now() - t0) / 1000);
+    const s1 = serverPid === undefined ? undefined : cpuMs(serverPid), b1 = cpuMs(Deno.pid);
+    const cpuUs = s0 === undefined || s1 === undefined || b0 === undefined || b1 === undefined
+      ? undefined
+      : { server: (s1 - s0) * 1000 / o.n, bench: (b1 - b0) * 1000 / o.n };
     const sentAt = new Float64Array(total);
     const base = o.warm + o.n;
     await paced(peak / 2, o.latN, (k) => {
@@ -141,7 +153,7 @@ export async function natsOneToOne(
     await deadline(until(total), o.phaseMs, "nats 1 -> 1 paced");
     const lats = Array.from({ length: o.latN }, (_, k) => recvAt[base + k] - sentAt[base + k]);
     s.unsubscribe();
-    return { perSec: peak, p50: pct(lats, 50), p99: pct(lats, 99) };
+    return { perSec: peak, p50: pct(lats, 50), p99: pct(lats, 99), cpuUs };
   } finally {
     await pub.close();
     await sub.close();

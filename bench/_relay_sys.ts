@@ -205,3 +205,18 @@ export async function stopAll(children: readonly Deno.ChildProcess[]): Promise<v
   }
   await Promise.all(children.map((c) => c.status));
 }
+
+/** CPU time (user + system) of process `pid`, or of its thread `tid`, ms; undefined without /proc. */
+export function cpuMs(pid: number, tid?: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(
+      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+    );
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const hz = 100; // USER_HZ: 100 on every Linux ABI Deno ships for
+    return (Number(f[11]) + Number(f[12])) * 1000 / hz;
+  } catch {
+    return undefined;
+  }
+}

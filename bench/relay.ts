@@ -307,7 +307,7 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
             ONE.phaseMs,
             relay.pid,
           );
-          const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE });
+          const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE }, nats.pid);
           const js = await natsJetStream(nats.server, { ...ONE, size: SIZE });
           res.oneToOne = { relay: r, nats: n, jetstream: js, ingest };
         }
@@ -352,7 +352,7 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
         const loops = busyLoops(BUSY_LOOPS, 4 * ONE.phaseMs);
         try {
           const r = await relayOneToOne(pair, ONE, relay.pid);
-          const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE });
+          const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE }, nats.pid);
           res.busy = { loops: BUSY_LOOPS, relay: r, nats: n };
         } finally {
           await stopAll(loops);
@@ -558,6 +558,18 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
         c.main.toFixed(1)
       } us, ` +
         `all threads ${c.all.toFixed(1)} us`,
+    );
+  }
+  const rc = r.oneToOne?.relay.cpuUs, nc = r.oneToOne?.nats.cpuUs;
+  if (rc && nc) {
+    // Both sides whole: on a saturated 2-core machine throughput is about 2 cores / this sum.
+    const ours = rc.all + rc.bench, theirs = nc.server + nc.bench;
+    console.log(
+      `CPU per message at 1 -> 1 (all threads): relay ${rc.all.toFixed(1)} + hub sessions ${
+        rc.bench.toFixed(1)
+      } = ${ours.toFixed(1)} us; nats-server ${nc.server.toFixed(1)} + nats.js clients ${
+        nc.bench.toFixed(1)
+      } = ${theirs.toFixed(1)} us (${(ours / theirs).toFixed(2)}x)`,
     );
   }
   if (r.fanout?.relayBusy !== undefined && r.fanout.benchBusy !== undefined) {

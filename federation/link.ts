@@ -11,7 +11,15 @@ import type { RawConnection } from "../core/node/dispatch.ts";
 import type { Client } from "../core/node/client.ts";
 import type { MyClerkError } from "../core/errors.ts";
 import { encodeFedError, ERROR_OP } from "./directory.ts";
-import { encodeFed, FED_VERSION, type FedHello, type FedMessage, FedOp } from "./messages.ts";
+import {
+  encodeDeliverTransient,
+  encodeFed,
+  FED_VERSION,
+  type FedDeliver,
+  type FedHello,
+  type FedMessage,
+  FedOp,
+} from "./messages.ts";
 import type { FamilyId } from "./family.ts";
 
 /** A federation session. */
@@ -28,7 +36,11 @@ export interface Link {
   readonly remote: string;
   /** Bytes waiting in the send queue (flow control). */
   readonly queuedBytes: number;
-  /** Sends raw payload bytes; false when the session is gone. */
+  /**
+   * Sends raw payload bytes; false when the session is gone. `payload` is
+   * read only during the call (it is sealed before `send` returns), so a
+   * caller may reuse its buffer afterwards ({@link sendDeliver}).
+   */
   send(opcode: number, payload: Uint8Array, priority?: boolean): boolean;
   /** Closes the session. */
   close(reason: string): void;
@@ -103,6 +115,15 @@ export function outboundLink(c: Client, remote: string): Link {
  */
 export function sendFed(link: Link, msg: FedMessage, priority = false, check = true): boolean {
   return link.send(msg.op, encodeFed(msg, check), priority);
+}
+
+/**
+ * Sends a FED_DELIVER built from fields validated on arrival (no decode-back
+ * check), encoded into a buffer reused by every call ({@link Link.send}
+ * reads it only during the call): the relay's push and handoff path.
+ */
+export function sendDeliver(link: Link, msg: FedDeliver): boolean {
+  return link.send(FedOp.FED_DELIVER, encodeDeliverTransient(msg), false);
 }
 
 /** Sends ERROR with the federation extras (priority lane, like every ERROR). */

@@ -282,6 +282,8 @@ const K_MID = KEY_BYTES("mid");
 const K_TTL = KEY_BYTES("ttl");
 const K_HOPS = KEY_BYTES("hops");
 const K_SEALED = KEY_BYTES("sealed");
+/** Longest bin a federation payload may hold (binField's and FED_DECODER_LIMITS' bound). */
+const BIN_MAX = 16 << 20;
 
 /**
  * FED_DELIVER written straight into one buffer, byte for byte what
@@ -289,10 +291,10 @@ const K_SEALED = KEY_BYTES("sealed");
  * checks that): the relay's push path, for fields that were validated when
  * they arrived. No intermediate map, no decode-back.
  */
-function encodeDeliver(m: FedDeliver): Uint8Array {
+function encodeDeliver(m: FedDeliver, into?: (n: number) => Uint8Array): Uint8Array {
   const n = 45 + 4 + m.to.length + m.from.length + 5 + m.fromKey.length + 5 + m.mid.length + 10 +
     5 + m.sealed.length;
-  const out = new Uint8Array(n);
+  const out = into === undefined ? new Uint8Array(n) : into(n);
   let o = 0;
   const key = (k: Uint8Array) => {
     out[o++] = 0xa0 | k.length;
@@ -306,7 +308,9 @@ function encodeDeliver(m: FedDeliver): Uint8Array {
       out[o++] = 0xd9;
       out[o++] = v.length;
     }
-    for (let i = 0; i < v.length; i++) out[o++] = v.charCodeAt(i);
+    const b = v.length === 32 ? idBytes(v) : undefined;
+    if (b !== undefined) { for (let i = 0; i < 32; i++) out[o++] = b[i]; }
+    else for (let i = 0; i < v.length; i++) out[o++] = v.charCodeAt(i);
   };
   const bin = (v: Uint8Array) => {
     const l = v.length;
@@ -360,6 +364,74 @@ function encodeDeliver(m: FedDeliver): Uint8Array {
   key(K_SEALED);
   bin(m.sealed);
   return out.subarray(0, o);
+}
+
+/**
+ * Family ids as met on the wire: string and ASCII bytes, by an FNV-1a hash
+ * of the bytes. Nearly every FED_DELIVER names a family seen just before,
+ * and building the string (decode) or reading it char by char (encode) was
+ * ~1.6 µs of a relayed message. At most {@link ID_CACHE} entries (then
+ * cleared): a flood of new ids costs what no cache would.
+ */
+const idByHash = new Map<number, { readonly s: string; readonly b: Uint8Array }>();
+const idByString = new Map<string, Uint8Array>();
+const ID_CACHE = 4096;
+
+/** The 32 ASCII bytes at `p[at..]` (already checked to be lower-case hex) as a string. */
+function idAt(p: Uint8Array, at: number): string {
+  let h = 0x811c9dc5;
+  for (let i = at; i < at + 32; i++) h = Math.imul(h ^ p[i], 0x01000193);
+  const e = idByHash.get(h);
+  if (e !== undefined) {
+    let same = true;
+    for (let i = 0; i < 32; i++) {
+      if (e.b[i] !== p[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return e.s;
+  }
+  const b = p.slice(at, at + 32);
+  const s = String.fromCharCode.apply(null, b as unknown as number[]);
+  if (idByHash.size >= ID_CACHE) idByHash.clear();
+  idByHash.set(h, { s, b });
+  return s;
+}
+
+/** The ASCII bytes of a 32-character family id (from the cache, or made and cached). */
+function idBytes(v: string): Uint8Array | undefined {
+  let b = idByString.get(v);
+  if (b !== undefined) return b;
+  b = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 0x7f) return undefined; // not ASCII: written char by char as before
+    b[i] = c;
+  }
+  if (idByString.size >= ID_CACHE) idByString.clear();
+  idByString.set(v, b);
+  return b;
+}
+
+/** The buffer {@link encodeDeliverTransient} writes into (grown, never shrunk below 64 KiB). */
+let transient = new Uint8Array(65_536);
+const transientOf = (n: number): Uint8Array => {
+  if (transient.length < n) transient = new Uint8Array(Math.max(n, transient.length * 2));
+  return transient;
+};
+
+/**
+ * {@link encodeFed} of a FED_DELIVER without the check, into one buffer
+ * reused by every call: the returned view is valid only until the next
+ * call. For the relay's push path, whose `Link.send` seals the payload
+ * before it returns: one 1 KiB allocation (and its garbage) less per
+ * message pushed.
+ *
+ * @example link.send(FedOp.FED_DELIVER, encodeDeliverTransient(msg))
+ */
+export function encodeDeliverTransient(msg: FedDeliver): Uint8Array {
+  return encodeDeliver(msg, transientOf);
 }
 
 const U64 = Number.MAX_SAFE_INTEGER;
@@ -483,8 +555,105 @@ function familyShape(fm: FedMap): FamilyRecord {
  * is verified (id and key id match its key), hence the back end.
  */
 export function decodeFed(be: CryptoBackend, op: number, payload: Uint8Array): FedMessage {
+  if (op === FedOp.FED_DELIVER) {
+    const d = decodeDeliverCanonical(payload);
+    if (d !== undefined) return d;
+  }
+  return decodeFedGeneric(be, op, payload);
+}
+
+/**
+ * {@link decodeFed} through the generic MessagePack decoder only, without
+ * its reader for canonical FED_DELIVER (the tests hold the two equal).
+ */
+export function decodeFedGeneric(be: CryptoBackend, op: number, payload: Uint8Array): FedMessage {
   if (!isFedOpcode(op) || op === FedOp.FED_SEALED) {
     throw badRequest("opcode", { opcode: op });
   }
   return fromMap(op, decodeFedMap(payload), be);
+}
+
+/**
+ * FED_DELIVER in exactly the form {@link encodeFed} writes (keys in
+ * documented order, shortest lengths and integers), read without the
+ * generic decoder: the message every relay and hub handles most. Returns
+ * undefined for anything else, valid or not, and the caller decodes it the
+ * generic way, so errors and every other accepted form are the generic
+ * decoder's. Byte fields are views of `p`, as the generic decoder's are.
+ */
+function decodeDeliverCanonical(p: Uint8Array): FedDeliver | undefined {
+  if (p.length < 120 || p[0] !== 0x87) return undefined;
+  let o = 1;
+  const key = (k: Uint8Array): boolean => {
+    if (p[o] !== (0xa0 | k.length)) return false;
+    for (let i = 0; i < k.length; i++) if (p[o + 1 + i] !== k[i]) return false;
+    o += 1 + k.length;
+    return true;
+  };
+  // a family id: str8 of 32 lower-case hex characters (FAMILY_ID_RE)
+  const fam = (): string | undefined => {
+    if (p[o] !== 0xd9 || p[o + 1] !== 32 || o + 34 > p.length) return undefined;
+    for (let i = o + 2; i < o + 34; i++) {
+      const c = p[i];
+      if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined;
+    }
+    const v = idAt(p, o + 2);
+    o += 34;
+    return v;
+  };
+  const bin = (len?: number): Uint8Array | undefined => {
+    const t = p[o];
+    let n: number, h: number;
+    if (t === 0xc4) {
+      n = p[o + 1];
+      h = 2;
+    } else if (t === 0xc5) {
+      n = (p[o + 1] << 8) | p[o + 2];
+      h = 3;
+    } else if (t === 0xc6) {
+      n = ((p[o + 1] << 24) | (p[o + 2] << 16) | (p[o + 3] << 8) | p[o + 4]) >>> 0;
+      h = 5;
+    } else return undefined;
+    // written so that a header cut short (NaN lengths) fails too
+    if ((len !== undefined && n !== len) || !(n <= BIN_MAX && o + h + n <= p.length)) {
+      return undefined;
+    }
+    const v = new Uint8Array(p.buffer, p.byteOffset + o + h, n);
+    o += h + n;
+    return v;
+  };
+  const uint = (max: number): number | undefined => {
+    const t = p[o];
+    let v: number;
+    if (t < 0x80) {
+      v = t;
+      o += 1;
+    } else if (t === 0xcc) {
+      v = p[o + 1];
+      o += 2;
+    } else if (t === 0xcd) {
+      v = (p[o + 1] << 8) | p[o + 2];
+      o += 3;
+    } else if (t === 0xce) {
+      v = ((p[o + 1] << 24) | (p[o + 2] << 16) | (p[o + 3] << 8) | p[o + 4]) >>> 0;
+      o += 5;
+    } else return undefined;
+    return o <= p.length && v <= max ? v : undefined;
+  };
+  if (!key(K_TO)) return undefined;
+  const to = fam();
+  if (to === undefined || !key(K_FROM)) return undefined;
+  const from = fam();
+  if (from === undefined || !key(K_FROM_KEY)) return undefined;
+  const fromKey = bin(32);
+  if (fromKey === undefined || !key(K_MID)) return undefined;
+  const mid = bin(MID_LENGTH);
+  if (mid === undefined || !key(K_TTL)) return undefined;
+  const ttl = uint(0xffffffff);
+  if (ttl === undefined || ttl === 0 || !key(K_HOPS)) return undefined;
+  const hops = uint(MAX_HOPS);
+  if (hops === undefined || !key(K_SEALED)) return undefined;
+  const sealed = bin();
+  if (sealed === undefined || o !== p.length) return undefined;
+  return { op: FedOp.FED_DELIVER, to, from, fromKey, mid, ttl, hops, sealed };
 }

@@ -13,8 +13,8 @@
 
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
 import type { FamilyId } from "../family.ts";
-import { type Link, sendFed } from "../link.ts";
-import { type FedMessage, FedOp, MAX_HOPS } from "../messages.ts";
+import { type Link, sendDeliver } from "../link.ts";
+import { type FedDeliver, FedOp, MAX_HOPS } from "../messages.ts";
 import { FED } from "../metrics.ts";
 import type { QueueInput } from "../store/types.ts";
 import { asStoreError, type RelayContext } from "./context.ts";
@@ -37,7 +37,7 @@ export function deliverWireBytes(sealed: number): number {
 }
 
 /** The FED_DELIVER a relay sends on for a stored message: one more hop (capped at 8). */
-export function forwarded(m: QueueInput): FedMessage {
+export function forwarded(m: QueueInput): FedDeliver {
   return {
     op: FedOp.FED_DELIVER,
     to: m.to,
@@ -269,7 +269,7 @@ export class Push {
   #sendDeliver(l: RelayLink, m: QueueInput, seq?: number): void {
     const ctx = this.#ctx;
     l.sent(m.mid, m.sealed.length, seq);
-    sendFed(l.link, forwarded(m), false, false);
+    sendDeliver(l.link, forwarded(m));
     ctx.node.metrics.inc(FED.pushed, { to: "hub" });
     if (l.pushed % 1000 === 0) {
       const family = l.family!;
@@ -335,7 +335,7 @@ export class Push {
         }
         l.peerCursor = m.seq;
         l.peerInflight.set(midKey(m.mid), m.to);
-        sendFed(l.link, forwarded(m), false, false);
+        sendDeliver(l.link, forwarded(m));
         ctx.node.metrics.inc(FED.pushed, { to: "peer" });
       }
     }

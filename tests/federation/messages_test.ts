@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { be } from "./_backends.ts";
-import { decodeFed, encodeFed, FedMessage, FedOp } from "../../federation/messages.ts";
+import {
+  decodeFed,
+  decodeFedGeneric,
+  encodeFed,
+  FedMessage,
+  FedOp,
+} from "../../federation/messages.ts";
 import { createFamilyRecord } from "../../federation/family.ts";
 import { encodeMsgpack } from "../../federation/codec.ts";
 import { ErrorCode, MyClerkError } from "../../core/errors.ts";
@@ -207,4 +213,76 @@ Deno.test("messages: the unchecked FED_DELIVER encoder writes the same bytes as 
     }),
     { numRuns: 300 },
   );
+});
+
+/** decodeFed's outcome: the message, or the error's code and detail. */
+function outcome(f: () => FedMessage): unknown {
+  try {
+    return structuredClone(f());
+  } catch (e) {
+    if (!(e instanceof MyClerkError)) throw e;
+    return [e.code, e.detail];
+  }
+}
+
+Deno.test("messages: the canonical FED_DELIVER reader agrees with the generic decoder on every input", () => {
+  const deliver = fc.record({
+    op: fc.constant(FedOp.FED_DELIVER),
+    to: fam,
+    from: fam,
+    fromKey: key,
+    mid,
+    ttl: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 0xffffffff })),
+    hops: fc.integer({ min: 0, max: 8 }),
+    sealed: fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.integer({ min: 0x100, max: 0x10100 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+    ),
+  });
+  let canonical = 0;
+  fc.assert(
+    fc.property(
+      deliver,
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+      fc.integer({ min: -3, max: 3 }),
+      (m, flips, resize) => {
+        const good = encodeFed(m);
+        if (flips.length === 0 && resize === 0) {
+          canonical++;
+          assertEquals(decodeFed(be, m.op, good), { ...m });
+        }
+        // one to three bytes set to any value, the end cut or extended: same outcome both ways
+        const b = new Uint8Array(Math.max(0, good.length + resize));
+        b.set(good.subarray(0, Math.min(good.length, b.length)));
+        for (const [at, v] of flips) if (b.length > 0) b[at % b.length] = v;
+        assertEquals(
+          outcome(() => decodeFed(be, FedOp.FED_DELIVER, b)),
+          outcome(() => decodeFedGeneric(be, FedOp.FED_DELIVER, b)),
+        );
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  assertEquals(canonical > 0, true, "some inputs were the canonical bytes themselves");
+  // the same fields in another key order: not canonical, decoded the generic way, same message
+  const f = "00112233445566778899aabbccddeeff";
+  const reordered = encodeMsgpack({
+    sealed: new Uint8Array(3),
+    hops: 1,
+    ttl: 60,
+    mid: new Uint8Array(16),
+    "from-key": new Uint8Array(32),
+    from: f,
+    to: f,
+  });
+  assertEquals(decodeFed(be, FedOp.FED_DELIVER, reordered), {
+    op: FedOp.FED_DELIVER,
+    to: f,
+    from: f,
+    fromKey: new Uint8Array(32),
+    mid: new Uint8Array(16),
+    ttl: 60,
+    hops: 1,
+    sealed: new Uint8Array(3),
+  });
 });
