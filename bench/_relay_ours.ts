@@ -302,7 +302,7 @@ export class Outbox {
 
   /** Appends pre-sealed messages to the queue. */
   add(msgs: readonly Sealed[]): void {
-    this.#queue.push(...msgs);
+    for (const m of msgs) this.#queue.push(m);
   }
 
   /** Sends the next queued message at once (paced sending); returns it. */

@@ -55,3 +55,28 @@ for (
     },
   });
 }
+
+Deno.test({
+  name: "bench/relay_cpu.ts prints the relay's CPU per message (and refuses unknown arguments)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", `${ROOT}bench/relay_cpu.ts`, ...args],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const out = await run(["2000", "--threads"]);
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert(out.code === 0, `bench/relay_cpu.ts exited ${out.code}:\n${text.slice(-3000)}`);
+    const m = /2000 msgs in \d+ ms: (\d+)\/s relay all ([\d.]+) main ([\d.]+) bench ([\d.]+)/
+      .exec(text);
+    assert(m !== null, `no result line:\n${text}`);
+    assert(Number(m[1]) > 0 && Number(m[3]) > 0, `zero rate or CPU: ${m[0]}`);
+    assert(/thread deno: [\d.]+ us\/msg/.test(text), `no per-thread line:\n${text}`);
+    const badArg = await run(["--fast"]);
+    assert(badArg.code === 2, `unknown argument exit ${badArg.code}`);
+  },
+});
