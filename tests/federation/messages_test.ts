@@ -191,20 +191,22 @@ Deno.test("messages: wrong types and ranges are BAD_REQUEST naming the field", (
   }, "family-id-mismatch");
 });
 
+/** FED_DELIVER with small and large ttl and sealed sizes (every length form of bin and uint). */
+const deliver = fc.record({
+  op: fc.constant(FedOp.FED_DELIVER),
+  to: fam,
+  from: fam,
+  fromKey: key,
+  mid,
+  ttl: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 0xffffffff })),
+  hops: fc.integer({ min: 0, max: 8 }),
+  sealed: fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc.integer({ min: 0x100, max: 0x10100 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+  ),
+});
+
 Deno.test("messages: the unchecked FED_DELIVER encoder writes the same bytes as the checked one", () => {
-  const deliver = fc.record({
-    op: fc.constant(FedOp.FED_DELIVER),
-    to: fam,
-    from: fam,
-    fromKey: key,
-    mid,
-    ttl: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 0xffffffff })),
-    hops: fc.integer({ min: 0, max: 8 }),
-    sealed: fc.oneof(
-      fc.uint8Array({ maxLength: 300 }),
-      fc.integer({ min: 0x100, max: 0x10100 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
-    ),
-  });
   fc.assert(
     fc.property(deliver, (m) => {
       const fast = encodeFed(m, false);
@@ -226,19 +228,6 @@ function outcome(f: () => FedMessage): unknown {
 }
 
 Deno.test("messages: the canonical FED_DELIVER reader agrees with the generic decoder on every input", () => {
-  const deliver = fc.record({
-    op: fc.constant(FedOp.FED_DELIVER),
-    to: fam,
-    from: fam,
-    fromKey: key,
-    mid,
-    ttl: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 0xffffffff })),
-    hops: fc.integer({ min: 0, max: 8 }),
-    sealed: fc.oneof(
-      fc.uint8Array({ maxLength: 300 }),
-      fc.integer({ min: 0x100, max: 0x10100 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
-    ),
-  });
   let canonical = 0;
   fc.assert(
     fc.property(
