@@ -86,9 +86,26 @@ Deno.test({
       for (const addrs of spreads) {
         const t0 = Date.now();
         const f = flood(node.tcpPort, 10_000, addrs);
+        // On the flooding address itself the client competes in that address's pool: if it has not
+        // sent M1 before 64 newer sockets arrive from there (this process descheduled on a busy
+        // machine), it is evicted like them and reconnects, as a hub's dial loop does
+        // (docs/OPERATOR.md "Connection limits"). On an address of its own it gets in at once.
+        const shared = addrs.includes("127.0.0.1");
+        const attempts = shared ? 3 : 1;
+        let retried = 0;
+        const connect = async (): Promise<Client> => {
+          for (let i = 1;; i++) {
+            try {
+              return await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+            } catch (e) {
+              if (i >= attempts) throw e;
+              retried++;
+            }
+          }
+        };
         try {
           // While the flood is being opened...
-          const during = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+          const during = await connect();
           assert((await during.ping()) >= 0, "ping during the flood");
           // ...and once all 10,000 have been connected (the node evicts, the attacker redials).
           assert(
@@ -97,26 +114,28 @@ Deno.test({
               JSON.stringify(f.lines.at(-1))
             }`,
           );
-          // Five fresh clients in a row, each must get in at once (no retries).
+          // Five fresh clients in a row, each must get in (at once from an address of its own).
           for (let i = 0; i < 4; i++) {
-            const c = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+            const c = await connect();
             assert((await c.ping()) >= 0, `client ${i} pings while the attacker redials`);
             c.close();
           }
-          const after = await Client.connect(`127.0.0.1:${node.tcpPort}`, { tier: 5 });
+          const after = await connect();
           for (let i = 0; i < 3; i++) assert((await after.ping()) >= 0, "ping after the flood");
           assert((await during.ping()) >= 0, "the early session survived the flood");
           const evicted = await metric(node.httpPort, "myclerk_connections_evicted_total");
           const unauth = await metric(node.httpPort, "myclerk_connections_unauthenticated");
           assert(evicted > 0, "evictions counted");
+          // 64 per source address in play: the flood's, and this process's own 127.0.0.1
+          const inPlay = addrs.length + (shared ? 0 : 1);
           assert(
-            unauth <= 64 * addrs.length,
-            `at most maxUnauthPerAddress (64) per address held: ${unauth}`,
+            unauth <= 64 * inPlay,
+            `at most maxUnauthPerAddress (64) per address held (${inPlay} addresses): ${unauth}`,
           );
           console.log(
             `${addrs.length} address(es): ${
               Date.now() - t0
-            } ms, evicted so far ${evicted}, unauthenticated held ${unauth}`,
+            } ms, evicted so far ${evicted}, unauthenticated held ${unauth}, client reconnects ${retried}`,
           );
           during.close();
           after.close();
