@@ -443,9 +443,11 @@ export class Node {
     this.connections.add(nc);
     this.#unauth.add(nc);
     this.#addrOf.set(nc, addr);
-    const set = mine ?? new Set<NodeConnection>();
+    // Looked up again: an eviction above may have emptied this address's set and dropped it
+    // from the map, and a connection added to the dropped set would escape the per-address cap.
+    let set = this.#unauthByAddr.get(addr);
+    if (set === undefined) this.#unauthByAddr.set(addr, set = new Set<NodeConnection>());
     set.add(nc);
-    if (!mine) this.#unauthByAddr.set(addr, set);
     if (conn instanceof TcpConn) conn.onFramingError = (d) => nc.framingError(d);
     return evicted;
   }

@@ -6,7 +6,7 @@
  * pings. The attacker is a separate Node.js process (Deno cannot choose a
  * source address), so this process needs only a few descriptors.
  */
-import { assert } from "../_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { startServe } from "../../_support/proc.ts";
 import { requireBinary } from "../../_support/real.ts";
 import { Client } from "../../../core/node/client.ts";
@@ -151,6 +151,52 @@ Deno.test({
         );
       }
     } finally {
+      await node.stop();
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "per-address cap holds when an eviction empties the address's set (maxUnauthPerAddress 1, three silent sockets)",
+  ...opts,
+  fn: async () => {
+    const data = await Deno.makeTempDir({ prefix: "myclerk-peraddr-" });
+    const cfg = `${data}/config.json`;
+    await Deno.writeTextFile(
+      cfg,
+      JSON.stringify({ data, limits: { maxUnauthPerAddress: 1, handshakeTimeoutMs: 60_000 } }),
+    );
+    const node = await startServe(["--config", cfg]);
+    const socks: Deno.Conn[] = [];
+    try {
+      for (let i = 1; i <= 3; i++) {
+        socks.push(await Deno.connect({ hostname: "127.0.0.1", port: node.tcpPort }));
+        // each accepted before the next: the i-th connection counted
+        assert(
+          await until(
+            async () => (await metric(node.httpPort, "myclerk_connections_total")) >= i,
+            10_000,
+          ),
+          `connection ${i} accepted`,
+        );
+      }
+      assert(
+        await until(
+          async () => (await metric(node.httpPort, "myclerk_connections_evicted_total")) >= 2,
+          10_000,
+        ),
+        "the two older sockets were evicted",
+      );
+      const held = await metric(node.httpPort, "myclerk_connections_unauthenticated");
+      assertEquals(held, 1, "one connection without a session from 127.0.0.1");
+    } finally {
+      for (const s of socks) {
+        try {
+          s.close();
+        } catch { /* closed by the node */ }
+      }
       await node.stop();
       await Deno.remove(data, { recursive: true });
     }
