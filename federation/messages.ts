@@ -5,6 +5,12 @@
  * order, ignore unknown keys, and throw only MyClerkError BAD_REQUEST
  * (`field:<key>`, `msgpack`, `payload-not-map`, `opcode`).
  *
+ * Longer than ~500 lines on purpose: beside the map codecs of every FED_*
+ * message sit the byte-level FED_DELIVER writer and reader of the relay's
+ * hot path (and the family-id cache they share), which must produce and
+ * accept exactly what the map codec does; one file keeps the two forms of
+ * one message under one set of key constants.
+ *
  * @module
  */
 
