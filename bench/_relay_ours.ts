@@ -10,6 +10,10 @@
  * way `family invite` does it (token key + single-use row), so that joining
  * 128 hubs does not cost 128 CLI processes.
  *
+ * Longer than ~500 lines on purpose: the relay side of every case (child,
+ * invites, hubs, outbox/inbox drivers, each phase) in one place, mirroring
+ * `_relay_peer.ts` for the peers.
+ *
  * @module
  */
 

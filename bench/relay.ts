@@ -44,6 +44,10 @@
  * [--json out.json] [--handoff-ms N]`. Full: ~3-8 min on 2 cores; --quick: under ~2 min.
  * `--handoff-ms 0` runs the relay storing every message first (docs/FEDERATION.md §6.5).
  *
+ * Longer than ~500 lines on purpose: the cases, the printed table and the
+ * targets stay in one file, so that what is measured and what is printed
+ * as a ratio cannot drift apart (the drivers are in `_relay_*.ts`).
+ *
  * @module
  */
 
