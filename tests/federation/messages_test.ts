@@ -4,6 +4,7 @@ import { be } from "./_backends.ts";
 import {
   decodeFed,
   decodeFedGeneric,
+  encodeDeliverTransient,
   encodeFed,
   FedMessage,
   FedOp,
@@ -211,6 +212,8 @@ Deno.test("messages: the unchecked FED_DELIVER encoder writes the same bytes as 
     fc.property(deliver, (m) => {
       const fast = encodeFed(m, false);
       assertEquals(fast, encodeFed(m));
+      // the relay's push path: the same bytes, written into the reused buffer
+      assertEquals(encodeDeliverTransient(m).slice(), fast);
       assertEquals(decodeFed(be, m.op, fast), { ...m });
     }),
     { numRuns: 300 },

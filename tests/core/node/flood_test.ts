@@ -7,7 +7,7 @@
  * source address), so this process needs only a few descriptors.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { startServe } from "../../_support/proc.ts";
+import { type NodeProc, startServe } from "../../_support/proc.ts";
 import { requireBinary } from "../../_support/real.ts";
 import { Client } from "../../../core/node/client.ts";
 
@@ -66,21 +66,37 @@ async function until(f: () => boolean | Promise<boolean>, ms: number): Promise<b
   return await f();
 }
 
+/** A real `serve` with `limits` in a fresh data directory; `stop` also removes the directory. */
+async function serveWithLimits(
+  prefix: string,
+  limits: Record<string, number>,
+): Promise<{ node: NodeProc; stop(): Promise<void> }> {
+  const data = await Deno.makeTempDir({ prefix });
+  const cfg = `${data}/config.json`;
+  await Deno.writeTextFile(cfg, JSON.stringify({ data, limits }));
+  const node = await startServe(["--config", cfg]);
+  return {
+    node,
+    stop: async () => {
+      await node.stop();
+      await Deno.remove(data, { recursive: true });
+    },
+  };
+}
+
 Deno.test({
   name:
     "fair under load: a legitimate client handshakes and pings while 10,000 never-handshaking sockets (one address, then eight) keep reconnecting",
   ...opts,
   ...requireBinary("node"),
   fn: async () => {
-    const data = await Deno.makeTempDir({ prefix: "myclerk-flood-" });
     // Default limits, but a handshake timeout long enough that the flood is never freed by it:
     // only the connection table's own rules can keep the node reachable.
-    const cfg = `${data}/config.json`;
-    await Deno.writeTextFile(
-      cfg,
-      JSON.stringify({ data, limits: { handshakeTimeoutMs: 120_000, idleTimeoutMs: 120_000 } }),
-    );
-    const node = await startServe(["--config", cfg]);
+    const served = await serveWithLimits("myclerk-flood-", {
+      handshakeTimeoutMs: 120_000,
+      idleTimeoutMs: 120_000,
+    });
+    const node = served.node;
     try {
       const spreads = [["127.0.0.1"], [2, 3, 4, 5, 6, 7, 8, 9].map((i) => `127.0.0.${i}`)];
       for (const addrs of spreads) {
@@ -151,8 +167,7 @@ Deno.test({
         );
       }
     } finally {
-      await node.stop();
-      await Deno.remove(data, { recursive: true });
+      await served.stop();
     }
   },
 });
@@ -162,13 +177,11 @@ Deno.test({
     "per-address cap holds when an eviction empties the address's set (maxUnauthPerAddress 1, three silent sockets)",
   ...opts,
   fn: async () => {
-    const data = await Deno.makeTempDir({ prefix: "myclerk-peraddr-" });
-    const cfg = `${data}/config.json`;
-    await Deno.writeTextFile(
-      cfg,
-      JSON.stringify({ data, limits: { maxUnauthPerAddress: 1, handshakeTimeoutMs: 60_000 } }),
-    );
-    const node = await startServe(["--config", cfg]);
+    const served = await serveWithLimits("myclerk-peraddr-", {
+      maxUnauthPerAddress: 1,
+      handshakeTimeoutMs: 60_000,
+    });
+    const node = served.node;
     const socks: Deno.Conn[] = [];
     try {
       for (let i = 1; i <= 3; i++) {
@@ -197,8 +210,7 @@ Deno.test({
           s.close();
         } catch { /* closed by the node */ }
       }
-      await node.stop();
-      await Deno.remove(data, { recursive: true });
+      await served.stop();
     }
   },
 });
