@@ -60,8 +60,21 @@ export interface RelayProc {
   readonly tokens: string[];
   /** Last lines of its stderr (log level warn). */
   logTail(): Promise<string>;
+  /** Sum of every series of counter `name` on its /metrics (0 when absent). */
+  counter(name: string): Promise<number>;
   /** SIGKILLs it and waits for the exit. */
   stop(): Promise<void>;
+}
+
+/** Sum of every series of counter `name` on the node's /metrics at `httpPort` (0 when absent). */
+export async function metricsCounter(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  let sum = 0;
+  for (const l of text.split("\n")) {
+    const m = /^(\w+)(?:\{[^}]*\})? (\S+)$/.exec(l);
+    if (m !== null && m[1] === name) sum += Number(m[2]);
+  }
+  return sum;
 }
 
 /**
@@ -171,6 +184,7 @@ export async function startRelay(
     ws: `ws://127.0.0.1:${httpPort}/myclerk`,
     pid: child.pid,
     tokens,
+    counter: (metric) => metricsCounter(httpPort, metric),
     logTail: async () =>
       (await Deno.readTextFile(logPath).catch(() => "")).split("\n").slice(-15).join("\n"),
     stop,
@@ -445,6 +459,57 @@ export async function relayIngest(
   const t0 = now();
   await deadline(out.burst(n, window), phaseMs, "relay ingest");
   return { perSec: n / ((out.lastStored - t0) / 1000), cpuUs: cpu(n) };
+}
+
+/** {@link relayThroughStore}'s result. */
+export interface ThroughStoreResult {
+  /** Messages per second until the last one arrived. */
+  readonly perSec: number;
+  /** Share of the timed messages the relay stored (the rest it handed off), 0..1. */
+  readonly storedShare?: number;
+  readonly cpuUs?: CpuPerMsg;
+}
+
+/**
+ * A recipient that fetches but cannot take everything at once: `warm`, then
+ * `n` messages sent with a window of `window` unacked "stored", more than
+ * the relay's push window to one hub holds, so most messages find the
+ * recipient's window full, are stored (fsync before "stored") and are
+ * pushed from the store, and each delivered-ack deletes a stored row
+ * (FEDERATION.md §6.5): the path of any burst a hub cannot drain at once.
+ * Messages per second until the last arrives.
+ */
+export async function relayThroughStore(
+  p: Pair,
+  warm: number,
+  n: number,
+  window: number,
+  phaseMs: number,
+  relay?: RelayProc,
+): Promise<ThroughStoreResult> {
+  const base = p.inbox.received;
+  await deadline(
+    Promise.all([p.out.burst(warm, window), p.inbox.until(base + warm)]),
+    phaseMs,
+    "relay 1 -> 1 through the store, warm-up",
+  );
+  const stored0 = await relay?.counter("myclerk_federation_stored_total");
+  const cpu = cpuMeter(relay?.pid);
+  const t0 = now();
+  await deadline(
+    Promise.all([p.out.burst(n, window), p.inbox.until(base + warm + n)]),
+    phaseMs,
+    "relay 1 -> 1 through the store",
+  );
+  const cpuUs = cpu(n);
+  const stored1 = await relay?.counter("myclerk_federation_stored_total");
+  return {
+    perSec: n / ((p.inbox.lastAt - t0) / 1000),
+    storedShare: stored0 === undefined || stored1 === undefined
+      ? undefined
+      : (stored1 - stored0) / n,
+    cpuUs,
+  };
 }
 
 /**

@@ -10,7 +10,11 @@
  *   of sends paced at half of each path's own peak vs nats core pub/sub
  *   1 -> 1; durable ingest (time to the last FED_ACK "stored") from a third
  *   hub to a fourth whose session never fetches, so every message is stored
- *   and fsynced first, vs JetStream acked publishes (file store, same window).
+ *   and fsynced first, vs JetStream acked publishes (file store, same window);
+ *   then 1 -> 1 through the store (not a target): a sender window 8x larger,
+ *   more than the relay pushes to one hub unacked, so most messages are
+ *   stored, pushed from the store and deleted at "delivered" (the path of a
+ *   burst a hub cannot drain at once; its share stored and CPU are printed).
  * - `64to64`: 128 hubs joined concurrently (`joinRelay`, 16 at a time), 64
  *   senders each to its own recipient, all at once, vs 64 nats publishers
  *   and 64 subscribers on distinct subjects.
@@ -66,8 +70,10 @@ import {
   relayIngest,
   relayOneToOne,
   type RelayProc,
+  relayThroughStore,
   sealMany,
   startRelay,
+  type ThroughStoreResult,
 } from "./_relay_ours.ts";
 import {
   idleNatsConns,
@@ -145,6 +151,12 @@ const ONE: OneToOneOpts = {
   window: WINDOW,
   phaseMs: QUICK ? 90_000 : 180_000,
 };
+/**
+ * 1 -> 1 through the store: a sender window 8x the 1 -> 1 one, more than the
+ * relay's push window to one hub (FEDERATION.md §6.5), so most messages wait
+ * in the store for the recipient.
+ */
+const STORE = { warm: QUICK ? 500 : 1000, n: QUICK ? 3000 : 12_000, window: 8 * WINDOW };
 const PAIRS = 64;
 const FAN_WARM = QUICK ? 10 : 50;
 const FAN_PER = QUICK ? 150 : 400;
@@ -163,6 +175,8 @@ interface Results {
     jetstream: number;
     /** Durable ingest to a recipient that does not fetch (every message stored, fsynced). */
     ingest: { perSec: number; cpuUs?: { main: number; all: number } };
+    /** A recipient that fetches but falls behind: stored, then pushed from the store. */
+    throughStore: ThroughStoreResult;
   };
   fanout?: {
     relay: number;
@@ -311,9 +325,18 @@ async function run(cases: Set<Case>, dir: string): Promise<Results> {
             ONE.phaseMs,
             relay.pid,
           );
+          pair.out.add(sealMany(a, b, STORE.warm + STORE.n, SIZE));
+          const throughStore = await relayThroughStore(
+            pair,
+            STORE.warm,
+            STORE.n,
+            STORE.window,
+            ONE.phaseMs,
+            relay,
+          );
           const n = await natsOneToOne(nats.server, { ...ONE, size: SIZE }, nats.pid);
           const js = await natsJetStream(nats.server, { ...ONE, size: SIZE });
-          res.oneToOne = { relay: r, nats: n, jetstream: js, ingest };
+          res.oneToOne = { relay: r, nats: n, jetstream: js, ingest, throughStore };
         }
       }
       if (cases.has("64to64")) {
@@ -504,6 +527,14 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
       'relay "stored" acks (handed off: after the recipient\'s "delivered")',
       o.relay.ingestPerSec,
     );
+    const share = o.throughStore.storedShare;
+    row(
+      "1 -> 1",
+      `relay through the store (window ${STORE.window}: recipient behind${
+        share === undefined ? "" : `, ${fmt(100 * share)} % stored`
+      })`,
+      o.throughStore.perSec,
+    );
     row("ingest", "relay durable ingest (recipient offline: stored, fsync)", o.ingest.perSec);
     row("ingest", "nats JetStream acked publish (file)", o.jetstream);
   }
@@ -581,6 +612,16 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
       `${r.fanout.pairs} -> ${r.fanout.pairs}: relay event-loop thread ${
         r.fanout.relayBusy.toFixed(2)
       } cores busy, this bench process (128 hub sessions) ${r.fanout.benchBusy.toFixed(2)}`,
+    );
+  }
+  if (r.oneToOne?.throughStore.cpuUs) {
+    const c = r.oneToOne.throughStore.cpuUs;
+    console.log(
+      `relay CPU per message (1 -> 1 through the store, /proc): main thread ${
+        c.main.toFixed(1)
+      } us, all threads ${c.all.toFixed(1)} us; ${
+        fmt(r.oneToOne.throughStore.perSec / r.oneToOne.relay.perSec, 2)
+      }x the handed-off 1 -> 1 rate`,
     );
   }
   if (r.oneToOne?.ingest.cpuUs) {

@@ -5,11 +5,14 @@
  * thread, on all its threads (per thread name with `--threads`) and of this
  * process (the hub sessions). `--strace` counts the relay's system calls
  * over the run with `strace -c` (which slows it: counts, not times).
+ * `--window=8192` keeps more unacked "stored" than the relay pushes to one
+ * hub, so most messages go through the store instead (stored, pushed from
+ * it, deleted at "delivered").
  *
  * Alternate two builds a few times and compare the minimum and median:
  * on a shared 2-core machine a single run moves by ±30 %.
  *
- * Run: `deno run -A bench/relay_cpu.ts [N] [--threads] [--strace]`.
+ * Run: `deno run -A bench/relay_cpu.ts [N] [--window=W] [--threads] [--strace]`.
  *
  * @module
  */
@@ -19,21 +22,25 @@ import { Inbox, joinHubs, Outbox, sealMany, startRelay } from "./_relay_ours.ts"
 
 if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
   console.log(
-    "usage: deno run -A bench/relay_cpu.ts [N] [--threads] [--strace]\n\n" +
+    "usage: deno run -A bench/relay_cpu.ts [N] [--window=W] [--threads] [--strace]\n\n" +
       "N (default 40000) 1 KiB messages 1 -> 1 through a relay child after 3000 untimed;\n" +
       "prints msgs/s and CPU per message: relay (all threads, event-loop thread) and this\n" +
       "process (hub sessions). --threads: per relay thread name. --strace: the relay's\n" +
-      "system calls over the run (strace -c; needs strace).",
+      'system calls over the run (strace -c; needs strace). --window=W: unacked "stored"\n' +
+      "the sender keeps (default 1024; 8192 sends most messages through the store).",
   );
   Deno.exit(0);
 }
-const bad = Deno.args.find((a) => !/^\d+$/.test(a) && a !== "--threads" && a !== "--strace");
+const bad = Deno.args.find((a) =>
+  !/^\d+$/.test(a) && a !== "--threads" && a !== "--strace" && !/^--window=\d+$/.test(a)
+);
 if (bad !== undefined) {
   console.error(`bench/relay_cpu: unknown argument ${bad} (--help lists them)`);
   Deno.exit(2);
 }
 const N = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 40_000);
 const WARM = 3000;
+const WINDOW = Number(Deno.args.find((a) => a.startsWith("--window="))?.slice(9) ?? 1024);
 
 /** CPU ms of each thread name of `pid` (summed over threads of one name). */
 function threads(pid: number): Map<string, number> {
@@ -65,7 +72,7 @@ try {
   const th0 = threads(relay.pid);
   const c0 = cpuMs(relay.pid)!, m0 = cpuMs(relay.pid, relay.pid)!, b0 = cpuMs(Deno.pid)!;
   const t0 = performance.now();
-  await Promise.all([out.burst(N, 1024), inbox.until(WARM + N)]);
+  await Promise.all([out.burst(N, WINDOW), inbox.until(WARM + N)]);
   const dt = performance.now() - t0;
   const us = (ms: number) => (ms * 1000 / N).toFixed(1);
   const th1 = threads(relay.pid);

@@ -52,6 +52,7 @@ import {
   type BenchHub,
   hello,
   joinHubs,
+  metricsCounter,
   type RelayProc,
   sealMany,
 } from "../../../bench/_relay_ours.ts";
@@ -143,6 +144,7 @@ async function setup(
     pid: Deno.pid,
     tokens,
     logTail: () => Promise.resolve(""),
+    counter: (name) => metricsCounter(node.addresses.http.port, name),
     stop: () => Promise.resolve(),
   };
   const [a, b] = await joinHubs(proc, dir, ["a", "b"], 1);

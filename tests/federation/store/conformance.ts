@@ -260,6 +260,29 @@ export function relayStoreConformance(name: string, open: StoreFactory): void {
     assertEquals(st.queuedMessages, 2);
   });
 
+  t(
+    "a fetch past pending acks fills its limit and byte budget from the rows after them",
+    async (s) => {
+      const bob = fam(2);
+      await put(s, [10, 11, 12, 13, 14, 15].map((i) => msg(bob, fam(1), i)));
+      // Three acks pending (same turn, not awaited): a fetch reads past them, in more than one
+      // chunk when they fill the first, and still gives `limit` rows, or the byte budget's worth.
+      const mids = [10, 11, 12].map((i) => msg(bob, fam(1), i).mid);
+      const acked = s.ack(MB, bob, mids, { durable: false });
+      const byLimit = await s.fetchWindow(bob, 0, 2, Infinity);
+      assertEquals(byLimit.rows.map((r) => r.sealed[0]), [13, 14]);
+      const byBytes = await s.fetchWindow(bob, 0, 10, 250);
+      assertEquals(byBytes.rows.map((r) => r.sealed[0]), [13, 14]);
+      assertEquals(byBytes.cut, true);
+      // From a cursor behind the acked rows, as a session that pushed them reads next.
+      const after = await s.fetchWindow(bob, byLimit.rows[0].seq, 10, Infinity);
+      assertEquals(after.rows.map((r) => r.sealed[0]), [14, 15]);
+      assertEquals(after.cut, false);
+      assertEquals(await acked, 3);
+      assertEquals((await s.queueStatus(MB, bob)).depth, 3);
+    },
+  );
+
   t("peer lanes: fetchPeer across recipients, budget, ackPeer", async (s) => {
     const peer = { kind: "peer", peer: 0xabcdef } as const;
     await put(
