@@ -461,6 +461,12 @@ export async function relayIngest(
   return { perSec: n / ((out.lastStored - t0) / 1000), cpuUs: cpu(n) };
 }
 
+/** Sends `n` more of `p`'s queue (window `window`) and waits until they are "stored" and arrived. */
+function burstAndArrive(p: Pair, n: number, window: number, phaseMs: number, what: string) {
+  const want = p.inbox.received + n;
+  return deadline(Promise.all([p.out.burst(n, window), p.inbox.until(want)]), phaseMs, what);
+}
+
 /** {@link relayThroughStore}'s result. */
 export interface ThroughStoreResult {
   /** Messages per second until the last one arrived. */
@@ -487,20 +493,11 @@ export async function relayThroughStore(
   phaseMs: number,
   relay?: RelayProc,
 ): Promise<ThroughStoreResult> {
-  const base = p.inbox.received;
-  await deadline(
-    Promise.all([p.out.burst(warm, window), p.inbox.until(base + warm)]),
-    phaseMs,
-    "relay 1 -> 1 through the store, warm-up",
-  );
+  await burstAndArrive(p, warm, window, phaseMs, "relay 1 -> 1 through the store, warm-up");
   const stored0 = await relay?.counter("myclerk_federation_stored_total");
   const cpu = cpuMeter(relay?.pid);
   const t0 = now();
-  await deadline(
-    Promise.all([p.out.burst(n, window), p.inbox.until(base + warm + n)]),
-    phaseMs,
-    "relay 1 -> 1 through the store",
-  );
+  await burstAndArrive(p, n, window, phaseMs, "relay 1 -> 1 through the store");
   const cpuUs = cpu(n);
   const stored1 = await relay?.counter("myclerk_federation_stored_total");
   return {
