@@ -473,6 +473,7 @@ export interface ThroughStoreResult {
   readonly perSec: number;
   /** Share of the timed messages the relay stored (the rest it handed off), 0..1. */
   readonly storedShare?: number;
+  /** CPU per timed message (relay and this process), when /proc tells. */
   readonly cpuUs?: CpuPerMsg;
 }
 

@@ -730,7 +730,8 @@ export class SqliteRelayStore implements RelayStore {
    * budget are never loaded (64 envelopes of 8 MiB would be 512 MiB) while
    * an unbounded or roomy read is a single query. Rows a pending coalesced
    * ack deletes are skipped, as if the ack had run, and the next chunk makes
-   * up for them. Chunks are not widened by the number of pending acks: those
+   * up for them (wider by twice as many as it skipped, at most the number
+   * pending). Chunks are not widened up front by the number pending: those
    * are nearly always of rows behind the cursor (pushed, now delivered), and
    * widening made every fetch of a hub that fell behind read up to one
    * ack batch of extra rows, sealed bytes included (measured: 69 -> 57 µs of
@@ -748,19 +749,22 @@ export class SqliteRelayStore implements RelayStore {
     let bytes = 0;
     let cursor = after;
     const skip = this.#ackKeys.size;
+    let extra = 0; // twice the rows the last chunk skipped: a run of them takes few chunks
     while (rows.length < limit) {
       const want = limit - rows.length;
       const room = maxBytes - bytes;
-      const n = room === Infinity ? want : Math.min(
+      const n = extra + (room === Infinity ? want : Math.min(
         want,
         Math.max(1, Math.ceil(room / Math.max(1, this.#rowEstimate)) + 1),
-      );
+      ));
       const got = st.all(key, cursor, n) as Row[];
+      let skipped = 0;
       for (const r of got) {
         cursor = num(r.seq);
         if (
           skip > 0 && this.#ackKeys.has(ackKey(lane, r.recipient as string, r.mid as Uint8Array))
         ) {
+          skipped++;
           continue;
         }
         const size = num(r.size);
@@ -771,6 +775,7 @@ export class SqliteRelayStore implements RelayStore {
         if (rows.length === limit) return { rows, cut: false };
       }
       if (got.length < n) break; // the end of the queue
+      extra = Math.min(2 * skipped, skip);
     }
     return { rows, cut: false };
   }
