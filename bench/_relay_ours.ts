@@ -34,6 +34,7 @@ import { joinRelay } from "../federation/hub/mod.ts";
 import { createInvite } from "../federation/invite.ts";
 import { decodeFed, encodeFed, FedOp } from "../federation/messages.ts";
 import { openSqliteRelayStore } from "../federation/store/mod.ts";
+import { metric } from "../tests/federation/integration/_harness.ts";
 import {
   cpuMs,
   deadline,
@@ -68,13 +69,7 @@ export interface RelayProc {
 
 /** Sum of every series of counter `name` on the node's /metrics at `httpPort` (0 when absent). */
 export async function metricsCounter(httpPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  let sum = 0;
-  for (const l of text.split("\n")) {
-    const m = /^(\w+)(?:\{[^}]*\})? (\S+)$/.exec(l);
-    if (m !== null && m[1] === name) sum += Number(m[2]);
-  }
-  return sum;
+  return metric(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), name);
 }
 
 /**
@@ -556,18 +551,10 @@ export async function relayOneToOne(
   relayPid?: number,
 ): Promise<OneToOneResult> {
   const base = p.inbox.received;
-  await deadline(
-    Promise.all([p.out.burst(o.warm, o.window), p.inbox.until(base + o.warm)]),
-    o.phaseMs,
-    "relay 1 -> 1 warm-up",
-  );
+  await burstAndArrive(p, o.warm, o.window, o.phaseMs, "relay 1 -> 1 warm-up");
   const cpu = cpuMeter(relayPid);
   const t0 = now();
-  await deadline(
-    Promise.all([p.out.burst(o.n, o.window), p.inbox.until(base + o.warm + o.n)]),
-    o.phaseMs,
-    "relay 1 -> 1 throughput",
-  );
+  await burstAndArrive(p, o.n, o.window, o.phaseMs, "relay 1 -> 1 throughput");
   // burst() resolved on the last "stored" ack: the relay's work for these n is done (bar the
   // delivered-ack deletes of the last turn).
   const cpuUs = cpu(o.n);
