@@ -24,7 +24,14 @@ import {
 import { writeHeader } from "../core/wire/message.ts";
 import { bytesEqual, concat, i2osp, utf8 } from "./bytes.ts";
 import { binField, decodeFedMap, encodeMsgpack, FedMap, textField, uintField } from "./codec.ts";
-import { FAMILY_ID_RE, type FamilyId, familyId, familyIdBytes, familyKeyId } from "./family.ts";
+import {
+  FAMILY_ID_RE,
+  type FamilyId,
+  familyId,
+  familyIdBytes,
+  familyKeyFacts,
+  familyKeyId,
+} from "./family.ts";
 import { publicKeyOf, setupAuthR, setupAuthS } from "./hpke.ts";
 import { FedOp } from "./ops.ts";
 
@@ -140,9 +147,10 @@ export function sealEnvelope(be: CryptoBackend, input: SealInput): SealedEnvelop
   const mid = input.mid ?? be.randomBytes(MID_LENGTH);
   if (mid.length !== MID_LENGTH) throw bad("field:mid");
   const fromKey = publicKeyOf(be, input.senderSecret);
+  const to = familyKeyFacts(be, input.recipientKey);
   const routing: EnvelopeRouting = {
-    to: familyId(be, input.recipientKey),
-    from: familyId(be, fromKey),
+    to: to.id,
+    from: familyKeyFacts(be, fromKey).id,
     fromKey,
     mid,
     ttl: input.ttl,
@@ -168,7 +176,7 @@ export function sealEnvelope(be: CryptoBackend, input: SealInput): SealedEnvelop
     encrypted: true,
     opcode: FedOp.FED_SEALED,
     timestamp: ts,
-    keyId: familyKeyId(be, input.recipientKey),
+    keyId: to.keyId,
     ecdh: enc,
   });
   const aad = envelopeAad(out.subarray(0, Offset.TAG), routing);
@@ -279,8 +287,9 @@ export function openEnvelope(
 ): OpenedMessage {
   const recipientKey = publicKeyOf(be, recipientSecret);
   const h = checkRouting(be, routing, sealed);
-  if (familyId(be, recipientKey) !== routing.to) throw unauthorized("envelope-not-for-us");
-  if (familyKeyId(be, recipientKey) !== h.keyId) throw unauthorized("envelope-key-id");
+  const own = familyKeyFacts(be, recipientKey);
+  if (own.id !== routing.to) throw unauthorized("envelope-not-for-us");
+  if (own.keyId !== h.keyId) throw unauthorized("envelope-key-id");
   const context = setupAuthR(be, h.enc, recipientSecret, routing.fromKey, E2E_INFO);
   const macEnd = sealed.length - ENVELOPE_TRAILER;
   const mac = be.hmacSha256(context.export(E2E_TRAILER_CONTEXT, 32), sealed.subarray(0, macEnd));

@@ -10,7 +10,7 @@
 
 import { badRequest } from "../core/errors.ts";
 import type { CryptoBackend } from "../core/crypto/types.ts";
-import { fromHex, readU32, toHex } from "./bytes.ts";
+import { bytesEqual, fromHex, readU32, toHex } from "./bytes.ts";
 import {
   binField,
   decodeFedMap,
@@ -51,6 +51,34 @@ export interface FamilyRecord {
 /** True when `s` is a syntactically valid family id. */
 export function isFamilyId(s: unknown): s is FamilyId {
   return typeof s === "string" && FAMILY_ID_RE.test(s);
+}
+
+const KEY_FACTS = new WeakMap<
+  Uint8Array,
+  { readonly key: Uint8Array; readonly id: FamilyId; readonly keyId: number }
+>();
+
+/**
+ * Id and key id of a long-lived family key array (a hub's own key, a peer
+ * key it seals to), memoised per array and checked against its bytes, so an
+ * array changed in place is hashed again. A sealing hub needs both for its
+ * own and its peer's key on every message: one SHA-256 and one hex string
+ * each time otherwise. Keys decoded from the wire are fresh arrays each
+ * time: use {@link familyId} for those (this would only add a cache entry).
+ *
+ * @example const { id, keyId } = familyKeyFacts(be, recipientKey);
+ */
+export function familyKeyFacts(
+  be: CryptoBackend,
+  key: Uint8Array,
+): { readonly id: FamilyId; readonly keyId: number } {
+  checkKey(key);
+  const hit = KEY_FACTS.get(key);
+  if (hit !== undefined && bytesEqual(hit.key, key)) return hit;
+  const d = be.sha256(key);
+  const facts = { key: key.slice(), id: toHex(d.subarray(0, 16)), keyId: readU32(d, 0) };
+  KEY_FACTS.set(key, facts);
+  return facts;
 }
 
 /** Family id of a family public key. */

@@ -60,6 +60,27 @@ function expand(be: CryptoBackend, prk: Uint8Array, info: Uint8Array, length: nu
   return out;
 }
 
+/**
+ * `VERSION_LABEL || suiteId || label`, and for expand the 2-byte length
+ * before it, built once per (suite, label, length): the labels are a fixed
+ * handful, and rebuilding them (UTF-8 encoding and two concatenations) was
+ * a measurable part of every seal and open.
+ */
+const LABELS = new Map<Uint8Array, Map<string, Uint8Array>>();
+
+function labelPrefix(suiteId: Uint8Array, label: string, length?: number): Uint8Array {
+  let bySuite = LABELS.get(suiteId);
+  if (bySuite === undefined) LABELS.set(suiteId, bySuite = new Map());
+  const key = length === undefined ? label : `${length}\0${label}`;
+  let p = bySuite.get(key);
+  if (p === undefined) {
+    const l = concat(VERSION_LABEL, suiteId, utf8(label));
+    p = length === undefined ? l : concat(i2osp(length, 2), l);
+    bySuite.set(key, p);
+  }
+  return p;
+}
+
 function labeledExtract(
   be: CryptoBackend,
   suiteId: Uint8Array,
@@ -67,7 +88,7 @@ function labeledExtract(
   label: string,
   ikm: Uint8Array,
 ): Uint8Array {
-  return extract(be, salt, concat(VERSION_LABEL, suiteId, utf8(label), ikm));
+  return extract(be, salt, concat(labelPrefix(suiteId, label), ikm));
 }
 
 function labeledExpand(
@@ -78,8 +99,7 @@ function labeledExpand(
   info: Uint8Array,
   length: number,
 ): Uint8Array {
-  const labeledInfo = concat(i2osp(length, 2), VERSION_LABEL, suiteId, utf8(label), info);
-  return expand(be, prk, labeledInfo, length);
+  return expand(be, prk, concat(labelPrefix(suiteId, label, length), info), length);
 }
 
 function checkKey(k: Uint8Array, what: string): void {
@@ -177,15 +197,45 @@ export interface HpkeContext {
   export(exporterContext: Uint8Array, length: number): Uint8Array;
 }
 
+/**
+ * The two hashes of the key schedule that depend on no secret: psk_id_hash
+ * (no PSK in modes base and auth: psk = psk_id = "", a constant) and
+ * info_hash of `info` (federation passes the same info for every message).
+ * Kept per back end, for the latest info (compared by content, so an info
+ * array changed in place is hashed again): two HMACs fewer per seal and per
+ * open.
+ */
+const CONTEXT_HASHES = new WeakMap<
+  CryptoBackend,
+  { pskIdHash: Uint8Array; info: Uint8Array; infoHash: Uint8Array }
+>();
+
+function contextHashes(
+  be: CryptoBackend,
+  info: Uint8Array,
+): { pskIdHash: Uint8Array; infoHash: Uint8Array } {
+  let c = CONTEXT_HASHES.get(be);
+  if (c === undefined) {
+    const pskIdHash = labeledExtract(be, HPKE_SUITE_ID, EMPTY, "psk_id_hash", EMPTY);
+    c = { pskIdHash, info: info.slice(), infoHash: infoHashOf(be, info) };
+    CONTEXT_HASHES.set(be, c);
+  } else if (!timingSafeEqual(c.info, info)) {
+    c.info = info.slice();
+    c.infoHash = infoHashOf(be, info);
+  }
+  return c;
+}
+
+const infoHashOf = (be: CryptoBackend, info: Uint8Array): Uint8Array =>
+  labeledExtract(be, HPKE_SUITE_ID, EMPTY, "info_hash", info);
+
 function keySchedule(
   be: CryptoBackend,
   mode: HpkeModeValue,
   sharedSecret: Uint8Array,
   info: Uint8Array,
 ): HpkeContext {
-  // No PSK in modes base and auth: psk = psk_id = "".
-  const pskIdHash = labeledExtract(be, HPKE_SUITE_ID, EMPTY, "psk_id_hash", EMPTY);
-  const infoHash = labeledExtract(be, HPKE_SUITE_ID, EMPTY, "info_hash", info);
+  const { pskIdHash, infoHash } = contextHashes(be, info);
   const ctx = concat(Uint8Array.of(mode), pskIdHash, infoHash);
   const secret = labeledExtract(be, HPKE_SUITE_ID, sharedSecret, "secret", EMPTY);
   const key = labeledExpand(be, HPKE_SUITE_ID, secret, "key", ctx, N_K);

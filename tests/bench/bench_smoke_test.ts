@@ -58,6 +58,20 @@ for (
             .test(text),
           `bench/relay.ts: no "through the store" row:\n${text.slice(-2000)}`,
         );
+        // 64 -> 64 is judged on the median of its rounds (two with --quick), each one printed
+        assert(
+          /target: throughput 64 -> 64 .*: \d+\.\d+x (PASS|FAIL) \(median of 2 rounds, best \d+\.\d+x, range /
+            .test(text),
+          `bench/relay.ts: the 64 -> 64 target is not the median of 2 rounds:\n${
+            text.slice(-2000)
+          }`,
+        );
+        assert(
+          /64 -> 64 per round, msgs\/s relay vs nats: \d+ vs \d+ \([\d.]+x.*; \d+ vs \d+ \(/.test(
+            text,
+          ),
+          `bench/relay.ts: no per-round 64 -> 64 line:\n${text.slice(-2000)}`,
+        );
       }
       console.log(lines.join("\n"));
     },

@@ -5,6 +5,7 @@ import {
   decodeFamily,
   encodeFamily,
   familyId,
+  familyKeyFacts,
   familyKeyId,
   familyToMap,
 } from "../../federation/family.ts";
@@ -47,3 +48,18 @@ for (const be of backends) {
     assertEquals(e.code, ErrorCode.BAD_REQUEST);
   });
 }
+
+Deno.test("familyKeyFacts: memoised per key array, recomputed when the key changes in place", () => {
+  const be = backends[0];
+  const key = new Uint8Array(32).map((_, i) => 3 * i);
+  const a = familyKeyFacts(be, key);
+  assertEquals(a.id, familyId(be, key));
+  assertEquals(a.keyId, familyKeyId(be, key));
+  assert(familyKeyFacts(be, key) === a, "second call served from the cache");
+  key[5] ^= 1;
+  const b = familyKeyFacts(be, key);
+  assertEquals(b.id, familyId(be, key));
+  assertEquals(b.keyId, familyKeyId(be, key));
+  assert(b.id !== a.id);
+  assertThrows(() => familyKeyFacts(be, new Uint8Array(31)), MyClerkError);
+});

@@ -137,3 +137,23 @@ Deno.test("publicKeyOf: memoised per secret, re-derived when the secret changes 
   sk[0] ^= 0x40; // changed in place: must not return the stale key
   assertEquals(toHex(publicKeyOf(be, sk)), toHex(be.x25519Public(sk)));
 });
+
+Deno.test("key schedule: the kept info_hash follows the info's bytes, also when changed in place", () => {
+  const be = nobleBackend;
+  // a copy of the back end: a separate object, so nothing it computes is kept for `be`
+  const fresh = () => ({ ...be });
+  const r = be.x25519Generate();
+  const s = be.x25519Generate();
+  const e = be.x25519Generate();
+  const info = new Uint8Array([1, 2, 3, 4]);
+  const key = (b: typeof be, i: Uint8Array) =>
+    toHex(setupAuthS(b, r.publicKey, s.privateKey, i, e).context.key);
+  const k1 = key(be, info);
+  assertEquals(k1, key(fresh(), info.slice()));
+  assertEquals(key(be, info), k1, "same info again: the same key");
+  info[2] ^= 0x80; // changed in place: must not reuse the old info_hash
+  const k2 = key(be, info);
+  assert(k2 !== k1, "a different info gives a different key");
+  assertEquals(k2, key(fresh(), info.slice()));
+  assertEquals(key(be, new Uint8Array(0)), key(fresh(), new Uint8Array(0)));
+});
