@@ -42,7 +42,7 @@ import {
   now,
   openInBatches,
   paced,
-  pct,
+  roundLatency,
   waitPort,
 } from "./_relay_sys.ts";
 
@@ -420,7 +420,10 @@ export interface Pair {
 export interface OneToOneOpts {
   readonly warm: number;
   readonly n: number;
+  /** Messages per paced round. */
   readonly latN: number;
+  /** Paced rounds (latency is their median round's; default 1). */
+  readonly latRounds?: number;
   readonly window: number;
   /** Bound on each phase, ms. */
   readonly phaseMs: number;
@@ -430,8 +433,11 @@ export interface OneToOneOpts {
 export interface OneToOneResult {
   readonly perSec: number;
   readonly ingestPerSec: number;
+  /** Median over the paced rounds of each round's p50 and p99, ms. */
   readonly p50: number;
   readonly p99: number;
+  /** Each paced round's p99, ms. */
+  readonly p99Rounds: readonly number[];
   /**
    * The relay process's CPU per message of the throughput phase, µs: its
    * main (event-loop) thread and all its threads; undefined off Linux.
@@ -540,14 +546,15 @@ function cpuMeter(relayPid?: number): (n: number) => CpuPerMsg | undefined {
 }
 
 /** Messages a 1 -> 1 run uses (seal that many into `out` first). */
-export const oneToOneCount = (o: OneToOneOpts): number => o.warm + o.n + o.latN;
+export const oneToOneCount = (o: OneToOneOpts): number =>
+  o.warm + o.n + (o.latRounds ?? 1) * o.latN;
 
 /**
  * Warm-up, then `n` messages as fast as the window allows (throughput = until
  * the last arrives; `ingestPerSec` = until the last "stored", which with the
  * relay's handoff follows the recipient's "delivered": see {@link relayIngest}
- * for the store's own rate), then `latN` paced at half of that peak
- * (latency = send to arrival).
+ * for the store's own rate), then `latRounds` rounds of `latN` paced at half
+ * of that peak (latency = send to arrival; see {@link roundLatency}).
  */
 export async function relayOneToOne(
   p: Pair,
@@ -565,28 +572,30 @@ export async function relayOneToOne(
   const sec = (p.inbox.lastAt - t0) / 1000;
   const ingestSec = (p.out.lastStored - t0) / 1000;
   const peak = o.n / sec;
-  const sentAt = new Map<string, number>();
-  const recvAt = new Map<string, number>();
-  p.inbox.track = recvAt;
-  try {
-    await paced(peak / 2, o.latN, () => {
-      const m = p.out.sendNext();
-      sentAt.set(m.mid, now());
-    });
-    await deadline(
-      Promise.all([p.inbox.until(base + o.warm + o.n + o.latN), p.out.burst(0, o.window)]),
-      o.phaseMs,
-      "relay 1 -> 1 paced",
-    );
-  } finally {
-    p.inbox.track = undefined;
+  const rounds: number[][] = [];
+  for (let k = 1; k <= (o.latRounds ?? 1); k++) {
+    const sentAt = new Map<string, number>();
+    const recvAt = new Map<string, number>();
+    p.inbox.track = recvAt;
+    try {
+      await paced(peak / 2, o.latN, () => {
+        const m = p.out.sendNext();
+        sentAt.set(m.mid, now());
+      });
+      await deadline(
+        Promise.all([p.inbox.until(base + o.warm + o.n + k * o.latN), p.out.burst(0, o.window)]),
+        o.phaseMs,
+        "relay 1 -> 1 paced",
+      );
+    } finally {
+      p.inbox.track = undefined;
+    }
+    rounds.push([...sentAt].map(([mid, s]) => recvAt.get(mid)! - s));
   }
-  const lats = [...sentAt].map(([mid, s]) => recvAt.get(mid)! - s);
   return {
     perSec: peak,
     ingestPerSec: o.n / ingestSec,
-    p50: pct(lats, 50),
-    p99: pct(lats, 99),
+    ...roundLatency(rounds),
     cpuUs,
   };
 }

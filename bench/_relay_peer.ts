@@ -22,7 +22,7 @@ import {
   now,
   openInBatches,
   paced,
-  pct,
+  roundLatency,
   sleep,
   waitPort,
 } from "./_relay_sys.ts";
@@ -87,8 +87,11 @@ function payload(size: number, i: number): Uint8Array {
 /** Core pub/sub 1 -> 1 throughput and p99 at half of that peak. */
 export interface NatsOneToOne {
   readonly perSec: number;
+  /** Median over the paced rounds of each round's p50 and p99, ms. */
   readonly p50: number;
   readonly p99: number;
+  /** Each paced round's p99, ms. */
+  readonly p99Rounds: readonly number[];
   /**
    * CPU per message of the throughput phase, µs (all threads, /proc): the
    * nats-server process and this bench process (the nats.js clients).
@@ -100,18 +103,20 @@ let runNo = 0;
 
 /**
  * One publisher and one subscriber connection on a fresh subject: `warm`
- * untimed, `n` timed (flush every 1000), `latN` paced at half that peak.
+ * untimed, `n` timed (flush every 1000), `latRounds` rounds of `latN` paced
+ * at half that peak (latency: see `roundLatency`).
  */
 export async function natsOneToOne(
   server: string,
-  o: { warm: number; n: number; latN: number; size: number; phaseMs: number },
+  o: { warm: number; n: number; latN: number; latRounds?: number; size: number; phaseMs: number },
   serverPid?: number,
 ): Promise<NatsOneToOne> {
+  const latRounds = o.latRounds ?? 1;
   const pub = await natsConnect({ servers: server });
   const sub = await natsConnect({ servers: server });
   try {
     const subject = `bench.${runNo++}`;
-    const total = o.warm + o.n + o.latN;
+    const total = o.warm + o.n + latRounds * o.latN;
     const recvAt = new Float64Array(total);
     let received = 0;
     let waiters: { n: number; r: () => void }[] = [];
@@ -145,15 +150,18 @@ export async function natsOneToOne(
       ? undefined
       : { server: (s1 - s0) * 1000 / o.n, bench: (b1 - b0) * 1000 / o.n };
     const sentAt = new Float64Array(total);
-    const base = o.warm + o.n;
-    await paced(peak / 2, o.latN, (k) => {
-      sentAt[base + k] = now();
-      pub.publish(subject, payload(o.size, base + k));
-    });
-    await deadline(until(total), o.phaseMs, "nats 1 -> 1 paced");
-    const lats = Array.from({ length: o.latN }, (_, k) => recvAt[base + k] - sentAt[base + k]);
+    const rounds: number[][] = [];
+    for (let r = 0; r < latRounds; r++) {
+      const base = o.warm + o.n + r * o.latN;
+      await paced(peak / 2, o.latN, (k) => {
+        sentAt[base + k] = now();
+        pub.publish(subject, payload(o.size, base + k));
+      });
+      await deadline(until(base + o.latN), o.phaseMs, "nats 1 -> 1 paced");
+      rounds.push(Array.from({ length: o.latN }, (_, k) => recvAt[base + k] - sentAt[base + k]));
+    }
     s.unsubscribe();
-    return { perSec: peak, p50: pct(lats, 50), p99: pct(lats, 99), cpuUs };
+    return { perSec: peak, ...roundLatency(rounds), cpuUs };
   } finally {
     await pub.close();
     await sub.close();
@@ -403,7 +411,7 @@ export async function socatFloor(
     await deadline(until(o.n + o.latN), o.phaseMs, "socat paced");
     const lats = Array.from({ length: o.latN }, (_, k) => recvAt[o.n + k] - sentAt[o.n + k]);
     await w.close().catch(() => {});
-    return { perSec: peak, p50: pct(lats, 50), p99: pct(lats, 99) };
+    return { perSec: peak, ...roundLatency([lats]) };
   } finally {
     try {
       proc.kill("SIGKILL");

@@ -26,6 +26,27 @@ export function pct(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
+/** Latency of paced rounds: the median over rounds of each round's p50 and p99, and every p99. */
+export interface RoundLatency {
+  readonly p50: number;
+  readonly p99: number;
+  readonly p99Rounds: readonly number[];
+}
+
+/**
+ * Latency over `rounds` (one array of latencies per paced round): the median
+ * round's p50 and p99 (the lower middle of an even count). A paced round
+ * lasts a fraction of a second, so one stall of either process (a major GC,
+ * a descheduling) can cover more than 1 % of it; the median of rounds keeps
+ * a single stall from deciding a p99 target.
+ */
+export function roundLatency(rounds: readonly (readonly number[])[]): RoundLatency {
+  if (rounds.length === 0) throw new Error("roundLatency: no rounds");
+  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[(xs.length - 1) >> 1];
+  const p99Rounds = rounds.map((r) => pct(r, 99));
+  return { p50: mid(rounds.map((r) => pct(r, 50))), p99: mid([...p99Rounds]), p99Rounds };
+}
+
 /** Resident set size of `pid` in KiB (`/proc/PID/status` VmRSS). */
 export function rssKiB(pid: number): number {
   const t = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -7,8 +7,8 @@
  *
  * Cases (`--only a,b`; default all):
  * - `1to1`: two hubs; throughput (window of 1024 unacked "stored"), p50/p99
- *   of sends paced at half of each path's own peak vs nats core pub/sub
- *   1 -> 1; durable ingest (time to the last FED_ACK "stored") from a third
+ *   of sends paced at half of each path's own peak (the median of three
+ *   paced rounds) vs nats core pub/sub 1 -> 1; durable ingest (time to the last FED_ACK "stored") from a third
  *   hub to a fourth whose session never fetches, so every message is stored
  *   and fsynced first, vs JetStream acked publishes (file store, same window);
  *   then 1 -> 1 through the store (not a target): a sender window 8x larger,
@@ -17,7 +17,8 @@
  *   burst a hub cannot drain at once; its share stored and CPU are printed).
  * - `64to64`: 128 hubs joined concurrently (`joinRelay`, 16 at a time), 64
  *   senders each to its own recipient, all at once, vs 64 nats publishers
- *   and 64 subscribers on distinct subjects.
+ *   and 64 subscribers on distinct subjects: one untimed round, then three
+ *   timed rounds, relay then nats in each, judged on the median round.
  * - `memory`: a fresh relay (no traffic before) and a fresh nats-server, each
  *   given 10,000 idle connections (relay: handshake + FED_HELLO; nats:
  *   CONNECT + PING/PONG); RSS delta / connections once the RSS settled (two
@@ -148,6 +149,9 @@ const ONE: OneToOneOpts = {
   warm: QUICK ? 1000 : 3000,
   n: QUICK ? 3000 : 20_000,
   latN: QUICK ? 600 : 4000,
+  // one paced round is ~0.2-0.5 s: a single stall of either process decided p99 (9.9-32x in
+  // single runs against 0.2-1.5x in the rest); the median of three rounds does not hinge on one
+  latRounds: 3,
   window: WINDOW,
   phaseMs: QUICK ? 90_000 : 180_000,
 };
@@ -480,7 +484,9 @@ function targets(r: Results): Target[] {
       p99 <= 1.5,
       `${fmt(rel.p99, 2)} vs ${fmt(nats.p99, 2)} ms; p50 ${fmt(rel.p50, 2)} vs ${
         fmt(nats.p50, 2)
-      } ms`,
+      } ms; median of ${rel.p99Rounds.length} paced rounds, p99 per round ${
+        rel.p99Rounds.map((x) => fmt(x, 2)).join("/")
+      } vs ${nats.p99Rounds.map((x) => fmt(x, 2)).join("/")} ms`,
     );
   };
   if (r.oneToOne) {
@@ -544,7 +550,7 @@ function report(r: Results, cases: Set<Case>, tookS: number): Target[] {
     `relay bench (${QUICK ? "quick" : "full"}; cases ${
       [...cases].join(",")
     }): 1 -> 1: ${ONE.warm} ` +
-      `untimed warm-up msgs, ${ONE.n} timed, ${ONE.latN} paced at half of each one's own peak; ` +
+      `untimed warm-up msgs, ${ONE.n} timed, ${ONE.latRounds} rounds of ${ONE.latN} paced at half of each one's own peak; ` +
       `${PAIRS} -> ${PAIRS}: ${FAN_WARM} + ${FAN_ROUNDS} rounds of ${FAN_PER} per pair; ${IDLE} idle connections`,
   );
   let header = false;

@@ -67,6 +67,13 @@ for (
           }`,
         );
         assert(
+          /target: p99 at half load .*median of 3 paced rounds, p99 per round [\d.]+\/[\d.]+\/[\d.]+ vs /
+            .test(text),
+          `bench/relay.ts: the p99 target is not the median of 3 paced rounds:\n${
+            text.slice(-2000)
+          }`,
+        );
+        assert(
           /64 -> 64 per round, msgs\/s relay vs nats: \d+ vs \d+ \([\d.]+x.*; \d+ vs \d+ \(/.test(
             text,
           ),
